@@ -1,0 +1,119 @@
+"""Template registry routes: create, check-duplicate, list, get, soft delete, health, OpenAPI."""
+
+from __future__ import annotations
+
+import json
+import os
+from http import HTTPStatus
+from importlib import resources
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from prompter import routes, runtime, templates
+from prompter.api.http import error_doc, ok_doc, new_resolver, register, request_scope, serve
+from prompter.db.engine import build_engine
+from prompter.db.templates import TemplateStore
+from prompter.errors import TemplateExists
+from prompter.models import CreateTemplateRequest, DuplicateCheck, Health, Template, TemplateDetail, TemplatePage
+from prompter.observability import MetricName, logger, metrics, set_env_dimension
+from prompter.settings import TemplateFunctionSettings
+
+app = new_resolver()
+
+
+@runtime.once
+def settings() -> TemplateFunctionSettings:
+    loaded = TemplateFunctionSettings.from_env(os.environ)
+    set_env_dimension(loaded.env)
+    return loaded
+
+
+@runtime.once
+def store() -> TemplateStore:
+    engine = build_engine(settings())
+    runtime.on_reset(engine.dispose)
+    return TemplateStore(engine)
+
+
+@register(
+    app,
+    routes.CREATE_TEMPLATE,
+    responses={**ok_doc(201, Template, "Created"), **error_doc(401, 403, 409, 413, 422, 503)},
+)
+def create_template(body: Annotated[CreateTemplateRequest, Body()]) -> Response[Template]:
+    scope = request_scope(app, settings(), body.org_id)
+    logger.append_keys(org_id=scope.org_id, workspace_id=body.workspace_id, action="create_template")
+    try:
+        template = templates.create_template(store(), scope, body)
+    except TemplateExists as conflict:
+        metrics.add_metric(name=MetricName.TEMPLATE_CONFLICTS, unit="Count", value=1)
+        logger.info("duplicate template", extra={"template_id": conflict.details["template_id"], "status": 409})
+        raise
+    metrics.add_metric(name=MetricName.TEMPLATES_CREATED, unit="Count", value=1)
+    logger.info(
+        "template created",
+        extra={"template_id": template.id, "provider": template.provider, "model_id": template.model_id},
+    )
+    return Response(
+        status_code=HTTPStatus.CREATED,
+        content_type=content_types.APPLICATION_JSON,
+        body=template.model_dump(mode="json"),
+        headers={"Location": f"{routes.TEMPLATES}/{template.id}"},
+    )
+
+
+@register(app, routes.CHECK_DUPLICATE, responses={**ok_doc(200, DuplicateCheck, "OK"), **error_doc(403, 422, 503)})
+def check_duplicate(body: Annotated[CreateTemplateRequest, Body()]) -> DuplicateCheck:
+    scope = request_scope(app, settings(), body.org_id)
+    found = templates.find_duplicate(store(), scope, body)
+    return DuplicateCheck(exact_match=found is not None, template_id=found)
+
+
+@register(app, routes.LIST_TEMPLATES, responses={**ok_doc(200, TemplatePage, "OK"), **error_doc(403, 422, 503)})
+def list_templates(
+    workspace_id: Annotated[str, Query(min_length=1, max_length=128, description="brand workspace")],
+    limit: Annotated[int | None, Query(ge=1, le=1000, description="page size")] = None,
+    cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")] = None,
+    org_id: Annotated[str | None, Query(max_length=128, description="tenant (local only)")] = None,
+) -> TemplatePage:
+    config = settings()
+    scope = request_scope(app, config)
+    size = min(limit or config.page_size, config.max_page_size)
+    return templates.list_templates(store(), scope, workspace_id, size, cursor)
+
+
+@register(app, routes.HEALTH, responses={**ok_doc(200, Health, "OK"), **error_doc(503)})
+def health() -> Health:
+    return Health(status="ok", db=store().ping())
+
+
+@register(app, routes.GET_TEMPLATE, responses={**ok_doc(200, TemplateDetail, "OK"), **error_doc(403, 404, 503)})
+def get_template(template_id: str) -> TemplateDetail:
+    return templates.get_template(store(), request_scope(app, settings()), template_id)
+
+
+@register(app, routes.DELETE_TEMPLATE, responses={**ok_doc(204, None, "Deleted"), **error_doc(403, 404, 503)})
+def delete_template(template_id: str) -> Response[None]:
+    templates.delete_template(store(), request_scope(app, settings()), template_id)
+    logger.info("template deleted", extra={"template_id": template_id, "action": "delete_template"})
+    return Response(status_code=HTTPStatus.NO_CONTENT)
+
+
+@runtime.once
+def openapi_document() -> dict[str, Any]:
+    return json.loads(resources.files("prompter").joinpath("openapi.json").read_text("utf-8"))
+
+
+@register(app, routes.OPENAPI, responses=ok_doc(200, dict[str, Any], "OK"))
+def openapi() -> dict[str, Any]:
+    return openapi_document()
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return serve(app, event, context, settings())

@@ -1,0 +1,1 @@
+"""Local development: the whole API on a laptop, through the same handlers that deploy."""

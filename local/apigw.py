@@ -1,0 +1,136 @@
+"""API Gateway REST (v1) proxy events and Lambda contexts, as API Gateway and Lambda build them.
+
+Used by the local server to call the deployed handlers unchanged, and by the tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qs
+
+from prompter.routes import Route, find_route
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Lambda context object that Powertools reads."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    invoked_function_arn: str = ""
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    function_version: str = "$LATEST"
+    _deadline_ms: int = field(default_factory=lambda: int(time.time() * 1000) + 29_000)
+
+    def __post_init__(self) -> None:
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self._deadline_ms - int(time.time() * 1000))
+
+
+def rest_event(
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    raw_body: str | bytes | None = None,
+    headers: dict[str, str] | None = None,
+    query: str | dict[str, str] | None = None,
+    claims: dict[str, str] | None = None,
+    stage: str = "local",
+) -> dict[str, Any]:
+    """A REST API proxy event for ``method path``; ``body`` is JSON-encoded, ``raw_body`` sent as is."""
+    found = find_route(method, path)
+    route: Route | None = found[0] if found else None
+    path_params = found[1] if found else None
+    all_headers = {"Content-Type": "application/json", "Accept": "application/json", "Host": "127.0.0.1"}
+    all_headers.update(headers or {})
+    if isinstance(query, str):
+        parsed = parse_qs(query, keep_blank_values=True)
+        multi_query: dict[str, list[str]] | None = parsed or None
+    elif query:
+        multi_query = {k: [v] for k, v in query.items()}
+    else:
+        multi_query = None
+    encoded = False
+    text: str | None
+    if raw_body is not None:
+        if isinstance(raw_body, bytes):
+            try:
+                text = raw_body.decode("utf-8")
+            except UnicodeDecodeError:
+                text, encoded = base64.b64encode(raw_body).decode(), True
+        else:
+            text = raw_body
+    elif body is not None:
+        text = json.dumps(body)
+    else:
+        text = None
+    request_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    authorizer: dict[str, Any] | None = {"claims": claims} if claims else None
+    return {
+        "resource": route.path if route else path,
+        "path": path,
+        "httpMethod": method.upper(),
+        "headers": all_headers,
+        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
+        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} if multi_query else None,
+        "multiValueQueryStringParameters": multi_query,
+        "pathParameters": path_params or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": route.path if route else path,
+            "httpMethod": method.upper(),
+            "path": f"/{stage}{path}",
+            "stage": stage,
+            "requestId": request_id,
+            "extendedRequestId": request_id,
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "accountId": "000000000000",
+            "apiId": "local",
+            "protocol": "HTTP/1.1",
+            "domainName": "127.0.0.1",
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": all_headers.get("User-Agent", "local")},
+            "authorizer": authorizer,
+        },
+        "body": text,
+        "isBase64Encoded": encoded,
+    }
+
+
+def handler_module(function: str) -> ModuleType:
+    """The deployed handler module of a function (``functions/<function>/handler.py``)."""
+    return importlib.import_module(f"functions.{function}.handler")
+
+
+def invoke(event: dict[str, Any]) -> dict[str, Any]:
+    """Call the function that owns the event's route, as API Gateway would; 404 for unknown routes."""
+    found = find_route(event["httpMethod"], event["path"])
+    if found is None:
+        return {
+            "statusCode": 404,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"detail": {"code": "ROUTE_NOT_FOUND", "message": "no such route"}}),
+        }
+    function = found[0].function
+    module = handler_module(function)
+    return module.lambda_handler(event, LambdaContext(function_name=f"prompter-{function}"))
+
+
+def response_json(response: dict[str, Any]) -> Any:
+    body = response.get("body")
+    return json.loads(body) if body else None

@@ -1,0 +1,1 @@
+"""Data layer: schema (SQLAlchemy Core), engine factory, error translation, migrations."""

@@ -1,0 +1,134 @@
+"""Engine factory and the one place where driver errors become domain errors.
+
+One engine per process (per Lambda execution environment), created lazily on first use. Writes
+are single statements, so connections run in autocommit: a statement is one round trip, with no
+BEGIN/COMMIT around it. In Lambda the database credentials are fetched from Secrets Manager at
+connect time (through Powertools parameters, cached with a max age), so a rotated password is
+picked up by the next new connection without a redeploy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.engine import make_url
+
+from prompter.errors import DatabaseUnavailable
+from prompter.settings import DatabaseSettings
+
+T = TypeVar("T")
+SecretFetcher = Callable[[str, int], dict[str, Any]]
+
+
+def fetch_secret_json(secret_arn: str, max_age: int) -> dict[str, Any]:
+    """The JSON secret through Powertools parameters (cached for ``max_age`` seconds)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    value = parameters.get_secret(secret_arn, transform="json", max_age=max_age)
+    if not isinstance(value, dict):
+        raise DatabaseUnavailable("database secret is not a JSON object")
+    return value
+
+
+def build_engine(settings: DatabaseSettings, fetch_secret: SecretFetcher = fetch_secret_json) -> Engine:
+    url = make_url(settings.resolved_url())
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url.render_as_string(hide_password=False), settings)
+    if url.get_backend_name() == "postgresql":
+        return _postgres_engine(url.set(drivername="postgresql+pg8000"), settings, fetch_secret)
+    raise ValueError(f"unsupported database backend {url.get_backend_name()!r}")
+
+
+def _sqlite_engine(url: str, settings: DatabaseSettings) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"timeout": settings.db_connect_timeout, "check_same_thread": False},
+        pool_size=settings.db_pool_size,
+        max_overflow=10,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(settings.db_connect_timeout * 1000)}")
+        cursor.close()
+
+    return engine
+
+
+def _postgres_engine(url: Any, settings: DatabaseSettings, fetch_secret: SecretFetcher) -> Engine:
+    connect_args: dict[str, Any] = {"timeout": settings.db_connect_timeout}
+    if settings.db_ssl:
+        connect_args["ssl_context"] = True
+    engine = create_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        connect_args=connect_args,
+        pool_size=settings.db_pool_size,
+        max_overflow=10,
+        pool_timeout=settings.db_connect_timeout,
+        pool_recycle=600,
+    )
+    if settings.db_secret_arn and not settings.database_url:
+        secret_arn = settings.db_secret_arn
+
+        @event.listens_for(engine, "do_connect")
+        def _credentials(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+            secret = fetch_secret(secret_arn, settings.secret_max_age)
+            cparams.update(
+                user=secret["username"],
+                password=secret["password"],
+                host=settings.db_host or secret["host"],
+                port=int(secret.get("port", 5432)),
+                database=settings.db_name or secret.get("dbname", "postgres"),
+            )
+
+    return engine
+
+
+_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    if isinstance(error, _UNAVAILABLE):
+        return True
+    return isinstance(error, exc.DBAPIError) and error.connection_invalidated
+
+
+@contextlib.contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn driver/pool failures that mean "the database is not there" into DatabaseUnavailable."""
+    try:
+        yield
+    except exc.SQLAlchemyError as error:
+        if is_unavailable(error):
+            raise DatabaseUnavailable("the database is unavailable; try again shortly") from error
+        raise
+
+
+def run_with_reconnect(engine: Engine, work: Callable[[Any], T]) -> T:
+    """Run ``work(connection)``; on a dropped pooled connection, try once more on a fresh one.
+
+    Every statement this service sends is safe to repeat (inserts are ``ON CONFLICT`` aware), so a
+    single retry after an invalidated connection cannot duplicate anything.
+    """
+    with translate_errors():
+        try:
+            with engine.connect() as conn:
+                return work(conn)
+        except exc.DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        with engine.connect() as conn:
+            return work(conn)

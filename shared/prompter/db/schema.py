@@ -1,0 +1,126 @@
+"""Table definitions used to build queries.
+
+The schema itself is created only by the Alembic migrations in ``prompter/db/migrations``; a test
+checks that the migrated database and these definitions agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects import postgresql
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+JsonType = JSON().with_variant(postgresql.JSONB(), "postgresql")
+Timestamp = DateTime(timezone=True)
+ID = String(36)
+SCOPE = String(128)
+
+ACTIVE = text("deleted_at IS NULL")
+
+prompt_templates = Table(
+    "prompt_templates",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("org_id", SCOPE, nullable=False),
+    Column("workspace_id", SCOPE, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("model_id", String(200), nullable=False),
+    Column("config_hash", String(64), nullable=False),
+    Column("canonical_config", JsonType, nullable=False),
+    Column("system_instructions", Text, nullable=False),
+    Column("user_prompt_template", Text, nullable=False),
+    Column("country_set", JsonType, nullable=False),
+    Column("inference_params", JsonType, nullable=False),
+    Column("tools_spec", JsonType, nullable=False),
+    Column("response_format", JsonType, nullable=True),
+    Column("grounding_profile_id", String(200), nullable=True),
+    Column("grounding_snapshot_id", String(200), nullable=True),
+    Column("retrieval_params", JsonType, nullable=True),
+    Column("preprocess_pipeline_id", String(200), nullable=True),
+    Column("postprocess_pipeline_id", String(200), nullable=True),
+    Column("created_by", String(200), nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("deleted_at", Timestamp, nullable=True),
+    Index(
+        "uq_prompt_templates_active_config",
+        "org_id",
+        "workspace_id",
+        "config_hash",
+        unique=True,
+        postgresql_where=ACTIVE,
+        sqlite_where=ACTIVE,
+    ),
+    Index("ix_prompt_templates_listing", "org_id", "workspace_id", "created_at", "id"),
+)
+
+prompt_versions = Table(
+    "prompt_versions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("org_id", SCOPE, nullable=False),
+    Column("workspace_id", SCOPE, nullable=False),
+    Column("template_id", ID, ForeignKey("prompt_templates.id"), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("model_id", String(200), nullable=False),
+    Column("resolved_model", String(200), nullable=True),
+    Column("provider_version_key", String(256), nullable=False),
+    Column("system_fingerprint", String(256), nullable=True),
+    Column("fingerprint_captured_at", Timestamp, nullable=False),
+    Column("first_seen_at", Timestamp, nullable=False),
+    Column("last_seen_at", Timestamp, nullable=False),
+    Column("seen_count", Integer, nullable=False, server_default=text("1")),
+    UniqueConstraint("org_id", "workspace_id", "template_id", "provider_version_key"),
+    Index("ix_prompt_versions_template_id_last_seen_at", "template_id", "last_seen_at"),
+)
+
+prompt_results = Table(
+    "prompt_results",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("org_id", SCOPE, nullable=False),
+    Column("workspace_id", SCOPE, nullable=False),
+    Column("template_id", ID, ForeignKey("prompt_templates.id"), nullable=False),
+    Column("version_id", ID, ForeignKey("prompt_versions.id"), nullable=True),
+    Column("run_id", ID, nullable=False),
+    Column("run_country", String(2), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error_code", String(64), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("provider", String(32), nullable=False),
+    Column("model_id", String(200), nullable=False),
+    Column("resolved_model", String(200), nullable=True),
+    Column("provider_version_key", String(256), nullable=True),
+    Column("system_fingerprint", String(256), nullable=True),
+    Column("request", JsonType, nullable=True),
+    Column("response", JsonType, nullable=True),
+    Column("analysis_config", JsonType, nullable=True),
+    Column("rendered_prompt_hash", String(64), nullable=True),
+    Column("used_grounding", Boolean, nullable=False, server_default=text("false")),
+    Column("latency_ms", Integer, nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("run_id", "run_country"),
+    Index("ix_prompt_results_template_id_created_at", "template_id", "created_at"),
+)

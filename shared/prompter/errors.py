@@ -1,0 +1,124 @@
+"""Domain errors.
+
+Every error carries a stable ``code`` (part of the API contract) and a human message. HTTP status
+codes are assigned in exactly one place, ``prompter.api.errors``. Errors that a workflow must
+Retry or Catch split into :class:`RetryableError` and :class:`TerminalError`; their class names
+are the error names used in the state machine definitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One invalid input field: where it is (``loc``) and why it is rejected."""
+
+    loc: tuple[str | int, ...]
+    message: str
+    type: str = "value_error"
+
+    @property
+    def field(self) -> str:
+        """Dotted/indexed field path, e.g. ``country_set[1]`` or ``inference_params.temperature``."""
+        out = ""
+        for part in self.loc:
+            if isinstance(part, int):
+                out += f"[{part}]"
+            else:
+                out += f".{part}" if out else str(part)
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "loc": list(self.loc), "message": self.message, "type": self.type}
+
+
+class PrompterError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    code = "PROMPTER_ERROR"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, **self.details}
+
+
+class InvalidInput(PrompterError):
+    """The request is well-formed JSON but some fields are not acceptable."""
+
+    code = "VALIDATION_ERROR"
+
+    def __init__(self, errors: list[FieldError], message: str | None = None) -> None:
+        self.errors = errors
+        summary = message or "; ".join(f"{e.field}: {e.message}" for e in errors) or "invalid input"
+        super().__init__(summary)
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "errors": [e.as_dict() for e in self.errors]}
+
+
+class MalformedRequest(PrompterError):
+    """The body cannot be read at all (not JSON, not an object)."""
+
+    code = "MALFORMED_REQUEST"
+
+
+class PayloadTooLarge(PrompterError):
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class Forbidden(PrompterError):
+    code = "FORBIDDEN"
+
+
+class NotFound(PrompterError):
+    code = "NOT_FOUND"
+
+
+class TemplateNotFound(NotFound):
+    code = "TEMPLATE_NOT_FOUND"
+
+    def __init__(self, template_id: str) -> None:
+        super().__init__(f"template {template_id} not found", template_id=template_id)
+
+
+class TemplateExists(PrompterError):
+    """An active template with the same generation config already exists in the workspace."""
+
+    code = "TEMPLATE_EXISTS"
+
+    def __init__(self, template_id: str) -> None:
+        super().__init__(
+            "an active template with the same generation config already exists in this workspace",
+            template_id=template_id,
+        )
+
+
+class RetryableError(PrompterError):
+    """A failure that may succeed when tried again (workflows Retry on these)."""
+
+    code = "RETRYABLE_ERROR"
+
+
+class TerminalError(PrompterError):
+    """A failure that will not go away by retrying (workflows Catch these)."""
+
+    code = "TERMINAL_ERROR"
+
+
+class DatabaseUnavailable(RetryableError):
+    """The database cannot be reached or stopped answering in time."""
+
+    code = "DB_UNAVAILABLE"
+
+
+class Unauthorized(PrompterError):
+    """No verified caller identity where one is required."""
+
+    code = "UNAUTHORIZED"

@@ -1,0 +1,29 @@
+"""Logger and metrics, created in one place.
+
+Metric names are defined here once; code, dashboards and tests use these constants.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from aws_lambda_powertools import Logger, Metrics
+
+NAMESPACE = "Prompter"
+
+# Service name and log level come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_LOG_LEVEL.
+logger = Logger()
+metrics = Metrics(namespace=NAMESPACE)
+
+
+class MetricName(StrEnum):
+    """Every custom metric the service emits (CloudWatch EMF, namespace ``Prompter``)."""
+
+    TEMPLATES_CREATED = "TemplatesCreated"
+    TEMPLATE_CONFLICTS = "TemplateConflicts"
+    DB_UNAVAILABLE = "DbUnavailable"
+
+
+def set_env_dimension(env: str) -> None:
+    """Default dimensions on every metric: ``service`` (from Powertools) and ``env``."""
+    metrics.set_default_dimensions(env=env)
+

@@ -1,0 +1,84 @@
+"""The HTTP route table: the one definition used by the function handlers, the local server, the
+CDK app and the tests. Paths use API Gateway's ``{param}`` syntax."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+FUNCTIONS = ("create_template", "probe_provider", "store_result")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    function: str
+    operation_id: str
+    summary: str
+    authorized: bool = True
+
+    @property
+    def resolver_path(self) -> str:
+        """The path in Powertools' ``<param>`` syntax."""
+        return re.sub(r"\{(\w+)\}", r"<\1>", self.path)
+
+    @property
+    def path_params(self) -> tuple[str, ...]:
+        return tuple(re.findall(r"\{(\w+)\}", self.path))
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        """Path parameters when ``method path`` is this route, else None."""
+        if method.upper() != self.method:
+            return None
+        pattern = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path)) + "$"
+        found = re.match(pattern, path)
+        return found.groupdict() if found else None
+
+
+TEMPLATES = "/api/prompt-templates"
+
+CREATE_TEMPLATE = Route("POST", TEMPLATES, "create_template", "createTemplate", "Create a template")
+CHECK_DUPLICATE = Route(
+    "POST", f"{TEMPLATES}/check-duplicate", "create_template", "checkDuplicate",
+    "Is there an active template with this generation config?",
+)
+LIST_TEMPLATES = Route("GET", TEMPLATES, "create_template", "listTemplates", "Active templates of a workspace")
+HEALTH = Route(
+    "GET", f"{TEMPLATES}/health", "create_template", "health", "Service and database health", authorized=False
+)
+GET_TEMPLATE = Route("GET", f"{TEMPLATES}/{{template_id}}", "create_template", "getTemplate", "One template")
+DELETE_TEMPLATE = Route(
+    "DELETE", f"{TEMPLATES}/{{template_id}}", "create_template", "deleteTemplate", "Soft-delete a template"
+)
+OPENAPI = Route(
+    "GET", "/api/openapi.json", "create_template", "openapi", "This API's OpenAPI document", authorized=False
+)
+
+ROUTES: tuple[Route, ...] = (
+    CREATE_TEMPLATE,
+    CHECK_DUPLICATE,
+    LIST_TEMPLATES,
+    HEALTH,
+    GET_TEMPLATE,
+    DELETE_TEMPLATE,
+    OPENAPI,
+)
+
+
+def routes_of(function: str) -> tuple[Route, ...]:
+    return tuple(r for r in ROUTES if r.function == function)
+
+
+def find_route(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    """The route serving ``method path`` (static paths win over parameterised ones, as in API Gateway)."""
+    candidates = sorted(ROUTES, key=lambda r: len(r.path_params))
+    for route in candidates:
+        params = route.match(method, path)
+        if params is not None:
+            return route, params
+    return None
+
+
+def path_exists(path: str) -> bool:
+    return any(r.match(r.method, path) is not None for r in ROUTES)

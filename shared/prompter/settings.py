@@ -1,0 +1,84 @@
+"""Settings, read once per execution environment from a mapping (normally ``os.environ``).
+
+The domain layer never reads the environment itself: a function builds its settings with
+:meth:`Settings.from_env` and passes what it needs down. Every field maps to one environment
+variable: ``DATABASE_URL`` for ``database_url``, ``PROMPTER_<FIELD>`` for the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Repository root when running from a checkout (shared/prompter/settings.py → ../../).
+_CHECKOUT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_database_url() -> str:
+    """A git-ignored SQLite file in the checkout: ``.data/prompter.db``."""
+    return f"sqlite:///{_CHECKOUT_ROOT / '.data' / 'prompter.db'}"
+
+
+class _EnvModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    env_aliases: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Self:
+        aliases: dict[str, str] = {}
+        for base in reversed(cls.__mro__):
+            aliases.update(getattr(base, "env_aliases", {}))
+        values: dict[str, str] = {}
+        for name in cls.model_fields:
+            key = aliases.get(name, f"PROMPTER_{name.upper()}")
+            raw = environ.get(key)
+            if raw is not None and raw != "":
+                values[name] = raw
+        return cls.model_validate(values)
+
+
+class DatabaseSettings(_EnvModel):
+    """Where the database is and how to talk to it."""
+
+    env_aliases: ClassVar[Mapping[str, str]] = {"database_url": "DATABASE_URL"}
+
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; unset with no secret ARN → the local SQLite file"
+    )
+    db_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager secret with username/password/host/port/dbname"
+    )
+    db_host: str | None = Field(default=None, description="overrides the secret's host (RDS Proxy endpoint)")
+    db_name: str | None = Field(default=None, description="overrides the secret's dbname")
+    db_ssl: bool = Field(default=False, description="require TLS to the database")
+    db_connect_timeout: float = Field(default=3.0, gt=0, le=30, description="socket timeout in seconds")
+    db_pool_size: int = Field(default=5, ge=1, le=50, description="connections kept per process")
+    secret_max_age: int = Field(default=300, ge=0, description="seconds a fetched secret is cached")
+
+    def resolved_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        if self.db_secret_arn:
+            return "postgresql+pg8000://"  # credentials and host come from the secret at connect time
+        return default_database_url()
+
+
+class ApiSettings(_EnvModel):
+    """HTTP-facing limits and tenancy."""
+
+    env: str = Field(default="local", description="deployment stage, the `env` metric dimension")
+    require_auth: bool = Field(
+        default=False, description="reject requests without a verified identity (on when deployed)"
+    )
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="largest accepted JSON body")
+    max_json_depth: int = Field(default=32, ge=4, le=256, description="deepest accepted JSON nesting")
+    page_size: int = Field(default=50, ge=1, le=500, description="default page size of list routes")
+    max_page_size: int = Field(default=200, ge=1, le=1000, description="largest page size a client may ask")
+
+
+class TemplateFunctionSettings(DatabaseSettings, ApiSettings):
+    """Settings of the create_template function."""

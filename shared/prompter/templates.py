@@ -1,0 +1,129 @@
+"""Template registry use cases: create, detect duplicates, read, list, soft delete."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from prompter.db.templates import TemplateStore
+from prompter.errors import FieldError, InvalidInput, TemplateExists, TemplateNotFound
+from prompter.identity import canonical_config, effective_provider, hash_canonical
+from prompter.models import CreateTemplateRequest, Template, TemplateDetail, TemplatePage
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Who is asking: the tenant (org) resolved from the caller's identity or the local default."""
+
+    org_id: str
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _identity(request: CreateTemplateRequest) -> tuple[dict[str, Any], str, str]:
+    """(canonical config, config hash, effective provider); InvalidInput names every bad field."""
+    errors: list[FieldError] = []
+    canonical: dict[str, Any] = {}
+    try:
+        canonical = canonical_config(request.model_dump())
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+    provider = ""
+    try:
+        provider = effective_provider(request.provider, request.model_id)
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+    if errors:
+        raise InvalidInput(errors)
+    return canonical, hash_canonical(canonical), provider
+
+
+def config_identity(request: CreateTemplateRequest) -> tuple[dict[str, Any], str]:
+    canonical, digest, _ = _identity(request)
+    return canonical, digest
+
+
+def create_template(store: TemplateStore, scope: Scope, request: CreateTemplateRequest) -> Template:
+    """Store a new template; :class:`TemplateExists` names the active one with the same config."""
+    canonical, digest, provider = _identity(request)
+    values = {
+        "id": str(uuid.uuid4()),
+        "org_id": scope.org_id,
+        "workspace_id": request.workspace_id,
+        "name": request.name,
+        "provider": provider,
+        "model_id": canonical["model_id"],
+        "config_hash": digest,
+        "canonical_config": canonical,
+        "system_instructions": request.system_instructions or "",
+        "user_prompt_template": request.user_prompt_template,
+        "country_set": canonical["country_set"],
+        "inference_params": request.inference_params,
+        "tools_spec": request.tools_spec,
+        "response_format": request.response_format,
+        "grounding_profile_id": request.grounding_profile_id,
+        "grounding_snapshot_id": request.grounding_snapshot_id,
+        "retrieval_params": request.retrieval_params,
+        "preprocess_pipeline_id": request.preprocess_pipeline_id,
+        "postprocess_pipeline_id": request.postprocess_pipeline_id,
+        "created_by": request.created_by,
+        "created_at": utcnow(),
+    }
+    row, inserted = store.insert_or_get_active(values)
+    if not inserted:
+        raise TemplateExists(row["id"])
+    return Template.model_validate(row)
+
+
+def find_duplicate(store: TemplateStore, scope: Scope, request: CreateTemplateRequest) -> str | None:
+    """The id of the active template in the workspace with the same generation config, if any."""
+    _, digest = config_identity(request)
+    return store.find_active_id(scope.org_id, request.workspace_id, digest)
+
+
+def get_template(store: TemplateStore, scope: Scope, template_id: str) -> TemplateDetail:
+    row = store.get_active(scope.org_id, template_id)
+    if row is None:
+        raise TemplateNotFound(template_id)
+    return TemplateDetail.model_validate(row)
+
+
+def delete_template(store: TemplateStore, scope: Scope, template_id: str) -> None:
+    if not store.soft_delete(scope.org_id, template_id, utcnow()):
+        raise TemplateNotFound(template_id)
+
+
+def encode_cursor(created_at: datetime, template_id: str) -> str:
+    raw = json.dumps([created_at.isoformat(), template_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, template_id = json.loads(raw)
+        when = datetime.fromisoformat(created_at)
+        if when.tzinfo is None or not isinstance(template_id, str):
+            raise ValueError("bad cursor")
+        return when.astimezone(UTC), template_id
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidInput(
+            [FieldError(("query", "cursor"), "is not a cursor this API returned", "cursor")]
+        ) from exc
+
+
+def list_templates(
+    store: TemplateStore, scope: Scope, workspace_id: str, limit: int, cursor: str | None = None
+) -> TemplatePage:
+    after = decode_cursor(cursor) if cursor else None
+    rows = store.list_active(scope.org_id, workspace_id, limit + 1, after)
+    items = [Template.model_validate(r) for r in rows[:limit]]
+    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
+    return TemplatePage(items=items, next_cursor=next_cursor)
