@@ -1,0 +1,61 @@
+# Prompter: every developer and CI task is a target here. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+PORT ?= 3000
+export PYTHONPATH := $(CURDIR):$(CURDIR)/shared
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: help dev test test-fast lint format openapi bench synth migrate lock postgres clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements/dev.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.lock
+	@touch $@
+
+dev: $(STAMP) ## serve the whole API at http://127.0.0.1:$(PORT) on a local SQLite file
+	$(PY) -m local.server --port $(PORT)
+
+postgres: ## install the PostgreSQL 15 server package if the machine has none
+	@bash scripts/ensure-postgres.sh
+
+test: $(STAMP) postgres ## run every test, on SQLite and on a PostgreSQL the run starts itself
+	$(PY) -m compileall -q shared functions local
+	$(PY) -m pytest
+
+lint: $(STAMP) ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP) ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+openapi: $(STAMP) ## regenerate the shipped OpenAPI document from the handlers
+	$(PY) -m local.openapi
+
+bench: $(STAMP) postgres ## measure round trips, warm latency and cold-start import ratios
+	$(PY) -m bench.run
+
+synth: $(STAMP) ## synthesise the CDK app offline into cdk.out/
+	$(PY) infra/app.py
+
+migrate: $(STAMP) ## apply migrations to DATABASE_URL (default: the local SQLite file)
+	$(PY) -m prompter.db.migrate
+
+lock: ## re-pin requirements/*.lock from pyproject.toml
+	$(PYTHON) -m pip install --quiet uv
+	$(PYTHON) -m uv pip compile pyproject.toml --universal --python-version 3.11 -o requirements/runtime.lock
+	$(PYTHON) -m uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 -o requirements/dev.lock
+
+clean: ## remove the virtualenv, local database and build output
+	rm -rf $(VENV) .data cdk.out build .pytest_cache .mypy_cache .ruff_cache .hypothesis

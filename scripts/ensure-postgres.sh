@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Make sure PostgreSQL server binaries (initdb, pg_ctl) are present; install Debian's
+# postgresql-15 package when they are not (needs root, as on CI).
+set -euo pipefail
+if command -v pg_ctl >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "PostgreSQL server binaries not found: install the postgresql-15 package (Debian/Ubuntu) and re-run." >&2
+  exit 1
+fi
+echo "installing PostgreSQL 15 (Debian package postgresql-15)"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq postgresql-15 >/dev/null || apt-get install -y -qq postgresql >/dev/null

@@ -1,0 +1,149 @@
+"""Shared fixtures: the two databases (SQLite file, throw-away PostgreSQL 15) and an in-process API
+client that sends real API Gateway proxy events to the deployed ``lambda_handler`` functions."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "prompter")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from local.apigw import invoke, rest_event  # noqa: E402
+from prompter import runtime  # noqa: E402
+from prompter.db.migrate import upgrade  # noqa: E402
+from prompter.db.schema import metadata  # noqa: E402
+
+# The golden identity vectors live in the product reference folder beside the checkout.
+VECTORS_PATH = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "identity.json"
+
+
+@pytest.fixture(scope="session")
+def vectors() -> dict[str, Any]:
+    return json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    from local.pgcluster import running_cluster
+
+    with running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def postgres_url(pg_cluster: Any) -> str:
+    url = pg_cluster.create_database("prompter_test")
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'prompter.db'}"
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def _wipe(url: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(text(f"DELETE FROM {table.name}"))  # noqa: S608
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Each test using this runs twice: on SQLite and on PostgreSQL, with empty tables."""
+    url = request.getfixturevalue(f"{request.param}_url")
+    monkeypatch.setenv("DATABASE_URL", url)
+    runtime.reset()
+    try:
+        yield url
+    finally:
+        runtime.reset()
+        _wipe(url)
+
+
+@pytest.fixture
+def postgres_only(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    runtime.reset()
+    try:
+        yield postgres_url
+    finally:
+        runtime.reset()
+        _wipe(postgres_url)
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+    @property
+    def detail(self) -> dict[str, Any]:
+        return self.body["detail"]
+
+
+class Api:
+    """Sends proxy events to the handlers in-process, as API Gateway would."""
+
+    def __init__(self, org: str | None = None, claims: dict[str, str] | None = None) -> None:
+        self.org = org
+        self.claims = claims
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw_body: str | bytes | None = None,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        all_headers = dict(headers or {})
+        if self.org and "X-Org-Id" not in all_headers:
+            all_headers["X-Org-Id"] = self.org
+        event = rest_event(
+            method, path, body=body, raw_body=raw_body, query=query, headers=all_headers, claims=self.claims
+        )
+        response = invoke(event)
+        text_body = response.get("body")
+        parsed = json.loads(text_body) if text_body else None
+        return Reply(response["statusCode"], parsed, dict(response.get("headers") or {}))
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> Reply:
+        return self.call("POST", path, body, **kw)
+
+    def get(self, path: str, **kw: Any) -> Reply:
+        return self.call("GET", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Reply:
+        return self.call("DELETE", path, **kw)
+
+
+@pytest.fixture
+def api(database_url: str) -> Api:
+    return Api()
+
+
+@pytest.fixture
+def pg_api(postgres_only: str) -> Api:
+    return Api()
