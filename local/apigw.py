@@ -131,6 +131,16 @@ def invoke(event: dict[str, Any]) -> dict[str, Any]:
     return module.lambda_handler(event, LambdaContext(function_name=f"prompter-{function}"))
 
 
+def response_headers(response: dict[str, Any]) -> list[tuple[str, str]]:
+    """The headers API Gateway sends for a proxy response (``headers`` and ``multiValueHeaders``)."""
+    merged: dict[str, list[str]] = {}
+    for name, value in (response.get("headers") or {}).items():
+        merged[name] = [str(value)]
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        merged[name] = [str(v) for v in values]
+    return [(name, value) for name, values in merged.items() for value in values]
+
+
 def response_json(response: dict[str, Any]) -> Any:
     body = response.get("body")
     return json.loads(body) if body else None

@@ -18,7 +18,7 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from local.apigw import invoke, rest_event  # noqa: E402
+from local.apigw import invoke, response_headers, rest_event  # noqa: E402
 from prompter import runtime  # noqa: E402
 from prompter.db.migrate import upgrade  # noqa: E402
 from prompter.db.schema import metadata  # noqa: E402
@@ -41,7 +41,7 @@ def pg_cluster() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(pg_cluster: Any) -> str:
+def postgresql_url(pg_cluster: Any) -> str:
     url = pg_cluster.create_database("prompter_test")
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     upgrade(engine)
@@ -80,14 +80,14 @@ def database_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.fixture
-def postgres_only(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("DATABASE_URL", postgres_url)
+def postgres_only(postgresql_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("DATABASE_URL", postgresql_url)
     runtime.reset()
     try:
-        yield postgres_url
+        yield postgresql_url
     finally:
         runtime.reset()
-        _wipe(postgres_url)
+        _wipe(postgresql_url)
 
 
 @dataclass
@@ -127,7 +127,7 @@ class Api:
         response = invoke(event)
         text_body = response.get("body")
         parsed = json.loads(text_body) if text_body else None
-        return Reply(response["statusCode"], parsed, dict(response.get("headers") or {}))
+        return Reply(response["statusCode"], parsed, dict(response_headers(response)))
 
     def post(self, path: str, body: Any = None, **kw: Any) -> Reply:
         return self.call("POST", path, body, **kw)

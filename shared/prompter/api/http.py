@@ -154,7 +154,7 @@ def request_scope(app: APIGatewayRestResolver, settings: ApiSettings, body_org: 
         raise Unauthorized("this API requires a verified identity")
     org = (
         body_org
-        or event.get_header_value(ORG_HEADER, case_sensitive=False)
+        or event.headers.get(ORG_HEADER)
         or (event.query_string_parameters or {}).get("org_id")
         or DEFAULT_ORG
     )

@@ -77,7 +77,7 @@ def _postgres_engine(url: Any, settings: DatabaseSettings, fetch_secret: SecretF
         connect_args=connect_args,
         pool_size=settings.db_pool_size,
         max_overflow=10,
-        pool_timeout=settings.db_connect_timeout,
+        pool_timeout=10,  # waiting for a pooled connection (local server threads), not for the database
         pool_recycle=600,
     )
     if settings.db_secret_arn and not settings.database_url:

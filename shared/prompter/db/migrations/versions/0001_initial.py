@@ -87,7 +87,7 @@ def upgrade() -> None:
             "workspace_id",
             "template_id",
             "provider_version_key",
-            name="uq_prompt_versions_org_id_workspace_id_template_id_provider_version_key",
+            name="uq_prompt_versions_identity",
         ),
     )
     op.create_index(
