@@ -5,7 +5,9 @@ Metric names are defined here once; code, dashboards and tests use these constan
 
 from __future__ import annotations
 
+import warnings
 from enum import StrEnum
+
 from aws_lambda_powertools import Logger, Metrics
 
 NAMESPACE = "Prompter"
@@ -13,6 +15,9 @@ NAMESPACE = "Prompter"
 # Service name and log level come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_LOG_LEVEL.
 logger = Logger()
 metrics = Metrics(namespace=NAMESPACE)
+
+# Reads emit no metric; Powertools would warn about that on every such request.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
 class MetricName(StrEnum):

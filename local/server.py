@@ -1,0 +1,144 @@
+"""Serve the whole API locally: HTTP requests become API Gateway REST proxy events, handled by the
+same ``lambda_handler`` functions that deploy, routed by the one route table.
+
+    python -m local.server --port 3000      (what `make dev` runs)
+
+Migrations are applied on start. The database is ``DATABASE_URL`` or the local SQLite file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import logging
+import os
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+# Local defaults; anything already set in the environment wins.
+LOCAL_ENV = {
+    "POWERTOOLS_SERVICE_NAME": "prompter",
+    "POWERTOOLS_METRICS_NAMESPACE": "Prompter",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+    "PROMPTER_ENV": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+for _key, _value in LOCAL_ENV.items():
+    os.environ.setdefault(_key, _value)
+
+from local.apigw import invoke, response_headers, rest_event  # noqa: E402
+
+READ_LIMIT = 8 * 1024 * 1024  # bodies beyond this are refused before the handler sees them
+SWAGGER_HTML = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Prompter API</title>
+<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
+<body><div id="ui"></div>
+<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#ui"});</script>
+</body></html>
+"""
+
+log = logging.getLogger("local.server")
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "prompter-local"
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        if urlsplit(self.path).path in ("/api/docs", "/api/docs/"):
+            self._send(200, [("Content-Type", "text/html; charset=utf-8")], SWAGGER_HTML.encode())
+            return
+        self._proxy()
+
+    def do_POST(self) -> None:
+        self._proxy()
+
+    def do_DELETE(self) -> None:
+        self._proxy()
+
+    def do_PUT(self) -> None:
+        self._proxy()
+
+    def do_PATCH(self) -> None:
+        self._proxy()
+
+    def _proxy(self) -> None:
+        started = time.perf_counter()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > READ_LIMIT:
+            self.close_connection = True
+            payload = {"detail": {"code": "PAYLOAD_TOO_LARGE", "message": f"the body is {length} bytes"}}
+            self._send(413, [("Content-Type", "application/json")], json.dumps(payload).encode())
+            return
+        raw = self.rfile.read(length) if length else None
+        url = urlsplit(self.path)
+        headers = {k: v for k, v in self.headers.items()}
+        headers.setdefault("Content-Type", "application/json")
+        event = rest_event(self.command, url.path, raw_body=raw, headers=headers, query=url.query or None)
+        response = invoke(event)
+        body = response.get("body") or ""
+        data = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
+        self._send(int(response["statusCode"]), response_headers(response), data)
+        log.info(
+            "%s %s %s %.1f ms", self.command, self.path, response["statusCode"], (time.perf_counter() - started) * 1e3
+        )
+
+    def _send(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            if name.lower() not in ("content-length", "connection"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD" and data:
+            self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass  # one access line per request is written by _proxy
+
+
+def migrate() -> str:
+    from prompter.db.engine import build_engine
+    from prompter.db.migrate import upgrade
+    from prompter.settings import DatabaseSettings
+
+    engine = build_engine(DatabaseSettings.from_env(os.environ))
+    upgrade(engine)
+    url = engine.url.render_as_string(hide_password=True)
+    engine.dispose()
+    return url
+
+
+def make_server(host: str, port: int) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    database = migrate()
+    server = make_server(args.host, args.port)
+    log.info("database %s migrated", database)
+    log.info("Prompter API on http://%s:%d  (OpenAPI: /api/openapi.json, Swagger UI: /api/docs)", args.host, args.port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        log.info("stopping")
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

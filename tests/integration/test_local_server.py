@@ -1,0 +1,80 @@
+"""The local server turns real HTTP requests into proxy events for the deployed handlers."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from local.server import make_server, migrate
+from prompter import runtime
+from tests.integration.test_templates_api import TEMPLATES, body
+
+
+@pytest.fixture
+def base_url(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/local.db")
+    runtime.reset()
+    assert migrate().endswith("local.db")  # the server migrates on start
+    server = make_server("127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        runtime.reset()
+
+
+def request(method: str, url: str, payload: Any = None, raw: bytes | None = None) -> tuple[int, Any, Any]:
+    data = raw if raw is not None else (json.dumps(payload).encode() if payload is not None else None)
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+            text = resp.read().decode()
+            return resp.status, resp.headers, text
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read().decode()
+
+
+def test_create_duplicate_list_delete_over_http(base_url: str) -> None:
+    status, headers, text = request("POST", base_url + TEMPLATES, body())
+    assert status == 201
+    created = json.loads(text)
+    assert headers["Location"] == f"{TEMPLATES}/{created['id']}"
+    assert headers["X-Correlation-Id"]
+    status, _, text = request("POST", base_url + TEMPLATES, body())
+    assert status == 409 and json.loads(text)["detail"]["template_id"] == created["id"]
+    status, _, text = request("GET", f"{base_url}{TEMPLATES}?workspace_id=ws-avea&limit=5")
+    assert status == 200 and [t["id"] for t in json.loads(text)["items"]] == [created["id"]]
+    status, _, text = request("DELETE", f"{base_url}{TEMPLATES}/{created['id']}")
+    assert status == 204 and text == ""
+    status, _, _ = request("GET", f"{base_url}{TEMPLATES}/{created['id']}")
+    assert status == 404
+
+
+def test_bad_input_over_http_is_4xx_json(base_url: str) -> None:
+    status, _, text = request("POST", base_url + TEMPLATES, raw=b"{not json")
+    assert status == 400 and json.loads(text)["detail"]["code"] == "MALFORMED_REQUEST"
+    status, _, text = request("POST", base_url + TEMPLATES, raw=b"x" * 300_000)
+    assert status == 413
+
+
+def test_openapi_and_docs_are_served(base_url: str) -> None:
+    status, headers, text = request("GET", base_url + "/api/openapi.json")
+    assert status == 200 and headers["Content-Type"].startswith("application/json")
+    document = json.loads(text)
+    assert document["openapi"].startswith("3.") and TEMPLATES in document["paths"]
+    status, headers, text = request("GET", base_url + "/api/docs")
+    assert status == 200 and "/api/openapi.json" in text
+
+
+def test_unknown_path_is_404(base_url: str) -> None:
+    status, _, text = request("GET", base_url + "/nope")
+    assert status == 404 and json.loads(text)["detail"]["code"] == "ROUTE_NOT_FOUND"
