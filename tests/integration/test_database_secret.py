@@ -1,0 +1,62 @@
+"""In Lambda the database credentials come from Secrets Manager (Powertools parameters, cached)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from sqlalchemy import text
+
+from prompter.db.engine import build_engine, fetch_secret_json
+from prompter.settings import DatabaseSettings
+
+
+@pytest.mark.postgres
+def test_engine_connects_with_credentials_from_the_secret(pg_cluster: Any, postgresql_url: str) -> None:
+    with mock_aws():
+        # Given an RDS-style secret for the database (as Aurora's generated secret looks),
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+        arn = client.create_secret(
+            Name="prompter/db",
+            SecretString=json.dumps(
+                {
+                    "username": "postgres",
+                    "password": "canary-password-1",
+                    "host": "127.0.0.1",
+                    "port": pg_cluster.port,
+                    "dbname": "prompter_test",
+                }
+            ),
+        )["ARN"]
+        settings = DatabaseSettings.from_env({"PROMPTER_DB_SECRET_ARN": arn, "PROMPTER_SECRET_MAX_AGE": "300"})
+        calls: list[str] = []
+
+        def counting_fetch(secret_arn: str, max_age: int) -> dict[str, Any]:
+            calls.append(secret_arn)
+            return fetch_secret_json(secret_arn, max_age)
+
+        # When the engine connects,
+        engine = build_engine(settings, fetch_secret=counting_fetch)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT current_database()")).scalar() == "prompter_test"
+        # Then the credentials came from the secret and never entered the engine's URL.
+        assert calls == [arn]
+        assert "canary-password-1" not in engine.url.render_as_string(hide_password=False)
+        assert "canary-password-1" not in repr(engine)
+        engine.dispose()
+
+
+def test_secret_is_cached_by_powertools() -> None:
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+        arn = client.create_secret(Name="cached", SecretString=json.dumps({"username": "u"}))["ARN"]
+        assert fetch_secret_json(arn, 300) == {"username": "u"}
+        client.put_secret_value(SecretId=arn, SecretString=json.dumps({"username": "rotated"}))
+        assert fetch_secret_json(arn, 300) == {"username": "u"}  # served from the cache
+        from aws_lambda_powertools.utilities import parameters
+
+        parameters.clear_caches()  # as when the max age has passed
+        assert fetch_secret_json(arn, 300) == {"username": "rotated"}
