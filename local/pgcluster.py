@@ -78,7 +78,9 @@ class PostgresCluster:
                 "-c max_connections=200",
             ]
         )
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.log), "-w", "-t", "30", "start")
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.log), "-w", "-t", "30", "start"
+        )
         return self.url()
 
     def url(self, database: str = "postgres") -> str:

@@ -85,7 +85,11 @@ class Handler(BaseHTTPRequestHandler):
         data = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
         self._send(int(response["statusCode"]), response_headers(response), data)
         log.info(
-            "%s %s %s %.1f ms", self.command, self.path, response["statusCode"], (time.perf_counter() - started) * 1e3
+            "%s %s %s %.1f ms",
+            self.command,
+            self.path,
+            response["statusCode"],
+            (time.perf_counter() - started) * 1e3,
         )
 
     def _send(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
@@ -98,7 +102,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD" and data:
             self.wfile.write(data)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # one access line per request is written by _proxy
 
 
@@ -121,7 +125,9 @@ def make_server(host: str, port: int) -> ThreadingHTTPServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     args = parser.parse_args(argv)
@@ -130,7 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     database = migrate()
     server = make_server(args.host, args.port)
     log.info("database %s migrated", database)
-    log.info("Prompter API on http://%s:%d  (OpenAPI: /api/openapi.json, Swagger UI: /api/docs)", args.host, args.port)
+    log.info(
+        "Prompter API on http://%s:%d  (OpenAPI: /api/openapi.json, Swagger UI: /api/docs)",
+        args.host,
+        args.port,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

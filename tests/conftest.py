@@ -16,12 +16,12 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "prompter")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, text
 
-from local.apigw import invoke, response_headers, rest_event  # noqa: E402
-from prompter import runtime  # noqa: E402
-from prompter.db.migrate import upgrade  # noqa: E402
-from prompter.db.schema import metadata  # noqa: E402
+from local.apigw import invoke, response_headers, rest_event
+from prompter import runtime
+from prompter.db.migrate import upgrade
+from prompter.db.schema import metadata
 
 # The golden identity vectors live in the product reference folder beside the checkout.
 VECTORS_PATH = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "identity.json"
@@ -62,7 +62,7 @@ def _wipe(url: str) -> None:
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         for table in reversed(metadata.sorted_tables):
-            conn.execute(text(f"DELETE FROM {table.name}"))  # noqa: S608
+            conn.execute(text(f"DELETE FROM {table.name}"))
     engine.dispose()
 
 

@@ -14,11 +14,18 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from prompter import routes, runtime, templates
-from prompter.api.http import error_doc, ok_doc, new_resolver, register, request_scope, serve
+from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, serve
 from prompter.db.engine import build_engine
 from prompter.db.templates import TemplateStore
 from prompter.errors import TemplateExists
-from prompter.models import CreateTemplateRequest, DuplicateCheck, Health, Template, TemplateDetail, TemplatePage
+from prompter.models import (
+    CreateTemplateRequest,
+    DuplicateCheck,
+    Health,
+    Template,
+    TemplateDetail,
+    TemplatePage,
+)
 from prompter.observability import MetricName, logger, metrics, set_env_dimension
 from prompter.settings import TemplateFunctionSettings
 
@@ -51,7 +58,9 @@ def create_template(body: Annotated[CreateTemplateRequest, Body()]) -> Response[
         template = templates.create_template(store(), scope, body)
     except TemplateExists as conflict:
         metrics.add_metric(name=MetricName.TEMPLATE_CONFLICTS, unit="Count", value=1)
-        logger.info("duplicate template", extra={"template_id": conflict.details["template_id"], "status": 409})
+        logger.info(
+            "duplicate template", extra={"template_id": conflict.details["template_id"], "status": 409}
+        )
         raise
     metrics.add_metric(name=MetricName.TEMPLATES_CREATED, unit="Count", value=1)
     logger.info(
@@ -61,23 +70,29 @@ def create_template(body: Annotated[CreateTemplateRequest, Body()]) -> Response[
     return Response(
         status_code=HTTPStatus.CREATED,
         content_type=content_types.APPLICATION_JSON,
-        body=template.model_dump(mode="json"),
+        body=template,
         headers={"Location": f"{routes.TEMPLATES}/{template.id}"},
     )
 
 
-@register(app, routes.CHECK_DUPLICATE, responses={**ok_doc(200, DuplicateCheck, "OK"), **error_doc(403, 422, 503)})
+@register(
+    app, routes.CHECK_DUPLICATE, responses={**ok_doc(200, DuplicateCheck, "OK"), **error_doc(403, 422, 503)}
+)
 def check_duplicate(body: Annotated[CreateTemplateRequest, Body()]) -> DuplicateCheck:
     scope = request_scope(app, settings(), body.org_id)
     found = templates.find_duplicate(store(), scope, body)
     return DuplicateCheck(exact_match=found is not None, template_id=found)
 
 
-@register(app, routes.LIST_TEMPLATES, responses={**ok_doc(200, TemplatePage, "OK"), **error_doc(403, 422, 503)})
+@register(
+    app, routes.LIST_TEMPLATES, responses={**ok_doc(200, TemplatePage, "OK"), **error_doc(403, 422, 503)}
+)
 def list_templates(
     workspace_id: Annotated[str, Query(min_length=1, max_length=128, description="brand workspace")],
     limit: Annotated[int | None, Query(ge=1, le=1000, description="page size")] = None,
-    cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="next_cursor of the previous page")
+    ] = None,
     org_id: Annotated[str | None, Query(max_length=128, description="tenant (local only)")] = None,
 ) -> TemplatePage:
     config = settings()
@@ -91,7 +106,9 @@ def health() -> Health:
     return Health(status="ok", db=store().ping())
 
 
-@register(app, routes.GET_TEMPLATE, responses={**ok_doc(200, TemplateDetail, "OK"), **error_doc(403, 404, 503)})
+@register(
+    app, routes.GET_TEMPLATE, responses={**ok_doc(200, TemplateDetail, "OK"), **error_doc(403, 404, 503)}
+)
 def get_template(template_id: str) -> TemplateDetail:
     return templates.get_template(store(), request_scope(app, settings()), template_id)
 

@@ -31,4 +31,3 @@ class MetricName(StrEnum):
 def set_env_dimension(env: str) -> None:
     """Default dimensions on every metric: ``service`` (from Powertools) and ``env``."""
     metrics.set_default_dimensions(env=env)
-

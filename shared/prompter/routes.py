@@ -40,10 +40,15 @@ TEMPLATES = "/api/prompt-templates"
 
 CREATE_TEMPLATE = Route("POST", TEMPLATES, "create_template", "createTemplate", "Create a template")
 CHECK_DUPLICATE = Route(
-    "POST", f"{TEMPLATES}/check-duplicate", "create_template", "checkDuplicate",
+    "POST",
+    f"{TEMPLATES}/check-duplicate",
+    "create_template",
+    "checkDuplicate",
     "Is there an active template with this generation config?",
 )
-LIST_TEMPLATES = Route("GET", TEMPLATES, "create_template", "listTemplates", "Active templates of a workspace")
+LIST_TEMPLATES = Route(
+    "GET", TEMPLATES, "create_template", "listTemplates", "Active templates of a workspace"
+)
 HEALTH = Route(
     "GET", f"{TEMPLATES}/health", "create_template", "health", "Service and database health", authorized=False
 )

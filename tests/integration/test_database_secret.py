@@ -31,7 +31,9 @@ def test_engine_connects_with_credentials_from_the_secret(pg_cluster: Any, postg
                 }
             ),
         )["ARN"]
-        settings = DatabaseSettings.from_env({"PROMPTER_DB_SECRET_ARN": arn, "PROMPTER_SECRET_MAX_AGE": "300"})
+        settings = DatabaseSettings.from_env(
+            {"PROMPTER_DB_SECRET_ARN": arn, "PROMPTER_SECRET_MAX_AGE": "300"}
+        )
         calls: list[str] = []
 
         def counting_fetch(secret_arn: str, max_age: int) -> dict[str, Any]:

@@ -36,7 +36,7 @@ def request(method: str, url: str, payload: Any = None, raw: bytes | None = None
     data = raw if raw is not None else (json.dumps(payload).encode() if payload is not None else None)
     req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+        with urllib.request.urlopen(req, timeout=10) as resp:
             text = resp.read().decode()
             return resp.status, resp.headers, text
     except urllib.error.HTTPError as err:

@@ -107,7 +107,9 @@ json_scalars = st.one_of(
 )
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
     max_leaves=10,
 )
 params = st.dictionaries(st.text(min_size=1, max_size=6), json_values, max_size=4)
@@ -193,7 +195,12 @@ def test_changing_a_generation_field_changes_the_hash(field: str) -> None:
     aliases=st.lists(st.text(max_size=5), max_size=3),
 )
 def test_scope_fields_never_enter_the_hash(
-    org_id: str, workspace_id: str, name: str, provider: str | None, created_by: str | None, aliases: list[str]
+    org_id: str,
+    workspace_id: str,
+    name: str,
+    provider: str | None,
+    created_by: str | None,
+    aliases: list[str],
 ) -> None:
     scoped = {
         **BASE,

@@ -55,7 +55,9 @@ def _field_error(error: dict[str, Any]) -> errors.FieldError:
     if loc and loc[0] == "body":
         loc = loc[1:]
     message = str(error.get("msg") or error.get("type") or "invalid value")
-    return errors.FieldError(loc=loc or ("body",), message=message, type=str(error.get("type", "value_error")))
+    return errors.FieldError(
+        loc=loc or ("body",), message=message, type=str(error.get("type", "value_error"))
+    )
 
 
 def validation_error(error: RequestValidationError) -> Response[dict[str, Any]]:

@@ -125,7 +125,9 @@ def _check_document(document: Any, settings: ApiSettings) -> None:
         elif isinstance(value, list):
             stack.extend((v, (*loc, i)) for i, v in enumerate(value))
         elif isinstance(value, float) and not math.isfinite(value):
-            problems.append(FieldError(loc or ("body",), "NaN and Infinity are not JSON numbers", "finite_number"))
+            problems.append(
+                FieldError(loc or ("body",), "NaN and Infinity are not JSON numbers", "finite_number")
+            )
     if problems:
         raise InvalidInput(sorted(problems, key=lambda e: e.field))
 
@@ -174,7 +176,9 @@ def _proxy_error(error: PrompterError) -> dict[str, Any]:
     }
 
 
-def serve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any, settings: ApiSettings) -> dict[str, Any]:
+def serve(
+    app: APIGatewayRestResolver, event: dict[str, Any], context: Any, settings: ApiSettings
+) -> dict[str, Any]:
     """Check the body, resolve the route, and stamp the correlation id on the response."""
     try:
         read_body(event, settings)

@@ -92,7 +92,9 @@ prompt_versions = Table(
     Column("first_seen_at", Timestamp, nullable=False),
     Column("last_seen_at", Timestamp, nullable=False),
     Column("seen_count", Integer, nullable=False, server_default=text("1")),
-    UniqueConstraint("org_id", "workspace_id", "template_id", "provider_version_key", name="uq_prompt_versions_identity"),
+    UniqueConstraint(
+        "org_id", "workspace_id", "template_id", "provider_version_key", name="uq_prompt_versions_identity"
+    ),
     Index("ix_prompt_versions_template_id_last_seen_at", "template_id", "last_seen_at"),
 )
 

@@ -62,7 +62,9 @@ class TemplateStore:
 
         return run_with_reconnect(self.engine, work)
 
-    def _insert_or_get(self, conn: Connection, values: Mapping[str, Any]) -> tuple[dict[str, Any], bool] | None:
+    def _insert_or_get(
+        self, conn: Connection, values: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], bool] | None:
         if self.dialect == "postgresql":
             ins = (
                 postgresql.insert(t)
@@ -77,8 +79,7 @@ class TemplateStore:
                 t.c.config_hash == values["config_hash"],
                 _ACTIVE,
             )
-            stmt = union_all(select(ins), existing).limit(1)
-            row = conn.execute(stmt).first()
+            row = conn.execute(union_all(select(ins), existing).limit(1)).first()
             if row is None:
                 return None
             record = _record(row)
@@ -86,16 +87,18 @@ class TemplateStore:
 
         # SQLite (embedded, no network): the statement cannot select in the same breath, so a
         # duplicate costs a second in-process statement.
-        stmt = (
+        insert = (
             sqlite.insert(t)
             .values(**values)
             .on_conflict_do_nothing(index_elements=_IDENTITY, index_where=_ACTIVE)
             .returning(*_COLUMNS)
         )
-        row = conn.execute(stmt).first()
+        row = conn.execute(insert).first()
         if row is not None:
             return _record(row), True
-        found = self._active_by_identity(conn, values["org_id"], values["workspace_id"], values["config_hash"])
+        found = self._active_by_identity(
+            conn, values["org_id"], values["workspace_id"], values["config_hash"]
+        )
         return (found, False) if found is not None else None
 
     def _active_by_identity(
@@ -126,9 +129,7 @@ class TemplateStore:
 
     def get_active(self, org_id: str, template_id: str) -> dict[str, Any] | None:
         def work(conn: Connection) -> dict[str, Any] | None:
-            row = conn.execute(
-                select(t).where(t.c.id == template_id, t.c.org_id == org_id, _ACTIVE)
-            ).first()
+            row = conn.execute(select(t).where(t.c.id == template_id, t.c.org_id == org_id, _ACTIVE)).first()
             return _record(row) if row is not None else None
 
         return run_with_reconnect(self.engine, work)
@@ -143,7 +144,9 @@ class TemplateStore:
         """Active templates of a workspace, newest first, keyset-paginated on (created_at, id)."""
         stmt = select(*_COLUMNS).where(t.c.org_id == org_id, t.c.workspace_id == workspace_id, _ACTIVE)
         if after is not None:
-            stmt = stmt.where(tuple_(t.c.created_at, t.c.id) < tuple_(literal(after[0], t.c.created_at.type), after[1]))
+            stmt = stmt.where(
+                tuple_(t.c.created_at, t.c.id) < tuple_(literal(after[0], t.c.created_at.type), after[1])
+            )
         stmt = stmt.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit)
 
         def work(conn: Connection) -> list[dict[str, Any]]:
