@@ -8,7 +8,6 @@ a test fails when the shipped copy differs from what the code generates.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
