@@ -1,0 +1,83 @@
+"""CDK entry point: ``python infra/app.py`` (what ``make synth`` and the ``cdk`` CLI run).
+
+Synthesises offline: the stack is environment-agnostic and does no lookups, so no AWS credentials
+are needed. The ``cdk`` CLI injects ``cdk.json`` context itself; a plain ``python infra/app.py``
+does not, so the context is read here and passed to the App as defaults (context given on the CLI,
+e.g. ``cdk synth -c stage=prod``, still wins).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+INFRA = ROOT / "infra"
+STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+
+
+def _fix_sys_path() -> None:
+    """``python infra/app.py`` puts ``infra/`` first on ``sys.path``, where ``infra/constructs``
+    would shadow the ``constructs`` library that aws-cdk-lib imports. Drop it and import the app's
+    modules as ``infra.*`` from the repository root; ``shared/`` provides the ``prompter`` package
+    (the route table)."""
+    sys.path[:] = [p for p in sys.path if Path(p or os.curdir).resolve() != INFRA]
+    for path in (ROOT / "shared", ROOT):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+
+
+def cdk_json_context() -> dict[str, Any]:
+    return dict(json.loads((ROOT / "cdk.json").read_text(encoding="utf-8")).get("context", {}))
+
+
+def stage_of(value: object) -> str:
+    stage = str(value)
+    if not STAGE_PATTERN.match(stage):
+        raise ValueError(
+            f"stage {stage!r} must match {STAGE_PATTERN.pattern}: it names the stack and the API stage"
+        )
+    return stage
+
+
+def origins_of(value: object) -> list[str]:
+    """A list from cdk.json, or ``-c cors_allow_origins=https://a.example,https://b.example``."""
+    if isinstance(value, str):
+        value = json.loads(value) if value.startswith("[") else value.split(",")
+    if not isinstance(value, list) or not value or not all(isinstance(o, str) and o for o in value):
+        raise ValueError(f"cors_allow_origins must be a non-empty list of origins, got {value!r}")
+    return [o.strip() for o in value]
+
+
+def main() -> None:
+    _fix_sys_path()
+
+    import aws_cdk as cdk
+
+    from infra.stack import PrompterStack
+
+    app = cdk.App(
+        context=cdk_json_context(),
+        # The CLI tells the app where it expects the assembly; on its own, synthesise into cdk.out/.
+        outdir=os.environ.get("CDK_OUTDIR") or str(ROOT / "cdk.out"),
+    )
+    context = app.node.try_get_context
+    stage = stage_of(context("stage") or "dev")
+    PrompterStack(
+        app,
+        f"Prompter-{stage}",
+        stage=stage,
+        description=f"Prompter prompt-template registry: API ({stage})",
+        cors_allow_origins=origins_of(context("cors_allow_origins") or ["*"]),
+        throttle_rate_limit=float(context("api_throttle_rate_limit") or 50),
+        throttle_burst_limit=int(context("api_throttle_burst_limit") or 100),
+    )
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

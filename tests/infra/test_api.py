@@ -1,0 +1,281 @@
+"""The synthesised API matches the route table: every route is a method on its path, proxied to the
+function it names, behind Cognito exactly when the route says so; the functions are built the one
+way the project builds functions.
+
+The stack is synthesised once for the module (synth costs seconds); each test reads the template.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from infra.constructs.functions import functions_with_routes
+from infra.stack import PrompterStack
+from prompter.routes import FUNCTIONS, ROUTES, Route
+
+ROOT = Path(__file__).resolve().parents[2]
+STAGE = "test"
+
+
+@pytest.fixture(scope="module")
+def synthesized() -> tuple[dict[str, Any], Path]:
+    app = cdk.App()
+    stack = PrompterStack(app, f"Prompter-{STAGE}", stage=STAGE)
+    template = dict(Template.from_stack(stack).to_json())
+    return template, Path(app.outdir)
+
+
+@pytest.fixture(scope="module")
+def template(synthesized: tuple[dict[str, Any], Path]) -> dict[str, Any]:
+    return synthesized[0]
+
+
+@pytest.fixture(scope="module")
+def outdir(synthesized: tuple[dict[str, Any], Path]) -> Path:
+    return synthesized[1]
+
+
+# ---------------------------------------------------------------- template helpers
+
+
+def resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == type_}
+
+
+def only(template: dict[str, Any], type_: str) -> tuple[str, dict[str, Any]]:
+    found = resources(template, type_)
+    assert len(found) == 1, f"expected one {type_}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def resource_paths(template: dict[str, Any]) -> dict[str, str]:
+    """Logical id of each API Gateway resource → its full path (the root is "/")."""
+    nodes = resources(template, "AWS::ApiGateway::Resource")
+
+    def path_of(logical_id: str) -> str:
+        props = nodes[logical_id]["Properties"]
+        parent = props["ParentId"]
+        prefix = "" if "Fn::GetAtt" in parent else path_of(parent["Ref"])
+        return f"{prefix}/{props['PathPart']}"
+
+    return {logical_id: path_of(logical_id) for logical_id in nodes}
+
+
+def method_path(method: dict[str, Any], paths: dict[str, str]) -> str:
+    resource_id = method["Properties"]["ResourceId"]
+    return "/" if "Fn::GetAtt" in resource_id else paths[resource_id["Ref"]]
+
+
+def methods_by_route(template: dict[str, Any]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    paths = resource_paths(template)
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for method in resources(template, "AWS::ApiGateway::Method").values():
+        key = (method["Properties"]["HttpMethod"], method_path(method, paths))
+        found.setdefault(key, []).append(method)
+    return found
+
+
+def get_atts(node: Any) -> Iterator[str]:
+    """Logical ids referenced by ``Fn::GetAtt`` anywhere inside ``node``."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Fn::GetAtt":
+                yield value[0]
+            else:
+                yield from get_atts(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from get_atts(item)
+
+
+def function_named(template: dict[str, Any], name: str) -> tuple[str, dict[str, Any]]:
+    """The function whose service name says it is ``functions/<name>``."""
+    matches = [
+        (logical_id, fn)
+        for logical_id, fn in resources(template, "AWS::Lambda::Function").items()
+        if fn["Properties"]["Environment"]["Variables"].get("POWERTOOLS_SERVICE_NAME") == f"prompter-{name}"
+    ]
+    assert len(matches) == 1, f"expected one function for {name!r}, found {[m[0] for m in matches]}"
+    return matches[0]
+
+
+def staged_asset(outdir: Path, code: dict[str, Any]) -> Path:
+    """The staged directory of a Lambda code / layer content asset (``asset.<hash>``)."""
+    asset_hash = re.fullmatch(r"([0-9a-f]{64})\.zip", code["S3Key"])
+    assert asset_hash, code
+    return outdir / f"asset.{asset_hash.group(1)}"
+
+
+def route_id(route: Route) -> str:
+    return f"{route.method} {route.path}"
+
+
+# ---------------------------------------------------------------- routes → methods
+
+
+def test_the_api_serves_exactly_the_routes_of_the_route_table(template: dict[str, Any]) -> None:
+    # Given the synthesised API, when its non-preflight methods are listed, then they are the
+    # route table: nothing missing, nothing extra.
+    served = {key for key in methods_by_route(template) if key[0] != "OPTIONS"}
+    assert served == {(route.method, route.path) for route in ROUTES}
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=route_id)
+def test_route_proxies_to_the_function_it_names(template: dict[str, Any], outdir: Path, route: Route) -> None:
+    methods = methods_by_route(template).get((route.method, route.path), [])
+    assert len(methods) == 1, f"{route_id(route)}: expected one method, found {len(methods)}"
+    integration = methods[0]["Properties"]["Integration"]
+
+    assert integration["Type"] == "AWS_PROXY"
+    assert integration["IntegrationHttpMethod"] == "POST"
+    targets = set(get_atts(integration["Uri"]))
+    logical_id, function = function_named(template, route.function)
+    assert targets == {logical_id}
+    # The function's code is the functions/<name> folder.
+    staged = staged_asset(outdir, function["Properties"]["Code"])
+    assert filecmp.cmp(
+        staged / "handler.py", ROOT / "functions" / route.function / "handler.py", shallow=False
+    )
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=route_id)
+def test_route_is_behind_cognito_exactly_when_the_table_says_so(
+    template: dict[str, Any], route: Route
+) -> None:
+    authorizer_id, authorizer = only(template, "AWS::ApiGateway::Authorizer")
+    pool_id, _ = only(template, "AWS::Cognito::UserPool")
+    assert authorizer["Properties"]["Type"] == "COGNITO_USER_POOLS"
+    assert set(get_atts(authorizer["Properties"]["ProviderARNs"])) == {pool_id}
+
+    (method,) = methods_by_route(template)[(route.method, route.path)]
+    props = method["Properties"]
+    if route.authorized:
+        assert props["AuthorizationType"] == "COGNITO_USER_POOLS"
+        assert props["AuthorizerId"] == {"Ref": authorizer_id}
+    else:
+        assert props["AuthorizationType"] == "NONE"
+        assert "AuthorizerId" not in props
+
+
+@pytest.mark.parametrize("path", sorted({r.path for r in ROUTES}))
+def test_browser_preflight_is_answered_without_a_token(template: dict[str, Any], path: str) -> None:
+    (preflight,) = methods_by_route(template)[("OPTIONS", path)]
+    props = preflight["Properties"]
+    assert props["AuthorizationType"] == "NONE"
+    assert props["Integration"]["Type"] == "MOCK"
+    headers = props["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
+    allowed = headers["method.response.header.Access-Control-Allow-Methods"]
+    for route in ROUTES:
+        if route.path == path:
+            assert route.method in allowed
+    assert "Authorization" in headers["method.response.header.Access-Control-Allow-Headers"]
+
+
+def test_stage_is_named_traced_throttled_and_access_logged(template: dict[str, Any]) -> None:
+    _, stage = only(template, "AWS::ApiGateway::Stage")
+    props = stage["Properties"]
+    assert props["StageName"] == STAGE
+    assert props["TracingEnabled"] is True
+    (log_group_id,) = set(get_atts(props["AccessLogSetting"]["DestinationArn"]))
+    log_group = template["Resources"][log_group_id]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["RetentionInDays"] == 30
+    (settings,) = props["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] > 0
+    assert settings["ThrottlingBurstLimit"] > 0
+    assert settings["DataTraceEnabled"] is False
+
+
+def test_gateway_errors_use_the_api_error_shape(template: dict[str, Any]) -> None:
+    by_type = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in resources(template, "AWS::ApiGateway::GatewayResponse").values()
+    }
+    for response_type in ("DEFAULT_4XX", "DEFAULT_5XX", "MISSING_AUTHENTICATION_TOKEN"):
+        body = by_type[response_type]["ResponseTemplates"]["application/json"]
+        assert body.startswith('{"detail":{"code":')
+        assert (
+            "gatewayresponse.header.Access-Control-Allow-Origin"
+            in by_type[response_type]["ResponseParameters"]
+        )
+    assert by_type["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
+
+
+# ---------------------------------------------------------------- identity
+
+
+def test_tokens_carry_an_org_the_user_cannot_change(template: dict[str, Any]) -> None:
+    _, pool = only(template, "AWS::Cognito::UserPool")
+    (org,) = [a for a in pool["Properties"]["Schema"] if a["Name"] == "org_id"]
+    assert org["AttributeDataType"] == "String"
+    assert org["Mutable"] is False
+    assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+
+    _, client = only(template, "AWS::Cognito::UserPoolClient")
+    props = client["Properties"]
+    assert "custom:org_id" in props["ReadAttributes"]
+    assert "custom:org_id" not in props["WriteAttributes"]
+    assert props["GenerateSecret"] is False
+    assert "implicit" not in props.get("AllowedOAuthFlows", [])
+
+
+# ---------------------------------------------------------------- functions and layer
+
+
+def test_functions_built_are_the_routed_ones(template: dict[str, Any]) -> None:
+    built = {
+        fn["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        for fn in resources(template, "AWS::Lambda::Function").values()
+    }
+    assert built == {f"prompter-{name}" for name in {r.function for r in ROUTES}}
+
+
+@pytest.mark.parametrize("name", functions_with_routes())
+def test_function_runtime_logging_layer_and_settings(template: dict[str, Any], name: str) -> None:
+    layer_id, _ = only(template, "AWS::Lambda::LayerVersion")
+    _, function = function_named(template, name)
+    props = function["Properties"]
+
+    assert props["Runtime"] == "python3.12"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == "handler.lambda_handler"
+    assert props["MemorySize"] == 512
+    assert props["Timeout"] == 29
+    assert props["LoggingConfig"]["LogFormat"] == "JSON"
+    assert {"Ref": layer_id} in props["Layers"]
+    log_group_ref = props["LoggingConfig"]["LogGroup"]["Ref"]
+    assert template["Resources"][log_group_ref]["Properties"]["RetentionInDays"] == 30
+    assert props["Environment"]["Variables"] == {
+        "POWERTOOLS_SERVICE_NAME": f"prompter-{name}",
+        "POWERTOOLS_METRICS_NAMESPACE": "Prompter",
+        "PROMPTER_ENV": STAGE,
+        "PROMPTER_REQUIRE_AUTH": "true",
+    }
+
+
+def test_layer_ships_the_domain_package_under_python(template: dict[str, Any], outdir: Path) -> None:
+    _, layer = only(template, "AWS::Lambda::LayerVersion")
+    props = layer["Properties"]
+    assert props["CompatibleRuntimes"] == ["python3.12"]
+    assert props["CompatibleArchitectures"] == ["arm64"]
+
+    staged = staged_asset(outdir, props["Content"])
+    assert sorted(p.name for p in staged.iterdir()) == ["python"]
+    shipped = staged / "python" / "prompter"
+    assert filecmp.cmp(shipped / "routes.py", ROOT / "shared" / "prompter" / "routes.py", shallow=False)
+    assert not list(shipped.rglob("__pycache__"))
+    assert not list(shipped.rglob("*.pyc"))
+
+
+def test_a_route_to_an_unknown_function_fails_the_synth() -> None:
+    stray = Route("GET", "/api/stray", "no_such_function", "stray", "A route without a function")
+    with pytest.raises(ValueError, match="no_such_function"):
+        functions_with_routes((*ROUTES, stray), FUNCTIONS)
