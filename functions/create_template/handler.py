@@ -49,7 +49,7 @@ def store() -> TemplateStore:
 @register(
     app,
     routes.CREATE_TEMPLATE,
-    responses={**ok_doc(201, Template, "Created"), **error_doc(401, 403, 409, 413, 422, 503)},
+    responses={**ok_doc(201, Template, "Created"), **error_doc(409)},
 )
 def create_template(body: Annotated[CreateTemplateRequest, Body()]) -> Response[Template]:
     scope = request_scope(app, settings(), body.org_id)
@@ -75,18 +75,14 @@ def create_template(body: Annotated[CreateTemplateRequest, Body()]) -> Response[
     )
 
 
-@register(
-    app, routes.CHECK_DUPLICATE, responses={**ok_doc(200, DuplicateCheck, "OK"), **error_doc(403, 422, 503)}
-)
+@register(app, routes.CHECK_DUPLICATE, responses={**ok_doc(200, DuplicateCheck, "OK"), **error_doc()})
 def check_duplicate(body: Annotated[CreateTemplateRequest, Body()]) -> DuplicateCheck:
     scope = request_scope(app, settings(), body.org_id)
     found = templates.find_duplicate(store(), scope, body)
     return DuplicateCheck(exact_match=found is not None, template_id=found)
 
 
-@register(
-    app, routes.LIST_TEMPLATES, responses={**ok_doc(200, TemplatePage, "OK"), **error_doc(403, 422, 503)}
-)
+@register(app, routes.LIST_TEMPLATES, responses={**ok_doc(200, TemplatePage, "OK"), **error_doc()})
 def list_templates(
     workspace_id: Annotated[str, Query(min_length=1, max_length=128, description="brand workspace")],
     limit: Annotated[int | None, Query(ge=1, le=1000, description="page size")] = None,
@@ -101,19 +97,17 @@ def list_templates(
     return templates.list_templates(store(), scope, workspace_id, size, cursor)
 
 
-@register(app, routes.HEALTH, responses={**ok_doc(200, Health, "OK"), **error_doc(503)})
+@register(app, routes.HEALTH, responses={**ok_doc(200, Health, "OK"), **error_doc()})
 def health() -> Health:
     return Health(status="ok", db=store().ping())
 
 
-@register(
-    app, routes.GET_TEMPLATE, responses={**ok_doc(200, TemplateDetail, "OK"), **error_doc(403, 404, 503)}
-)
+@register(app, routes.GET_TEMPLATE, responses={**ok_doc(200, TemplateDetail, "OK"), **error_doc(404)})
 def get_template(template_id: str) -> TemplateDetail:
     return templates.get_template(store(), request_scope(app, settings()), template_id)
 
 
-@register(app, routes.DELETE_TEMPLATE, responses={**ok_doc(204, None, "Deleted"), **error_doc(403, 404, 503)})
+@register(app, routes.DELETE_TEMPLATE, responses={**ok_doc(204, None, "Deleted"), **error_doc(404)})
 def delete_template(template_id: str) -> Response[None]:
     templates.delete_template(store(), request_scope(app, settings()), template_id)
     logger.info("template deleted", extra={"template_id": template_id, "action": "delete_template"})
@@ -125,7 +119,7 @@ def openapi_document() -> dict[str, Any]:
     return json.loads(resources.files("prompter").joinpath("openapi.json").read_text("utf-8"))
 
 
-@register(app, routes.OPENAPI, responses=ok_doc(200, dict[str, Any], "OK"))
+@register(app, routes.OPENAPI, responses={**ok_doc(200, dict[str, Any], "OK"), **error_doc()})
 def openapi() -> dict[str, Any]:
     return openapi_document()
 

@@ -73,6 +73,12 @@ class PayloadTooLarge(PrompterError):
     code = "PAYLOAD_TOO_LARGE"
 
 
+class UnsupportedMediaType(PrompterError):
+    """A body in a format other than JSON."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
 class Forbidden(PrompterError):
     code = "FORBIDDEN"
 

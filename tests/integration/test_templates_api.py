@@ -258,6 +258,26 @@ def test_non_finite_numbers_are_422(api: Api, token: str) -> None:
     assert _fields(reply) == {"inference_params.temperature"}
 
 
+@pytest.mark.parametrize(
+    ("change", "token", "field"),
+    [
+        ({"user_prompt_template": "TOKEN"}, '"nul \\u0000 here"', "user_prompt_template"),
+        ({"user_prompt_template": "TOKEN"}, '"lone \\ud811 surrogate"', "user_prompt_template"),
+        ({"inference_params": {"TOKEN": 1}}, '"k\\u0000"', "inference_params.k\x00"),
+    ],
+)
+def test_text_no_database_can_store_is_422(api: Api, change: dict[str, Any], token: str, field: str) -> None:
+    document = json.dumps(body(**change)).replace('"TOKEN"', token)
+    reply = api.post(TEMPLATES, raw_body=document)
+    assert reply.status == 422, reply.body
+    assert field in _fields(reply)
+
+
+def test_nul_in_a_path_parameter_is_422(api: Api) -> None:
+    reply = api.get(f"{TEMPLATES}/abc\x00def")
+    assert reply.status == 422 and reply.detail["errors"][0]["loc"] == ["path", "template_id"]
+
+
 @pytest.mark.parametrize("raw", ["{", "not json", '{"a": 1,}', "\x00"])
 def test_malformed_json_is_400(api: Api, raw: str) -> None:
     reply = api.post(TEMPLATES, raw_body=raw)
@@ -268,6 +288,14 @@ def test_malformed_json_is_400(api: Api, raw: str) -> None:
 def test_a_body_that_is_not_an_object_is_422(api: Api, raw: str) -> None:
     reply = api.post(TEMPLATES, raw_body=raw)
     assert reply.status == 422
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "multipart/form-data", "application/x-www-form-urlencoded"]
+)
+def test_a_body_that_is_not_json_is_415(api: Api, content_type: str) -> None:
+    reply = api.post(TEMPLATES, raw_body=json.dumps(body()), headers={"Content-Type": content_type})
+    assert reply.status == 415 and reply.detail["code"] == "UNSUPPORTED_MEDIA_TYPE"
 
 
 def test_oversized_body_is_413(api: Api) -> None:

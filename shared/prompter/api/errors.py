@@ -11,7 +11,10 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from prompter import errors
 from prompter.observability import MetricName, logger, metrics
@@ -20,6 +23,7 @@ STATUS: dict[type[errors.PrompterError], HTTPStatus] = {
     errors.InvalidInput: HTTPStatus.UNPROCESSABLE_ENTITY,
     errors.MalformedRequest: HTTPStatus.BAD_REQUEST,
     errors.PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    errors.UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     errors.Unauthorized: HTTPStatus.UNAUTHORIZED,
     errors.Forbidden: HTTPStatus.FORBIDDEN,
     errors.NotFound: HTTPStatus.NOT_FOUND,
@@ -67,6 +71,10 @@ def validation_error(error: RequestValidationError) -> Response[dict[str, Any]]:
     return domain_error(errors.InvalidInput(found))
 
 
+def unsupported_content_type(_: RequestUnsupportedContentType) -> Response[dict[str, Any]]:
+    return domain_error(errors.UnsupportedMediaType("send the body as application/json"))
+
+
 def not_found(_: NotFoundError) -> Response[dict[str, Any]]:
     return error_response(HTTPStatus.NOT_FOUND, {"code": "ROUTE_NOT_FOUND", "message": "no such route"})
 
@@ -88,5 +96,6 @@ def register(app: Any) -> None:
     """Attach the mappings to a Powertools resolver."""
     app.exception_handler(errors.PrompterError)(domain_error)
     app.exception_handler(RequestValidationError)(validation_error)
+    app.exception_handler(RequestUnsupportedContentType)(unsupported_content_type)
     app.exception_handler(NotFoundError)(not_found)
     app.exception_handler(Exception)(unexpected)

@@ -21,6 +21,7 @@ from prompter.errors import (
     PayloadTooLarge,
     PrompterError,
     Unauthorized,
+    UnsupportedMediaType,
 )
 from prompter.observability import logger
 from prompter.routes import Route
@@ -41,6 +42,8 @@ def new_resolver() -> APIGatewayRestResolver:
 
 def register(app: APIGatewayRestResolver, route: Route, *, responses: dict[int, Any]) -> Callable[..., Any]:
     """``app.route`` for an entry of the route table (path, method, summary, operation id)."""
+    if route.authorized:
+        responses = {**error_doc(401, 403), **responses}
     return app.route(
         rule=route.resolver_path,
         method=route.method,
@@ -51,13 +54,17 @@ def register(app: APIGatewayRestResolver, route: Route, *, responses: dict[int, 
     )
 
 
+# Any route can answer these: the body checks run before routing, and failures are always possible.
+COMMON_ERRORS = (400, 413, 415, 422, 500, 503)
+
+
 def error_doc(*statuses: int) -> dict[int, Any]:
-    """OpenAPI entries for the error statuses a route can answer."""
+    """OpenAPI entries for the error statuses a route can answer (its own plus the common ones)."""
     from prompter.api.schemas import ErrorBody
 
     return {
         s: {"description": HTTPStatus(s).phrase, "content": {"application/json": {"model": ErrorBody}}}
-        for s in statuses
+        for s in sorted({*statuses, *COMMON_ERRORS})
     }
 
 
@@ -73,10 +80,12 @@ def ok_doc(status: int, model: Any, description: str) -> dict[int, Any]:
 
 
 def read_body(event: dict[str, Any], settings: ApiSettings) -> None:
-    """Reject bodies that are too large, not JSON, too deeply nested or hold NaN/Infinity.
+    """Reject bodies that are too large, not JSON, too deeply nested, or hold NaN/Infinity or text no
+    database can store (NUL characters, unpaired surrogates), and such path or query parameters.
 
     Runs before the resolver so that no such body reaches a parser that could fail with a 5xx.
     """
+    _check_parameters(event)
     body = event.get("body")
     if body is None or body == "":
         return
@@ -95,8 +104,8 @@ def read_body(event: dict[str, Any], settings: ApiSettings) -> None:
         )
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     content_type = (headers.get("content-type") or "application/json").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        return  # the resolver answers 415 for content types it does not read
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise UnsupportedMediaType(f"send the body as application/json, not {content_type}")
     try:
         document = json.loads(raw)
     except RecursionError as exc:
@@ -113,6 +122,28 @@ def _too_deep(settings: ApiSettings) -> InvalidInput:
     )
 
 
+def _text_problem(text: str) -> str | None:
+    """Why a string cannot be stored (PostgreSQL text and jsonb refuse both), or None."""
+    if "\x00" in text:
+        return "must not contain the NUL character (\\u0000)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode (unpaired surrogate)"
+    return None
+
+
+def _check_parameters(event: dict[str, Any]) -> None:
+    problems: list[FieldError] = []
+    for where, key in (("path", "pathParameters"), ("query", "queryStringParameters")):
+        for name, value in (event.get(key) or {}).items():
+            why = _text_problem(f"{name}{value}")
+            if why:
+                problems.append(FieldError((where, name), why, "invalid_text"))
+    if problems:
+        raise InvalidInput(problems)
+
+
 def _check_document(document: Any, settings: ApiSettings) -> None:
     problems: list[FieldError] = []
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(document, ())]
@@ -121,7 +152,15 @@ def _check_document(document: Any, settings: ApiSettings) -> None:
         if len(loc) > settings.max_json_depth:
             raise _too_deep(settings)
         if isinstance(value, dict):
-            stack.extend((v, (*loc, k)) for k, v in value.items())
+            for k, v in value.items():
+                why = _text_problem(k)
+                if why:
+                    problems.append(FieldError((*loc, k), f"key {why}", "invalid_text"))
+                stack.append((v, (*loc, k)))
+        elif isinstance(value, str):
+            why = _text_problem(value)
+            if why:
+                problems.append(FieldError(loc or ("body",), why, "invalid_text"))
         elif isinstance(value, list):
             stack.extend((v, (*loc, i)) for i, v in enumerate(value))
         elif isinstance(value, float) and not math.isfinite(value):
