@@ -76,10 +76,10 @@ def create_template(store: TemplateStore, scope: Scope, request: CreateTemplateR
         "created_by": request.created_by,
         "created_at": utcnow(),
     }
-    row, inserted = store.insert_or_get_active(values)
+    template_id, inserted = store.insert_or_get_active(values)
     if not inserted:
-        raise TemplateExists(row["id"])
-    return Template.model_validate(row)
+        raise TemplateExists(template_id)
+    return Template.model_validate(values)
 
 
 def find_duplicate(store: TemplateStore, scope: Scope, request: CreateTemplateRequest) -> str | None:

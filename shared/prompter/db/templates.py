@@ -1,4 +1,8 @@
-"""Template storage: single-statement writes, active-only identity enforced by the database."""
+"""Template storage: single-statement writes, active-only identity enforced by the database.
+
+The hot statements are built once, at import, with bound parameters: building a SQLAlchemy
+statement per request costs more than the database round trip it makes.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, literal, select, tuple_, union_all, update
+from sqlalchemy import Engine, bindparam, func, literal, select, true, tuple_, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -15,10 +19,36 @@ from prompter.db.schema import prompt_templates as t
 
 _ACTIVE = t.c.deleted_at.is_(None)
 _IDENTITY = ["org_id", "workspace_id", "config_hash"]
-_COLUMNS = [c for c in t.c if c.name != "canonical_config"]
+_LISTED = [c for c in t.c if c.name != "canonical_config"]
+_INSERTED = [c for c in t.c if c.name != "deleted_at"]
 # A concurrent insert can commit between our snapshot and our conflict check; the statement then
 # sees neither its own row nor the other one. Running it again (a fresh snapshot) settles it.
 _RACE_ATTEMPTS = 3
+
+_SAME_ACTIVE_IDENTITY = (
+    t.c.org_id == bindparam("org_id"),
+    t.c.workspace_id == bindparam("workspace_id"),
+    t.c.config_hash == bindparam("config_hash"),
+    _ACTIVE,
+)
+_ACTIVE_ID = select(t.c.id).where(*_SAME_ACTIVE_IDENTITY)
+
+
+def _insert(dialect: Any) -> Any:
+    return (
+        dialect.insert(t)
+        .values({c.name: bindparam(c.name, type_=c.type) for c in _INSERTED})
+        .on_conflict_do_nothing(index_elements=_IDENTITY, index_where=_ACTIVE)
+    )
+
+
+# PostgreSQL: insert, or find the active row holding the identity, in one statement.
+_PG_INSERT_OR_GET = union_all(
+    select(_insert(postgresql).returning(t.c.id, true().label("inserted")).cte("ins")),
+    select(t.c.id, literal(False).label("inserted")).where(*_SAME_ACTIVE_IDENTITY),
+).limit(1)
+# SQLite cannot put DML in a CTE: insert, and look the row up only when nothing was inserted.
+_SQLITE_INSERT = _insert(sqlite).returning(t.c.id)
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -36,7 +66,7 @@ def _record(row: Any) -> dict[str, Any]:
 
 
 class TemplateStore:
-    """Reads and writes ``prompt_templates``; every method is one round trip in the common case."""
+    """Reads and writes ``prompt_templates``; every method is one statement in the common case."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -45,91 +75,43 @@ class TemplateStore:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def insert_or_get_active(self, values: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    def insert_or_get_active(self, values: Mapping[str, Any]) -> tuple[str, bool]:
         """Insert a template unless an active one has the same identity.
 
-        Returns the stored row (the new one, or the existing active one) and whether it was
-        inserted. On PostgreSQL this is one ``INSERT ... ON CONFLICT DO NOTHING RETURNING``
-        statement that also selects the existing row when nothing was inserted.
+        Returns the id of the stored row (the new one, or the existing active one) and whether it
+        was inserted. On PostgreSQL this is one ``INSERT ... ON CONFLICT DO NOTHING RETURNING``
+        statement that also selects the existing row's id when nothing was inserted.
         """
+        params = {c.name: values.get(c.name) for c in _INSERTED}
 
-        def work(conn: Connection) -> tuple[dict[str, Any], bool]:
+        def work(conn: Connection) -> tuple[str, bool]:
             for _ in range(_RACE_ATTEMPTS):
-                found = self._insert_or_get(conn, values)
+                found = self._insert_or_get(conn, params)
                 if found is not None:
                     return found
             raise RuntimeError("template identity could not be settled after concurrent inserts")
 
         return run_with_reconnect(self.engine, work)
 
-    def _insert_or_get(
-        self, conn: Connection, values: Mapping[str, Any]
-    ) -> tuple[dict[str, Any], bool] | None:
+    def _insert_or_get(self, conn: Connection, params: dict[str, Any]) -> tuple[str, bool] | None:
         if self.dialect == "postgresql":
-            ins = (
-                postgresql.insert(t)
-                .values(**values)
-                .on_conflict_do_nothing(index_elements=_IDENTITY, index_where=_ACTIVE)
-                .returning(*_COLUMNS, literal(True).label("inserted"))
-                .cte("ins")
-            )
-            existing = select(*_COLUMNS, literal(False).label("inserted")).where(
-                t.c.org_id == values["org_id"],
-                t.c.workspace_id == values["workspace_id"],
-                t.c.config_hash == values["config_hash"],
-                _ACTIVE,
-            )
-            row = conn.execute(union_all(select(ins), existing).limit(1)).first()
-            if row is None:
-                return None
-            record = _record(row)
-            return record, bool(record.pop("inserted"))
-
-        # SQLite (embedded, no network): the statement cannot select in the same breath, so a
-        # duplicate costs a second in-process statement.
-        insert = (
-            sqlite.insert(t)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=_IDENTITY, index_where=_ACTIVE)
-            .returning(*_COLUMNS)
-        )
-        row = conn.execute(insert).first()
-        if row is not None:
-            return _record(row), True
-        found = self._active_by_identity(
-            conn, values["org_id"], values["workspace_id"], values["config_hash"]
-        )
-        return (found, False) if found is not None else None
-
-    def _active_by_identity(
-        self, conn: Connection, org_id: str, workspace_id: str, config_hash: str
-    ) -> dict[str, Any] | None:
-        row = conn.execute(
-            select(*_COLUMNS).where(
-                t.c.org_id == org_id,
-                t.c.workspace_id == workspace_id,
-                t.c.config_hash == config_hash,
-                _ACTIVE,
-            )
-        ).first()
-        return _record(row) if row is not None else None
+            row = conn.execute(_PG_INSERT_OR_GET, params).first()
+            return (row[0], bool(row[1])) if row is not None else None
+        new_id = conn.execute(_SQLITE_INSERT, params).scalar()
+        if new_id is not None:
+            return new_id, True
+        existing = conn.execute(_ACTIVE_ID, params).scalar()
+        return (existing, False) if existing is not None else None
 
     def find_active_id(self, org_id: str, workspace_id: str, config_hash: str) -> str | None:
-        def work(conn: Connection) -> str | None:
-            return conn.execute(
-                select(t.c.id).where(
-                    t.c.org_id == org_id,
-                    t.c.workspace_id == workspace_id,
-                    t.c.config_hash == config_hash,
-                    _ACTIVE,
-                )
-            ).scalar_one_or_none()
-
-        return run_with_reconnect(self.engine, work)
+        params = {"org_id": org_id, "workspace_id": workspace_id, "config_hash": config_hash}
+        return run_with_reconnect(self.engine, lambda conn: conn.execute(_ACTIVE_ID, params).scalar())
 
     def get_active(self, org_id: str, template_id: str) -> dict[str, Any] | None:
+        stmt = select(t).where(t.c.id == template_id, t.c.org_id == org_id, _ACTIVE)
+
         def work(conn: Connection) -> dict[str, Any] | None:
-            row = conn.execute(select(t).where(t.c.id == template_id, t.c.org_id == org_id, _ACTIVE)).first()
+            row = conn.execute(stmt).first()
             return _record(row) if row is not None else None
 
         return run_with_reconnect(self.engine, work)
@@ -142,7 +124,7 @@ class TemplateStore:
         after: tuple[datetime, str] | None = None,
     ) -> list[dict[str, Any]]:
         """Active templates of a workspace, newest first, keyset-paginated on (created_at, id)."""
-        stmt = select(*_COLUMNS).where(t.c.org_id == org_id, t.c.workspace_id == workspace_id, _ACTIVE)
+        stmt = select(*_LISTED).where(t.c.org_id == org_id, t.c.workspace_id == workspace_id, _ACTIVE)
         if after is not None:
             stmt = stmt.where(
                 tuple_(t.c.created_at, t.c.id) < tuple_(literal(after[0], t.c.created_at.type), after[1])
