@@ -128,3 +128,43 @@ class Unauthorized(PrompterError):
     """No verified caller identity where one is required."""
 
     code = "UNAUTHORIZED"
+
+
+# ---------------------------------------------------------------- providers
+# The class names below are the error names the workflows Retry and Catch on.
+
+
+class ProviderThrottled(RetryableError):
+    """The provider asked us to slow down (HTTP 429 or its SDK equivalent)."""
+
+    code = "PROVIDER_THROTTLED"
+
+
+class ProviderUnavailable(RetryableError):
+    """The provider failed or did not answer in time (5xx, timeouts, connection errors)."""
+
+    code = "PROVIDER_UNAVAILABLE"
+
+
+class ProviderAuthError(TerminalError):
+    """The provider refused our credentials (401/403)."""
+
+    code = "PROVIDER_AUTH_FAILED"
+
+
+class ProviderBadRequest(TerminalError):
+    """The provider refused the request itself (400/404/422: unknown model, bad parameters)."""
+
+    code = "PROVIDER_BAD_REQUEST"
+
+
+class ProviderNotConfigured(PrompterError):
+    """No credentials are configured for the provider."""
+
+    code = "PROVIDER_NOT_CONFIGURED"
+
+
+class ProbeDisabled(PrompterError):
+    """Provider probes are switched off (kill switch)."""
+
+    code = "PROBE_DISABLED"
