@@ -147,3 +147,73 @@ def api(database_url: str) -> Api:
 @pytest.fixture
 def pg_api(postgres_only: str) -> Api:
     return Api()
+
+
+@dataclass
+class AwsFakes:
+    """moto-backed AWS for a test: the probe idempotency table and the drift event bus."""
+
+    table: str
+    bus: str
+    queue_url: str
+    sqs: Any
+
+    def drift_events(self) -> list[dict[str, Any]]:
+        found = []
+        while True:
+            answer = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            )
+            messages = answer.get("Messages", [])
+            if not messages:
+                return found
+            for message in messages:
+                found.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsFakes]:
+    """moto for DynamoDB (probe de-duplication), EventBridge → SQS (drift events), Secrets Manager."""
+    import boto3
+    from moto import mock_aws
+
+    from prompter.providers import registry
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb")
+        dynamodb.create_table(
+            TableName="prompter-idempotency",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        events = boto3.client("events")
+        events.create_event_bus(Name="prompter-drift")
+        sqs = boto3.client("sqs")
+        queue_url = sqs.create_queue(QueueName="drift")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events.put_rule(
+            Name="drift", EventBusName="prompter-drift", EventPattern=json.dumps({"source": ["prompter"]})
+        )
+        events.put_targets(
+            Rule="drift", EventBusName="prompter-drift", Targets=[{"Id": "queue", "Arn": queue_arn}]
+        )
+        monkeypatch.setenv("PROMPTER_IDEMPOTENCY_TABLE", "prompter-idempotency")
+        monkeypatch.setenv("PROMPTER_EVENT_BUS_NAME", "prompter-drift")
+        runtime.reset()
+        registry.reset_fakes()
+        try:
+            yield AwsFakes("prompter-idempotency", "prompter-drift", queue_url, sqs)
+        finally:
+            runtime.reset()
+            registry.reset_fakes()

@@ -60,6 +60,21 @@ OPENAPI = Route(
     "GET", "/api/openapi.json", "create_template", "openapi", "This API's OpenAPI document", authorized=False
 )
 
+ENSURE_VERSION = Route(
+    "POST",
+    f"{TEMPLATES}/{{template_id}}/ensure-version",
+    "probe_provider",
+    "ensureVersion",
+    "Probe the provider and record the model version that answers",
+)
+LIST_VERSIONS = Route(
+    "GET",
+    f"{TEMPLATES}/{{template_id}}/versions",
+    "probe_provider",
+    "listVersions",
+    "Provider versions seen for a template, newest first",
+)
+
 ROUTES: tuple[Route, ...] = (
     CREATE_TEMPLATE,
     CHECK_DUPLICATE,
@@ -68,6 +83,8 @@ ROUTES: tuple[Route, ...] = (
     GET_TEMPLATE,
     DELETE_TEMPLATE,
     OPENAPI,
+    ENSURE_VERSION,
+    LIST_VERSIONS,
 )
 
 

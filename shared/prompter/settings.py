@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -82,3 +82,36 @@ class ApiSettings(_EnvModel):
 
 class TemplateFunctionSettings(DatabaseSettings, ApiSettings):
     """Settings of the create_template function."""
+
+
+class ProviderSettings(_EnvModel):
+    """How providers are reached, and the probe controls."""
+
+    provider_mode: Literal["fake", "real"] = Field(
+        default="fake", description="`fake`: the deterministic fake provider (local, tests); `real`: the APIs"
+    )
+    provider_timeout: float = Field(default=20.0, gt=0, le=120, description="seconds per provider call")
+    probe_disabled: bool = Field(default=False, description="kill switch: ensure-version answers 503")
+    openai_secret_arn: str | None = Field(default=None, description="secret: the OpenAI API key")
+    azure_openai_secret_arn: str | None = Field(
+        default=None, description='secret: {"api_key", "endpoint", "api_version"} of Azure OpenAI'
+    )
+    google_secret_arn: str | None = Field(default=None, description="secret: the Gemini API key")
+    anthropic_secret_arn: str | None = Field(default=None, description="secret: the Anthropic API key")
+    bedrock_region: str | None = Field(default=None, description="Bedrock region (IAM role credentials)")
+    idempotency_table: str | None = Field(
+        default=None, description="DynamoDB table de-duplicating probes per hour; unset: no de-duplication"
+    )
+    event_bus_name: str = Field(default="default", description="EventBridge bus for drift events")
+
+    def secret_arn(self, provider: str) -> str | None:
+        return {
+            "openai": self.openai_secret_arn,
+            "azure-openai": self.azure_openai_secret_arn,
+            "google": self.google_secret_arn,
+            "anthropic": self.anthropic_secret_arn,
+        }.get(provider)
+
+
+class ProbeFunctionSettings(DatabaseSettings, ApiSettings, ProviderSettings):
+    """Settings of the probe_provider function."""

@@ -28,6 +28,8 @@ STATUS: dict[type[errors.PrompterError], HTTPStatus] = {
     errors.Forbidden: HTTPStatus.FORBIDDEN,
     errors.NotFound: HTTPStatus.NOT_FOUND,
     errors.TemplateExists: HTTPStatus.CONFLICT,
+    errors.ProviderNotConfigured: HTTPStatus.SERVICE_UNAVAILABLE,
+    errors.ProbeDisabled: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.RetryableError: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.TerminalError: HTTPStatus.BAD_GATEWAY,
 }

@@ -24,7 +24,10 @@ class Credentials:
     region: str | None = None  # Bedrock region
 
     def __repr__(self) -> str:  # keep the key out of any accidental repr/log
-        return f"Credentials(endpoint={self.endpoint!r}, api_version={self.api_version!r}, region={self.region!r})"
+        return (
+            f"Credentials(endpoint={self.endpoint!r}, api_version={self.api_version!r}, "
+            f"region={self.region!r}, api_key={'***' if self.api_key else None})"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,122 @@
+"""Provider probes: the ensure-version and versions routes, and the probe task of the workflows.
+
+``lambda_handler`` serves API Gateway proxy events; any other event is a workflow task payload
+(:class:`ProbeTask`), answered with a small JSON object. Errors a workflow Retries or Catches
+escape the task with their class name (``ProviderThrottled``, ``ProviderAuthError``, ...).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
+from prompter import routes, runtime
+from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, serve
+from prompter.db.engine import build_engine
+from prompter.db.templates import TemplateStore
+from prompter.db.versions import VersionStore
+from prompter.models import Provider
+from prompter.observability import logger, metrics, set_env_dimension
+from prompter.probing import DriftPublisher, EnsureVersionResult, ProbeDeduplicator, Prober, VersionHistory
+from prompter.settings import ProbeFunctionSettings
+from prompter.templates import Scope
+
+app = new_resolver()
+
+
+@runtime.once
+def settings() -> ProbeFunctionSettings:
+    loaded = ProbeFunctionSettings.from_env(os.environ)
+    set_env_dimension(loaded.env)
+    return loaded
+
+
+@runtime.once
+def events_client() -> Any:
+    import boto3
+
+    return boto3.client("events")
+
+
+@runtime.once
+def deduplicator() -> ProbeDeduplicator | None:
+    table = settings().idempotency_table
+    return ProbeDeduplicator(table, wait_seconds=settings().provider_timeout + 5) if table else None
+
+
+@runtime.once
+def prober() -> Prober:
+    config = settings()
+    engine = build_engine(config)
+    runtime.on_reset(engine.dispose)
+    return Prober(
+        templates=TemplateStore(engine),
+        versions=VersionStore(engine),
+        settings=config,
+        publisher=DriftPublisher(config.event_bus_name, events_client),
+        deduplicator=deduplicator(),
+        secret_max_age=config.secret_max_age,
+    )
+
+
+class EnsureVersionRequest(BaseModel):
+    """All fields optional: the template's provider and model are the defaults."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    org_id: str | None = Field(default=None, min_length=1, max_length=128, description="tenant (local only)")
+    provider: Provider | None = None
+    model_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+@register(
+    app,
+    routes.ENSURE_VERSION,
+    responses={**ok_doc(200, EnsureVersionResult, "OK"), **error_doc(404, 502)},
+)
+def ensure_version(
+    template_id: str, body: Annotated[EnsureVersionRequest | None, Body()] = None
+) -> EnsureVersionResult:
+    request = body or EnsureVersionRequest()
+    scope = request_scope(app, settings(), request.org_id)
+    return prober().ensure_version(scope, template_id, request.provider, request.model_id)
+
+
+@register(app, routes.LIST_VERSIONS, responses={**ok_doc(200, VersionHistory, "OK"), **error_doc(404)})
+def list_versions(template_id: str) -> VersionHistory:
+    return prober().history(request_scope(app, settings()), template_id)
+
+
+class ProbeTask(BaseModel):
+    """The workflows' probe task: which template (and optionally which provider/model) to probe."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    org_id: str = Field(min_length=1, max_length=128)
+    template_id: str = Field(min_length=1, max_length=64)
+    provider: Provider | None = None
+    model_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+def probe_task(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+    task = ProbeTask.model_validate(event)
+    result = prober().ensure_version(
+        Scope(org_id=task.org_id), task.template_id, task.provider, task.model_id
+    )
+    return result.model_dump(mode="json")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    dedup = deduplicator()
+    if dedup is not None:
+        dedup.register_lambda_context(context)
+    if "httpMethod" in event:
+        return serve(app, event, context, settings())
+    return probe_task(event, context)

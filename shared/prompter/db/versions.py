@@ -1,0 +1,140 @@
+"""Provider versions of a template: one row per provider version key.
+
+The upsert is one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` statement: a new key inserts a
+row; a known key moves ``last_seen_at`` forward (never backwards) and bumps ``seen_count``, which
+starts at 1, so ``seen_count == 1`` says the row is new without a second query. On PostgreSQL the
+same statement also returns the key the template had before (the most recently seen other key), so
+drift is known in one round trip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from prompter.db.engine import run_with_reconnect
+from prompter.db.schema import prompt_versions as v
+from prompter.db.templates import as_utc
+
+_KEY = ["org_id", "workspace_id", "template_id", "provider_version_key"]
+_INSERTED = [c for c in v.c if c.name != "seen_count"]
+_RETURNED = (v.c.id, v.c.first_seen_at, v.c.last_seen_at, v.c.seen_count)
+
+_PREVIOUS_KEY = (
+    select(v.c.provider_version_key)
+    .where(
+        v.c.org_id == bindparam("org_id"),
+        v.c.workspace_id == bindparam("workspace_id"),
+        v.c.template_id == bindparam("template_id"),
+        v.c.provider_version_key != bindparam("provider_version_key"),
+    )
+    .order_by(v.c.last_seen_at.desc(), v.c.id)
+    .limit(1)
+)
+
+
+def _upsert(dialect: Any, greatest: Any) -> Any:
+    insert = dialect.insert(v).values({c.name: bindparam(c.name, type_=c.type) for c in _INSERTED})
+    return insert.on_conflict_do_update(
+        index_elements=_KEY,
+        set_={
+            "last_seen_at": greatest(v.c.last_seen_at, insert.excluded.last_seen_at),
+            "seen_count": v.c.seen_count + 1,
+            "resolved_model": func.coalesce(insert.excluded.resolved_model, v.c.resolved_model),
+            "system_fingerprint": func.coalesce(insert.excluded.system_fingerprint, v.c.system_fingerprint),
+        },
+    ).returning(*_RETURNED)
+
+
+_PG_UPSERT = (
+    lambda up: select(*up.c, _PREVIOUS_KEY.scalar_subquery().label("previous_key")).select_from(up)
+)(_upsert(postgresql, func.greatest).cte("up"))
+_SQLITE_UPSERT = _upsert(sqlite, func.max)  # SQLite's two-argument max() is GREATEST
+
+
+@dataclass(frozen=True, slots=True)
+class VersionCapture:
+    """What one probe saw, to record."""
+
+    org_id: str
+    workspace_id: str
+    template_id: str
+    provider: str
+    model_id: str
+    resolved_model: str | None
+    provider_version_key: str
+    system_fingerprint: str | None
+    captured_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedVersion:
+    version_id: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+    is_new: bool
+    previous_key: str | None  # the template's most recently seen other key, when this one is new
+
+
+class VersionStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record(self, capture: VersionCapture, new_id: str) -> RecordedVersion:
+        params = {
+            "id": new_id,
+            "org_id": capture.org_id,
+            "workspace_id": capture.workspace_id,
+            "template_id": capture.template_id,
+            "provider": capture.provider,
+            "model_id": capture.model_id,
+            "resolved_model": capture.resolved_model,
+            "provider_version_key": capture.provider_version_key,
+            "system_fingerprint": capture.system_fingerprint,
+            "fingerprint_captured_at": capture.captured_at,
+            "first_seen_at": capture.captured_at,
+            "last_seen_at": capture.captured_at,
+        }
+
+        def work(conn: Connection) -> RecordedVersion:
+            if self.engine.dialect.name == "postgresql":
+                row = conn.execute(_PG_UPSERT, params).one()
+                previous = row.previous_key
+            else:
+                row = conn.execute(_SQLITE_UPSERT, params).one()
+                previous = conn.execute(_PREVIOUS_KEY, params).scalar() if row.seen_count == 1 else None
+            is_new = row.seen_count == 1
+            return RecordedVersion(
+                version_id=row.id,
+                first_seen_at=as_utc(row.first_seen_at),  # type: ignore[arg-type]
+                last_seen_at=as_utc(row.last_seen_at),  # type: ignore[arg-type]
+                is_new=is_new,
+                previous_key=previous if is_new else None,
+            )
+
+        return run_with_reconnect(self.engine, work)
+
+    def history(self, org_id: str, template_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """A template's versions, newest first."""
+        stmt = (
+            select(v)
+            .where(v.c.org_id == org_id, v.c.template_id == template_id)
+            .order_by(v.c.first_seen_at.desc(), v.c.id.desc())
+            .limit(limit)
+        )
+
+        def work(conn: Connection) -> list[dict[str, Any]]:
+            rows = []
+            for row in conn.execute(stmt):
+                data = dict(row._mapping)
+                for name in ("fingerprint_captured_at", "first_seen_at", "last_seen_at"):
+                    data[name] = as_utc(data[name])
+                rows.append(data)
+            return rows
+
+        return run_with_reconnect(self.engine, work)

@@ -1,0 +1,355 @@
+"""Provider probes and model-version tracking (SPEC §2.3, §2.4, §4).
+
+A probe is a minimal call (``max_tokens=1``) with the template's system instructions and
+parameters. Its answer's version metadata gives the provider version key, which is recorded in one
+upsert; a key the template has not had before, when it had another, is drift: counted and
+published as an EventBridge event. Probes of one (org, workspace, template, provider, model)
+within one hour bucket call the provider once, through Powertools Idempotency on DynamoDB;
+concurrent duplicates wait for the first one's answer instead of calling again.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from prompter.db.templates import TemplateStore
+from prompter.db.versions import VersionCapture, VersionStore
+from prompter.errors import (
+    FieldError,
+    InvalidInput,
+    ProbeDisabled,
+    PrompterError,
+    ProviderUnavailable,
+    TemplateNotFound,
+)
+from prompter.identity import PROVIDERS
+from prompter.observability import MetricName, add_metric, logger
+from prompter.providers import registry
+from prompter.providers.base import ChatRequest
+from prompter.providers.versioning import version_of
+from prompter.settings import ProviderSettings
+from prompter.templates import Scope
+
+PROBE_PROMPT = "Reply with OK."
+DRIFT_SOURCE = "prompter"
+DRIFT_DETAIL_TYPE = "ProviderVersionChanged"
+
+
+class EnsureVersionResult(BaseModel):
+    """The version a probe found (SPEC §3 ensure-version), with what was requested and resolved."""
+
+    version_id: str
+    provider: str
+    provider_version_key: str
+    captured_at: datetime
+    model_id: str
+    resolved_model: str | None
+    system_fingerprint: str | None
+    is_new_version: bool
+    previous_provider_version_key: str | None
+
+
+class VersionOut(BaseModel):
+    id: str
+    template_id: str
+    provider: str
+    model_id: str
+    resolved_model: str | None
+    provider_version_key: str
+    system_fingerprint: str | None
+    fingerprint_captured_at: datetime
+    first_seen_at: datetime
+    last_seen_at: datetime
+    seen_count: int
+
+
+class VersionHistory(BaseModel):
+    items: list[VersionOut]
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeTarget:
+    org_id: str
+    workspace_id: str
+    template_id: str
+    provider: str
+    model_id: str
+
+    def dedup_key(self, now: datetime) -> str:
+        bucket = now.astimezone(UTC).strftime("%Y-%m-%dT%H")
+        return "|".join(
+            (self.org_id, self.workspace_id, self.template_id, self.provider, self.model_id, bucket)
+        )
+
+
+# ---------------------------------------------------------------- collaborators
+
+
+class DriftPublisher:
+    """Publishes drift events to EventBridge; a failure is logged and counted, never raised (the
+    new version row is already recorded, and the next sweep sees it)."""
+
+    def __init__(self, bus_name: str, client_factory: Callable[[], Any]) -> None:
+        self.bus_name = bus_name
+        self._client_factory = client_factory
+
+    def publish(self, detail: dict[str, Any]) -> bool:
+        try:
+            answer = self._client_factory().put_events(
+                Entries=[
+                    {
+                        "Source": DRIFT_SOURCE,
+                        "DetailType": DRIFT_DETAIL_TYPE,
+                        "Detail": json.dumps(detail, separators=(",", ":"), default=str),
+                        "EventBusName": self.bus_name,
+                    }
+                ]
+            )
+            if answer.get("FailedEntryCount"):
+                raise RuntimeError(f"EventBridge refused the event: {answer.get('Entries')}")
+            return True
+        except Exception:  # the event is a notification; the drift itself is recorded
+            logger.exception("drift event not published", extra={"action": "publish_drift"})
+            add_metric(MetricName.DRIFT_EVENT_FAILURES)
+            return False
+
+
+class ProbeDeduplicator:
+    """One provider call per key: Powertools Idempotency on a DynamoDB table.
+
+    Concurrent duplicates find the first probe in progress and wait for its stored answer. When
+    the table cannot be used, the probe runs without de-duplication and the failure is counted.
+    """
+
+    def __init__(
+        self, table_name: str, expires_after_seconds: int = 3600, wait_seconds: float = 30.0
+    ) -> None:
+        from aws_lambda_powertools.utilities.idempotency import (
+            DynamoDBPersistenceLayer,
+            IdempotencyConfig,
+            idempotent_function,
+        )
+        from botocore.config import Config
+
+        persistence = DynamoDBPersistenceLayer(
+            table_name=table_name,
+            boto_config=Config(connect_timeout=2, read_timeout=3, retries={"total_max_attempts": 2}),
+        )
+        self.config = IdempotencyConfig(
+            event_key_jmespath="probe", expires_after_seconds=expires_after_seconds
+        )
+        self.wait_seconds = wait_seconds
+        self._local = threading.local()
+        self._run = idempotent_function(
+            data_keyword_argument="key", persistence_store=persistence, config=self.config
+        )(self._call)
+
+    def _call(self, key: dict[str, str]) -> dict[str, Any]:
+        self._local.ran = True
+        result: dict[str, Any] = self._local.work()
+        return result
+
+    def register_lambda_context(self, context: Any) -> None:
+        """In-progress records expire with the invocation, so a crashed probe does not block others."""
+        if context is not None:
+            self.config.register_lambda_context(context)
+
+    def run(self, key: str, work: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+        """``(answer, called)``: the answer for ``key``, and whether ``work`` ran in this call."""
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyPersistenceLayerError,
+        )
+
+        self._local.work = work
+        self._local.ran = False
+        deadline = time.monotonic() + self.wait_seconds
+        pause = 0.05
+        while True:
+            try:
+                return self._run(key={"probe": key}), bool(self._local.ran)
+            except IdempotencyAlreadyInProgressError:
+                if time.monotonic() > deadline:
+                    raise ProviderUnavailable(
+                        "an identical probe is still running; try again shortly"
+                    ) from None
+                time.sleep(pause)
+                pause = min(pause * 1.5, 0.5)
+            except IdempotencyPersistenceLayerError as error:
+                if self._local.ran:
+                    raise  # the work itself failed and its record could not be cleaned up
+                logger.warning(
+                    "idempotency store unavailable; probing without de-duplication",
+                    extra={"action": "probe", "cause": type(error.__cause__ or error).__name__},
+                )
+                add_metric(MetricName.IDEMPOTENCY_STORE_ERRORS)
+                return work(), True
+
+
+# ---------------------------------------------------------------- the use case
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Prober:
+    def __init__(
+        self,
+        templates: TemplateStore,
+        versions: VersionStore,
+        settings: ProviderSettings,
+        publisher: DriftPublisher,
+        deduplicator: ProbeDeduplicator | None,
+        secret_max_age: int = 300,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.templates = templates
+        self.versions = versions
+        self.settings = settings
+        self.publisher = publisher
+        self.deduplicator = deduplicator
+        self.secret_max_age = secret_max_age
+        self.clock = clock or (lambda: utcnow())
+
+    def target(
+        self, scope: Scope, template_id: str, provider: str | None, model_id: str | None
+    ) -> tuple[ProbeTarget, dict[str, Any]]:
+        template = self.templates.get_active(scope.org_id, template_id)
+        if template is None:
+            raise TemplateNotFound(template_id)
+        chosen = provider or template["provider"]
+        if chosen not in PROVIDERS:
+            raise InvalidInput([FieldError(("provider",), f"unknown provider {chosen!r}", "enum")])
+        target = ProbeTarget(
+            org_id=scope.org_id,
+            workspace_id=template["workspace_id"],
+            template_id=template_id,
+            provider=chosen,
+            model_id=(model_id or template["model_id"]).strip(),
+        )
+        return target, template
+
+    def ensure_version(
+        self, scope: Scope, template_id: str, provider: str | None = None, model_id: str | None = None
+    ) -> EnsureVersionResult:
+        if self.settings.probe_disabled:
+            raise ProbeDisabled("provider probes are disabled (PROMPTER_PROBE_DISABLED)")
+        started = time.perf_counter()
+        target, template = self.target(scope, template_id, provider, model_id)
+        logger.append_keys(
+            org_id=target.org_id,
+            workspace_id=target.workspace_id,
+            template_id=target.template_id,
+            provider=target.provider,
+            model_id=target.model_id,
+        )
+
+        def probe() -> dict[str, Any]:
+            return self._probe(target, template).model_dump(mode="json")
+
+        if self.deduplicator is None:
+            answer = probe()
+        else:
+            answer, called = self.deduplicator.run(target.dedup_key(self.clock()), probe)
+            if not called:
+                add_metric(MetricName.PROBES_DEDUPLICATED, provider=target.provider)
+        result = EnsureVersionResult.model_validate(answer)
+        latency = (time.perf_counter() - started) * 1000
+        add_metric(MetricName.ENSURE_VERSION_LATENCY, latency, "Milliseconds")
+        logger.info(
+            "version ensured",
+            extra={
+                "action": "ensure_version",
+                "version_id": result.version_id,
+                "provider_version_key": result.provider_version_key,
+                "status": "new" if result.is_new_version else "seen",
+                "latency_ms": round(latency, 1),
+            },
+        )
+        return result
+
+    def _probe(self, target: ProbeTarget, template: dict[str, Any]) -> EnsureVersionResult:
+        credentials = registry.credentials(target.provider, self.settings, self.secret_max_age)
+        adapter = registry.adapter(target.provider, self.settings)
+        request = ChatRequest(
+            model_id=target.model_id,
+            user_prompt=PROBE_PROMPT,
+            system_instructions=template["system_instructions"],
+            inference_params=dict(template["inference_params"] or {}),
+            max_tokens=1,
+        )
+        add_metric(MetricName.PROBE_ATTEMPTS, provider=target.provider)
+        try:
+            reply = adapter.chat(request, credentials, self.settings.provider_timeout)
+        except PrompterError as error:
+            add_metric(MetricName.PROBE_FAILURES, provider=target.provider)
+            logger.warning("probe failed", extra={"action": "probe", "code": error.code, "status": "failed"})
+            raise
+        version = version_of(target.provider, target.model_id, reply.metadata)
+        if target.provider == "openai":
+            add_metric(MetricName.OPENAI_FINGERPRINT_PRESENT, 1 if version.system_fingerprint else 0)
+        captured_at = self.clock()
+        recorded = self.versions.record(
+            VersionCapture(
+                org_id=target.org_id,
+                workspace_id=target.workspace_id,
+                template_id=target.template_id,
+                provider=target.provider,
+                model_id=target.model_id,
+                resolved_model=version.resolved_model,
+                provider_version_key=version.provider_version_key,
+                system_fingerprint=version.system_fingerprint,
+                captured_at=captured_at,
+            ),
+            new_id=str(uuid.uuid4()),
+        )
+        if recorded.is_new and recorded.previous_key:
+            add_metric(MetricName.PROVIDER_VERSION_CHANGED, provider=target.provider)
+            logger.info(
+                "provider version changed",
+                extra={
+                    "action": "drift",
+                    "provider_version_key": version.provider_version_key,
+                    "previous_provider_version_key": recorded.previous_key,
+                },
+            )
+            self.publisher.publish(
+                {
+                    "org_id": target.org_id,
+                    "workspace_id": target.workspace_id,
+                    "template_id": target.template_id,
+                    "provider": target.provider,
+                    "model_id": target.model_id,
+                    "old_provider_version_key": recorded.previous_key,
+                    "new_provider_version_key": version.provider_version_key,
+                    "version_id": recorded.version_id,
+                    "detected_at": captured_at.isoformat(),
+                }
+            )
+        return EnsureVersionResult(
+            version_id=recorded.version_id,
+            provider=target.provider,
+            provider_version_key=version.provider_version_key,
+            captured_at=captured_at,
+            model_id=target.model_id,
+            resolved_model=version.resolved_model,
+            system_fingerprint=version.system_fingerprint,
+            is_new_version=recorded.is_new,
+            previous_provider_version_key=recorded.previous_key,
+        )
+
+    def history(self, scope: Scope, template_id: str) -> VersionHistory:
+        if self.templates.get_active(scope.org_id, template_id) is None:
+            raise TemplateNotFound(template_id)
+        rows = self.versions.history(scope.org_id, template_id)
+        return VersionHistory(items=[VersionOut.model_validate(r) for r in rows])

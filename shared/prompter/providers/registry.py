@@ -1,0 +1,88 @@
+"""Which adapter serves a provider, and with which credentials.
+
+Real adapters are imported only when first used (cold start); credentials come from Secrets
+Manager through Powertools parameters, cached for the settings' max age, and are never logged.
+A secret is either the bare API key or a JSON object ``{"api_key", "endpoint", "api_version"}``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+from typing import Any
+
+from prompter.errors import ProviderNotConfigured
+from prompter.providers.base import ChatProvider, Credentials
+from prompter.providers.fake import FakeProvider
+from prompter.settings import ProviderSettings
+
+REAL_ADAPTERS: dict[str, tuple[str, str]] = {
+    "openai": ("prompter.providers.openai_chat", "OpenAIProvider"),
+    "azure-openai": ("prompter.providers.azure_openai", "AzureOpenAIProvider"),
+    "google": ("prompter.providers.gemini", "GeminiProvider"),
+    "anthropic": ("prompter.providers.anthropic_messages", "AnthropicProvider"),
+    "bedrock": ("prompter.providers.bedrock_converse", "BedrockProvider"),
+}
+
+_lock = threading.Lock()
+_fakes: dict[str, FakeProvider] = {}
+_real: dict[str, ChatProvider] = {}
+
+
+def fake(provider: str) -> FakeProvider:
+    """The process-wide fake for a provider (shared so tests can count its calls)."""
+    with _lock:
+        if provider not in _fakes:
+            _fakes[provider] = FakeProvider(provider)
+        return _fakes[provider]
+
+
+def reset_fakes() -> None:
+    with _lock:
+        _fakes.clear()
+
+
+def adapter(provider: str, settings: ProviderSettings) -> ChatProvider:
+    if settings.provider_mode == "fake" or provider == "fake":
+        return fake(provider)
+    with _lock:
+        if provider not in _real:
+            module, cls = REAL_ADAPTERS[provider]
+            _real[provider] = getattr(importlib.import_module(module), cls)()
+        return _real[provider]
+
+
+def _fetch_secret(arn: str, max_age: int) -> Any:
+    from aws_lambda_powertools.utilities import parameters
+
+    return parameters.get_secret(arn, max_age=max_age)
+
+
+def credentials(provider: str, settings: ProviderSettings, max_age: int = 300) -> Credentials:
+    """The provider's credentials; :class:`ProviderNotConfigured` names a provider with none."""
+    if settings.provider_mode == "fake" or provider == "fake":
+        return Credentials()
+    if provider == "bedrock":
+        return Credentials(region=settings.bedrock_region)  # the function's IAM role signs
+    arn = settings.secret_arn(provider)
+    if not arn:
+        raise ProviderNotConfigured(
+            f"no credentials are configured for provider {provider}", provider=provider
+        )
+    raw = _fetch_secret(arn, max_age)
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = text.strip()
+    if isinstance(value, dict):
+        key = value.get("api_key")
+        if not key:
+            raise ProviderNotConfigured(
+                f"the secret for provider {provider} has no api_key", provider=provider
+            )
+        return Credentials(api_key=key, endpoint=value.get("endpoint"), api_version=value.get("api_version"))
+    if not isinstance(value, str) or not value:
+        raise ProviderNotConfigured(f"the secret for provider {provider} is empty", provider=provider)
+    return Credentials(api_key=value)
