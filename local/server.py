@@ -31,6 +31,7 @@ for _key, _value in LOCAL_ENV.items():
     os.environ.setdefault(_key, _value)
 
 from local.apigw import invoke, response_headers, rest_event  # noqa: E402
+from local.aws import local_aws  # noqa: E402
 
 READ_LIMIT = 8 * 1024 * 1024  # bodies beyond this are refused before the handler sees them
 SWAGGER_HTML = """<!doctype html>
@@ -132,21 +133,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    database = migrate()
-    server = make_server(args.host, args.port)
-    log.info("database %s migrated", database)
-    log.info(
-        "Prompter API on http://%s:%d  (OpenAPI: /api/openapi.json, Swagger UI: /api/docs)",
-        args.host,
-        args.port,
-    )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        log.info("stopping")
-    finally:
-        server.server_close()
+    for noisy in ("alembic", "botocore", "boto3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    with local_aws() as described:
+        database = migrate()
+        server = make_server(args.host, args.port)
+        log.info("database %s migrated", database)
+        for line in described:
+            log.info("%s", line)
+        log.info("providers: %s", os.environ.get("PROMPTER_PROVIDER_MODE", "fake"))
+        log.info(
+            "Prompter API on http://%s:%d  (OpenAPI: /api/openapi.json, Swagger UI: /api/docs)",
+            args.host,
+            args.port,
+        )
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            log.info("stopping")
+        finally:
+            server.server_close()
     return 0
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from local.aws import local_aws
 from local.server import make_server, migrate
 from prompter import runtime
 from tests.integration.test_templates_api import TEMPLATES, body
@@ -19,17 +20,20 @@ from tests.integration.test_templates_api import TEMPLATES, body
 @pytest.fixture
 def base_url(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/local.db")
+    for name in ("PROMPTER_IDEMPOTENCY_TABLE", "PROMPTER_EVENT_BUS_NAME", "AWS_ACCESS_KEY_ID"):
+        monkeypatch.delenv(name, raising=False)  # local_aws sets them; monkeypatch restores them
     runtime.reset()
-    assert migrate().endswith("local.db")  # the server migrates on start
-    server = make_server("127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        runtime.reset()
+    with local_aws():
+        assert migrate().endswith("local.db")  # the server migrates on start
+        server = make_server("127.0.0.1", 0)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            server.server_close()
+            runtime.reset()
 
 
 def request(method: str, url: str, payload: Any = None, raw: bytes | None = None) -> tuple[int, Any, Any]:
@@ -78,3 +82,15 @@ def test_openapi_and_docs_are_served(base_url: str) -> None:
 def test_unknown_path_is_404(base_url: str) -> None:
     status, _, text = request("GET", base_url + "/nope")
     assert status == 404 and json.loads(text)["detail"]["code"] == "ROUTE_NOT_FOUND"
+
+
+def test_ensure_version_is_deduplicated_locally(base_url: str) -> None:
+    _, _, text = request("POST", base_url + TEMPLATES, body())
+    template_id = json.loads(text)["id"]
+    status, _, first = request("POST", f"{base_url}{TEMPLATES}/{template_id}/ensure-version")
+    assert status == 200
+    status, _, again = request("POST", f"{base_url}{TEMPLATES}/{template_id}/ensure-version", {})
+    assert status == 200
+    assert json.loads(first) == json.loads(again)  # one probe per hour: the same answer, replayed
+    status, _, text = request("GET", f"{base_url}{TEMPLATES}/{template_id}/versions")
+    assert status == 200 and [v["seen_count"] for v in json.loads(text)["items"]] == [1]
