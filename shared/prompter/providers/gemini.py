@@ -1,0 +1,168 @@
+"""Gemini API ``generateContent`` over plain HTTPS.
+
+``POST {endpoint}/v1beta/models/{model}:generateContent`` with the key in the ``x-goog-api-key``
+header, never in the ``?key=`` query parameter (URLs end up in access logs and traces). Standard
+library only, not ``google-genai``: its import costs hundreds of milliseconds of Lambda cold start
+(see :mod:`prompter.providers.http`). Model ids may come as ``models/gemini-1.5-pro``; tuned models
+(``tunedModels/...``) keep their own resource path.
+
+Body: ``contents`` (one user turn), ``systemInstruction`` when the template has instructions, and
+``generationConfig`` from the inference params: names are sent in Gemini's camelCase
+(``top_p`` → ``topP``, ``max_tokens`` → ``maxOutputTokens``, ``stop`` → ``stopSequences``, ``n`` →
+``candidateCount``); ``safety_settings``/``tool_config``/``cached_content`` go to the top level.
+An OpenAI-style ``response_format`` becomes ``responseMimeType: application/json`` (plus
+``responseJsonSchema`` for ``json_schema``); a Gemini-style one (``responseMimeType``...) is merged
+as is. OpenAI-style function tools become one ``functionDeclarations`` tool; native Gemini tools
+(``googleSearch``, ...) are sent unchanged.
+
+Reply: the text parts of the first candidate (thought parts excluded); metadata ``modelVersion``
+and ``responseId``; usage is ``usageMetadata``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+from prompter.providers.base import ChatReply, ChatRequest, Credentials
+from prompter.providers.http import ErrorFields, as_dict, as_list, first, post_json
+from prompter.providers.openai_chat import base_url, require_key, token_limit
+
+DEFAULT_ENDPOINT = "https://generativelanguage.googleapis.com"
+
+_ALIASES = {
+    "max_tokens": "maxOutputTokens",
+    "max_completion_tokens": "maxOutputTokens",
+    "max_output_tokens": "maxOutputTokens",
+    "maxOutputTokens": "maxOutputTokens",
+    "stop": "stopSequences",
+    "n": "candidateCount",
+}
+_TOP_LEVEL = {"safetySettings", "toolConfig", "cachedContent", "labels"}
+_RESERVED = {"contents", "systemInstruction", "generationConfig", "tools", "model", "stream"}
+_DECLARATION_KEYS = ("name", "description", "parameters")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+
+
+def _present(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _generation_config(request: ChatRequest, body: dict[str, Any]) -> dict[str, Any]:
+    params = dict(request.inference_params)
+    limit = token_limit(
+        request, params, ("max_completion_tokens", "max_tokens", "max_output_tokens", "maxOutputTokens")
+    )
+    config: dict[str, Any] = {}
+    for key, value in params.items():
+        name = _ALIASES.get(key) or camel(key)
+        if name in _RESERVED:
+            continue
+        if name in _TOP_LEVEL:
+            body[name] = value
+        elif name == "stopSequences" and isinstance(value, str):
+            config[name] = [value]
+        else:
+            config[name] = value
+    if limit is not None:
+        config["maxOutputTokens"] = limit
+    fmt = request.response_format or {}
+    kind = fmt.get("type")
+    if kind == "json_object":
+        config["responseMimeType"] = "application/json"
+    elif kind == "json_schema":
+        config["responseMimeType"] = "application/json"
+        schema = (fmt.get("json_schema") or {}).get("schema")
+        if schema is not None:
+            config["responseJsonSchema"] = schema
+    elif kind is None:
+        config.update({camel(k): v for k, v in fmt.items()})
+    return config
+
+
+def _tools(tools_spec: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    declarations: list[dict[str, Any]] = []
+    native: list[dict[str, Any]] = []
+    for tool in tools_spec:
+        function = tool.get("function") if tool.get("type") == "function" else None
+        if isinstance(function, dict):
+            declarations.append(
+                {k: v for k, v in function.items() if k in ("name", "description", "parameters")}
+            )
+        else:
+            native.append(tool)
+    return ([{"functionDeclarations": declarations}] if declarations else []) + native
+
+
+def _path(model_id: str) -> str:
+    if model_id.startswith("tunedModels/"):
+        return "tunedModels/" + quote(model_id.removeprefix("tunedModels/"), safe="")
+    return "models/" + quote(model_id.removeprefix("models/"), safe="")
+
+
+def gemini_errors(body: Any) -> ErrorFields:
+    """``{"error": {"code", "message", "status", "details": [ErrorInfo, RetryInfo, ...]}}``."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return ErrorFields()
+    reasons: list[str] = []
+    retry_after: float | None = None
+    for detail in error.get("details") or []:
+        if not isinstance(detail, dict):
+            continue
+        kind = str(detail.get("@type", ""))
+        if kind.endswith("google.rpc.ErrorInfo") and isinstance(detail.get("reason"), str):
+            reasons.append(detail["reason"])
+        elif kind.endswith("google.rpc.RetryInfo"):
+            match = _DURATION.match(str(detail.get("retryDelay", "")))
+            if match:
+                retry_after = float(match.group(1))
+    status = error.get("status")
+    return ErrorFields(
+        codes=(*reasons, *([status] if isinstance(status, str) else [])), retry_after_s=retry_after
+    )
+
+
+class GeminiProvider:
+    name = "google"
+
+    def chat(self, request: ChatRequest, credentials: Credentials, timeout: float) -> ChatReply:
+        key = require_key(self.name, credentials)
+        body: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": request.user_prompt}]}]}
+        if request.system_instructions:
+            body["systemInstruction"] = {"parts": [{"text": request.system_instructions}]}
+        config = _generation_config(request, body)
+        if config:
+            body["generationConfig"] = config
+        if request.tools_spec:
+            body["tools"] = _tools(request.tools_spec)
+        base = base_url(credentials.endpoint, DEFAULT_ENDPOINT, "/v1beta")
+        url = f"{base}/v1beta/{_path(request.model_id)}:generateContent"
+        answer = post_json(
+            self.name, url, body, {"x-goog-api-key": key}, timeout, error_fields=gemini_errors, secrets=(key,)
+        )
+        data = answer.body
+        parts = as_list(as_dict(first(data.get("candidates")).get("content")).get("parts"))
+        text = "".join(
+            part["text"]
+            for part in map(as_dict, parts)
+            if isinstance(part.get("text"), str) and not part.get("thought")
+        )
+        metadata = {k: data[k] for k in ("modelVersion", "responseId") if _present(data.get(k))}
+        usage = data.get("usageMetadata")
+        return ChatReply(
+            provider=self.name,
+            requested_model=request.model_id,
+            content=text,
+            request=body,
+            response=data,
+            metadata=metadata,
+            usage=usage if isinstance(usage, dict) else {},
+            latency_ms=answer.latency_ms,
+        )

@@ -1,0 +1,367 @@
+"""JSON over HTTPS for the provider adapters, and the one place provider failures are classified.
+
+The adapters speak each provider's wire format with the standard library (``http.client``) instead
+of the vendors' SDKs: importing ``openai``, ``anthropic`` or ``google-genai`` costs hundreds of
+milliseconds of Lambda cold start (pydantic models, httpx, their own retry stacks) for what is one
+POST of a JSON body. Retries are not done here: Step Functions retries the retryable errors.
+
+:func:`post_json` sends one request with a connect timeout and an overall deadline (both derived
+from the caller's ``timeout``, see :func:`split_timeout`) and returns an :class:`HttpResponse` for
+a 2xx answer. Every failure goes through :func:`classify`:
+
+- HTTP 429 → :class:`ProviderThrottled` (``Retry-After`` is kept as ``retry_after_s``);
+- HTTP 5xx (Anthropic's 529 included), timeouts, connection errors, an unreadable body with a
+  success or 5xx status → :class:`ProviderUnavailable`;
+- HTTP 401/403 → :class:`ProviderAuthError`;
+- any other 4xx → :class:`ProviderBadRequest`;
+- a few provider error codes say more than their status and win over it (Bedrock's
+  ``ModelTimeoutException`` is a 408, Gemini reports an invalid key as a 400 ``API_KEY_INVALID``,
+  OpenAI's ``insufficient_quota`` is a 429 no retry will cure).
+
+Error messages and details name the provider, the HTTP status and the provider's error type/code
+(short tokens, checked against a strict pattern), never the provider's error text: providers echo
+parts of API keys in it (OpenAI: "Incorrect API key provided: sk-abc***"). Request headers and keys
+appear nowhere, and exceptions are raised ``from None`` so no chained cause carries them either.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import functools
+import http.client
+import json
+import logging
+import re
+import ssl
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+from prompter.errors import ProviderAuthError, ProviderBadRequest, ProviderThrottled, ProviderUnavailable
+
+ProviderError = ProviderThrottled | ProviderUnavailable | ProviderAuthError | ProviderBadRequest
+
+logger = logging.getLogger(__name__)
+
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+CONNECT_TIMEOUT_CAP_S = 5.0
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,79}$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "apim-request-id", "x-ms-request-id", "x-amzn-requestid")
+
+# Provider error codes whose meaning is sharper than their HTTP status; every other failure is
+# classified by status alone.
+_BY_CODE: dict[str, type[ProviderError]] = {
+    # Amazon Bedrock (botocore ClientError codes)
+    "ThrottlingException": ProviderThrottled,
+    "TooManyRequestsException": ProviderThrottled,
+    "ServiceQuotaExceededException": ProviderThrottled,
+    "ServiceUnavailableException": ProviderUnavailable,
+    "InternalServerException": ProviderUnavailable,
+    "ModelTimeoutException": ProviderUnavailable,  # HTTP 408
+    "ModelNotReadyException": ProviderUnavailable,  # HTTP 429, the model is being loaded
+    "AccessDeniedException": ProviderAuthError,
+    "UnrecognizedClientException": ProviderAuthError,
+    "ExpiredTokenException": ProviderAuthError,
+    "InvalidSignatureException": ProviderAuthError,
+    "ValidationException": ProviderBadRequest,
+    "ResourceNotFoundException": ProviderBadRequest,
+    "ModelErrorException": ProviderBadRequest,  # HTTP 424
+    # Gemini: a bad key is "400 INVALID_ARGUMENT" with ErrorInfo.reason API_KEY_INVALID
+    "API_KEY_INVALID": ProviderAuthError,
+    # OpenAI: "429 insufficient_quota" is billing, not rate: retrying cannot succeed
+    "insufficient_quota": ProviderAuthError,
+}
+
+_WHAT: dict[type[ProviderError], str] = {
+    ProviderThrottled: "throttled the request",
+    ProviderUnavailable: "is unavailable",
+    ProviderAuthError: "refused the credentials",
+    ProviderBadRequest: "refused the request",
+}
+
+
+class HttpResponse(NamedTuple):
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]  # names lower-cased
+    latency_ms: int
+
+
+class ErrorFields(NamedTuple):
+    """What an adapter reads from a provider's error body: its type/code tokens (most specific
+    first) and a retry delay the body may carry (Gemini's ``RetryInfo``)."""
+
+    codes: tuple[str, ...] = ()
+    retry_after_s: float | None = None
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else ``{}`` (provider answers are read defensively)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def first(value: Any) -> dict[str, Any]:
+    """The first element of a JSON array if it is an object, else ``{}``."""
+    items = as_list(value)
+    return as_dict(items[0]) if items else {}
+
+
+def no_error_fields(body: Any) -> ErrorFields:
+    return ErrorFields()
+
+
+def split_timeout(timeout: float) -> tuple[float, float]:
+    """(connect, read) from one budget: connecting gets a quarter of it (at least 1 s, at most 5 s,
+    never more than the budget); reading gets the whole budget, but :func:`post_json` also stops
+    at ``timeout`` after the start, so the call as a whole never outlasts it."""
+    timeout = max(float(timeout), 0.001)
+    connect = min(timeout, max(1.0, min(CONNECT_TIMEOUT_CAP_S, timeout / 4)))
+    return connect, timeout
+
+
+def _token(value: Any, secrets: Sequence[str], pattern: re.Pattern[str] = _TOKEN) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not pattern.match(value):
+        return None
+    if any(secret and (secret in value or value in secret) for secret in secrets):
+        return None
+    return value
+
+
+def retry_after_from_headers(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` (Azure, OpenAI) or ``Retry-After`` (seconds or an
+    HTTP date)."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = (headers.get("retry-after") or "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, round(when.timestamp() - time.time(), 3))
+
+
+def classify(
+    provider: str,
+    *,
+    status: int | None = None,
+    codes: Sequence[str | None] = (),
+    headers: Mapping[str, str] | None = None,
+    retry_after_s: float | None = None,
+    reason: str | None = None,
+    secrets: Sequence[str | None] = (),
+) -> ProviderError:
+    """The provider error for one failed call (the only place failures are classified).
+
+    ``status`` is the HTTP status (None when no answer came); ``codes`` the provider's error
+    type/code tokens; ``reason`` a short fixed phrase for transport failures. ``secrets`` are
+    values that must never be echoed (the API key): a code containing one is dropped.
+    """
+    hidden = [s for s in secrets if s]
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    tokens = [t for t in (_token(c, hidden) for c in codes) if t]
+    tokens = list(dict.fromkeys(tokens))
+    cls: type[ProviderError] | None = next((_BY_CODE[t] for t in tokens if t in _BY_CODE), None)
+    if cls is None:
+        if status is None or 200 <= status < 300 or status >= 500:
+            cls = ProviderUnavailable
+        elif status == 429:
+            cls = ProviderThrottled
+        elif status in (401, 403):
+            cls = ProviderAuthError
+        elif 400 <= status < 500:
+            cls = ProviderBadRequest
+        else:  # 1xx/3xx: nothing we asked for
+            cls = ProviderUnavailable
+    if retry_after_s is None:
+        retry_after_s = retry_after_from_headers(headers)
+    request_id = next(
+        (
+            found
+            for name in _REQUEST_ID_HEADERS
+            if (found := _token(headers.get(name), hidden, _REQUEST_ID)) is not None
+        ),
+        None,
+    )
+    facts = [f"HTTP {status}"] if status is not None else []
+    if tokens:
+        facts.append("/".join(tokens))
+    if reason:
+        facts.append(reason)
+    message = f"{provider} {_WHAT[cls]}" + (f" ({', '.join(facts)})" if facts else "")
+    details: dict[str, Any] = {"provider": provider}
+    if status is not None:
+        details["http_status"] = status
+    if tokens:
+        details["error_type"] = "/".join(tokens)
+    if reason:
+        details["reason"] = reason
+    if retry_after_s is not None:
+        details["retry_after_s"] = retry_after_s
+    if request_id:
+        details["provider_request_id"] = request_id
+    return cls(message, **details)
+
+
+def _local_error(provider: str, reason: str) -> ProviderBadRequest:
+    """A request that cannot be sent as configured (terminal: retrying sends the same thing)."""
+    return ProviderBadRequest(
+        f"{provider} {_WHAT[ProviderBadRequest]} ({reason})", provider=provider, reason=reason
+    )
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
+def _connection(provider: str, url: str, connect_timeout: float) -> tuple[http.client.HTTPConnection, str]:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+        host = ""
+    if not host or parts.username or parts.password:
+        raise _local_error(provider, "invalid endpoint URL")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    scheme = parts.scheme.lower()
+    if scheme == "https":
+        return http.client.HTTPSConnection(
+            host, port, timeout=connect_timeout, context=_tls_context()
+        ), target
+    if scheme == "http" and host in _LOOPBACK:  # local fakes and tests only: keys never travel in clear
+        return http.client.HTTPConnection(host, port, timeout=connect_timeout), target
+    raise _local_error(provider, "endpoint must use https")
+
+
+def _read_body(response: http.client.HTTPResponse, sock: Any, deadline: float) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("deadline")
+        if sock is not None:
+            sock.settimeout(remaining)
+        chunk = response.read1(65536)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise _TooLarge
+        chunks.append(chunk)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _parse(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def post_json(
+    provider: str,
+    url: str,
+    body: Mapping[str, Any],
+    headers: Mapping[str, str],
+    timeout: float,
+    *,
+    error_fields: Callable[[Any], ErrorFields] = no_error_fields,
+    secrets: Sequence[str | None] = (),
+) -> HttpResponse:
+    """POST ``body`` as JSON; a 2xx JSON object comes back, anything else raises a provider error.
+
+    ``headers`` carry the credentials and are never logged nor put in an error. ``error_fields``
+    reads the provider's error type/code from an error body; ``secrets`` are kept out of errors.
+    """
+    try:
+        payload = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    except (TypeError, ValueError):
+        raise _local_error(provider, "request is not valid JSON") from None
+    connect_timeout, read_timeout = split_timeout(timeout)
+    started = time.monotonic()
+    deadline = started + read_timeout
+    conn, target = _connection(provider, url, connect_timeout)
+    send_headers = {
+        **headers,
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "User-Agent": "prompter",
+    }
+    failure: str | None = None
+    try:
+        conn.connect()
+        sock = conn.sock
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        conn.request("POST", target, body=payload, headers=send_headers)
+        response = conn.getresponse()
+        raw = _read_body(response, sock, deadline)
+        status = response.status
+        response_headers = {k.lower(): v for k, v in response.getheaders()}
+    except TimeoutError:
+        failure = "timed out"
+    except ConnectionRefusedError:
+        failure = "connection refused"
+    except ssl.SSLError:
+        failure = "TLS error"
+    except _TooLarge:
+        failure = "response too large"
+    except (OSError, http.client.HTTPException):
+        failure = "connection failed"
+    finally:
+        conn.close()
+    latency_ms = int((time.monotonic() - started) * 1000)
+    if failure is not None:
+        logger.debug(
+            "provider call failed", extra={"provider": provider, "reason": failure, "latency_ms": latency_ms}
+        )
+        raise classify(provider, reason=failure, secrets=secrets)
+    parsed = _parse(raw)
+    logger.debug("provider call", extra={"provider": provider, "status": status, "latency_ms": latency_ms})
+    if 200 <= status < 300:
+        if not isinstance(parsed, dict):
+            raise classify(provider, status=status, reason="invalid JSON body", headers=response_headers)
+        return HttpResponse(status, parsed, response_headers, latency_ms)
+    fields = ErrorFields()
+    if parsed is not None:
+        try:
+            fields = error_fields(parsed)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            fields = ErrorFields()
+    raise classify(
+        provider,
+        status=status,
+        codes=fields.codes,
+        headers=response_headers,
+        retry_after_s=fields.retry_after_s,
+        reason=None if parsed is not None or not raw else "invalid JSON body",
+        secrets=secrets,
+    )

@@ -1,0 +1,306 @@
+"""Bedrock Converse adapter: the real boto3 client, pointed at a local fake server that answers the
+Converse REST shapes (``POST /model/{modelId}/converse``; errors as an HTTP status, an
+``x-amzn-ErrorType`` header and a JSON ``{"message": ...}``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from prompter.errors import ProviderAuthError, ProviderBadRequest, ProviderThrottled, ProviderUnavailable
+from prompter.providers import bedrock_converse
+from prompter.providers.base import ChatRequest, Credentials
+from prompter.providers.bedrock_converse import BedrockProvider
+from prompter.providers.versioning import version_of
+
+MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+CONVERSE = {
+    "output": {"message": {"role": "assistant", "content": [{"text": "Bonjour"}, {"text": " !"}]}},
+    "stopReason": "end_turn",
+    "usage": {"inputTokens": 12, "outputTokens": 5, "totalTokens": 17},
+    "metrics": {"latencyMs": 412},
+}
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_BEARER_TOKEN_BEDROCK"):
+        monkeypatch.delenv(name, raising=False)
+    bedrock_converse.clear_clients()
+    yield
+    bedrock_converse.clear_clients()
+
+
+def _error_headers(code: str, request_id: str = "5f0c6d8e-1a2b-4c3d-9e8f-0123456789ab") -> dict[str, str]:
+    return {
+        "x-amzn-ErrorType": f"{code}:http://internal.amazon.com/coral/com.amazon.bedrock/",
+        "x-amzn-RequestId": request_id,
+    }
+
+
+def request(**kw: Any) -> ChatRequest:
+    base: dict[str, Any] = {
+        "model_id": MODEL,
+        "user_prompt": "Say hello in French.",
+        "system_instructions": "You are terse.",
+        "inference_params": {"temperature": 0.2, "top_p": 0.9, "top_k": 40, "max_tokens": 200, "stop": "END"},
+    }
+    base.update(kw)
+    return ChatRequest(**base)
+
+
+def chat(
+    url: str, req: ChatRequest | None = None, timeout: float = 5.0, region: str | None = "us-east-1"
+) -> Any:
+    return BedrockProvider().chat(req or request(), Credentials(endpoint=url, region=region), timeout)
+
+
+def test_success_wire_request_reply_and_version(server: Any) -> None:
+    server.reply(200, CONVERSE, headers={"x-amzn-RequestId": "5f0c6d8e-0000-4c3d-9e8f-0123456789ab"})
+    tools = [
+        {
+            "type": "function",
+            "function": {"name": "lookup", "description": "Find", "parameters": {"type": "object"}},
+        }
+    ]
+    reply = chat(server.url, request(max_tokens=1, tools_spec=tools))
+
+    sent = server.last
+    assert sent.method == "POST"
+    assert sent.path == f"/model/{MODEL}/converse"
+    assert (
+        sent.headers["authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY_ID}/")
+        and "/us-east-1/bedrock/aws4_request" in sent.headers["authorization"]
+    )
+    converse_body = {
+        "messages": [{"role": "user", "content": [{"text": "Say hello in French."}]}],
+        "system": [{"text": "You are terse."}],
+        "inferenceConfig": {"maxTokens": 1, "temperature": 0.2, "topP": 0.9, "stopSequences": ["END"]},
+        "toolConfig": {
+            "tools": [
+                {
+                    "toolSpec": {
+                        "name": "lookup",
+                        "inputSchema": {"json": {"type": "object"}},
+                        "description": "Find",
+                    }
+                }
+            ]
+        },
+        "additionalModelRequestFields": {"top_k": 40},
+    }
+    assert sent.body == converse_body
+    assert reply.request == {"modelId": MODEL, **converse_body}
+    assert reply.response == CONVERSE  # ResponseMetadata dropped
+    assert reply.provider == "bedrock"
+    assert reply.requested_model == MODEL
+    assert reply.content == "Bonjour !"
+    assert reply.metadata == {}  # Converse names no model: the requested id is the key
+    assert reply.usage == CONVERSE["usage"]
+
+    version = version_of("bedrock", reply.requested_model, reply.metadata)
+    assert version.provider_version_key == MODEL
+    assert version.resolved_model is None
+
+
+def test_prompt_router_reports_the_invoked_model(server: Any) -> None:
+    router = "arn:aws:bedrock:us-east-1:123456789012:default-prompt-router/anthropic.claude:1"
+    invoked = "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"
+    server.reply(200, {**CONVERSE, "trace": {"promptRouter": {"invokedModelId": invoked}}})
+    reply = chat(server.url, request(model_id=router, inference_params={}, system_instructions=""))
+    assert server.last.path == f"/model/{router}/converse"
+    assert server.last.body == {"messages": [{"role": "user", "content": [{"text": "Say hello in French."}]}]}
+    assert reply.metadata == {"modelId": invoked}
+    assert version_of("bedrock", router, reply.metadata).provider_version_key == invoked
+
+
+def test_client_is_created_once_per_region_and_endpoint(server: Any) -> None:
+    server.reply(200, CONVERSE)
+    clients: list[Any] = []
+    barrier = threading.Barrier(8)
+
+    def build() -> None:
+        barrier.wait()
+        clients.append(bedrock_converse.client("us-east-1", server.url, 5.0))
+
+    threads = [threading.Thread(target=build) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(c) for c in clients}) == 1
+    chat(server.url)
+    chat(server.url)
+    assert bedrock_converse.client("us-east-1", server.url, 5.0) is clients[0]
+    assert bedrock_converse.client("eu-west-1", server.url, 5.0) is not clients[0]
+    assert clients[0].meta.config.retries["total_max_attempts"] == 1
+    assert clients[0].meta.config.read_timeout == 5.0
+
+
+ERRORS = [
+    pytest.param(
+        429,
+        "ThrottlingException",
+        "Too many requests, please wait before trying again.",
+        ProviderThrottled,
+        id="429",
+    ),
+    pytest.param(
+        400,
+        "ServiceQuotaExceededException",
+        "Your request exceeds the service quota for your account.",
+        ProviderThrottled,
+        id="quota",
+    ),
+    pytest.param(
+        500,
+        "InternalServerException",
+        "The server encountered an error processing your request.",
+        ProviderUnavailable,
+        id="500",
+    ),
+    pytest.param(
+        503,
+        "ServiceUnavailableException",
+        "Bedrock is unable to process your request.",
+        ProviderUnavailable,
+        id="503",
+    ),
+    pytest.param(
+        408,
+        "ModelTimeoutException",
+        "Model has timed out in processing the request.",
+        ProviderUnavailable,
+        id="408",
+    ),
+    pytest.param(
+        429,
+        "ModelNotReadyException",
+        "Model is not ready to serve inference requests.",
+        ProviderUnavailable,
+        id="not-ready",
+    ),
+    pytest.param(
+        403,
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+        ProviderAuthError,
+        id="401-unrecognized",
+    ),
+    pytest.param(
+        403,
+        "AccessDeniedException",
+        "You don't have access to the model with the specified model ID.",
+        ProviderAuthError,
+        id="403",
+    ),
+    pytest.param(
+        403,
+        "ExpiredTokenException",
+        "The security token included in the request is expired",
+        ProviderAuthError,
+        id="expired",
+    ),
+    pytest.param(
+        400,
+        "ValidationException",
+        "The provided model identifier is invalid.",
+        ProviderBadRequest,
+        id="400",
+    ),
+    pytest.param(404, "ResourceNotFoundException", "Model not found.", ProviderBadRequest, id="404"),
+    pytest.param(424, "ModelErrorException", "The model returned an error.", ProviderBadRequest, id="424"),
+]
+
+
+@pytest.mark.parametrize(("status", "code", "message", "expected"), ERRORS)
+def test_errors_are_classified(server: Any, status: int, code: str, message: str, expected: type) -> None:
+    server.reply(status, {"message": message}, headers=_error_headers(code))
+    with pytest.raises(expected) as caught:
+        chat(server.url)
+    error = caught.value
+    assert len(server.requests) == 1  # botocore does not retry: Step Functions does
+    assert error.details["provider"] == "bedrock"
+    assert error.details["http_status"] == status
+    assert error.details["error_type"] == code
+    assert error.details["provider_request_id"] == "5f0c6d8e-1a2b-4c3d-9e8f-0123456789ab"
+    assert message not in str(error)
+    assert error.__suppress_context__
+
+
+def test_unknown_error_codes_fall_back_to_the_status(server: Any) -> None:
+    server.reply(429, {"message": "slow down"}, headers=_error_headers("SomethingNewException"))
+    with pytest.raises(ProviderThrottled):
+        chat(server.url)
+    server.reply(502, raw=b"<html>Bad Gateway</html>", headers={"Content-Type": "text/html"})
+    with pytest.raises(ProviderUnavailable):
+        chat(server.url)
+
+
+def test_read_timeout_is_unavailable(server: Any) -> None:
+    server.reply(200, CONVERSE, delay=3.0)
+    started = time.monotonic()
+    with pytest.raises(ProviderUnavailable) as caught:
+        chat(server.url, timeout=0.5)
+    assert time.monotonic() - started < 2.0
+    assert caught.value.details["reason"] == "timed out"
+    assert len(server.requests) == 1
+
+
+def test_connection_refused_is_unavailable(closed_port_url: str) -> None:
+    with pytest.raises(ProviderUnavailable) as caught:
+        chat(closed_port_url, timeout=0.5)
+    assert caught.value.details["reason"] == "connection failed"
+
+
+def test_region_falls_back_to_the_environment(server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    server.reply(200, CONVERSE)
+    chat(server.url, region=None)
+    assert "/eu-west-3/bedrock/aws4_request" in server.last.headers["authorization"]
+
+
+def test_canary_secret_never_leaks(
+    server: Any, monkeypatch: pytest.MonkeyPatch, no_canary: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    canary = no_canary.canary
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", canary)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", f"session-{canary}")
+    caplog.set_level(logging.DEBUG)
+
+    server.reply(
+        403,
+        {"message": f"The request signature we calculated does not match the one you provided ({canary})."},
+        headers=_error_headers("UnrecognizedClientException", request_id=canary),
+    )
+    with pytest.raises(ProviderAuthError) as caught:
+        chat(server.url)
+    no_canary.clean(caught.value)
+    assert "provider_request_id" not in caught.value.details
+
+    server.reply(200, CONVERSE)
+    reply = chat(server.url)
+    no_canary.absent(reply.request, reply.response, reply.metadata, repr(reply))
+
+    for recorded in server.requests:  # SigV4: the secret key itself never goes over the wire
+        assert canary not in recorded.raw_body.decode()
+        assert all(
+            canary not in value for name, value in recorded.headers.items() if name != "x-amz-security-token"
+        )
+    assert canary not in caplog.text
+    for record in caplog.records:
+        assert canary not in repr(record.__dict__)
