@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,3 +218,20 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsFakes]:
         finally:
             runtime.reset()
             registry.reset_fakes()
+
+
+@pytest.fixture
+def service_logs() -> Iterator[Any]:
+    """What the service's Powertools logger writes during the test (its JSON lines)."""
+    import io
+
+    from prompter.observability import logger
+
+    handler = logger.registered_handler
+    buffer = io.StringIO()
+    # Assigned, not setStream(): the previous stream may be a capture file pytest already closed.
+    handler.stream = buffer  # type: ignore[attr-defined]
+    try:
+        yield buffer
+    finally:
+        handler.stream = sys.__stdout__  # type: ignore[attr-defined]
