@@ -1,0 +1,113 @@
+"""Contracts between the workflows (Step Functions) and the function task entries.
+
+The state machine definitions live in ``infra/workflows/*.asl.json``; they name the task actions
+below and Retry/Catch the error classes below by their class names, which Lambda reports as the
+error type. Tests check the definitions against these constants.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from prompter.errors import (
+    DatabaseUnavailable,
+    InvalidInput,
+    ProviderAuthError,
+    ProviderBadRequest,
+    ProviderThrottled,
+    ProviderUnavailable,
+    TemplateNotFound,
+)
+
+# Retried with backoff and jitter by the workflows.
+RETRYABLE_ERRORS: tuple[type[Exception], ...] = (ProviderThrottled, ProviderUnavailable, DatabaseUnavailable)
+# Caught by the workflows and recorded as a failed country with this error's code.
+TERMINAL_ERRORS: tuple[type[Exception], ...] = (ProviderAuthError, ProviderBadRequest, TemplateNotFound, InvalidInput)
+# Lambda's own transient failures, retried like the retryable errors.
+LAMBDA_SERVICE_ERRORS: tuple[str, ...] = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+
+
+def error_names(errors: tuple[type[Exception], ...]) -> list[str]:
+    return [e.__name__ for e in errors]
+
+
+def error_code(error_name: str) -> str:
+    """The stable code recorded for a caught error (its domain code when the class is ours)."""
+    for cls in (*RETRYABLE_ERRORS, *TERMINAL_ERRORS):
+        if cls.__name__ == error_name:
+            return str(getattr(cls, "code", error_name))
+    return "WORKFLOW_ERROR" if error_name.startswith("States.") else error_name[:64]
+
+
+class _Task(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class RunCountryTask(_Task):
+    """probe_provider's ``call`` action: run the template for one country of a batch."""
+
+    action: Literal["call"] = "call"
+    run_id: str = Field(min_length=1, max_length=64)
+    org_id: str = Field(min_length=1, max_length=128)
+    template_id: str = Field(min_length=1, max_length=64)
+    country: str = Field(min_length=2, max_length=2)
+    brand_name: str | None = Field(default=None, max_length=200)
+    runtime_vars: dict[str, str] = Field(default_factory=dict)
+    rendered_prompt: str | None = None
+    analysis_scope: str = "brand"
+    use_grounding: bool = False
+
+
+class CallOutcome(_Task):
+    """What the ``call`` action returns and the ``store`` action stores."""
+
+    run_id: str
+    org_id: str
+    workspace_id: str
+    template_id: str
+    country: str
+    version_id: str
+    provider: str
+    model_id: str
+    resolved_model: str | None
+    provider_version_key: str
+    system_fingerprint: str | None
+    request: dict[str, Any]
+    response: dict[str, Any]
+    rendered_prompt_hash: str
+    analysis_config: dict[str, Any]
+    used_grounding: bool
+    latency_ms: int
+
+
+class StoreTask(CallOutcome):
+    action: Literal["store"] = "store"
+
+
+class RecordFailureTask(_Task):
+    """store_result's ``record_failure`` action: the Catch of a country lands here."""
+
+    action: Literal["record_failure"] = "record_failure"
+    run_id: str
+    org_id: str
+    template_id: str
+    country: str
+    error: dict[str, Any] = Field(description="Step Functions' caught error: {Error, Cause}")
+
+
+class FinishRunTask(_Task):
+    action: Literal["finish_run"] = "finish_run"
+    run_id: str
+
+
+class SweepTargetsTask(_Task):
+    """probe_provider's ``sweep_targets`` action: every active (template, provider, model) once."""
+
+    action: Literal["sweep_targets"] = "sweep_targets"
