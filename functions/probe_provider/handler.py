@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
 
 from prompter import routes, runtime
 from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, serve
@@ -22,7 +23,15 @@ from prompter.db.templates import TemplateStore
 from prompter.db.versions import VersionStore
 from prompter.models import Provider
 from prompter.observability import logger, metrics, set_env_dimension
-from prompter.probing import DriftPublisher, EnsureVersionResult, ProbeDeduplicator, Prober, VersionHistory
+from prompter.once import Once
+from prompter.probing import (
+    PROBE_DEDUP_SECONDS,
+    DriftPublisher,
+    EnsureVersionResult,
+    Prober,
+    VersionHistory,
+    VersionRecorder,
+)
 from prompter.settings import ProbeFunctionSettings
 from prompter.templates import Scope
 
@@ -44,21 +53,32 @@ def events_client() -> Any:
 
 
 @runtime.once
-def deduplicator() -> ProbeDeduplicator | None:
+def deduplicator() -> Once | None:
     table = settings().idempotency_table
-    return ProbeDeduplicator(table, wait_seconds=settings().provider_timeout + 5) if table else None
+    if not table:
+        return None
+    return Once(table, PROBE_DEDUP_SECONDS, wait_seconds=settings().provider_timeout + 5)
+
+
+@runtime.once
+def engine() -> Engine:
+    built = build_engine(settings())
+    runtime.on_reset(built.dispose)
+    return built
+
+
+@runtime.once
+def recorder() -> VersionRecorder:
+    return VersionRecorder(VersionStore(engine()), DriftPublisher(settings().event_bus_name, events_client))
 
 
 @runtime.once
 def prober() -> Prober:
     config = settings()
-    engine = build_engine(config)
-    runtime.on_reset(engine.dispose)
     return Prober(
-        templates=TemplateStore(engine),
-        versions=VersionStore(engine),
+        templates=TemplateStore(engine()),
+        recorder=recorder(),
         settings=config,
-        publisher=DriftPublisher(config.event_bus_name, events_client),
         deduplicator=deduplicator(),
         secret_max_age=config.secret_max_age,
     )

@@ -5,13 +5,14 @@ parameters. Its answer's version metadata gives the provider version key, which 
 upsert; a key the template has not had before, when it had another, is drift: counted and
 published as an EventBridge event. Probes of one (org, workspace, template, provider, model)
 within one hour bucket call the provider once, through Powertools Idempotency on DynamoDB;
-concurrent duplicates wait for the first one's answer instead of calling again.
+concurrent duplicates wait for the first one's answer instead of calling again (:mod:`prompter.once`).
+
+PROBE_DEDUP_SECONDS is the hour bucket's life in the store.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -28,18 +29,19 @@ from prompter.errors import (
     InvalidInput,
     ProbeDisabled,
     PrompterError,
-    ProviderUnavailable,
     TemplateNotFound,
 )
 from prompter.identity import PROVIDERS
 from prompter.observability import MetricName, add_metric, logger
+from prompter.once import Once
 from prompter.providers import registry
-from prompter.providers.base import ChatRequest
-from prompter.providers.versioning import version_of
+from prompter.providers.base import ChatReply, ChatRequest
+from prompter.providers.versioning import UNKNOWN, ProviderVersion, version_of
 from prompter.settings import ProviderSettings
 from prompter.templates import Scope
 
 PROBE_PROMPT = "Reply with OK."
+PROBE_DEDUP_SECONDS = 3600
 DRIFT_SOURCE = "prompter"
 DRIFT_DETAIL_TYPE = "ProviderVersionChanged"
 
@@ -123,78 +125,6 @@ class DriftPublisher:
             return False
 
 
-class ProbeDeduplicator:
-    """One provider call per key: Powertools Idempotency on a DynamoDB table.
-
-    Concurrent duplicates find the first probe in progress and wait for its stored answer. When
-    the table cannot be used, the probe runs without de-duplication and the failure is counted.
-    """
-
-    def __init__(
-        self, table_name: str, expires_after_seconds: int = 3600, wait_seconds: float = 30.0
-    ) -> None:
-        from aws_lambda_powertools.utilities.idempotency import (
-            DynamoDBPersistenceLayer,
-            IdempotencyConfig,
-            idempotent_function,
-        )
-        from botocore.config import Config
-
-        persistence = DynamoDBPersistenceLayer(
-            table_name=table_name,
-            boto_config=Config(connect_timeout=2, read_timeout=3, retries={"total_max_attempts": 2}),
-        )
-        self.config = IdempotencyConfig(
-            event_key_jmespath="probe", expires_after_seconds=expires_after_seconds
-        )
-        self.wait_seconds = wait_seconds
-        self._local = threading.local()
-        self._run = idempotent_function(
-            data_keyword_argument="key", persistence_store=persistence, config=self.config
-        )(self._call)
-
-    def _call(self, key: dict[str, str]) -> dict[str, Any]:
-        self._local.ran = True
-        result: dict[str, Any] = self._local.work()
-        return result
-
-    def register_lambda_context(self, context: Any) -> None:
-        """In-progress records expire with the invocation, so a crashed probe does not block others."""
-        if context is not None:
-            self.config.register_lambda_context(context)
-
-    def run(self, key: str, work: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
-        """``(answer, called)``: the answer for ``key``, and whether ``work`` ran in this call."""
-        from aws_lambda_powertools.utilities.idempotency.exceptions import (
-            IdempotencyAlreadyInProgressError,
-            IdempotencyPersistenceLayerError,
-        )
-
-        self._local.work = work
-        self._local.ran = False
-        deadline = time.monotonic() + self.wait_seconds
-        pause = 0.05
-        while True:
-            try:
-                return self._run(key={"probe": key}), bool(self._local.ran)
-            except IdempotencyAlreadyInProgressError:
-                if time.monotonic() > deadline:
-                    raise ProviderUnavailable(
-                        "an identical probe is still running; try again shortly"
-                    ) from None
-                time.sleep(pause)
-                pause = min(pause * 1.5, 0.5)
-            except IdempotencyPersistenceLayerError as error:
-                if self._local.ran:
-                    raise  # the work itself failed and its record could not be cleaned up
-                logger.warning(
-                    "idempotency store unavailable; probing without de-duplication",
-                    extra={"action": "probe", "cause": type(error.__cause__ or error).__name__},
-                )
-                add_metric(MetricName.IDEMPOTENCY_STORE_ERRORS)
-                return work(), True
-
-
 # ---------------------------------------------------------------- the use case
 
 
@@ -202,24 +132,103 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class VersionRecorder:
+    """Turns a provider's reply into a recorded version: the key, the upsert, drift.
+
+    A reply whose key is ``unknown`` (no fingerprint, no resolved model) is attributed to the
+    template's latest known version for that provider and model, when there is one: a result never
+    carries ``unknown`` once a probe found a real key.
+    """
+
+    def __init__(
+        self, versions: VersionStore, publisher: DriftPublisher, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.versions = versions
+        self.publisher = publisher
+        self.clock = clock or (lambda: utcnow())
+
+    def record(self, target: ProbeTarget, reply: ChatReply) -> EnsureVersionResult:
+        version = version_of(target.provider, target.model_id, reply.metadata)
+        if version.provider_version_key == UNKNOWN:
+            known = self.versions.latest_known(
+                target.org_id, target.template_id, target.provider, target.model_id
+            )
+            if known is not None:
+                version = ProviderVersion(
+                    provider_version_key=known["provider_version_key"],
+                    system_fingerprint=version.system_fingerprint,
+                    requested_model=target.model_id,
+                    resolved_model=version.resolved_model or known["resolved_model"],
+                )
+        if target.provider == "openai":
+            add_metric(MetricName.OPENAI_FINGERPRINT_PRESENT, 1 if version.system_fingerprint else 0)
+        captured_at = self.clock()
+        recorded = self.versions.record(
+            VersionCapture(
+                org_id=target.org_id,
+                workspace_id=target.workspace_id,
+                template_id=target.template_id,
+                provider=target.provider,
+                model_id=target.model_id,
+                resolved_model=version.resolved_model,
+                provider_version_key=version.provider_version_key,
+                system_fingerprint=version.system_fingerprint,
+                captured_at=captured_at,
+            ),
+            new_id=str(uuid.uuid4()),
+        )
+        if recorded.is_new and recorded.previous_key:
+            add_metric(MetricName.PROVIDER_VERSION_CHANGED, provider=target.provider)
+            logger.info(
+                "provider version changed",
+                extra={
+                    "action": "drift",
+                    "provider_version_key": version.provider_version_key,
+                    "previous_provider_version_key": recorded.previous_key,
+                },
+            )
+            self.publisher.publish(
+                {
+                    "org_id": target.org_id,
+                    "workspace_id": target.workspace_id,
+                    "template_id": target.template_id,
+                    "provider": target.provider,
+                    "model_id": target.model_id,
+                    "old_provider_version_key": recorded.previous_key,
+                    "new_provider_version_key": version.provider_version_key,
+                    "version_id": recorded.version_id,
+                    "detected_at": captured_at.isoformat(),
+                }
+            )
+        return EnsureVersionResult(
+            version_id=recorded.version_id,
+            provider=target.provider,
+            provider_version_key=version.provider_version_key,
+            captured_at=captured_at,
+            model_id=target.model_id,
+            resolved_model=version.resolved_model,
+            system_fingerprint=version.system_fingerprint,
+            is_new_version=recorded.is_new,
+            previous_provider_version_key=recorded.previous_key,
+        )
+
+
 class Prober:
     def __init__(
         self,
         templates: TemplateStore,
-        versions: VersionStore,
+        recorder: VersionRecorder,
         settings: ProviderSettings,
-        publisher: DriftPublisher,
-        deduplicator: ProbeDeduplicator | None,
+        deduplicator: Once | None,
         secret_max_age: int = 300,
-        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.templates = templates
-        self.versions = versions
+        self.recorder = recorder
+        self.versions = recorder.versions
         self.settings = settings
-        self.publisher = publisher
         self.deduplicator = deduplicator
         self.secret_max_age = secret_max_age
-        self.clock = clock or (lambda: utcnow())
+        self.clock = lambda: recorder.clock()
 
     def target(
         self, scope: Scope, template_id: str, provider: str | None, model_id: str | None
@@ -295,58 +304,7 @@ class Prober:
             add_metric(MetricName.PROBE_FAILURES, provider=target.provider)
             logger.warning("probe failed", extra={"action": "probe", "code": error.code, "status": "failed"})
             raise
-        version = version_of(target.provider, target.model_id, reply.metadata)
-        if target.provider == "openai":
-            add_metric(MetricName.OPENAI_FINGERPRINT_PRESENT, 1 if version.system_fingerprint else 0)
-        captured_at = self.clock()
-        recorded = self.versions.record(
-            VersionCapture(
-                org_id=target.org_id,
-                workspace_id=target.workspace_id,
-                template_id=target.template_id,
-                provider=target.provider,
-                model_id=target.model_id,
-                resolved_model=version.resolved_model,
-                provider_version_key=version.provider_version_key,
-                system_fingerprint=version.system_fingerprint,
-                captured_at=captured_at,
-            ),
-            new_id=str(uuid.uuid4()),
-        )
-        if recorded.is_new and recorded.previous_key:
-            add_metric(MetricName.PROVIDER_VERSION_CHANGED, provider=target.provider)
-            logger.info(
-                "provider version changed",
-                extra={
-                    "action": "drift",
-                    "provider_version_key": version.provider_version_key,
-                    "previous_provider_version_key": recorded.previous_key,
-                },
-            )
-            self.publisher.publish(
-                {
-                    "org_id": target.org_id,
-                    "workspace_id": target.workspace_id,
-                    "template_id": target.template_id,
-                    "provider": target.provider,
-                    "model_id": target.model_id,
-                    "old_provider_version_key": recorded.previous_key,
-                    "new_provider_version_key": version.provider_version_key,
-                    "version_id": recorded.version_id,
-                    "detected_at": captured_at.isoformat(),
-                }
-            )
-        return EnsureVersionResult(
-            version_id=recorded.version_id,
-            provider=target.provider,
-            provider_version_key=version.provider_version_key,
-            captured_at=captured_at,
-            model_id=target.model_id,
-            resolved_model=version.resolved_model,
-            system_fingerprint=version.system_fingerprint,
-            is_new_version=recorded.is_new,
-            previous_provider_version_key=recorded.previous_key,
-        )
+        return self.recorder.record(target, reply)
 
     def history(self, scope: Scope, template_id: str) -> VersionHistory:
         if self.templates.get_active(scope.org_id, template_id) is None:

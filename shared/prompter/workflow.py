@@ -24,7 +24,12 @@ from prompter.errors import (
 # Retried with backoff and jitter by the workflows.
 RETRYABLE_ERRORS: tuple[type[Exception], ...] = (ProviderThrottled, ProviderUnavailable, DatabaseUnavailable)
 # Caught by the workflows and recorded as a failed country with this error's code.
-TERMINAL_ERRORS: tuple[type[Exception], ...] = (ProviderAuthError, ProviderBadRequest, TemplateNotFound, InvalidInput)
+TERMINAL_ERRORS: tuple[type[Exception], ...] = (
+    ProviderAuthError,
+    ProviderBadRequest,
+    TemplateNotFound,
+    InvalidInput,
+)
 # Lambda's own transient failures, retried like the retryable errors.
 LAMBDA_SERVICE_ERRORS: tuple[str, ...] = (
     "Lambda.ServiceException",

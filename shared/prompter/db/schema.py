@@ -126,3 +126,21 @@ prompt_results = Table(
     UniqueConstraint("run_id", "run_country"),
     Index("ix_prompt_results_template_id_created_at", "template_id", "created_at"),
 )
+
+prompt_runs = Table(
+    "prompt_runs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("org_id", SCOPE, nullable=False),
+    Column("workspace_id", SCOPE, nullable=False),
+    Column("template_id", ID, ForeignKey("prompt_templates.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("countries", JsonType, nullable=False),
+    Column("request", JsonType, nullable=False),
+    Column("execution_arn", String(2048), nullable=True),
+    Column("succeeded", Integer, nullable=True),
+    Column("failed", Integer, nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("finished_at", Timestamp, nullable=True),
+    Index("ix_prompt_runs_template_id_created_at", "template_id", "created_at"),
+)

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from prompter.db.engine import run_with_reconnect
 from prompter.db.schema import prompt_versions as v
 from prompter.db.templates import as_utc
+from prompter.providers.versioning import UNKNOWN
 
 _KEY = ["org_id", "workspace_id", "template_id", "provider_version_key"]
 _INSERTED = [c for c in v.c if c.name != "seen_count"]
@@ -116,6 +117,29 @@ class VersionStore:
                 is_new=is_new,
                 previous_key=previous if is_new else None,
             )
+
+        return run_with_reconnect(self.engine, work)
+
+    def latest_known(
+        self, org_id: str, template_id: str, provider: str, model_id: str
+    ) -> dict[str, Any] | None:
+        """The most recently seen version of a template for a provider and model whose key is known."""
+        stmt = (
+            select(v.c.id, v.c.provider_version_key, v.c.system_fingerprint, v.c.resolved_model)
+            .where(
+                v.c.org_id == org_id,
+                v.c.template_id == template_id,
+                v.c.provider == provider,
+                v.c.model_id == model_id,
+                v.c.provider_version_key != UNKNOWN,
+            )
+            .order_by(v.c.last_seen_at.desc(), v.c.id)
+            .limit(1)
+        )
+
+        def work(conn: Connection) -> dict[str, Any] | None:
+            row = conn.execute(stmt).first()
+            return dict(row._mapping) if row is not None else None
 
         return run_with_reconnect(self.engine, work)
 
