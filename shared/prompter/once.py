@@ -38,7 +38,7 @@ class Once:
         )
         self.config = IdempotencyConfig(
             event_key_jmespath="key",
-            payload_validation_jmespath="payload" if validate_payload else None,
+            payload_validation_jmespath="payload" if validate_payload else "",
             expires_after_seconds=expires_after_seconds,
         )
         self.wait_seconds = wait_seconds
