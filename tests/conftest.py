@@ -235,3 +235,13 @@ def service_logs() -> Iterator[Any]:
         yield buffer
     finally:
         handler.stream = sys.__stdout__  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The probe clock; tests move it to another hour bucket by replacing now[0]."""
+    from datetime import UTC, datetime
+
+    now = [datetime(2026, 11, 26, 9, 15, tzinfo=UTC)]
+    monkeypatch.setattr("prompter.probing.utcnow", lambda: now[0])
+    return now

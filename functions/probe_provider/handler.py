@@ -1,7 +1,9 @@
 """Provider probes: the ensure-version and versions routes, and the probe task of the workflows.
 
 ``lambda_handler`` serves API Gateway proxy events; any other event is a workflow task payload
-(:class:`ProbeTask`), answered with a small JSON object. Errors a workflow Retries or Catches
+with an ``action``: ``probe`` (the default, :class:`ProbeTask`), ``call`` (one country of a batch
+run: the provider call and its version) or ``sweep_targets`` (every active template's provider and
+model, for the version sweep). Errors a workflow Retries or Catches
 escape the task with their class name (``ProviderThrottled``, ``ProviderAuthError``, ...).
 """
 
@@ -19,8 +21,10 @@ from sqlalchemy import Engine
 from prompter import routes, runtime
 from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, serve
 from prompter.db.engine import build_engine
+from prompter.db.results import ResultStore, RunStore
 from prompter.db.templates import TemplateStore
 from prompter.db.versions import VersionStore
+from prompter.errors import FieldError, InvalidInput
 from prompter.models import Provider
 from prompter.observability import logger, metrics, set_env_dimension
 from prompter.once import Once
@@ -32,8 +36,10 @@ from prompter.probing import (
     VersionHistory,
     VersionRecorder,
 )
+from prompter.running import Runner
 from prompter.settings import ProbeFunctionSettings
 from prompter.templates import Scope
+from prompter.workflow import RunCountryTask, SweepTargetsTask
 
 app = new_resolver()
 
@@ -123,12 +129,35 @@ class ProbeTask(BaseModel):
     model_id: str | None = Field(default=None, min_length=1, max_length=200)
 
 
-def probe_task(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
-    task = ProbeTask.model_validate(event)
-    result = prober().ensure_version(
-        Scope(org_id=task.org_id), task.template_id, task.provider, task.model_id
+@runtime.once
+def runner() -> Runner:
+    config = settings()
+    return Runner(
+        templates=TemplateStore(engine()),
+        recorder=recorder(),
+        results=ResultStore(engine()),
+        runs=RunStore(engine()),
+        settings=config,
+        secret_max_age=config.secret_max_age,
     )
-    return result.model_dump(mode="json")
+
+
+def task(event: dict[str, Any]) -> dict[str, Any]:
+    """The workflows' tasks: ``probe`` (default), ``call`` (one country of a run), ``sweep_targets``."""
+    action = event.get("action", "probe")
+    logger.append_keys(action=action, run_id=event.get("run_id"))
+    if action == "probe":
+        probe = ProbeTask.model_validate(event)
+        result = prober().ensure_version(
+            Scope(org_id=probe.org_id), probe.template_id, probe.provider, probe.model_id
+        )
+        return result.model_dump(mode="json")
+    if action == "call":
+        return runner().call(RunCountryTask.model_validate(event)).model_dump(mode="json")
+    if action == "sweep_targets":
+        SweepTargetsTask.model_validate(event)
+        return {"targets": TemplateStore(engine()).sweep_targets()}
+    raise InvalidInput([FieldError(("action",), f"unknown task action {action!r}", "enum")])
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
@@ -139,4 +168,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         dedup.register_lambda_context(context)
     if "httpMethod" in event:
         return serve(app, event, context, settings())
-    return probe_task(event, context)
+    return task(event)

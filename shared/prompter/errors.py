@@ -94,6 +94,13 @@ class TemplateNotFound(NotFound):
         super().__init__(f"template {template_id} not found", template_id=template_id)
 
 
+class RunNotFound(NotFound):
+    code = "RUN_NOT_FOUND"
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id} not found", run_id=run_id)
+
+
 class TemplateExists(PrompterError):
     """An active template with the same generation config already exists in the workspace."""
 

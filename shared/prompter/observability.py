@@ -35,6 +35,9 @@ class MetricName(StrEnum):
     PROVIDER_VERSION_CHANGED = "ProviderVersionChanged"  # drift, by provider
     IDEMPOTENCY_STORE_ERRORS = "IdempotencyStoreErrors"
     DRIFT_EVENT_FAILURES = "DriftEventPublishFailures"
+    RESULTS_INSERTED = "ResultsInserted"
+    RESULTS_FAILED = "ResultsFailed"  # countries recorded as failed
+    RUNS_STARTED = "RunsStarted"
 
 
 def add_metric(name: MetricName, value: float = 1, unit: str = "Count", **dimensions: str) -> None:

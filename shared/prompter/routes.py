@@ -75,6 +75,29 @@ LIST_VERSIONS = Route(
     "Provider versions seen for a template, newest first",
 )
 
+RUN_ONCE = Route(
+    "POST",
+    f"{TEMPLATES}/{{template_id}}/run",
+    "store_result",
+    "runOnce",
+    "Run the template for one country now and store the result",
+)
+START_RUNS = Route(
+    "POST",
+    f"{TEMPLATES}/{{template_id}}/runs",
+    "store_result",
+    "startRuns",
+    "Run the template over its countries (or a subset) as a batch",
+)
+GET_RUN = Route("GET", "/api/runs/{run_id}", "store_result", "getRun", "A batch run's status, per country")
+LIST_RESULTS = Route(
+    "GET",
+    f"{TEMPLATES}/{{template_id}}/results",
+    "store_result",
+    "listResults",
+    "Stored results of a template, newest first",
+)
+
 ROUTES: tuple[Route, ...] = (
     CREATE_TEMPLATE,
     CHECK_DUPLICATE,
@@ -85,6 +108,10 @@ ROUTES: tuple[Route, ...] = (
     OPENAPI,
     ENSURE_VERSION,
     LIST_VERSIONS,
+    RUN_ONCE,
+    START_RUNS,
+    GET_RUN,
+    LIST_RESULTS,
 )
 
 

@@ -115,3 +115,14 @@ class ProviderSettings(_EnvModel):
 
 class ProbeFunctionSettings(DatabaseSettings, ApiSettings, ProviderSettings):
     """Settings of the probe_provider function."""
+
+
+class WorkflowSettings(_EnvModel):
+    """Where batch runs are orchestrated."""
+
+    run_batch_state_machine_arn: str | None = Field(default=None, description="the RunBatch state machine")
+    run_max_concurrency: int = Field(default=5, ge=1, le=40, description="countries run at once per batch")
+
+
+class StoreFunctionSettings(DatabaseSettings, ApiSettings, ProviderSettings, WorkflowSettings):
+    """Settings of the store_result function."""

@@ -67,6 +67,8 @@ class RunCountryTask(_Task):
     runtime_vars: dict[str, str] = Field(default_factory=dict)
     rendered_prompt: str | None = None
     analysis_scope: str = "brand"
+    brand_aliases: list[str] = Field(default_factory=list)
+    alias_snapshot_id: str | None = None
     use_grounding: bool = False
 
 

@@ -4,7 +4,7 @@ moto for the idempotency table and the drift event bus, on SQLite and PostgreSQL
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -23,14 +23,6 @@ def create(api: Api, **changes: Any) -> dict[str, Any]:
 
 def ensure(api: Api, template_id: str, payload: Any = None) -> Any:
     return api.post(f"{TEMPLATES}/{template_id}/ensure-version", payload)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> list[datetime]:
-    """The probe clock; tests move it to another hour bucket by replacing now[0]."""
-    now = [datetime(2026, 11, 26, 9, 15, tzinfo=UTC)]
-    monkeypatch.setattr("prompter.probing.utcnow", lambda: now[0])
-    return now
 
 
 def emf(captured: str) -> list[dict[str, Any]]:

@@ -150,6 +150,11 @@ class TemplateStore:
 
         return run_with_reconnect(self.engine, work)
 
+    def sweep_targets(self) -> list[dict[str, Any]]:
+        """Every active template's (org, template, provider, model), for the version sweep."""
+        stmt = select(t.c.org_id, t.c.id.label("template_id"), t.c.provider, t.c.model_id).where(_ACTIVE)
+        return run_with_reconnect(self.engine, lambda conn: [dict(x._mapping) for x in conn.execute(stmt)])
+
     def ping(self) -> str:
         """One trivial statement; the dialect name when the database answers."""
 

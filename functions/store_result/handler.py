@@ -1,0 +1,223 @@
+"""Runs and results: the run, runs, run status and results routes, and the workflows' store tasks.
+
+``lambda_handler`` serves API Gateway proxy events; any other event is a workflow task payload
+with an ``action``: ``store`` (a country's result), ``record_failure`` (a country the workflow
+caught failing) or ``finish_run``. Errors a workflow retries escape with their class names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import datetime
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from sqlalchemy import Engine
+
+from prompter import routes, runtime
+from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, serve
+from prompter.db.engine import build_engine
+from prompter.db.results import ResultStore, RunStore
+from prompter.db.templates import TemplateStore
+from prompter.db.versions import VersionStore
+from prompter.errors import FieldError, InvalidInput
+from prompter.observability import logger, metrics, set_env_dimension
+from prompter.once import Once
+from prompter.probing import DriftPublisher, VersionRecorder
+from prompter.running import (
+    BatchRunRequest,
+    ResultsPage,
+    RunAccepted,
+    Runner,
+    RunRequest,
+    RunResult,
+    RunStatus,
+)
+from prompter.settings import StoreFunctionSettings
+from prompter.workflow import CallOutcome, FinishRunTask, RecordFailureTask
+
+app = new_resolver()
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAY_SECONDS = 24 * 3600
+
+
+@runtime.once
+def settings() -> StoreFunctionSettings:
+    loaded = StoreFunctionSettings.from_env(os.environ)
+    set_env_dimension(loaded.env)
+    return loaded
+
+
+@runtime.once
+def engine() -> Engine:
+    built = build_engine(settings())
+    runtime.on_reset(built.dispose)
+    return built
+
+
+@runtime.once
+def events_client() -> Any:
+    import boto3
+
+    return boto3.client("events")
+
+
+@runtime.once
+def stepfunctions_client() -> Any:
+    import boto3
+
+    return boto3.client("stepfunctions")
+
+
+@runtime.once
+def replays() -> Once | None:
+    table = settings().idempotency_table
+    return (
+        Once(table, REPLAY_SECONDS, settings().provider_timeout + 10, validate_payload=True)
+        if table
+        else None
+    )
+
+
+@runtime.once
+def runner() -> Runner:
+    config = settings()
+    return Runner(
+        templates=TemplateStore(engine()),
+        recorder=VersionRecorder(
+            VersionStore(engine()), DriftPublisher(config.event_bus_name, events_client)
+        ),
+        results=ResultStore(engine()),
+        runs=RunStore(engine()),
+        settings=config,
+        secret_max_age=config.secret_max_age,
+    )
+
+
+def start_execution(run_id: str, execution_input: dict[str, Any]) -> str:
+    answer = stepfunctions_client().start_execution(
+        stateMachineArn=settings().run_batch_state_machine_arn, name=run_id, input=json.dumps(execution_input)
+    )
+    return str(answer["executionArn"])
+
+
+def execution_status(execution_arn: str) -> str | None:
+    try:
+        return str(stepfunctions_client().describe_execution(executionArn=execution_arn)["status"])
+    except Exception:  # status is best effort; the stored rows are the truth
+        logger.warning("execution status unavailable", extra={"action": "get_run"})
+        return None
+
+
+def replayable(route: str, org_id: str, template_id: str, work: Any) -> dict[str, Any]:
+    """Run ``work`` once per ``Idempotency-Key``: a replay returns the first answer."""
+    key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
+    store = replays()
+    if not key or store is None:
+        return dict(work())
+    if len(key) > 255:
+        raise InvalidInput(
+            [FieldError(("header", IDEMPOTENCY_HEADER), "is longer than 255 characters", "too_long")]
+        )
+    payload = hashlib.sha256((app.current_event.body or "").encode()).hexdigest()
+    answer, ran = store.run(f"{org_id}|{route}|{template_id}|{key}", work, payload)
+    if not ran:
+        logger.info("replayed", extra={"action": route, "idempotency_key_replayed": True})
+    return answer
+
+
+@register(app, routes.RUN_ONCE, responses={**ok_doc(200, RunResult, "OK"), **error_doc(404, 502)})
+def run_once(template_id: str, body: Annotated[RunRequest, Body()]) -> RunResult:
+    scope = request_scope(app, settings(), body.org_id)
+    answer = replayable(
+        "run",
+        scope.org_id,
+        template_id,
+        lambda: runner().run_once(scope, template_id, body).model_dump(mode="json"),
+    )
+    return RunResult.model_validate(answer)
+
+
+@register(app, routes.START_RUNS, responses={**ok_doc(202, RunAccepted, "Accepted"), **error_doc(404)})
+def start_runs(template_id: str, body: Annotated[BatchRunRequest, Body()]) -> Response[RunAccepted]:
+    config = settings()
+    scope = request_scope(app, config, body.org_id)
+    starter = start_execution if config.run_batch_state_machine_arn else None
+    answer = replayable(
+        "runs",
+        scope.org_id,
+        template_id,
+        lambda: (
+            runner()
+            .start_batch(scope, template_id, body, starter, config.run_max_concurrency)
+            .model_dump(mode="json")
+        ),
+    )
+    accepted = RunAccepted.model_validate(answer)
+    return Response(
+        status_code=HTTPStatus.ACCEPTED,
+        content_type=content_types.APPLICATION_JSON,
+        body=accepted,
+        headers={"Location": f"/api/runs/{accepted.run_id}"},
+    )
+
+
+@register(app, routes.GET_RUN, responses={**ok_doc(200, RunStatus, "OK"), **error_doc(404)})
+def get_run(run_id: str) -> RunStatus:
+    return runner().status(request_scope(app, settings()), run_id, execution_status)
+
+
+@register(app, routes.LIST_RESULTS, responses={**ok_doc(200, ResultsPage, "OK"), **error_doc(404)})
+def list_results(
+    template_id: str,
+    country: Annotated[str | None, Query(max_length=8, description="ISO country code")] = None,
+    version_id: Annotated[str | None, Query(max_length=64)] = None,
+    from_: Annotated[
+        datetime | None, Query(alias="from", description="created at or after (ISO 8601)")
+    ] = None,
+    to: Annotated[datetime | None, Query(description="created before (ISO 8601)")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    org_id: Annotated[str | None, Query(max_length=128, description="tenant (local only)")] = None,
+) -> ResultsPage:
+    config = settings()
+    size = min(limit or config.page_size, config.max_page_size)
+    return runner().results_page(
+        request_scope(app, config), template_id, size, country, version_id, from_, to, cursor
+    )
+
+
+def task(event: dict[str, Any]) -> dict[str, Any]:
+    action = event.get("action")
+    logger.append_keys(action=action, run_id=event.get("run_id"))
+    if action == "store":
+        row, inserted = runner().store(CallOutcome.model_validate(event))
+        return {
+            "result_id": row["id"],
+            "run_id": event["run_id"],
+            "country": event["country"],
+            "status": row["status"],
+            "inserted": inserted,
+        }
+    if action == "record_failure":
+        return runner().record_failure(RecordFailureTask.model_validate(event))
+    if action == "finish_run":
+        return runner().finish_run(FinishRunTask.model_validate(event).run_id)
+    raise InvalidInput([FieldError(("action",), f"unknown task action {action!r}", "enum")])
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    store = replays()
+    if store is not None:
+        store.register_lambda_context(context)
+    if "httpMethod" in event:
+        return serve(app, event, context, settings())
+    return task(event)

@@ -1,0 +1,141 @@
+"""Results (one per run and country) and batch runs.
+
+Storing a result is idempotent on (run_id, run_country): ``INSERT ... ON CONFLICT DO NOTHING
+RETURNING``, and only when nothing was inserted a read of the row already there (at most two
+statements). A retried store task therefore never makes a second row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, func, literal, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from prompter.db.engine import run_with_reconnect
+from prompter.db.schema import prompt_results as r
+from prompter.db.schema import prompt_runs as runs
+from prompter.db.templates import as_utc
+
+_INSERTED = list(r.c)
+_EXISTING = select(r.c.id, r.c.created_at, r.c.status).where(
+    r.c.run_id == bindparam("run_id"), r.c.run_country == bindparam("run_country")
+)
+
+
+def _insert(dialect: Any) -> Any:
+    return (
+        dialect.insert(r)
+        .values({c.name: bindparam(c.name, type_=c.type) for c in _INSERTED})
+        .on_conflict_do_nothing(index_elements=["run_id", "run_country"])
+        .returning(r.c.id, r.c.created_at, r.c.status)
+    )
+
+
+_INSERT = {"postgresql": _insert(postgresql), "sqlite": _insert(sqlite)}
+
+
+def _row(row: Any) -> dict[str, Any]:
+    data = dict(row._mapping)
+    for name in ("created_at", "finished_at"):
+        if name in data:
+            data[name] = as_utc(data[name])
+    return data
+
+
+class ResultStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def store(self, values: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Store a result unless (run_id, run_country) already has one; ``(row, inserted)``."""
+        params = {c.name: values.get(c.name) for c in _INSERTED}
+        insert = _INSERT[self.engine.dialect.name]
+
+        def work(conn: Connection) -> tuple[dict[str, Any], bool]:
+            row = conn.execute(insert, params).first()
+            if row is not None:
+                return _row(row), True
+            return _row(conn.execute(_EXISTING, params).one()), False
+
+        return run_with_reconnect(self.engine, work)
+
+    def for_run(self, org_id: str, run_id: str) -> list[dict[str, Any]]:
+        stmt = (
+            select(
+                r.c.id,
+                r.c.run_country,
+                r.c.status,
+                r.c.error_code,
+                r.c.error_message,
+                r.c.version_id,
+                r.c.provider_version_key,
+                r.c.created_at,
+            )
+            .where(r.c.org_id == org_id, r.c.run_id == run_id)
+            .order_by(r.c.run_country)
+        )
+        return run_with_reconnect(self.engine, lambda conn: [_row(x) for x in conn.execute(stmt)])
+
+    def counts(self, run_id: str) -> dict[str, int]:
+        stmt = select(r.c.status, func.count()).where(r.c.run_id == run_id).group_by(r.c.status)
+        return run_with_reconnect(self.engine, lambda conn: {s: int(n) for s, n in conn.execute(stmt)})
+
+    def for_template(
+        self,
+        org_id: str,
+        template_id: str,
+        limit: int,
+        country: str | None = None,
+        version_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """A template's results, newest first, keyset-paginated on (created_at, id)."""
+        stmt = select(r).where(r.c.org_id == org_id, r.c.template_id == template_id)
+        if country:
+            stmt = stmt.where(r.c.run_country == country)
+        if version_id:
+            stmt = stmt.where(r.c.version_id == version_id)
+        if since:
+            stmt = stmt.where(r.c.created_at >= since)
+        if until:
+            stmt = stmt.where(r.c.created_at < until)
+        if after is not None:
+            stmt = stmt.where(
+                tuple_(r.c.created_at, r.c.id) < tuple_(literal(after[0], r.c.created_at.type), after[1])
+            )
+        stmt = stmt.order_by(r.c.created_at.desc(), r.c.id.desc()).limit(limit)
+        return run_with_reconnect(self.engine, lambda conn: [_row(x) for x in conn.execute(stmt)])
+
+
+class RunStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create(self, values: dict[str, Any]) -> None:
+        run_with_reconnect(self.engine, lambda conn: conn.execute(runs.insert().values(**values)))
+
+    def set_execution(self, run_id: str, execution_arn: str) -> None:
+        stmt = update(runs).where(runs.c.id == run_id).values(execution_arn=execution_arn)
+        run_with_reconnect(self.engine, lambda conn: conn.execute(stmt))
+
+    def finish(self, run_id: str, status: str, succeeded: int, failed: int, when: datetime) -> None:
+        stmt = (
+            update(runs)
+            .where(runs.c.id == run_id)
+            .values(status=status, succeeded=succeeded, failed=failed, finished_at=when)
+        )
+        run_with_reconnect(self.engine, lambda conn: conn.execute(stmt))
+
+    def get(self, org_id: str, run_id: str) -> dict[str, Any] | None:
+        stmt = select(runs).where(runs.c.id == run_id, runs.c.org_id == org_id)
+
+        def work(conn: Connection) -> dict[str, Any] | None:
+            row = conn.execute(stmt).first()
+            return _row(row) if row is not None else None
+
+        return run_with_reconnect(self.engine, work)

@@ -1,0 +1,181 @@
+"""The run, runs, run status and results routes through the store_result lambda_handler."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from prompter.errors import ProviderAuthError
+from prompter.providers import registry
+from tests.conftest import Api, AwsFakes
+from tests.integration.test_probe_api import create
+from tests.integration.test_templates_api import TEMPLATES
+
+PROMPT = "Top 5 {{category}} brands in {{country}} compared with {{brand}}?"
+
+
+def run(api: Api, template_id: str, payload: Any, **kw: Any) -> Any:
+    return api.post(f"{TEMPLATES}/{template_id}/run", payload, **kw)
+
+
+def test_run_renders_calls_and_stores(api: Api, aws: AwsFakes, clock: Any) -> None:
+    template = create(api, user_prompt_template=PROMPT, country_set=["US", "DE"])
+    reply = run(
+        api,
+        template["id"],
+        {
+            "country": "de",
+            "brand_name": "Avea",
+            "runtime_vars": {"category": "longevity"},
+            "brand_aliases": ["AVEA Life"],
+            "alias_snapshot_id": "aliases-7",
+        },
+    )
+    assert reply.status == 200, reply.body
+    got = reply.body
+    assert got["country"] == "DE"
+    key = registry.fake("openai").metadata("gpt-4o")["system_fingerprint"]
+    assert got["provider_version_key"] == key and got["system_fingerprint"] == key
+    versions = api.get(f"{TEMPLATES}/{template['id']}/versions").body["items"]
+    assert [v["id"] for v in versions] == [got["version_id"]]
+    results = api.get(f"{TEMPLATES}/{template['id']}/results").body["items"]
+    assert len(results) == 1
+    stored = results[0]
+    rendered = "Top 5 longevity brands in DE compared with Avea?"
+    assert stored["id"] == got["result_id"] and stored["status"] == "succeeded"
+    assert stored["rendered_prompt_hash"] == hashlib.sha256(rendered.encode()).hexdigest()
+    assert stored["request"]["messages"][-1]["content"] == rendered  # the full request as sent
+    assert stored["response"]["choices"][0]["message"]["content"].endswith(rendered)  # the full response
+    assert stored["analysis_config"] == {
+        "analysis_scope": "brand",
+        "brand_name": "Avea",
+        "brand_aliases": ["AVEA Life"],
+        "alias_snapshot_id": "aliases-7",
+    }
+    assert stored["version_id"] == got["version_id"] and stored["provider_version_key"] == key
+    assert stored["run_country"] == "DE" and stored["used_grounding"] is False
+
+
+def test_rendered_prompt_is_sent_as_is(api: Api, aws: AwsFakes) -> None:
+    template = create(api, user_prompt_template=PROMPT, country_set=["US"])
+    reply = run(api, template["id"], {"rendered_prompt": "Exactly this."})
+    assert reply.status == 200 and reply.body["country"] == "US"  # the template's only country
+    stored = api.get(f"{TEMPLATES}/{template['id']}/results").body["items"][0]
+    assert stored["request"]["messages"][-1]["content"] == "Exactly this."
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"country": "US", "runtime_vars": {"category": "x"}}, "runtime_vars.brand"),
+        ({"country": "US", "brand_name": "Avea"}, "runtime_vars.category"),
+        ({"country": "FR", "brand_name": "A", "runtime_vars": {"category": "x"}}, "country"),
+        ({"country": "ZZ", "brand_name": "A", "runtime_vars": {"category": "x"}}, "country"),
+        ({"brand_name": "A", "runtime_vars": {"category": "x"}}, "country"),
+        ({"country": "US", "runtime_vars": {"category": 3}}, "runtime_vars.category"),
+    ],
+)
+def test_bad_run_input_is_422_naming_the_field(
+    api: Api, aws: AwsFakes, payload: dict[str, Any], field: str
+) -> None:
+    template = create(api, user_prompt_template=PROMPT, country_set=["US", "DE"])
+    reply = run(api, template["id"], payload)
+    assert reply.status == 422, reply.body
+    assert field in {e["field"] for e in reply.detail["errors"]}
+    assert registry.fake("openai").calls == 0
+
+
+def test_run_with_idempotency_key_replays_the_first_response(
+    api: Api, aws: AwsFakes, database_url: str
+) -> None:
+    template = create(api, user_prompt_template="Brands in {{country}}", country_set=["US"])
+    first = run(api, template["id"], {}, headers={"Idempotency-Key": "run-1"})
+    again = run(api, template["id"], {}, headers={"Idempotency-Key": "run-1"})
+    assert first.status == again.status == 200
+    assert again.body == first.body
+    assert registry.fake("openai").calls == 1
+    assert len(api.get(f"{TEMPLATES}/{template['id']}/results").body["items"]) == 1
+    other = run(api, template["id"], {"rendered_prompt": "different"}, headers={"Idempotency-Key": "run-1"})
+    assert other.status == 422 and other.detail["errors"][0]["loc"] == ["header", "Idempotency-Key"]
+    fresh = run(api, template["id"], {}, headers={"Idempotency-Key": "run-2"})
+    assert fresh.status == 200 and fresh.body["result_id"] != first.body["result_id"]
+
+
+def test_provider_failure_stores_nothing_and_is_retryable_with_the_same_key(api: Api, aws: AwsFakes) -> None:
+    template = create(api, user_prompt_template="Brands in {{country}}", country_set=["US"])
+    registry.fake("openai").fail_next(ProviderAuthError("openai refused the credentials (401)"))
+    failed = run(api, template["id"], {}, headers={"Idempotency-Key": "k"})
+    assert failed.status == 502 and failed.detail["code"] == "PROVIDER_AUTH_FAILED"
+    assert api.get(f"{TEMPLATES}/{template['id']}/results").body["items"] == []
+    retried = run(api, template["id"], {}, headers={"Idempotency-Key": "k"})
+    assert retried.status == 200
+
+
+def test_results_filters_and_pages(
+    api: Api, aws: AwsFakes, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    template = create(api, user_prompt_template="Brands in {{country}}", country_set=["US", "GB", "DE"])
+    for country in ("US", "GB", "DE", "US"):
+        assert run(api, template["id"], {"country": country}).status == 200
+    everything = api.get(f"{TEMPLATES}/{template['id']}/results").body["items"]
+    assert len(everything) == 4
+    us = api.get(f"{TEMPLATES}/{template['id']}/results", query={"country": "us"}).body["items"]
+    assert [r["run_country"] for r in us] == ["US", "US"]
+    registry.fake("openai").generation = 2
+    clock[0] += timedelta(hours=1)
+    newer = run(api, template["id"], {"country": "GB"}).body
+    by_version = api.get(f"{TEMPLATES}/{template['id']}/results", query={"version_id": newer["version_id"]})
+    assert [r["id"] for r in by_version.body["items"]] == [newer["result_id"]]
+    pages, cursor, seen = 0, None, []
+    while True:
+        query = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = api.get(f"{TEMPLATES}/{template['id']}/results", query=query).body
+        seen += [r["id"] for r in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert pages == 3 and len(set(seen)) == 5
+    cutoff = everything[0]["created_at"]
+    before = api.get(f"{TEMPLATES}/{template['id']}/results", query={"to": cutoff}).body["items"]
+    assert len(before) == 3
+    bad = api.get(f"{TEMPLATES}/{template['id']}/results", query={"from": "yesterday"})
+    assert bad.status == 422
+
+
+def test_runs_without_workflows_configured_is_503(api: Api, aws: AwsFakes) -> None:
+    template = create(api, user_prompt_template="Brands in {{country}}", country_set=["US"])
+    reply = api.post(f"{TEMPLATES}/{template['id']}/runs", {})
+    assert reply.status == 503 and reply.detail["code"] == "WORKFLOW_UNAVAILABLE"
+
+
+def test_runs_validate_before_starting(api: Api, aws: AwsFakes) -> None:
+    template = create(api, user_prompt_template=PROMPT, country_set=["US", "DE"])
+    missing = api.post(f"{TEMPLATES}/{template['id']}/runs", {"brand_name": "A"})
+    assert missing.status == 422 and "runtime_vars.category" in {e["field"] for e in missing.detail["errors"]}
+    outside = api.post(
+        f"{TEMPLATES}/{template['id']}/runs",
+        {"countries": ["FR"], "brand_name": "A", "runtime_vars": {"category": "c"}},
+    )
+    assert outside.status == 422 and outside.detail["errors"][0]["field"] == "countries[0]"
+
+
+def test_unknown_run_and_foreign_template_are_404(database_url: str, aws: AwsFakes) -> None:
+    acme = Api(org="acme")
+    template = acme.post(
+        TEMPLATES,
+        {
+            "org_id": "acme",
+            "workspace_id": "w",
+            "name": "n",
+            "user_prompt_template": "x",
+            "country_set": ["US"],
+            "model_id": "gpt-4o",
+        },
+    ).body
+    assert Api(org="globex").post(f"{TEMPLATES}/{template['id']}/run", {}).status == 404
+    assert Api(org="globex").get(f"{TEMPLATES}/{template['id']}/results").status == 404
+    assert acme.get("/api/runs/no-such-run").status == 404
