@@ -1,16 +1,22 @@
 """The AWS services the functions use, in-process (moto), for the local server.
 
-DynamoDB holds the probe idempotency table and EventBridge the drift event bus, exactly as when
-deployed, without an AWS account or network. Set ``PROMPTER_LOCAL_AWS=off`` to leave the
+DynamoDB holds the probe idempotency table, EventBridge the drift event bus and Step Functions the
+RunBatch and VersionSweep state machines (the ASL files in ``infra/workflows``, executed by moto,
+their Lambda tasks calling the handlers in-process; see ``local/stepfunctions.py``), exactly as
+when deployed, without an AWS account or network. Set ``PROMPTER_LOCAL_AWS=off`` to leave the
 environment untouched (for example to point the local server at real AWS resources).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
+from typing import Any
 
+# moto executes state machines only with this config; Lambda tasks use its Docker-free backend.
+MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 IDEMPOTENCY_TABLE = "prompter-idempotency-local"
 EVENT_BUS = "prompter-local"
 
@@ -33,7 +39,12 @@ def local_aws() -> Iterator[list[str]]:
     import boto3
     from moto import mock_aws
 
-    with mock_aws():
+    from local.stepfunctions import STATE_MACHINE_ENV, create_state_machines, install_lambda_seam
+
+    # moto's interpreter logs every caught task error with a dump of its syntax tree; the
+    # execution history (and the seam's one-line log of each failed invocation) says it better.
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+    with mock_aws(config=MOTO_CONFIG):
         boto3.client("dynamodb").create_table(
             TableName=IDEMPOTENCY_TABLE,
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -43,7 +54,20 @@ def local_aws() -> Iterator[list[str]]:
         boto3.client("events").create_event_bus(Name=EVENT_BUS)
         os.environ.setdefault("PROMPTER_IDEMPOTENCY_TABLE", IDEMPOTENCY_TABLE)
         os.environ.setdefault("PROMPTER_EVENT_BUS_NAME", EVENT_BUS)
-        yield [
-            f"AWS: in-process (moto): DynamoDB table {IDEMPOTENCY_TABLE} de-duplicates probes, "
-            f"EventBridge bus {EVENT_BUS} receives drift events"
-        ]
+        install_lambda_seam()
+        machines = create_state_machines(boto3.client("stepfunctions"))
+        # The ARNs exist only while this mock runs: unset on exit what was set here, so nothing
+        # later in the process starts executions against a state machine that is gone.
+        exported = [STATE_MACHINE_ENV[name] for name in machines if STATE_MACHINE_ENV[name] not in os.environ]
+        for name, arn in machines.items():
+            os.environ.setdefault(STATE_MACHINE_ENV[name], arn)
+        try:
+            yield [
+                f"AWS: in-process (moto): DynamoDB table {IDEMPOTENCY_TABLE} de-duplicates probes, "
+                f"EventBridge bus {EVENT_BUS} receives drift events",
+                f"Workflows: Step Functions state machines {', '.join(machines)} execute "
+                "infra/workflows/*.asl.json in-process; their Lambda tasks call the handlers directly",
+            ]
+        finally:
+            for key in exported:
+                os.environ.pop(key, None)

@@ -1,0 +1,177 @@
+"""The workflows, executed locally: the real state machine definitions run by moto's Step Functions
+interpreter, whose Lambda tasks call the deployed handlers in-process.
+
+``infra/workflows/<name>.asl.json`` is loaded here with the same ``${Key}`` substitutions CDK
+applies (``DefinitionBody.from_file`` + ``definition_substitutions``): one definition for the
+deployed stack, the tests and the local server.
+
+The one seam: moto (``mock_aws(config={"stepfunctions": {"execute_state_machine": True},
+"lambda": {"use_docker": False}})``) sends every Lambda task through its simple Lambda backend's
+``invoke(function_name, qualifier, body, headers, response_headers)``. :func:`install_lambda_seam`
+replaces that method so that ``prompter-<function>`` (by name or ARN) runs
+``functions/<function>/handler.py``'s ``lambda_handler`` in the calling thread (Map iterations run
+in threads, so invocations are concurrent, as separate Lambda environments would be). An exception
+becomes a Lambda function error ``{"errorType": <bare class name>, "errorMessage": ...}``, which
+Step Functions matches against Retry/Catch ``ErrorEquals``, exactly as when deployed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from local.apigw import LambdaContext, handler_module
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = ROOT / "infra" / "workflows"
+FUNCTION_PREFIX = "prompter-"
+ROLE_ARN = "arn:aws:iam::123456789012:role/prompter-workflows-local"
+
+# State machine name -> definition file (infra/workflows/<file>.asl.json).
+STATE_MACHINES: dict[str, str] = {
+    "prompter-run-batch": "run_batch",
+    "prompter-version-sweep": "version_sweep",
+}
+# What the local server exports for the functions that start executions.
+STATE_MACHINE_ENV: dict[str, str] = {
+    "prompter-run-batch": "PROMPTER_RUN_BATCH_STATE_MACHINE_ARN",
+    "prompter-version-sweep": "PROMPTER_VERSION_SWEEP_STATE_MACHINE_ARN",
+}
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+_log = logging.getLogger(__name__)
+_install_lock = threading.Lock()
+
+
+def definition(name: str, substitutions: Mapping[str, str]) -> str:
+    """``infra/workflows/<name>.asl.json`` with every ``${Key}`` replaced; a key without a value
+    is an error here (CloudFormation would only fail at deploy time)."""
+    text = (WORKFLOWS / f"{name}.asl.json").read_text(encoding="utf-8")
+    missing = sorted({key for key in _PLACEHOLDER.findall(text) if key not in substitutions})
+    if missing:
+        raise KeyError(f"{name}.asl.json needs substitutions for {', '.join(missing)}")
+    result = _PLACEHOLDER.sub(lambda m: substitutions[m.group(1)], text)
+    json.loads(result)  # a substitution must not break the JSON
+    return result
+
+
+def function_arn(function: str, region: str = "us-east-1", account: str = "123456789012") -> str:
+    """The local ARN of ``prompter-<function>`` (``function`` is the folder under ``functions/``)."""
+    return f"arn:aws:lambda:{region}:{account}:function:{FUNCTION_PREFIX}{function}"
+
+
+def substitutions(region: str = "us-east-1", account: str = "123456789012") -> dict[str, str]:
+    """The local values of the definitions' placeholders (CDK passes the deployed ARNs instead)."""
+    return {
+        "ProbeProviderFunctionArn": function_arn("probe_provider", region, account),
+        "StoreResultFunctionArn": function_arn("store_result", region, account),
+    }
+
+
+def local_function(function_name: str) -> str | None:
+    """``probe_provider`` for ``prompter-probe_provider``, its ARN or a qualified ARN; None for a
+    function that is not one of ours."""
+    name = function_name
+    if ":function:" in name:  # full or partial ARN, possibly with a version/alias qualifier
+        name = name.split(":function:", 1)[1].split(":", 1)[0]
+    if not name.startswith(FUNCTION_PREFIX):
+        return None
+    function = name.removeprefix(FUNCTION_PREFIX)
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", function):
+        return None
+    if not (ROOT / "functions" / function / "handler.py").is_file():
+        return None
+    return function
+
+
+def invoke_in_process(function: str, body: Any, response_headers: dict[str, Any]) -> bytes:
+    """Run ``functions/<function>``'s handler on a JSON payload as Lambda would; an exception is
+    answered as an unhandled function error named by the exception's bare class name."""
+    raw = body.decode("utf-8") if isinstance(body, bytes) else body
+    event = json.loads(raw) if raw else {}
+    name = f"{FUNCTION_PREFIX}{function}"
+    try:
+        # Looked up on every call, so a test may wrap a module's lambda_handler with monkeypatch.
+        result = handler_module(function).lambda_handler(event, LambdaContext(function_name=name))
+    except Exception as error:
+        _log.info("%s raised %s: %s", name, type(error).__name__, error, exc_info=_log.isEnabledFor(10))
+        response_headers["x-amz-function-error"] = "Unhandled"
+        return json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}).encode()
+    try:
+        return json.dumps(result).encode()
+    except (TypeError, ValueError) as error:  # what the Lambda runtime reports for such a result
+        response_headers["x-amz-function-error"] = "Unhandled"
+        return json.dumps({"errorType": "Runtime.MarshalError", "errorMessage": str(error)}).encode()
+
+
+def install_lambda_seam() -> None:
+    """Route moto's simple Lambda backend to the in-process handlers (idempotent, thread-safe).
+
+    Invocations of functions other than ``prompter-<function>`` keep moto's own behaviour.
+    """
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    with _install_lock:
+        if getattr(LambdaSimpleBackend, "_prompter_seam", False):
+            return
+        original = LambdaSimpleBackend.invoke
+
+        def invoke(
+            self: Any,
+            function_name: str,
+            qualifier: str | None,
+            body: Any,
+            headers: Any,
+            response_headers: Any,
+        ) -> str | bytes | None:
+            function = local_function(function_name)
+            if function is None:
+                return original(self, function_name, qualifier, body, headers, response_headers)
+            return invoke_in_process(function, body, response_headers)
+
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+        LambdaSimpleBackend._prompter_seam = True  # type: ignore[attr-defined]
+
+
+def create_state_machines(
+    sfn_client: Any, region: str | None = None, account: str = "123456789012"
+) -> dict[str, str]:
+    """Create (or update) ``prompter-run-batch`` and ``prompter-version-sweep``; name -> ARN.
+
+    moto's simple Lambda backend does not look functions up before invoking them, so no Lambda
+    function resources are needed: the seam answers for ``prompter-<function>`` directly.
+    """
+    values = substitutions(region or sfn_client.meta.region_name, account)
+    existing = {
+        machine["name"]: machine["stateMachineArn"]
+        for page in sfn_client.get_paginator("list_state_machines").paginate()
+        for machine in page["stateMachines"]
+    }
+    arns: dict[str, str] = {}
+    for name, file in STATE_MACHINES.items():
+        body = definition(file, values)
+        if name in existing:
+            sfn_client.update_state_machine(stateMachineArn=existing[name], definition=body)
+            arns[name] = existing[name]
+        else:
+            created = sfn_client.create_state_machine(name=name, definition=body, roleArn=ROLE_ARN)
+            arns[name] = created["stateMachineArn"]
+    return arns
+
+
+def wait_for(sfn_client: Any, execution_arn: str, timeout: float = 30.0, interval: float = 0.02) -> Any:
+    """``describe_execution`` once the execution has left RUNNING; TimeoutError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        described = sfn_client.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            return described
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"execution {execution_arn} still RUNNING after {timeout} s")
+        time.sleep(interval)

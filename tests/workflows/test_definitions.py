@@ -1,0 +1,249 @@
+"""The state machine definitions against the contracts in prompter.workflow (error names, task
+payloads), and the local seam that executes them. No database, no execution."""
+
+from __future__ import annotations
+
+import json
+import types
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from functions.probe_provider.handler import ProbeTask
+from local import stepfunctions
+from local.stepfunctions import definition, function_arn, invoke_in_process, local_function, substitutions
+from prompter.errors import ProviderAuthError
+from prompter.workflow import (
+    LAMBDA_SERVICE_ERRORS,
+    RETRYABLE_ERRORS,
+    TERMINAL_ERRORS,
+    FinishRunTask,
+    RecordFailureTask,
+    RunCountryTask,
+    StoreTask,
+    SweepTargetsTask,
+    error_names,
+)
+
+WORKFLOWS = Path(__file__).resolve().parents[2] / "infra" / "workflows"
+NAMES = ("run_batch", "version_sweep")
+RETRYABLE = set(error_names(RETRYABLE_ERRORS))
+TERMINAL = set(error_names(TERMINAL_ERRORS))
+LAMBDA = set(LAMBDA_SERVICE_ERRORS)
+STORE_RETRYABLE = {"DatabaseUnavailable"}
+PROVIDER_TASKS = {"CallProvider", "Probe"}  # the tasks that call a provider
+
+
+def load(name: str) -> dict[str, Any]:
+    return dict(json.loads(definition(name, substitutions())))
+
+
+def states(container: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every state, including those inside Map item processors and Parallel branches."""
+    for name, state in container["States"].items():
+        yield name, state
+        for inner in (state.get("ItemProcessor"), state.get("Iterator"), *state.get("Branches", [])):
+            if inner:
+                yield from states(inner)
+
+
+def tasks(name: str) -> dict[str, dict[str, Any]]:
+    return {n: s for n, s in states(load(name)) if s["Type"] == "Task"}
+
+
+def retry_names(state: dict[str, Any]) -> set[str]:
+    return {e for retrier in state.get("Retry", []) for e in retrier["ErrorEquals"]}
+
+
+def catch_names(state: dict[str, Any]) -> set[str]:
+    return {e for catcher in state.get("Catch", []) for e in catcher["ErrorEquals"]}
+
+
+def keys(template: dict[str, Any]) -> set[str]:
+    return {k.removesuffix(".$") for k in template}
+
+
+def fields(model: type[BaseModel]) -> set[str]:
+    return set(model.model_fields)
+
+
+# ------------------------------------------------------------------ error names
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_error_name_is_a_domain_class_a_lambda_error_or_states_all(name: str) -> None:
+    allowed = RETRYABLE | TERMINAL | LAMBDA | {"States.ALL"}
+    used = set()
+    for _, state in states(load(name)):
+        for clause in (*state.get("Retry", []), *state.get("Catch", [])):
+            used.update(clause["ErrorEquals"])
+            assert clause["ErrorEquals"], "an empty ErrorEquals matches nothing"
+    assert used and used <= allowed, used - allowed
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_provider_tasks_retry_the_retryable_errors_and_catch_the_rest(name: str) -> None:
+    found = {n: s for n, s in tasks(name).items() if n in PROVIDER_TASKS}
+    assert found, "each workflow calls a provider"
+    for state_name, state in found.items():
+        assert retry_names(state) == RETRYABLE | LAMBDA, state_name
+        assert catch_names(state) >= TERMINAL, state_name
+        # the last catcher takes everything else, so exhausted retries end as a recorded failure
+        assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"], state_name
+        assert all(c["ResultPath"] == "$.error" for c in state["Catch"]), state_name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_other_tasks_retry_only_database_and_lambda_errors(name: str) -> None:
+    for state_name, state in tasks(name).items():
+        if state_name not in PROVIDER_TASKS:
+            assert retry_names(state) == STORE_RETRYABLE | LAMBDA, state_name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_retrier_backs_off_exponentially_with_full_jitter_and_a_cap(name: str) -> None:
+    for state_name, state in tasks(name).items():
+        assert state.get("Retry"), f"{state_name} has no Retry"
+        for retrier in state["Retry"]:
+            assert retrier["IntervalSeconds"] >= 1 and retrier["MaxAttempts"] >= 2, state_name
+            assert retrier["BackoffRate"] == 2 and retrier["JitterStrategy"] == "FULL", state_name
+            assert retrier["MaxDelaySeconds"] >= retrier["IntervalSeconds"], state_name
+
+
+def test_run_batch_catches_every_country_failure_into_record_failure() -> None:
+    run_tasks = tasks("run_batch")
+    for state_name in ("CallProvider", "StoreResult"):
+        catchers = run_tasks[state_name]["Catch"]
+        assert {c["Next"] for c in catchers} == {"RecordFailure"}
+        assert catchers[-1]["ErrorEquals"] == ["States.ALL"]
+
+
+# ------------------------------------------------------------------ payloads and resources
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_tasks_invoke_the_functions_by_plain_arn_from_substitutions(name: str) -> None:
+    raw = json.loads((WORKFLOWS / f"{name}.asl.json").read_text(encoding="utf-8"))
+    resources = {s["Resource"] for _, s in states(raw) if s["Type"] == "Task"}
+    # one integration style throughout: plain function ARNs, never arn:aws:states:::lambda:invoke
+    assert resources <= {"${ProbeProviderFunctionArn}", "${StoreResultFunctionArn}"}
+
+
+def test_run_batch_payloads_match_the_task_contracts() -> None:
+    machine = load("run_batch")
+    countries = machine["States"]["Countries"]
+    assert countries["ItemsPath"] == "$.countries"
+    assert countries["MaxConcurrencyPath"] == "$.max_concurrency"
+    item = countries["ItemSelector"]
+    assert keys(item) == fields(RunCountryTask) and item["action"] == "call"
+    assert item["country.$"] == "$$.Map.Item.Value"
+    run_tasks = tasks("run_batch")
+    store = run_tasks["StoreResult"]["Parameters"]
+    assert keys(store) == fields(StoreTask) and store["action"] == "store"
+    assert all(store[f"{f}.$"] == f"$.{f}" for f in fields(StoreTask) - {"action"})
+    # the call's outcome replaces the item's state: RecordFailure still finds the ids there
+    assert run_tasks["CallProvider"]["ResultPath"] == "$"
+    assert {"run_id", "org_id", "template_id", "country"} <= fields(StoreTask)
+    failure = run_tasks["RecordFailure"]["Parameters"]
+    assert keys(failure) == fields(RecordFailureTask) and failure["action"] == "record_failure"
+    assert failure["error.$"] == "$.error"
+    for finish in ("FinishRun", "FinishIncompleteRun"):
+        params = run_tasks[finish]["Parameters"]
+        assert keys(params) == fields(FinishRunTask) and params["action"] == "finish_run"
+
+
+def test_version_sweep_payloads_match_the_task_contracts() -> None:
+    machine = load("version_sweep")
+    listing = machine["States"]["ListTargets"]["Parameters"]
+    assert keys(listing) == fields(SweepTargetsTask) and listing["action"] == "sweep_targets"
+    probe_map = machine["States"]["ProbeTargets"]
+    assert probe_map["ItemsPath"] == "$.targets" and 1 <= probe_map["MaxConcurrency"] <= 10
+    item = probe_map["ItemSelector"]
+    assert keys(item) == fields(ProbeTask) | {"action"} and item["action"] == "probe"
+
+
+# ------------------------------------------------------------------ definition()
+
+
+def test_definition_substitutes_every_placeholder() -> None:
+    text = definition("run_batch", substitutions(region="eu-west-1", account="111122223333"))
+    assert "${" not in text
+    assert function_arn("store_result", "eu-west-1", "111122223333") in text
+    assert function_arn("probe_provider", "eu-west-1", "111122223333") in text
+
+
+def test_definition_names_a_missing_substitution() -> None:
+    with pytest.raises(KeyError, match="StoreResultFunctionArn"):
+        definition("run_batch", {"ProbeProviderFunctionArn": function_arn("probe_provider")})
+
+
+# ------------------------------------------------------------------ the local seam
+
+
+@pytest.mark.parametrize(
+    ("invoked", "function"),
+    [
+        ("prompter-store_result", "store_result"),
+        ("arn:aws:lambda:us-east-1:123456789012:function:prompter-probe_provider", "probe_provider"),
+        ("arn:aws:lambda:us-east-1:123456789012:function:prompter-probe_provider:$LATEST", "probe_provider"),
+        ("123456789012:function:prompter-store_result", "store_result"),
+        ("prompter-no_such_function", None),
+        ("someone-elses-function", None),
+        ("prompter-../etc", None),
+    ],
+)
+def test_the_seam_dispatches_only_our_functions(invoked: str, function: str | None) -> None:
+    assert local_function(invoked) == function
+
+
+@pytest.fixture
+def stub_handlers(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        seen["event"], seen["function_name"] = event, context.function_name
+        if event.get("fail"):
+            raise ProviderAuthError("refused (401)")
+        if event.get("unserialisable"):
+            return {"when": object()}
+        return {"ok": True, "echo": event}
+
+    module = types.SimpleNamespace(lambda_handler=handler)
+    monkeypatch.setattr(stepfunctions, "handler_module", lambda function: module)
+    return seen
+
+
+def test_the_seam_runs_the_handler_and_returns_its_json(stub_handlers: dict[str, Any]) -> None:
+    headers: dict[str, Any] = {}
+    answer = invoke_in_process("store_result", b'{"action": "store"}', headers)
+    assert json.loads(answer) == {"ok": True, "echo": {"action": "store"}}
+    assert headers == {} and stub_handlers["function_name"] == "prompter-store_result"
+
+
+def test_the_seam_reports_an_exception_by_its_bare_class_name(stub_handlers: dict[str, Any]) -> None:
+    headers: dict[str, Any] = {}
+    answer = json.loads(invoke_in_process("probe_provider", '{"fail": true}', headers))
+    assert headers["x-amz-function-error"] == "Unhandled"
+    assert answer == {"errorType": "ProviderAuthError", "errorMessage": "refused (401)"}
+
+
+def test_the_seam_reports_an_unserialisable_result_as_lambda_does(stub_handlers: dict[str, Any]) -> None:
+    headers: dict[str, Any] = {}
+    answer = json.loads(invoke_in_process("probe_provider", '{"unserialisable": true}', headers))
+    assert headers["x-amz-function-error"] == "Unhandled" and answer["errorType"] == "Runtime.MarshalError"
+
+
+def test_installing_the_seam_twice_patches_once_and_leaves_other_functions_to_moto() -> None:
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    stepfunctions.install_lambda_seam()
+    patched = LambdaSimpleBackend.invoke
+    stepfunctions.install_lambda_seam()
+    assert LambdaSimpleBackend.invoke is patched
+    backend = LambdaSimpleBackend("us-east-1", "123456789012")
+    headers: dict[str, Any] = {}
+    # moto's own simple-backend answer (it echoes the body) for a function that is not ours
+    assert backend.invoke("someone-elses-function", None, '{"x": 1}', {}, headers) == b'{"x": 1}'
