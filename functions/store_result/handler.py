@@ -102,7 +102,9 @@ def runner() -> Runner:
 
 def start_execution(run_id: str, execution_input: dict[str, Any]) -> str:
     answer = stepfunctions_client().start_execution(
-        stateMachineArn=settings().run_batch_state_machine_arn, name=run_id, input=json.dumps(execution_input)
+        stateMachineArn=settings().run_batch_state_machine_arn,
+        name=run_id,
+        input=json.dumps(execution_input, ensure_ascii=False, separators=(",", ":")),
     )
     return str(answer["executionArn"])
 

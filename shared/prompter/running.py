@@ -29,6 +29,9 @@ from prompter.settings import ProviderSettings
 from prompter.templates import Scope, decode_cursor, encode_cursor
 from prompter.workflow import CallOutcome, RecordFailureTask, RunCountryTask, error_code
 
+# A batch's execution input and each country's state must stay under Step Functions' 256 KB.
+MAX_BATCH_PROMPT_BYTES = 64 * 1024
+
 RunStarter = Callable[[str, dict[str, Any]], str]  # (run_id, execution input) -> execution ARN
 ExecutionStatus = Callable[[str], str | None]  # execution ARN -> RUNNING/SUCCEEDED/FAILED/...
 
@@ -334,6 +337,9 @@ class Runner:
                 "created_at": utcnow(),
             }
         )
+        if not inserted and row["status"] == "succeeded":
+            # The result was stored before a later step failed: the country did succeed.
+            return {"result_id": row["id"], "status": row["status"]}
         if inserted:
             add_metric(MetricName.RESULTS_FAILED)
         logger.warning(
@@ -391,6 +397,17 @@ class Runner:
             self.rendered(template, body, country)  # every missing variable is a 422 before the run starts
         if starter is None:
             raise WorkflowUnavailable("batch runs are not configured (no RunBatch state machine)")
+        if body.rendered_prompt and len(body.rendered_prompt.encode("utf-8")) > MAX_BATCH_PROMPT_BYTES:
+            raise InvalidInput(
+                [
+                    FieldError(
+                        ("rendered_prompt",),
+                        f"is larger than {MAX_BATCH_PROMPT_BYTES} bytes, the most a batch run carries "
+                        "(Step Functions' 256 KB state limit); run countries one by one with POST .../run",
+                        "too_long",
+                    )
+                ]
+            )
         run_id = str(uuid.uuid4())
         request = body.model_dump(mode="json", exclude={"org_id"})
         self.runs.create(

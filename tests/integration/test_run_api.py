@@ -179,3 +179,17 @@ def test_unknown_run_and_foreign_template_are_404(database_url: str, aws: AwsFak
     assert Api(org="globex").post(f"{TEMPLATES}/{template['id']}/run", {}).status == 404
     assert Api(org="globex").get(f"{TEMPLATES}/{template['id']}/results").status == 404
     assert acme.get("/api/runs/no-such-run").status == 404
+
+
+def test_a_batch_prompt_too_large_for_step_functions_is_422(
+    api: Api, aws: AwsFakes, monkeypatch: Any
+) -> None:
+    from prompter import runtime
+
+    monkeypatch.setenv(
+        "PROMPTER_RUN_BATCH_STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:x"
+    )
+    runtime.reset()
+    template = create(api, user_prompt_template="Brands in {{country}}", country_set=["US"])
+    reply = api.post(f"{TEMPLATES}/{template['id']}/runs", {"rendered_prompt": "品" * 30_000})
+    assert reply.status == 422 and reply.detail["errors"][0]["field"] == "rendered_prompt"
