@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -119,6 +120,30 @@ def migrate() -> str:
     return url
 
 
+def start_sweeps(interval_seconds: float) -> threading.Event:
+    """Start the VersionSweep state machine every ``interval_seconds`` (what the deployed
+    EventBridge schedule does); returns the event that stops the loop."""
+    stop = threading.Event()
+    arn = os.environ.get("PROMPTER_VERSION_SWEEP_STATE_MACHINE_ARN")
+    if not arn or interval_seconds <= 0:
+        return stop
+
+    def loop() -> None:
+        import boto3
+
+        client = boto3.client("stepfunctions")
+        while not stop.wait(interval_seconds):
+            name = f"sweep-{time.strftime('%Y%m%dT%H%M%S')}"
+            try:
+                client.start_execution(stateMachineArn=arn, name=name, input="{}")
+                log.info("version sweep %s started", name)
+            except Exception:
+                log.exception("version sweep not started")
+
+    threading.Thread(target=loop, name="version-sweep", daemon=True).start()
+    return stop
+
+
 def make_server(host: str, port: int) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
@@ -142,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         for line in described:
             log.info("%s", line)
         log.info("providers: %s", os.environ.get("PROMPTER_PROVIDER_MODE", "fake"))
+        sweep_every = float(os.environ.get("PROMPTER_LOCAL_SWEEP_SECONDS", "3600"))
+        stop_sweeps = start_sweeps(sweep_every)
+        if sweep_every > 0:
+            log.info("version sweep every %d s (PROMPTER_LOCAL_SWEEP_SECONDS; 0 turns it off)", sweep_every)
         log.info(
             "Prompter API on http://%s:%d  (OpenAPI: /api/openapi.json, Swagger UI: /api/docs)",
             args.host,
@@ -152,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             log.info("stopping")
         finally:
+            stop_sweeps.set()
             server.server_close()
     return 0
 
