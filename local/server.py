@@ -133,7 +133,7 @@ def start_sweeps(interval_seconds: float) -> threading.Event:
 
         client = boto3.client("stepfunctions")
         while not stop.wait(interval_seconds):
-            name = f"sweep-{time.strftime('%Y%m%dT%H%M%S')}"
+            name = f"sweep-{time.strftime('%Y%m%dT%H%M%S')}-{os.urandom(3).hex()}"
             try:
                 client.start_execution(stateMachineArn=arn, name=name, input="{}")
                 log.info("version sweep %s started", name)

@@ -94,3 +94,23 @@ def test_ensure_version_is_deduplicated_locally(base_url: str) -> None:
     assert json.loads(first) == json.loads(again)  # one probe per hour: the same answer, replayed
     status, _, text = request("GET", f"{base_url}{TEMPLATES}/{template_id}/versions")
     assert status == 200 and [v["seen_count"] for v in json.loads(text)["items"]] == [1]
+
+
+def test_local_sweeps_start_the_version_sweep_state_machine(base_url: str) -> None:
+    import os
+    import time
+
+    import boto3
+
+    from local.server import start_sweeps
+
+    stop = start_sweeps(0.2)
+    try:
+        arn = os.environ["PROMPTER_VERSION_SWEEP_STATE_MACHINE_ARN"]
+        client = boto3.client("stepfunctions")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not client.list_executions(stateMachineArn=arn)["executions"]:
+            time.sleep(0.1)
+        assert client.list_executions(stateMachineArn=arn)["executions"]
+    finally:
+        stop.set()
