@@ -53,11 +53,42 @@ def origins_of(value: object) -> list[str]:
     return [o.strip() for o in value]
 
 
+def bool_of(name: str, value: object, default: bool) -> bool:
+    """A JSON boolean from cdk.json, or ``-c name=true|false`` from the CLI."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {value!r}")
+
+
+def number_of(name: str, value: object, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        return float(str(value))
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+
+
+def int_of(name: str, value: object, default: int) -> int:
+    number = number_of(name, value, default)
+    if number != int(number):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return int(number)
+
+
 def main() -> None:
     _fix_sys_path()
 
     import aws_cdk as cdk
 
+    from infra.constructs.database import DatabaseOptions
     from infra.stack import PrompterStack
 
     app = cdk.App(
@@ -71,10 +102,19 @@ def main() -> None:
         app,
         f"Prompter-{stage}",
         stage=stage,
-        description=f"Prompter prompt-template registry: API ({stage})",
+        description=f"Prompter prompt-template registry ({stage})",
         cors_allow_origins=origins_of(context("cors_allow_origins") or ["*"]),
         throttle_rate_limit=float(context("api_throttle_rate_limit") or 50),
         throttle_burst_limit=int(context("api_throttle_burst_limit") or 100),
+        database=DatabaseOptions(
+            min_acu=number_of("db_min_acu", context("db_min_acu"), 0.5),
+            max_acu=number_of("db_max_acu", context("db_max_acu"), 2),
+            deletion_protection=bool_of("db_deletion_protection", context("db_deletion_protection"), True),
+            backup_retention_days=int_of("db_backup_retention_days", context("db_backup_retention_days"), 7),
+            nat_gateways=int_of("nat_gateways", context("nat_gateways"), 1),
+            interface_endpoints=bool_of("interface_endpoints", context("interface_endpoints"), True),
+        ),
+        sweep_rate_minutes=int_of("sweep_rate_minutes", context("sweep_rate_minutes"), 60),
     )
     app.synth()
 

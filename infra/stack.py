@@ -1,7 +1,8 @@
 """The Prompter stack: composes one construct per capability, and nothing else.
 
-For now the API only (functions, domain layer, API Gateway, Cognito); the database, VPC, layer
-dependencies, workflows and monitoring arrive in later issues.
+Database (VPC, Aurora Serverless v2, secret, RDS Proxy), idempotency table, functions (domain
+layer, grants), workflows (state machines, drift bus, sweep schedule), API (API Gateway, Cognito).
+Not yet: the layer's dependencies, migrations on deploy, cdk-nag, monitoring (later issues).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from infra.constructs.api import PrompterApi
+from infra.constructs.database import DatabaseOptions, PrompterDatabase
 from infra.constructs.functions import PrompterFunctions
+from infra.constructs.idempotency import PrompterIdempotency
+from infra.constructs.workflows import PrompterWorkflows
 from prompter.routes import ROUTES, Route
 
 
@@ -28,13 +32,37 @@ class PrompterStack(Stack):
         cors_allow_origins: Sequence[str] = ("*",),
         throttle_rate_limit: float = 50,
         throttle_burst_limit: int = 100,
+        database: DatabaseOptions | None = None,
+        sweep_rate_minutes: int = 60,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        Tags.of(self).add("project", "prompter")
-        Tags.of(self).add("stage", stage)
+        # AWS::RDS::DBProxyTargetGroup has no Tags property (CDK tags it anyway, CFN rejects it).
+        untaggable = ["AWS::RDS::DBProxyTargetGroup"]
+        Tags.of(self).add("project", "prompter", exclude_resource_types=untaggable)
+        Tags.of(self).add("stage", stage, exclude_resource_types=untaggable)
 
-        self.functions = PrompterFunctions(self, "Functions", stage=stage, routes=routes)
+        self.database = PrompterDatabase(self, "Database", options=database or DatabaseOptions())
+        self.idempotency = PrompterIdempotency(self, "Idempotency")
+        self.functions = PrompterFunctions(
+            self,
+            "Functions",
+            stage=stage,
+            database=self.database,
+            idempotency_table=self.idempotency.table,
+            routes=routes,
+        )
+        self.workflows = PrompterWorkflows(
+            self,
+            "Workflows",
+            stage=stage,
+            probe_provider=self.functions.functions["probe_provider"],
+            store_result=self.functions.functions["store_result"],
+            sweep_rate_minutes=sweep_rate_minutes,
+        )
+        self.functions.connect_workflows(
+            event_bus=self.workflows.event_bus, run_batch_name=self.workflows.run_batch_name
+        )
         self.api = PrompterApi(
             self,
             "Api",
@@ -49,3 +77,7 @@ class PrompterStack(Stack):
         CfnOutput(self, "ApiUrl", value=self.api.rest_api.url, description="Base URL of the API stage")
         CfnOutput(self, "UserPoolId", value=self.api.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=self.api.client.user_pool_client_id)
+        CfnOutput(self, "DatabaseProxyEndpoint", value=self.database.proxy.endpoint)
+        CfnOutput(self, "DatabaseSecretArn", value=self.database.secret.secret_arn)
+        CfnOutput(self, "RunBatchStateMachineArn", value=self.workflows.run_batch.state_machine_arn)
+        CfnOutput(self, "VersionSweepStateMachineArn", value=self.workflows.version_sweep.state_machine_arn)

@@ -1,10 +1,15 @@
-"""The Lambda functions and the domain layer they share.
+"""The Lambda functions, the domain layer they share, and what they may touch.
 
 One helper, :meth:`PrompterFunctions.build_function`, builds every function, so runtime,
-architecture, logging, layer and environment are decided in one place. Only functions that serve
-at least one route of ``prompter.routes.ROUTES`` are built for now: ``probe_provider`` and
-``store_result`` have no routes and no handler yet (they arrive with their routes and with the
-workflows, which will call the same helper).
+architecture, logging, layer, VPC placement, concurrency and environment are decided in one place.
+Every function of ``prompter.routes.FUNCTIONS`` is built: each serves routes, and
+``probe_provider`` / ``store_result`` are also the workflows' tasks.
+
+Environment: each function gets the variables its settings model reads
+(``prompter.settings``: ``TemplateFunctionSettings``, ``ProbeFunctionSettings``,
+``StoreFunctionSettings``) and the IAM grants that go with them, nothing more: create_template
+reads the database only; probe_provider and store_result also reach the providers, the
+idempotency table and the drift bus; only store_result starts RunBatch executions.
 """
 
 from __future__ import annotations
@@ -21,11 +26,19 @@ from aws_cdk import (
     DockerImage,
     Duration,
     ILocalBundling,
+    SecretValue,
+    Stack,
 )
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra.constructs.database import DB_NAME, PROXY_CONNECTION_BUDGET, PrompterDatabase
+from infra.constructs.workflows import executions_arn, state_machine_arn
 from prompter.routes import FUNCTIONS, ROUTES, Route
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +54,17 @@ METRICS_NAMESPACE = "Prompter"
 API_TIMEOUT = Duration.seconds(29)
 API_MEMORY_MB = 512
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+# Reserved concurrency per function. Each execution environment holds at most one database
+# connection (PROMPTER_DB_POOL_SIZE=1; a handler runs one request at a time), so the sum is the
+# most connections the functions can ask the proxy for: 20 + 15 + 15 = 50 <= 94, the proxy's
+# budget (50 % of the 189 connections Aurora allows at 1 ACU, see infra/constructs/database.py).
+# It also caps what a burst (or a runaway batch) can cost at the providers.
+RESERVED_CONCURRENCY: dict[str, int] = {"create_template": 20, "probe_provider": 15, "store_result": 15}
+DB_POOL_SIZE = 1
+# The providers whose API key lives in a secret (Bedrock signs with the function's role).
+SECRET_PROVIDERS = ("openai", "anthropic", "google", "azure-openai")
+# What an operator replaces: the adapters answer "no api_key" (ProviderNotConfigured) until then.
+PLACEHOLDER_SECRET = '{"api_key": ""}'  # noqa: S105 - an empty placeholder, not a credential
 # Never ship local bytecode caches (they are built for the developer's interpreter).
 ASSET_EXCLUDES = ["__pycache__", "*.pyc"]
 
@@ -83,7 +107,8 @@ class CopyDomainPackage:
 
 
 class PrompterFunctions(Construct):
-    """The domain layer and one function per routed entry of ``FUNCTIONS`` (``self.functions``)."""
+    """The domain layer, one function per entry of ``FUNCTIONS`` (``self.functions``), and the
+    provider secrets (``self.provider_secrets``, by provider name)."""
 
     def __init__(
         self,
@@ -91,10 +116,20 @@ class PrompterFunctions(Construct):
         construct_id: str,
         *,
         stage: str,
+        database: PrompterDatabase,
+        idempotency_table: dynamodb.ITable,
         routes: Sequence[Route] = ROUTES,
+        reserved_concurrency: Mapping[str, int] = RESERVED_CONCURRENCY,
     ) -> None:
         super().__init__(scope, construct_id)
+        functions_with_routes(routes)  # a route naming an unknown function fails the synth
+        total = sum(reserved_concurrency[name] for name in FUNCTIONS) * DB_POOL_SIZE
+        if total > PROXY_CONNECTION_BUDGET:
+            raise ValueError(
+                f"reserved concurrency {total} exceeds the proxy connection budget {PROXY_CONNECTION_BUDGET}"
+            )
         self.stage = stage
+        self.database = database
         self.layer = lambda_.LayerVersion(
             self,
             "DomainLayer",
@@ -110,9 +145,97 @@ class PrompterFunctions(Construct):
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
         )
-        self.functions: dict[str, lambda_.Function] = {
-            name: self.build_function(name) for name in functions_with_routes(routes)
+        self.provider_secrets: dict[str, secretsmanager.Secret] = {
+            provider: secretsmanager.Secret(
+                self,
+                f"{_camel(provider)}Secret",
+                description=f"Prompter {provider} API key ({stage}): set by operators",
+                # A placeholder, not a secret: CloudFormation never overwrites the operator's value
+                # unless this line changes.
+                secret_string_value=SecretValue.unsafe_plain_text(PLACEHOLDER_SECRET),
+            )
+            for provider in SECRET_PROVIDERS
         }
+        database_environment = {
+            "PROMPTER_DB_SECRET_ARN": database.secret.secret_arn,
+            "PROMPTER_DB_HOST": database.proxy.endpoint,
+            "PROMPTER_DB_NAME": DB_NAME,
+            "PROMPTER_DB_SSL": "true",
+            "PROMPTER_DB_POOL_SIZE": str(DB_POOL_SIZE),
+        }
+        provider_environment = {
+            "PROMPTER_PROVIDER_MODE": "real",
+            "PROMPTER_IDEMPOTENCY_TABLE": idempotency_table.table_name,
+            "PROMPTER_BEDROCK_REGION": Stack.of(self).region,
+            **{
+                f"PROMPTER_{provider.upper().replace('-', '_')}_SECRET_ARN": secret.secret_arn
+                for provider, secret in self.provider_secrets.items()
+            },
+        }
+        self.functions: dict[str, lambda_.Function] = {}
+        for name in FUNCTIONS:
+            calls_providers = name != "create_template"
+            self.functions[name] = self.build_function(
+                name,
+                reserved_concurrency=reserved_concurrency[name],
+                environment={**database_environment, **(provider_environment if calls_providers else {})},
+            )
+        for function in self.functions.values():
+            database.secret.grant_read(function)
+        for name in self.provider_functions:
+            function = self.functions[name]
+            for secret in self.provider_secrets.values():
+                secret.grant_read(function)
+            idempotency_table.grant_read_write_data(function)
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="InvokeBedrockModels",
+                    actions=["bedrock:InvokeModel"],  # also what the Converse API checks
+                    resources=[
+                        Stack.of(self).format_arn(
+                            service="bedrock",
+                            region="*",  # cross-region inference profiles route to other regions
+                            account="",
+                            resource="foundation-model",
+                            resource_name="*",
+                        ),
+                        Stack.of(self).format_arn(
+                            service="bedrock", resource="inference-profile", resource_name="*"
+                        ),
+                    ],
+                )
+            )
+
+    @property
+    def provider_functions(self) -> tuple[str, ...]:
+        """The functions that call providers, use the idempotency table and publish drift."""
+        return ("probe_provider", "store_result")
+
+    def connect_workflows(self, *, event_bus: events.IEventBus, run_batch_name: str) -> None:
+        """Drift events go to ``event_bus``; store_result starts (and reads) RunBatch executions.
+
+        The state machine is named by ARN, not referenced: its definition references the
+        functions, so a reference back would be a circular dependency."""
+        for name in self.provider_functions:
+            function = self.functions[name]
+            function.add_environment("PROMPTER_EVENT_BUS_NAME", event_bus.event_bus_name)
+            event_bus.grant_put_events_to(function)
+        store = self.functions["store_result"]
+        store.add_environment("PROMPTER_RUN_BATCH_STATE_MACHINE_ARN", state_machine_arn(self, run_batch_name))
+        store.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="StartRunBatch",
+                actions=["states:StartExecution"],
+                resources=[state_machine_arn(self, run_batch_name)],
+            )
+        )
+        store.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="DescribeRunBatchExecutions",
+                actions=["states:DescribeExecution"],
+                resources=[executions_arn(self, run_batch_name)],
+            )
+        )
 
     def build_function(
         self,
@@ -120,14 +243,16 @@ class PrompterFunctions(Construct):
         *,
         memory_size: int = API_MEMORY_MB,
         timeout: Duration = API_TIMEOUT,
+        reserved_concurrency: int,
         environment: Mapping[str, str] | None = None,
     ) -> lambda_.Function:
         """The one way a Prompter function is built: code from ``functions/<name>``, the domain layer,
-        Python 3.12 on arm64, JSON logs kept one month, and the settings every function reads."""
+        Python 3.12 on arm64, JSON logs kept one month, in the VPC's app subnets with the functions'
+        security group, and the settings every function reads."""
         code_dir = FUNCTIONS_DIR / name
         if not (code_dir / "handler.py").is_file():
             raise FileNotFoundError(f"function {name!r} has no handler: {code_dir / 'handler.py'}")
-        construct_id = "".join(part.capitalize() for part in name.split("_"))
+        construct_id = _camel(name)
         log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=LOG_RETENTION)
         return lambda_.Function(
             self,
@@ -140,6 +265,10 @@ class PrompterFunctions(Construct):
             layers=[self.layer],
             memory_size=memory_size,
             timeout=timeout,
+            reserved_concurrent_executions=reserved_concurrency,
+            vpc=self.database.vpc,
+            vpc_subnets=self.database.app_subnets,
+            security_groups=[self.database.functions_security_group],
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
@@ -154,3 +283,8 @@ class PrompterFunctions(Construct):
                 **(environment or {}),
             },
         )
+
+
+def _camel(name: str) -> str:
+    """``probe_provider`` → ``ProbeProvider``; ``azure-openai`` → ``AzureOpenai``."""
+    return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))

@@ -1,0 +1,119 @@
+"""The workflows: the RunBatch and VersionSweep state machines, the drift event bus, and the
+schedule that starts the sweep.
+
+The definitions are ``infra/workflows/<name>.asl.json``, the same files the workflow tests and the
+local server execute (``local/stepfunctions.py``); CDK replaces their ``${Key}`` placeholders with
+the deployed function ARNs. Nothing about a state is written here.
+
+The state machines have explicit names so their ARNs are known without referencing them: the
+store_result function starts RunBatch executions, and a reference from the function to the state
+machine (whose definition references the function) would be a circular dependency.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+WORKFLOWS_DIR = Path(__file__).resolve().parents[1] / "workflows"
+RUN_BATCH = "run_batch"
+VERSION_SWEEP = "version_sweep"
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+
+
+def state_machine_name(stage: str, workflow: str) -> str:
+    return f"prompter-{stage}-{workflow.replace('_', '-')}"
+
+
+def state_machine_arn(scope: Construct, name: str) -> str:
+    return Stack.of(scope).format_arn(
+        service="states",
+        resource="stateMachine",
+        resource_name=name,
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+def executions_arn(scope: Construct, name: str) -> str:
+    """Every execution of the state machine ``name``."""
+    return Stack.of(scope).format_arn(
+        service="states",
+        resource="execution",
+        resource_name=f"{name}:*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+class PrompterWorkflows(Construct):
+    """``self.run_batch``, ``self.version_sweep`` (state machines), ``self.event_bus`` (drift events),
+    ``self.sweep_schedule``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: str,
+        probe_provider: lambda_.IFunction,
+        store_result: lambda_.IFunction,
+        sweep_rate_minutes: int = 60,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if sweep_rate_minutes < 1:
+            raise ValueError(f"sweep_rate_minutes must be >= 1, got {sweep_rate_minutes}")
+        self.stage = stage
+        self.event_bus = events.EventBus(self, "DriftBus", event_bus_name=f"prompter-{stage}-drift")
+        substitutions = {
+            "ProbeProviderFunctionArn": probe_provider.function_arn,
+            "StoreResultFunctionArn": store_result.function_arn,
+        }
+        self.run_batch = self._state_machine("RunBatch", RUN_BATCH, substitutions)
+        self.version_sweep = self._state_machine("VersionSweep", VERSION_SWEEP, substitutions)
+        for state_machine in (self.run_batch, self.version_sweep):
+            probe_provider.grant_invoke(state_machine)
+            store_result.grant_invoke(state_machine)
+
+        self.sweep_schedule = scheduler.Schedule(
+            self,
+            "VersionSweepSchedule",
+            description=f"Starts the Prompter version sweep every {sweep_rate_minutes} min ({stage})",
+            schedule=scheduler.ScheduleExpression.rate(Duration.minutes(sweep_rate_minutes)),
+            target=scheduler_targets.StepFunctionsStartExecution(
+                self.version_sweep,
+                input=scheduler.ScheduleTargetInput.from_object({}),
+                # A start that cannot happen before the next one is due is dropped, not queued.
+                retry_attempts=3,
+                max_event_age=Duration.minutes(min(sweep_rate_minutes, 24 * 60)),
+            ),
+        )
+
+    @property
+    def run_batch_name(self) -> str:
+        return state_machine_name(self.stage, RUN_BATCH)
+
+    def _state_machine(
+        self, construct_id: str, workflow: str, substitutions: dict[str, str]
+    ) -> sfn.StateMachine:
+        log_group = logs.LogGroup(
+            self, f"{construct_id}Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+        )
+        return sfn.StateMachine(
+            self,
+            construct_id,
+            state_machine_name=state_machine_name(self.stage, workflow),
+            definition_body=sfn.DefinitionBody.from_file(str(WORKFLOWS_DIR / f"{workflow}.asl.json")),
+            definition_substitutions=substitutions,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            # Every state transition is logged; execution data (prompts, provider answers) stays
+            # in the execution history rather than being copied into CloudWatch Logs.
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            tracing_enabled=True,
+        )
