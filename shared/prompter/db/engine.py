@@ -54,7 +54,7 @@ def _sqlite_engine(url: str, settings: DatabaseSettings) -> Engine:
         isolation_level="AUTOCOMMIT",
         connect_args={"timeout": settings.db_connect_timeout, "check_same_thread": False},
         pool_size=settings.db_pool_size,
-        max_overflow=10,
+        max_overflow=0 if settings.db_pool_size == 1 else 10,  # Lambda: exactly one connection
     )
 
     @event.listens_for(engine, "connect")
@@ -106,7 +106,7 @@ def _postgres_engine(url: Any, settings: DatabaseSettings, fetch_secret: SecretF
         isolation_level="AUTOCOMMIT",
         connect_args=connect_args,
         pool_size=settings.db_pool_size,
-        max_overflow=10,
+        max_overflow=0 if settings.db_pool_size == 1 else 10,  # Lambda: exactly one connection
         pool_timeout=10,  # waiting for a pooled connection (local server threads), not for the database
         pool_recycle=600,
     )
