@@ -11,7 +11,10 @@ PORT ?= 3000
 export PYTHONPATH := $(CURDIR):$(CURDIR)/shared
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help dev test test-fast lint format openapi bench synth migrate lock postgres clean
+STAGE ?= dev
+CDK := npx --yes aws-cdk@2
+
+.PHONY: help dev test lint format openapi bench synth deploy destroy migrate lock postgres clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +51,12 @@ bench: $(STAMP) postgres ## measure round trips, warm latency and cold-start imp
 
 synth: $(STAMP) ## synthesise the CDK app offline into cdk.out/
 	$(PY) infra/app.py
+
+deploy: $(STAMP) ## deploy the stack Prompter-$(STAGE) (needs AWS credentials; STAGE=dev by default)
+	$(CDK) deploy -c stage=$(STAGE) --require-approval broadening
+
+destroy: $(STAMP) ## delete the stack Prompter-$(STAGE) (needs AWS credentials)
+	$(CDK) destroy -c stage=$(STAGE)
 
 migrate: $(STAMP) ## apply migrations to DATABASE_URL (default: the local SQLite file)
 	$(PY) -m prompter.db.migrate
