@@ -4,6 +4,9 @@ Synthesises offline: the stack is environment-agnostic and does no lookups, so n
 are needed. The ``cdk`` CLI injects ``cdk.json`` context itself; a plain ``python infra/app.py``
 does not, so the context is read here and passed to the App as defaults (context given on the CLI,
 e.g. ``cdk synth -c stage=prod``, still wins).
+
+cdk-nag's AwsSolutions pack is always on (``infra/nag.py``): an unacknowledged finding fails the
+synthesis, and every acknowledgement carries its reason.
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ def main() -> None:
     import aws_cdk as cdk
 
     from infra.constructs.database import DatabaseOptions
+    from infra.nag import acknowledge, enable_nag
     from infra.stack import PrompterStack
 
     app = cdk.App(
@@ -98,7 +102,7 @@ def main() -> None:
     )
     context = app.node.try_get_context
     stage = stage_of(context("stage") or "dev")
-    PrompterStack(
+    stack = PrompterStack(
         app,
         f"Prompter-{stage}",
         stage=stage,
@@ -116,6 +120,13 @@ def main() -> None:
         ),
         sweep_rate_minutes=int_of("sweep_rate_minutes", context("sweep_rate_minutes"), 60),
     )
+    missing = acknowledge(stack, stage=stage)
+    if missing:
+        raise LookupError(
+            "cdk-nag acknowledgements name constructs that do not exist (renamed? update infra/nag.py): "
+            + ", ".join(f"{a.path} {a.rule}" for a in missing)
+        )
+    enable_nag(app)
     app.synth()
 
 

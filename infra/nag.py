@@ -1,0 +1,260 @@
+"""cdk-nag (v3) for the Prompter stack: the AwsSolutions pack, and every acknowledged finding with
+the reason it is accepted.
+
+cdk-nag 3 runs as a CDK policy-validation plugin (``Validations.of(app).add_plugins(...)``); a
+finding that is not acknowledged fails the synthesis. An acknowledgement is recorded with
+``Validations.of(construct).acknowledge(Acknowledgment(id=..., reason=...))`` on the construct the
+finding names (or an ancestor of it); findings that carry a detail (``AwsSolutions-IAM5[Resource::*]``)
+are acknowledged one detail at a time: v3 has no prefix matching, so nothing here silences a whole
+rule.
+
+Acknowledgements are addressed by construct path relative to the stack, so they follow the
+constructs rather than CloudFormation logical IDs; the few finding details that embed a logical ID
+(a function ARN in a state machine's invoke grant) compute it from the construct. ``acknowledge``
+returns the acknowledgements whose construct does not exist, so a rename is caught by the tests
+instead of silently orphaning a reason.
+
+Findings listed here that should be fixed in the constructs (rather than accepted) are marked
+``TODO(fix)`` in their reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from cdk_nag import AwsSolutionsChecks
+from constructs import IConstruct
+
+from prompter.routes import ROUTES, Route
+
+PACK = "AwsSolutions"
+STATE_MACHINES = ("RunBatch", "VersionSweep")
+PROVIDER_SECRETS = ("OpenaiSecret", "AnthropicSecret", "GoogleSecret", "AzureOpenaiSecret")
+MANAGED_POLICY = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    path: str  # construct path relative to the stack; "" is the stack itself
+    rule: str  # the full finding id, e.g. "AwsSolutions-IAM5[Resource::*]"
+    reason: str
+
+
+def enable_nag(app: cdk.App) -> AwsSolutionsChecks:
+    """Register the AwsSolutions pack on ``app``: findings are checked when the app synthesises."""
+    pack = AwsSolutionsChecks(app)
+    cdk.Validations.of(app).add_plugins(pack)
+    return pack
+
+
+def _rule(name: str, detail: str | None = None) -> str:
+    return f"{PACK}-{name}" + (f"[{detail}]" if detail else "")
+
+
+def _logical_id(stack: cdk.Stack, path: str) -> str | None:
+    construct = _find(stack, path)
+    child = construct.node.default_child if construct is not None else None
+    if not isinstance(child, cdk.CfnElement):
+        return None
+    return stack.resolve(child.logical_id)  # type: ignore[no-any-return]
+
+
+def _functions(stack: cdk.Stack) -> list[str]:
+    """The ids of the Lambda functions the functions construct built (API, workflow, migrate)."""
+    functions = _find(stack, "Functions")
+    if functions is None:
+        return []
+    return [c.node.id for c in functions.node.children if isinstance(c, lambda_.Function)]
+
+
+def _method_path(route: Route) -> str:
+    return "/".join(["Api/RestApi/Default", *route.path.strip("/").split("/"), route.method])
+
+
+def acknowledgements(
+    stack: cdk.Stack, *, stage: str, routes: Sequence[Route] = ROUTES
+) -> list[Acknowledgement]:
+    acks: list[Acknowledgement] = []
+
+    def add(path: str, name: str, reason: str, details: Iterable[str | None] = (None,)) -> None:
+        acks.extend(Acknowledgement(path, _rule(name, detail), reason) for detail in details)
+
+    # --- Database ---------------------------------------------------------------------------
+    add(
+        "Database/Vpc",
+        "VPC7",
+        "TODO(fix): no VPC flow log yet. The VPC holds only Lambda ENIs, the RDS Proxy and the "
+        "cluster, all behind security groups; add vpc.add_flow_log (CloudWatch Logs, REJECT only, "
+        "short retention) in infra/constructs/database.py.",
+    )
+    add(
+        "Database/Cluster",
+        "RDS6",
+        "The functions reach Aurora only through the RDS Proxy, which authenticates with the "
+        "rotated Secrets Manager secret; IAM database authentication on the cluster itself would "
+        "not be used by any client.",
+    )
+
+    # --- Functions ----------------------------------------------------------------------------
+    for secret in PROVIDER_SECRETS:
+        add(
+            f"Functions/{secret}",
+            "SMG4",
+            "Third-party provider API key: the value is issued by the provider, set by operators "
+            "and rotated in the provider's console; Secrets Manager cannot rotate it (no rotation "
+            "Lambda can mint a provider key). The database secret, which AWS can rotate, is rotated.",
+        )
+    for function in _functions(stack):
+        role = f"Functions/{function}/ServiceRole"
+        add(
+            role,
+            "IAM4",
+            "AWSLambdaBasicExecutionRole and AWSLambdaVPCAccessExecutionRole are the AWS-maintained "
+            "minimum for a Lambda function in a VPC (its own log stream, its ENIs); a copy would "
+            "only drift from AWS's version.",
+            details=(
+                MANAGED_POLICY + "AWSLambdaBasicExecutionRole",
+                MANAGED_POLICY + "AWSLambdaVPCAccessExecutionRole",
+            ),
+        )
+        add(
+            f"{role}/DefaultPolicy",
+            "IAM5",
+            "xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing) do not support "
+            "resource-level permissions: '*' is the only valid resource.",
+            details=("Resource::*",),
+        )
+        add(
+            f"Functions/{function}",
+            "L1",
+            "TODO(fix): pinned to Python 3.12, the version the domain layer is built and tested "
+            "with (local toolchain, SAM build); move RUNTIME in infra/constructs/functions.py to "
+            "the latest Python runtime together with the CI/local interpreter.",
+        )
+    for function in ("ProbeProvider", "StoreResult"):
+        add(
+            f"Functions/{function}/ServiceRole/DefaultPolicy",
+            "IAM5",
+            "bedrock:InvokeModel only, on foundation models (any region: cross-region inference "
+            "profiles route to other regions) and this account's inference profiles: the model a "
+            "template names is data chosen at runtime, so it cannot be enumerated at deploy time.",
+            details=(
+                "Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/*",
+                "Resource::arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>:inference-profile/*",
+            ),
+        )
+    add(
+        "Functions/StoreResult/ServiceRole/DefaultPolicy",
+        "IAM5",
+        "states:DescribeExecution on the executions of this stage's RunBatch state machine only: "
+        "execution names are generated per batch, so the ARN ends in a wildcard by construction.",
+        details=(
+            f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:prompter-{stage}-run-batch:*",
+        ),
+    )
+
+    # --- Migrations on deploy (custom resource provider framework) ----------------------------
+    if _find(stack, "Migrations/Provider") is not None:
+        on_event = "Migrations/Provider/framework-onEvent"
+        add(
+            f"{on_event}/ServiceRole",
+            "IAM4",
+            "The CDK custom-resource Provider framework's own function: AWSLambdaBasicExecutionRole "
+            "is what aws-cdk-lib attaches to it (logs only); the role is not configurable short of "
+            "replacing the framework.",
+            details=(MANAGED_POLICY + "AWSLambdaBasicExecutionRole",),
+        )
+        migrate = _logical_id(stack, "Functions/Migrate")
+        add(
+            f"{on_event}/ServiceRole/DefaultPolicy",
+            "IAM5",
+            "lambda:InvokeFunction on the migrate function and its versions (ARN:*), generated by "
+            "the Provider framework for its on-event handler: scoped to that one function.",
+            details=(f"Resource::<{migrate}.Arn>:*",) if migrate else (),
+        )
+
+    # --- Workflows ----------------------------------------------------------------------------
+    function_arns = [
+        f"Resource::<{logical_id}.Arn>:*"
+        for logical_id in (_logical_id(stack, f"Functions/{f}") for f in ("ProbeProvider", "StoreResult"))
+        if logical_id
+    ]
+    for machine in STATE_MACHINES:
+        add(
+            f"Workflows/{machine}/Role/DefaultPolicy",
+            "IAM5",
+            "Generated by the Step Functions L2 constructs: lambda:InvokeFunction on the task "
+            "functions' versions/aliases (ARN:*), and the log-delivery and X-Ray actions, which "
+            "support no resource-level permissions.",
+            details=("Resource::*", *function_arns),
+        )
+
+    # --- API ----------------------------------------------------------------------------------
+    add(
+        "Api/UserPool",
+        "COG2",
+        "MFA is OPTIONAL (TOTP offered to every user) rather than REQUIRED: the pool also serves "
+        "machine users of the API; require it per-org when the product needs it.",
+    )
+    add(
+        "Api/UserPool",
+        "COG8",
+        "The Plus feature plan (threat protection) is a per-MAU cost not justified for an internal "
+        "registry; revisit with COG3 if the pool is exposed to the public.",
+    )
+    add(
+        "Api/RestApi",
+        "APIG2",
+        "TODO(fix): bodies and parameters are validated by the functions (Powertools resolver with "
+        "pydantic models, 422 with field messages); an API Gateway RequestValidator "
+        "(validate_request_parameters=True) in infra/constructs/api.py would reject earlier.",
+    )
+    add(
+        "Api/RestApi/CloudWatchRole",
+        "IAM4",
+        "AmazonAPIGatewayPushToCloudWatchLogs is the AWS-maintained policy API Gateway requires for "
+        "its account-level logging role.",
+        details=(MANAGED_POLICY + "AmazonAPIGatewayPushToCloudWatchLogs",),
+    )
+    add(
+        f"Api/RestApi/DeploymentStage.{stage}",
+        "APIG3",
+        "TODO(fix): no WAFv2 web ACL yet; the stage is throttled (rate/burst from cdk.json) and "
+        "every data route needs a Cognito token. Associate a regional web ACL (AWS managed common "
+        "rule set + rate rule) when the API is exposed beyond the team.",
+    )
+    for route in routes:
+        if route.authorized:
+            continue
+        reason = (
+            f"{route.method} {route.path} ({route.operation_id}) is public by design "
+            "(authorized=False in the route table): a health probe / the OpenAPI document, no data."
+        )
+        add(_method_path(route), "APIG4", reason)
+        add(_method_path(route), "COG4", reason)
+    return acks
+
+
+def _find(stack: cdk.Stack, path: str) -> IConstruct | None:
+    construct: IConstruct = stack
+    for part in filter(None, path.split("/")):
+        child = construct.node.try_find_child(part)
+        if child is None:
+            return None
+        construct = child
+    return construct
+
+
+def acknowledge(stack: cdk.Stack, *, stage: str, routes: Sequence[Route] = ROUTES) -> list[Acknowledgement]:
+    """Record every acknowledgement on its construct; return those whose construct was not found."""
+    missing = []
+    for ack in acknowledgements(stack, stage=stage, routes=routes):
+        construct = _find(stack, ack.path)
+        if construct is None:
+            missing.append(ack)
+            continue
+        cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=ack.rule, reason=ack.reason))
+    return missing
