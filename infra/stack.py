@@ -1,8 +1,9 @@
 """The Prompter stack: composes one construct per capability, and nothing else.
 
 Database (VPC, Aurora Serverless v2, secret, RDS Proxy), idempotency table, functions (domain
-layer, grants), workflows (state machines, drift bus, sweep schedule), API (API Gateway, Cognito).
-Not yet: the layer's dependencies, migrations on deploy, cdk-nag, monitoring (later issues).
+layer with its dependencies, grants), migrations on deploy (a custom resource the API functions
+wait for), workflows (state machines, drift bus, sweep schedule), API (API Gateway, Cognito).
+Not yet: cdk-nag, monitoring (later issues).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from infra.constructs.api import PrompterApi
 from infra.constructs.database import DatabaseOptions, PrompterDatabase
 from infra.constructs.functions import PrompterFunctions
 from infra.constructs.idempotency import PrompterIdempotency
+from infra.constructs.migrations import PrompterMigrations
 from infra.constructs.workflows import PrompterWorkflows
 from prompter.routes import ROUTES, Route
 
@@ -52,6 +54,13 @@ class PrompterStack(Stack):
             idempotency_table=self.idempotency.table,
             routes=routes,
         )
+        self.migrations = PrompterMigrations(
+            self, "Migrations", migrate_function=self.functions.migrate_function
+        )
+        # The API (and workflow) functions are created or updated only once the database is at
+        # the head of the migrations their code expects; a failed migration fails the deploy.
+        for function in self.functions.functions.values():
+            function.node.add_dependency(self.migrations.resource)
         self.workflows = PrompterWorkflows(
             self,
             "Workflows",
@@ -78,6 +87,7 @@ class PrompterStack(Stack):
         CfnOutput(self, "UserPoolId", value=self.api.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=self.api.client.user_pool_client_id)
         CfnOutput(self, "DatabaseProxyEndpoint", value=self.database.proxy.endpoint)
+        CfnOutput(self, "DatabaseRevision", value=self.migrations.revision)
         CfnOutput(self, "DatabaseSecretArn", value=self.database.secret.secret_arn)
         CfnOutput(self, "RunBatchStateMachineArn", value=self.workflows.run_batch.state_machine_arn)
         CfnOutput(self, "VersionSweepStateMachineArn", value=self.workflows.version_sweep.state_machine_arn)

@@ -14,21 +14,10 @@ idempotency table and the drift bus; only store_result starts RunBatch execution
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
-import jsii
-from aws_cdk import (
-    AssetHashType,
-    BundlingOptions,
-    DockerImage,
-    Duration,
-    ILocalBundling,
-    SecretValue,
-    Stack,
-)
+from aws_cdk import AssetHashType, Duration, SecretValue, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -39,12 +28,11 @@ from constructs import Construct
 
 from infra.constructs.database import DB_NAME, PROXY_CONNECTION_BUDGET, PrompterDatabase
 from infra.constructs.workflows import executions_arn, state_machine_arn
+from infra.layer import build_layer
 from prompter.routes import FUNCTIONS, ROUTES, Route
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED_DIR = ROOT / "shared"
 FUNCTIONS_DIR = ROOT / "functions"
-DOMAIN_PACKAGE = "prompter"
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -60,6 +48,10 @@ LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 # budget (50 % of the 189 connections Aurora allows at 1 ACU, see infra/constructs/database.py).
 # It also caps what a burst (or a runaway batch) can cost at the providers.
 RESERVED_CONCURRENCY: dict[str, int] = {"create_template": 20, "probe_provider": 15, "store_result": 15}
+# The deploy-time migration function (functions/migrate): one upgrade at a time, one connection.
+MIGRATE_FUNCTION = "migrate"
+MIGRATE_CONCURRENCY = 1
+MIGRATE_TIMEOUT = Duration.minutes(5)
 DB_POOL_SIZE = 1
 # The providers whose API key lives in a secret (Bedrock signs with the function's role).
 SECRET_PROVIDERS = ("openai", "anthropic", "google", "azure-openai")
@@ -82,30 +74,6 @@ def functions_with_routes(routes: Iterable[Route] = ROUTES, names: Sequence[str]
     return [name for name in names if name in routed]
 
 
-@jsii.implements(ILocalBundling)
-class CopyDomainPackage:
-    """Local (Docker-free) bundling of the domain layer: ``shared/prompter`` → ``python/prompter``.
-
-    Lambda puts ``/opt/python`` on ``sys.path``, so the package must sit under ``python/`` in the
-    layer. This copies the package and nothing else.
-
-    Not done yet (a later issue): installing the runtime dependencies of pyproject.toml
-    (aws-lambda-powertools, pydantic, SQLAlchemy, pg8000, alembic) into ``python/`` for
-    manylinux aarch64 / CPython 3.12, and shipping compiled bytecode. Until then this layer holds
-    only the domain package, and the functions cannot import their dependencies when deployed.
-    """
-
-    def __init__(self, source: Path = SHARED_DIR / DOMAIN_PACKAGE) -> None:
-        self.source = source
-
-    def try_bundle(self, output_dir: str, *, image: DockerImage, **_options: Any) -> bool:
-        if not (self.source / "__init__.py").is_file():
-            raise FileNotFoundError(f"the domain package is missing: {self.source}")
-        target = Path(output_dir) / "python" / self.source.name
-        shutil.copytree(self.source, target, ignore=shutil.ignore_patterns(*ASSET_EXCLUDES))
-        return True  # bundled locally: CDK never starts the Docker image
-
-
 class PrompterFunctions(Construct):
     """The domain layer, one function per entry of ``FUNCTIONS`` (``self.functions``), and the
     provider secrets (``self.provider_secrets``, by provider name)."""
@@ -123,24 +91,26 @@ class PrompterFunctions(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         functions_with_routes(routes)  # a route naming an unknown function fails the synth
-        total = sum(reserved_concurrency[name] for name in FUNCTIONS) * DB_POOL_SIZE
+        total = (sum(reserved_concurrency[name] for name in FUNCTIONS) + MIGRATE_CONCURRENCY) * DB_POOL_SIZE
         if total > PROXY_CONNECTION_BUDGET:
             raise ValueError(
                 f"reserved concurrency {total} exceeds the proxy connection budget {PROXY_CONNECTION_BUDGET}"
             )
         self.stage = stage
         self.database = database
+        # Built at synth time without Docker (infra/layer.py), cached in build/layer: the first
+        # synth for a given runtime.lock + shared/prompter needs the package index, nothing more.
+        layer_dir = build_layer()
         self.layer = lambda_.LayerVersion(
             self,
             "DomainLayer",
-            description="Prompter domain package (python/prompter)",
+            description="Prompter domain package and its runtime dependencies (python/), compiled",
             code=lambda_.Code.from_asset(
-                str(SHARED_DIR),
-                exclude=ASSET_EXCLUDES,
-                # Hash what is shipped, so any change to the copied package (or to the bundling)
-                # produces a new layer version.
-                asset_hash_type=AssetHashType.OUTPUT,
-                bundling=BundlingOptions(image=RUNTIME.bundling_image, local=CopyDomainPackage()),
+                str(layer_dir),
+                # The build directory is named by the hash of what it is built from: reuse it
+                # rather than fingerprinting ~75 MB on every synth.
+                asset_hash_type=AssetHashType.CUSTOM,
+                asset_hash=layer_dir.name,
             ),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
@@ -180,7 +150,15 @@ class PrompterFunctions(Construct):
                 reserved_concurrency=reserved_concurrency[name],
                 environment={**database_environment, **(provider_environment if calls_providers else {})},
             )
-        for function in self.functions.values():
+        # Not an API function: the onEvent handler of the migrations custom resource
+        # (infra/constructs/migrations.py), with the same database settings as the API functions.
+        self.migrate_function = self.build_function(
+            MIGRATE_FUNCTION,
+            reserved_concurrency=MIGRATE_CONCURRENCY,
+            timeout=MIGRATE_TIMEOUT,
+            environment=database_environment,
+        )
+        for function in [*self.functions.values(), self.migrate_function]:
             database.secret.grant_read(function)
         for name in self.provider_functions:
             function = self.functions[name]
