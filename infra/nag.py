@@ -15,7 +15,7 @@ returns the acknowledgements whose construct does not exist, so a rename is caug
 instead of silently orphaning a reason.
 
 Findings listed here that should be fixed in the constructs (rather than accepted) are marked
-``TODO(fix)`` in their reason.
+``Deferred:`` in their reason.
 """
 
 from __future__ import annotations
@@ -84,13 +84,6 @@ def acknowledgements(
 
     # --- Database ---------------------------------------------------------------------------
     add(
-        "Database/Vpc",
-        "VPC7",
-        "TODO(fix): no VPC flow log yet. The VPC holds only Lambda ENIs, the RDS Proxy and the "
-        "cluster, all behind security groups; add vpc.add_flow_log (CloudWatch Logs, REJECT only, "
-        "short retention) in infra/constructs/database.py.",
-    )
-    add(
         "Database/Cluster",
         "RDS6",
         "The functions reach Aurora only through the RDS Proxy, which authenticates with the "
@@ -130,7 +123,7 @@ def acknowledgements(
         add(
             f"Functions/{function}",
             "L1",
-            "TODO(fix): pinned to Python 3.12, the version the domain layer is built and tested "
+            "Deferred: pinned to Python 3.12, the version the domain layer is built and tested "
             "with (local toolchain, SAM build); move RUNTIME in infra/constructs/functions.py to "
             "the latest Python runtime together with the CI/local interpreter.",
         )
@@ -208,7 +201,7 @@ def acknowledgements(
     add(
         "Api/RestApi",
         "APIG2",
-        "TODO(fix): bodies and parameters are validated by the functions (Powertools resolver with "
+        "Deferred: bodies and parameters are validated by the functions (Powertools resolver with "
         "pydantic models, 422 with field messages); an API Gateway RequestValidator "
         "(validate_request_parameters=True) in infra/constructs/api.py would reject earlier.",
     )
@@ -222,7 +215,7 @@ def acknowledgements(
     add(
         f"Api/RestApi/DeploymentStage.{stage}",
         "APIG3",
-        "TODO(fix): no WAFv2 web ACL yet; the stage is throttled (rate/burst from cdk.json) and "
+        "Deferred: no WAFv2 web ACL yet; the stage is throttled (rate/burst from cdk.json) and "
         "every data route needs a Cognito token. Associate a regional web ACL (AWS managed common "
         "rule set + rate rule) when the API is exposed beyond the team.",
     )

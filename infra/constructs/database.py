@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -32,7 +33,7 @@ DB_PORT = 5432
 DB_NAME = "prompter"
 DB_ADMIN_USER = "prompter_admin"
 # Pin a 16.x minor and bump it deliberately (a minor upgrade is a maintenance event).
-ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_16_6
+ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_16_9
 ROTATION_DAYS = 30
 
 # The proxy may use this share of the database's max_connections; the rest stays for migrations,
@@ -94,6 +95,14 @@ class PrompterDatabase(Construct):
                     name="data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
                 ),
             ],
+        )
+        # Rejected traffic only: what the security groups refuse is what is worth seeing.
+        self.vpc.add_flow_log(
+            "RejectedFlows",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+                logs.LogGroup(self, "FlowLogs", retention=logs.RetentionDays.TWO_WEEKS)
+            ),
+            traffic_type=ec2.FlowLogTrafficType.REJECT,
         )
         self.app_subnets = APP_SUBNETS
         self.functions_security_group = ec2.SecurityGroup(

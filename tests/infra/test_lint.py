@@ -16,8 +16,6 @@ IGNORED_WARNINGS = {
     "W3005": "CDK writes an explicit DependsOn next to the Ref/GetAtt it generates (a role before its "
     "function, the cluster before the proxy target group, migrations before the functions): redundant, "
     "harmless, and not under the app's control.",
-    "W3690": "TODO(fix in infra/constructs/database.py): aurora-postgresql 16.6 is deprecated for new "
-    "clusters; move the engine version to a current 16.x minor (e.g. VER_16_8 or later).",
 }
 REGIONS = ["us-east-1"]
 
