@@ -1,0 +1,134 @@
+"""Sample events for every function: an API Gateway proxy event per route of the route table and a
+payload per workflow task. ``python -m local.events`` writes them to ``events/<function>/``; they
+are what ``sam local invoke -e`` takes, and the tests invoke every one of them.
+
+Ids in paths and payloads are placeholders (:data:`TEMPLATE_ID`, :data:`RUN_ID`) that the tests
+replace with real ones.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from local.apigw import rest_event
+from prompter.routes import ROUTES
+
+ROOT = Path(__file__).resolve().parents[1] / "events"
+TEMPLATE_ID = "11111111-1111-4111-8111-111111111111"
+RUN_ID = "22222222-2222-4222-8222-222222222222"
+VERSION_ID = "33333333-3333-4333-8333-333333333333"
+
+TEMPLATE_BODY: dict[str, Any] = {
+    "workspace_id": "ws-avea",
+    "name": "AVEA top brands",
+    "system_instructions": "Be concise.",
+    "user_prompt_template": "List the top 10 longevity supplement brands in {{country}}.",
+    "country_set": ["US", "GB", "DE"],
+    "model_id": "gpt-4o",
+    "inference_params": {"temperature": 0.7, "max_tokens": 128},
+    "tools_spec": [],
+    "response_format": {"type": "text"},
+}
+BODIES: dict[str, Any] = {
+    "createTemplate": TEMPLATE_BODY,
+    "checkDuplicate": TEMPLATE_BODY,
+    "ensureVersion": {},
+    "runOnce": {"country": "US", "brand_name": "Avea"},
+    "startRuns": {"brand_name": "Avea", "countries": ["US", "GB"]},
+}
+QUERIES: dict[str, dict[str, str]] = {
+    "listTemplates": {"workspace_id": "ws-avea", "limit": "20"},
+    "listResults": {"country": "US", "limit": "20"},
+}
+TASKS: dict[str, dict[str, dict[str, Any]]] = {
+    "probe_provider": {
+        "task-probe": {"action": "probe", "org_id": "default", "template_id": TEMPLATE_ID},
+        "task-call": {
+            "action": "call",
+            "run_id": RUN_ID,
+            "org_id": "default",
+            "template_id": TEMPLATE_ID,
+            "country": "US",
+            "brand_name": "Avea",
+            "runtime_vars": {},
+            "analysis_scope": "brand",
+            "use_grounding": False,
+        },
+        "task-sweep-targets": {"action": "sweep_targets"},
+    },
+    "store_result": {
+        "task-store": {
+            "action": "store",
+            "run_id": RUN_ID,
+            "org_id": "default",
+            "workspace_id": "ws-avea",
+            "template_id": TEMPLATE_ID,
+            "country": "US",
+            "version_id": VERSION_ID,
+            "provider": "openai",
+            "model_id": "gpt-4o",
+            "resolved_model": "gpt-4o-2024-08-06",
+            "provider_version_key": "fp_sample",
+            "system_fingerprint": "fp_sample",
+            "request": {"model": "gpt-4o", "messages": [{"role": "user", "content": "Top brands in US?"}]},
+            "response": {"choices": [{"message": {"role": "assistant", "content": "..."}}]},
+            "rendered_prompt_hash": "0" * 64,
+            "analysis_config": {"analysis_scope": "brand", "brand_name": "Avea"},
+            "used_grounding": False,
+            "latency_ms": 420,
+        },
+        "task-record-failure": {
+            "action": "record_failure",
+            "run_id": RUN_ID,
+            "org_id": "default",
+            "template_id": TEMPLATE_ID,
+            "country": "GB",
+            "error": {"Error": "ProviderAuthError", "Cause": '{"errorMessage": "openai answered 401"}'},
+        },
+        "task-finish-run": {"action": "finish_run", "run_id": RUN_ID},
+    },
+}
+
+
+def _stable(event: dict[str, Any], name: str) -> dict[str, Any]:
+    """Fixed request ids and times, so regenerating the files changes nothing."""
+    context = event["requestContext"]
+    context["requestId"] = context["extendedRequestId"] = f"sample-{name}"
+    context["requestTime"] = "26/Nov/2026:09:00:00 +0000"
+    context["requestTimeEpoch"] = 1795683600000
+    return event
+
+
+def route_events() -> dict[str, tuple[str, dict[str, Any]]]:
+    """operationId -> (function, proxy event)."""
+    found = {}
+    for route in ROUTES:
+        path = route.path.replace("{template_id}", TEMPLATE_ID).replace("{run_id}", RUN_ID)
+        event = rest_event(
+            route.method, path, body=BODIES.get(route.operation_id), query=QUERIES.get(route.operation_id)
+        )
+        found[route.operation_id] = (route.function, _stable(event, route.operation_id))
+    return found
+
+
+def files() -> dict[Path, str]:
+    out: dict[Path, str] = {}
+    for operation, (function, event) in route_events().items():
+        out[ROOT / function / f"{operation}.json"] = json.dumps(event, indent=2, sort_keys=True) + "\n"
+    for function, tasks in TASKS.items():
+        for name, payload in tasks.items():
+            out[ROOT / function / f"{name}.json"] = json.dumps(payload, indent=2, sort_keys=True) + "\n"
+    return out
+
+
+def main() -> None:
+    for path, text in files().items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    print(f"wrote {len(files())} sample events under events/")
+
+
+if __name__ == "__main__":
+    main()
