@@ -53,6 +53,7 @@ class PrompterStack(Stack):
             database=self.database,
             idempotency_table=self.idempotency.table,
             routes=routes,
+            cors_allow_origins=cors_allow_origins,
         )
         self.migrations = PrompterMigrations(
             self, "Migrations", migrate_function=self.functions.migrate_function

@@ -88,6 +88,7 @@ class PrompterFunctions(Construct):
         idempotency_table: dynamodb.ITable,
         routes: Sequence[Route] = ROUTES,
         reserved_concurrency: Mapping[str, int] = RESERVED_CONCURRENCY,
+        cors_allow_origins: Sequence[str] = ("*",),
     ) -> None:
         super().__init__(scope, construct_id)
         functions_with_routes(routes)  # a route naming an unknown function fails the synth
@@ -148,7 +149,12 @@ class PrompterFunctions(Construct):
             self.functions[name] = self.build_function(
                 name,
                 reserved_concurrency=reserved_concurrency[name],
-                environment={**database_environment, **(provider_environment if calls_providers else {})},
+                environment={
+                    **database_environment,
+                    # Browsers see proxy responses only with CORS headers of their own.
+                    "PROMPTER_CORS_ALLOW_ORIGINS": ",".join(cors_allow_origins),
+                    **(provider_environment if calls_providers else {}),
+                },
             )
         # Not an API function: the onEvent handler of the migrations custom resource
         # (infra/constructs/migrations.py), with the same database settings as the API functions.

@@ -78,6 +78,16 @@ class ApiSettings(_EnvModel):
     max_json_depth: int = Field(default=32, ge=4, le=256, description="deepest accepted JSON nesting")
     page_size: int = Field(default=50, ge=1, le=500, description="default page size of list routes")
     max_page_size: int = Field(default=200, ge=1, le=1000, description="largest page size a client may ask")
+    cors_allow_origins: str = Field(
+        default="", description="comma-separated browser origins allowed to read responses; * for any"
+    )
+
+    def allowed_origin(self, origin: str | None) -> str | None:
+        """The Access-Control-Allow-Origin value for a request's Origin, or None."""
+        allowed = [o.strip() for o in self.cors_allow_origins.split(",") if o.strip()]
+        if "*" in allowed:
+            return "*"
+        return origin if origin and origin in allowed else None
 
 
 class TemplateFunctionSettings(DatabaseSettings, ApiSettings):

@@ -361,3 +361,26 @@ def test_health_names_the_dialect(api: Api, database_url: str) -> None:
     reply = api.get(f"{TEMPLATES}/health")
     assert reply.status == 200
     assert reply.body == {"status": "ok", "db": database_url.split(":")[0].split("+")[0]}
+
+
+@pytest.mark.parametrize(
+    ("allowed", "origin", "expected"),
+    [
+        ("*", "https://app.example", "*"),
+        ("https://app.example,https://admin.example", "https://admin.example", "https://admin.example"),
+        ("https://app.example", "https://evil.example", None),
+        ("", "https://app.example", None),
+    ],
+)
+def test_cors_headers_on_proxy_responses(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, allowed: str, origin: str, expected: str | None
+) -> None:
+    from prompter import runtime
+
+    monkeypatch.setenv("PROMPTER_CORS_ALLOW_ORIGINS", allowed)
+    runtime.reset()
+    sent = {"Origin": origin}
+    for reply in (Api().post(TEMPLATES, body(), headers=sent), Api().post(TEMPLATES, body(), headers=sent)):
+        assert reply.headers.get("Access-Control-Allow-Origin") == expected
+        if expected:
+            assert "X-Correlation-Id" in reply.headers["Access-Control-Expose-Headers"]

@@ -224,9 +224,19 @@ def serve(
         result = app.resolve(event, context)
     except PrompterError as error:
         result = _proxy_error(error)
+    extra: dict[str, str] = {}
     correlation_id = logger.get_correlation_id()
     if correlation_id:
-        result.setdefault("headers", {})[CORRELATION_HEADER] = correlation_id
+        extra[CORRELATION_HEADER] = correlation_id
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    origin = settings.allowed_origin(headers.get("origin"))
+    if origin:
+        extra["Access-Control-Allow-Origin"] = origin
+        extra["Access-Control-Expose-Headers"] = f"{CORRELATION_HEADER}, Location"
+        if origin != "*":
+            extra["Vary"] = "Origin"
+    for name, value in extra.items():
+        result.setdefault("headers", {})[name] = value
         if "multiValueHeaders" in result:
-            result["multiValueHeaders"][CORRELATION_HEADER] = [correlation_id]
+            result["multiValueHeaders"][name] = [value]
     return result
