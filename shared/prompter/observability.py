@@ -37,6 +37,7 @@ class MetricName(StrEnum):
     DRIFT_EVENT_FAILURES = "DriftEventPublishFailures"
     RESULTS_INSERTED = "ResultsInserted"
     RESULTS_FAILED = "ResultsFailed"  # countries recorded as failed
+    RESULT_STORE_FAILURES = "ResultStoreFailures"  # a result could not be written
     RUNS_STARTED = "RunsStarted"
 
 

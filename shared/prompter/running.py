@@ -269,6 +269,13 @@ class Runner:
         )
 
     def store(self, outcome: CallOutcome) -> tuple[dict[str, Any], bool]:
+        try:
+            return self._store(outcome)
+        except Exception:
+            add_metric(MetricName.RESULT_STORE_FAILURES)
+            raise
+
+    def _store(self, outcome: CallOutcome) -> tuple[dict[str, Any], bool]:
         row, inserted = self.results.store(
             {
                 "id": str(uuid.uuid4()),

@@ -193,3 +193,21 @@ def test_a_batch_prompt_too_large_for_step_functions_is_422(
     template = create(api, user_prompt_template="Brands in {{country}}", country_set=["US"])
     reply = api.post(f"{TEMPLATES}/{template['id']}/runs", {"rendered_prompt": "品" * 30_000})
     assert reply.status == 422 and reply.detail["errors"][0]["field"] == "rendered_prompt"
+
+
+def test_a_failed_store_is_counted(
+    api: Api, aws: AwsFakes, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from prompter.db.results import ResultStore
+    from prompter.errors import DatabaseUnavailable
+    from tests.integration.test_probe_api import metric_values
+
+    template = create(api, user_prompt_template="Brands in {{country}}", country_set=["US"])
+
+    def unavailable(*_: Any, **__: Any) -> Any:
+        raise DatabaseUnavailable("the database is unavailable; try again shortly")
+
+    monkeypatch.setattr(ResultStore, "store", unavailable)
+    reply = run(api, template["id"], {})
+    assert reply.status == 503 and reply.detail["code"] == "DB_UNAVAILABLE"
+    assert metric_values(capsys.readouterr().out, "ResultStoreFailures") == [1.0]
