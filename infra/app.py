@@ -119,6 +119,7 @@ def main() -> None:
             interface_endpoints=bool_of("interface_endpoints", context("interface_endpoints"), True),
         ),
         sweep_rate_minutes=int_of("sweep_rate_minutes", context("sweep_rate_minutes"), 60),
+        alarm_email=str(context("alarm_email") or ""),
     )
     missing = acknowledge(stack, stage=stage)
     if missing:

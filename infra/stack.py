@@ -2,8 +2,8 @@
 
 Database (VPC, Aurora Serverless v2, secret, RDS Proxy), idempotency table, functions (domain
 layer with its dependencies, grants), migrations on deploy (a custom resource the API functions
-wait for), workflows (state machines, drift bus, sweep schedule), API (API Gateway, Cognito).
-Not yet: cdk-nag, monitoring (later issues).
+wait for), workflows (state machines, drift bus, sweep schedule), API (API Gateway, Cognito), monitoring
+(the SPEC §6 alarms and their SNS topic). cdk-nag is applied by the app (infra/nag.py).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from infra.constructs.database import DatabaseOptions, PrompterDatabase
 from infra.constructs.functions import PrompterFunctions
 from infra.constructs.idempotency import PrompterIdempotency
 from infra.constructs.migrations import PrompterMigrations
+from infra.constructs.monitoring import PrompterMonitoring
 from infra.constructs.workflows import PrompterWorkflows
 from prompter.routes import ROUTES, Route
 
@@ -36,6 +37,7 @@ class PrompterStack(Stack):
         throttle_burst_limit: int = 100,
         database: DatabaseOptions | None = None,
         sweep_rate_minutes: int = 60,
+        alarm_email: str = "",
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -84,6 +86,18 @@ class PrompterStack(Stack):
             throttle_burst_limit=throttle_burst_limit,
         )
 
+        self.monitoring = PrompterMonitoring(
+            self,
+            "Monitoring",
+            stage=stage,
+            rest_api=self.api.rest_api,
+            state_machines={
+                "RunBatch": self.workflows.run_batch,
+                "VersionSweep": self.workflows.version_sweep,
+            },
+            alarm_email=alarm_email,
+        )
+
         CfnOutput(self, "ApiUrl", value=self.api.rest_api.url, description="Base URL of the API stage")
         CfnOutput(self, "UserPoolId", value=self.api.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=self.api.client.user_pool_client_id)
@@ -92,3 +106,9 @@ class PrompterStack(Stack):
         CfnOutput(self, "DatabaseSecretArn", value=self.database.secret.secret_arn)
         CfnOutput(self, "RunBatchStateMachineArn", value=self.workflows.run_batch.state_machine_arn)
         CfnOutput(self, "VersionSweepStateMachineArn", value=self.workflows.version_sweep.state_machine_arn)
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.monitoring.topic.topic_arn,
+            description="Subscribe to receive alarms",
+        )
