@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +27,31 @@ _FAKE_CREDENTIALS = {
     "AWS_SESSION_TOKEN": "local",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+
+
+_ATOMIC = threading.RLock()
+
+
+def make_moto_dynamodb_atomic() -> None:
+    """Serialise moto's DynamoDB item operations.
+
+    DynamoDB evaluates a conditional write atomically; moto, in-process, checks the condition and
+    writes in two steps, so two threads can both pass ``attribute_not_exists``. Concurrent callers
+    in one process (the local server's threads, the concurrency tests) need the real guarantee.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in ("put_item", "get_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+        if getattr(original, "atomic", False):
+            continue
+
+        def atomic(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with _ATOMIC:
+                return _original(self, *args, **kwargs)
+
+        atomic.atomic = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, atomic)
 
 
 @contextlib.contextmanager
@@ -44,6 +70,7 @@ def local_aws() -> Iterator[list[str]]:
     # moto's interpreter logs every caught task error with a dump of its syntax tree; the
     # execution history (and the seam's one-line log of each failed invocation) says it better.
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+    make_moto_dynamodb_atomic()
     with mock_aws(config=MOTO_CONFIG):
         boto3.client("dynamodb").create_table(
             TableName=IDEMPOTENCY_TABLE,

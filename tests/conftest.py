@@ -179,8 +179,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsFakes]:
     import boto3
     from moto import mock_aws
 
+    from local.aws import make_moto_dynamodb_atomic
     from prompter.providers import registry
 
+    make_moto_dynamodb_atomic()
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

@@ -8,16 +8,29 @@ the failure is counted: the store protects against duplicates, it never blocks t
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from prompter.errors import FieldError, InvalidInput, ProviderUnavailable
 from prompter.observability import MetricName, add_metric, logger
 
 
+@dataclass
+class _Runner:
+    config: Any
+    run: Callable[..., dict[str, Any]]
+
+
 class Once:
+    """Powertools' persistence layer and config hold per-call state, so each concurrent caller in
+    one process (the local server's threads, Step Functions Map iterations under moto) borrows its
+    own from a small pool, exactly as separate Lambda execution environments would have their own.
+    """
+
     def __init__(
         self,
         table_name: str,
@@ -25,6 +38,15 @@ class Once:
         wait_seconds: float,
         validate_payload: bool = False,
     ) -> None:
+        self.table_name = table_name
+        self.expires_after_seconds = expires_after_seconds
+        self.validate_payload = validate_payload
+        self.wait_seconds = wait_seconds
+        self._local = threading.local()
+        self._pool: queue.SimpleQueue[_Runner] = queue.SimpleQueue()
+
+    def _build(self) -> _Runner:
+        import boto3
         from aws_lambda_powertools.utilities.idempotency import (
             DynamoDBPersistenceLayer,
             IdempotencyConfig,
@@ -33,19 +55,19 @@ class Once:
         from botocore.config import Config
 
         persistence = DynamoDBPersistenceLayer(
-            table_name=table_name,
+            table_name=self.table_name,
+            boto3_session=boto3.session.Session(),  # clients are not shared between threads
             boto_config=Config(connect_timeout=2, read_timeout=3, retries={"total_max_attempts": 2}),
         )
-        self.config = IdempotencyConfig(
+        config = IdempotencyConfig(
             event_key_jmespath="key",
-            payload_validation_jmespath="payload" if validate_payload else "",
-            expires_after_seconds=expires_after_seconds,
+            payload_validation_jmespath="payload" if self.validate_payload else "",
+            expires_after_seconds=self.expires_after_seconds,
         )
-        self.wait_seconds = wait_seconds
-        self._local = threading.local()
-        self._run = idempotent_function(
-            data_keyword_argument="item", persistence_store=persistence, config=self.config
-        )(self._call)
+        run = idempotent_function(data_keyword_argument="item", persistence_store=persistence, config=config)(
+            self._call
+        )
+        return _Runner(config, run)
 
     def _call(self, item: dict[str, str]) -> dict[str, Any]:
         self._local.ran = True
@@ -54,8 +76,7 @@ class Once:
 
     def register_lambda_context(self, context: Any) -> None:
         """In-progress records expire with the invocation, so a crashed call does not block others."""
-        if context is not None:
-            self.config.register_lambda_context(context)
+        self._local.context = context
 
     def run(
         self, key: str, work: Callable[[], dict[str, Any]], payload: str = ""
@@ -64,6 +85,21 @@ class Once:
 
         With payload validation, the same key with another ``payload`` is refused (422).
         """
+        try:
+            runner = self._pool.get_nowait()
+        except queue.Empty:
+            runner = self._build()
+        try:
+            context = getattr(self._local, "context", None)
+            if context is not None:
+                runner.config.register_lambda_context(context)
+            return self._run(runner, key, work, payload)
+        finally:
+            self._pool.put(runner)
+
+    def _run(
+        self, runner: _Runner, key: str, work: Callable[[], dict[str, Any]], payload: str
+    ) -> tuple[dict[str, Any], bool]:
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
             IdempotencyPersistenceLayerError,
@@ -76,7 +112,7 @@ class Once:
         pause = 0.05
         while True:
             try:
-                return self._run(item={"key": key, "payload": payload}), bool(self._local.ran)
+                return runner.run(item={"key": key, "payload": payload}), bool(self._local.ran)
             except IdempotencyAlreadyInProgressError:
                 if time.monotonic() > deadline:
                     raise ProviderUnavailable(
