@@ -10,6 +10,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
+from infra.app import cdk_json_context
 from infra.stack import PrompterStack
 
 STAGE = "test"
@@ -17,7 +18,7 @@ STAGE = "test"
 
 @pytest.fixture(scope="session")
 def synthesized() -> tuple[dict[str, Any], Path]:
-    app = cdk.App()
+    app = cdk.App(context=cdk_json_context())  # as `make synth` does: asset metadata for SAM included
     stack = PrompterStack(app, f"Prompter-{STAGE}", stage=STAGE)
     template = dict(Template.from_stack(stack).to_json())
     return template, Path(app.outdir)
