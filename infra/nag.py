@@ -199,13 +199,6 @@ def acknowledgements(
         "registry; revisit with COG3 if the pool is exposed to the public.",
     )
     add(
-        "Api/RestApi",
-        "APIG2",
-        "Deferred: bodies and parameters are validated by the functions (Powertools resolver with "
-        "pydantic models, 422 with field messages); an API Gateway RequestValidator "
-        "(validate_request_parameters=True) in infra/constructs/api.py would reject earlier.",
-    )
-    add(
         "Api/RestApi/CloudWatchRole",
         "IAM4",
         "AmazonAPIGatewayPushToCloudWatchLogs is the AWS-maintained policy API Gateway requires for "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
@@ -22,6 +23,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.constructs.request_models import (
+    draft4,
+    openapi_document,
+    request_body_schema,
+    required_query_parameters,
+)
 from prompter.routes import ROUTES, Route
 
 ORG_ATTRIBUTE = "org_id"  # the token claim is "custom:org_id"
@@ -42,6 +49,12 @@ LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 _GATEWAY_ERROR_BODY = json.dumps(
     {"detail": {"code": "$context.error.responseType", "message": "@MESSAGE@"}}, separators=(",", ":")
 ).replace('"@MESSAGE@"', "$context.error.messageString")  # messageString is already a quoted string
+# A request the gateway's validator rejects is the API's 422: the same code as the functions use,
+# with the validator's message, which names each failing field.
+_VALIDATION_ERROR_BODY = json.dumps(
+    {"detail": {"code": "VALIDATION_ERROR", "message": "$context.error.validationErrorString"}},
+    separators=(",", ":"),
+)
 _NOT_FOUND_BODY = json.dumps(
     {"detail": {"code": "NOT_FOUND", "message": "no such route"}}, separators=(",", ":")
 )
@@ -150,9 +163,11 @@ class PrompterApi(Construct):
             name: apigw.LambdaIntegration(functions[name], proxy=True, allow_test_invoke=False)
             for name in sorted({route.function for route in routes})
         }
+        self._add_request_validation(routes)
         self.methods: dict[Route, apigw.Method] = {}
         for route in routes:
             resource = self.rest_api.root.resource_for_path(route.path.strip("/"))
+            body_model = self.body_models.get(route)
             self.methods[route] = resource.add_method(
                 route.method,
                 integrations[route.function],
@@ -161,7 +176,45 @@ class PrompterApi(Construct):
                 authorization_type=(
                     apigw.AuthorizationType.COGNITO if route.authorized else apigw.AuthorizationType.NONE
                 ),
+                request_validator=self.body_validator if body_model else self.params_validator,
+                request_models={"application/json": body_model} if body_model else None,
+                request_parameters=self.required_parameters[route] or None,
             )
+
+    def _add_request_validation(self, routes: Sequence[Route]) -> None:
+        """Request validation from the OpenAPI document the functions generate: a model for each
+        required JSON body (shared by the routes that take the same body), required path and
+        query parameters declared, and a validator on every method."""
+        document = openapi_document()
+        self.params_validator = self.rest_api.add_request_validator(
+            "ParamsValidator", validate_request_parameters=True, validate_request_body=False
+        )
+        self.body_validator = self.rest_api.add_request_validator(
+            "BodyValidator", validate_request_parameters=True, validate_request_body=True
+        )
+        models: dict[str, apigw.Model] = {}
+        self.body_models: dict[Route, apigw.Model] = {}
+        self.required_parameters: dict[Route, dict[str, bool]] = {}
+        for route in routes:
+            self.required_parameters[route] = {
+                **{f"method.request.path.{name}": True for name in route.path_params},
+                **{
+                    f"method.request.querystring.{name}": True
+                    for name in required_query_parameters(document, route.method, route.path)
+                },
+            }
+            schema = request_body_schema(document, route.method, route.path)
+            if schema is None:
+                continue
+            name = _model_name(schema, route)
+            if name not in models:
+                models[name] = self.rest_api.add_model(
+                    name,
+                    model_name=name,
+                    content_type="application/json",
+                    schema=_json_schema(draft4(schema, document, title=name)),
+                )
+            self.body_models[route] = models[name]
 
     def _add_gateway_responses(self, origins: Sequence[str]) -> None:
         headers: dict[str, str] = {}
@@ -176,6 +229,17 @@ class PrompterApi(Construct):
             self.rest_api.add_gateway_response(
                 response_id, type=response_type, response_headers=headers, templates=json_body
             )
+        for response_id, response_type in (
+            ("InvalidBody", apigw.ResponseType.BAD_REQUEST_BODY),
+            ("InvalidParameters", apigw.ResponseType.BAD_REQUEST_PARAMETERS),
+        ):
+            self.rest_api.add_gateway_response(
+                response_id,
+                type=response_type,
+                status_code="422",
+                response_headers=headers,
+                templates={"application/json": _VALIDATION_ERROR_BODY},
+            )
         # An unknown path or method is "Missing Authentication Token" (403) by default: say 404.
         self.rest_api.add_gateway_response(
             "UnknownRoute",
@@ -184,6 +248,53 @@ class PrompterApi(Construct):
             response_headers=headers,
             templates={"application/json": _NOT_FOUND_BODY},
         )
+
+
+def _model_name(schema: dict[str, Any], route: Route) -> str:
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return ref.rsplit("/", 1)[-1]
+    return route.operation_id[:1].upper() + route.operation_id[1:] + "Body"
+
+
+_JSON_SCHEMA_ARGS = {  # JSON Schema keyword -> CDK JsonSchema argument, where they differ
+    "$schema": "schema",
+    "anyOf": "any_of",
+    "oneOf": "one_of",
+    "allOf": "all_of",
+    "not": "not_",
+    "additionalProperties": "additional_properties",
+    "exclusiveMinimum": "exclusive_minimum",
+    "exclusiveMaximum": "exclusive_maximum",
+    "minLength": "min_length",
+    "maxLength": "max_length",
+    "minItems": "min_items",
+    "maxItems": "max_items",
+    "minProperties": "min_properties",
+    "maxProperties": "max_properties",
+    "uniqueItems": "unique_items",
+    "multipleOf": "multiple_of",
+}
+
+
+def _json_schema(schema: dict[str, Any]) -> apigw.JsonSchema:
+    """A draft 4 JSON Schema document as CDK's ``JsonSchema``, which renders it back unchanged."""
+    kwargs: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "$schema":
+            value = apigw.JsonSchemaVersion.DRAFT4
+        elif key == "type":
+            types = value if isinstance(value, list) else [value]
+            converted = [apigw.JsonSchemaType[t.upper()] for t in types]
+            value = converted if isinstance(value, list) else converted[0]
+        elif key == "properties":
+            value = {name: _json_schema(sub) for name, sub in value.items()}
+        elif key in ("anyOf", "oneOf", "allOf"):
+            value = [_json_schema(sub) for sub in value]
+        elif key in ("items", "not") or (key == "additionalProperties" and isinstance(value, dict)):
+            value = _json_schema(value)
+        kwargs[_JSON_SCHEMA_ARGS.get(key, key)] = value
+    return apigw.JsonSchema(**kwargs)
 
 
 def _access_log_format() -> apigw.AccessLogFormat:

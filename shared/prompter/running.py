@@ -57,7 +57,8 @@ class _RunFields(BaseModel):
     runtime_vars: dict[str, str] = Field(default_factory=dict, description="values for {{placeholders}}")
     brand_aliases: list[str] = Field(default_factory=list, max_length=100, description="stored, never hashed")
     alias_snapshot_id: str | None = Field(default=None, max_length=200)
-    use_grounding: bool = False
+    # JSON types only (no "true" or "5" strings): API Gateway's model validates the same body.
+    use_grounding: bool = Field(default=False, strict=True)
 
 
 class RunRequest(_RunFields):
@@ -70,7 +71,9 @@ class BatchRunRequest(_RunFields):
     countries: list[str] | None = Field(
         default=None, max_length=250, description="a subset of the template's countries; default all"
     )
-    max_concurrency: int | None = Field(default=None, ge=1, le=40, description="countries run at once")
+    max_concurrency: int | None = Field(
+        default=None, ge=1, le=40, strict=True, description="countries run at once"
+    )
 
 
 class RunResult(BaseModel):
