@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 STAGE ?= dev
 CDK := npx --yes aws-cdk@2
 
-.PHONY: help dev test lint format openapi bench synth deploy destroy migrate lock postgres clean
+.PHONY: help dev test lint format openapi dashboards bench synth deploy destroy migrate lock postgres clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 openapi: $(STAMP) ## regenerate the shipped OpenAPI document from the handlers
 	$(PY) -m local.openapi
 
+dashboards: $(STAMP) ## regenerate the Datadog dashboard JSON from infra/dashboards/panels.py
+	$(PY) -m infra.dashboards.datadog
+
 bench: $(STAMP) postgres ## measure round trips, warm latency and cold-start import ratios
 	$(PY) -m bench.run
 
@@ -61,9 +64,14 @@ destroy: $(STAMP) ## delete the stack Prompter-$(STAGE) (needs AWS credentials)
 migrate: $(STAMP) ## apply migrations to DATABASE_URL (default: the local SQLite file)
 	$(PY) -m prompter.db.migrate
 
+# What the Lambda Python runtime already ships: resolved (so the pins agree with them) but never put
+# in runtime.lock, whose every line the layer installs (infra/layer.py, pip --no-deps).
+RUNTIME_PROVIDED := boto3 botocore s3transfer urllib3
+
 lock: ## re-pin requirements/*.lock from pyproject.toml
 	$(PYTHON) -m pip install --quiet uv
-	$(PYTHON) -m uv pip compile pyproject.toml --universal --python-version 3.11 -o requirements/runtime.lock
+	$(PYTHON) -m uv pip compile pyproject.toml --universal --python-version 3.11 \
+		$(foreach p,$(RUNTIME_PROVIDED),--no-emit-package $(p)) -o requirements/runtime.lock
 	$(PYTHON) -m uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 -o requirements/dev.lock
 
 clean: ## remove the virtualenv, local database and build output

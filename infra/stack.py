@@ -2,8 +2,9 @@
 
 Database (VPC, Aurora Serverless v2, secret, RDS Proxy), idempotency table, functions (domain
 layer with its dependencies, grants), migrations on deploy (a custom resource the API functions
-wait for), workflows (state machines, drift bus, sweep schedule), API (API Gateway, Cognito), monitoring
-(the SPEC §6 alarms and their SNS topic). cdk-nag is applied by the app (infra/nag.py).
+wait for), workflows (state machines, drift bus, sweep schedule), API (API Gateway, Cognito),
+monitoring (the SPEC §6 alarms and their SNS topic), dashboard (the rollout board in CloudWatch).
+cdk-nag is applied by the app (infra/nag.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from infra.constructs.api import PrompterApi
+from infra.constructs.dashboard import PrompterDashboard
 from infra.constructs.database import DatabaseOptions, PrompterDatabase
 from infra.constructs.functions import PrompterFunctions
 from infra.constructs.idempotency import PrompterIdempotency
@@ -96,6 +98,18 @@ class PrompterStack(Stack):
                 "VersionSweep": self.workflows.version_sweep,
             },
             alarm_email=alarm_email,
+        )
+
+        self.dashboard = PrompterDashboard(
+            self,
+            "Dashboard",
+            stage=stage,
+            rest_api=self.api.rest_api,
+            state_machines={
+                "RunBatch": self.workflows.run_batch,
+                "VersionSweep": self.workflows.version_sweep,
+            },
+            idempotency_table=self.idempotency.table,
         )
 
         CfnOutput(self, "ApiUrl", value=self.api.rest_api.url, description="Base URL of the API stage")

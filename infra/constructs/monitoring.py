@@ -39,8 +39,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from prompter.identity import PROVIDERS
-from prompter.observability import NAMESPACE, MetricName
+from prompter.observability import DIMENSION_VALUES, METRICS, NAMESPACE, MetricName, service_name
 
 # --- The runbook's thresholds (SPEC §6), in one place ------------------------------------------
 API_5XX_PERCENT = 1.0  # >= 1 % of requests over 5 minutes
@@ -56,33 +55,15 @@ FAILED_EXECUTIONS_PERIOD = Duration.minutes(5)
 FINGERPRINT_PRESENCE_PERCENT = 80.0  # < 80 % of OpenAI answers carry a system_fingerprint
 FINGERPRINT_PERIOD = Duration.minutes(15)
 
-# Providers that really answer probes: "fake" is the local/test stand-in.
-ALARMED_PROVIDERS: tuple[str, ...] = tuple(p for p in PROVIDERS if p != "fake")
-
-# Which functions (``functions/<name>``) emit each alarmed custom metric:
-# - Prober.ensure_version (probe counters, latency) runs in probe_provider only: the ensure-version
-#   route and the workflows' probe task;
-# - VersionRecorder.record (fingerprint presence) runs wherever a provider answer is recorded:
-#   probe_provider (probes, the RunBatch call task) and store_result (the synchronous run route);
-# - Runner.store (result-store failures) runs in store_result only: the RunBatch store task and the
-#   synchronous run route.
-EMITTERS: Mapping[MetricName, tuple[str, ...]] = {
-    MetricName.PROBE_ATTEMPTS: ("probe_provider",),
-    MetricName.PROBE_FAILURES: ("probe_provider",),
-    MetricName.ENSURE_VERSION_LATENCY: ("probe_provider",),
-    MetricName.OPENAI_FINGERPRINT_PRESENT: ("probe_provider", "store_result"),
-    MetricName.RESULT_STORE_FAILURES: ("store_result",),
-}
+# Providers that really answer probes ("fake" is the local/test stand-in), and which functions emit
+# each metric: both from the metric catalogue the code emits by (prompter.observability.METRICS).
+ALARMED_PROVIDERS: tuple[str, ...] = DIMENSION_VALUES["provider"]
+EMITTERS: Mapping[MetricName, tuple[str, ...]] = {name: spec.emitters for name, spec in METRICS.items()}
 
 MISSING_DATA = cloudwatch.TreatMissingData.NOT_BREACHING
 GTE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
 LT = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
-
-
-def service_name(function: str) -> str:
-    """The ``service`` dimension of a function's metrics: its POWERTOOLS_SERVICE_NAME."""
-    return f"prompter-{function}"
 
 
 class PrompterMonitoring(Construct):

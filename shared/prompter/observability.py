@@ -1,15 +1,22 @@
 """Logger and metrics, created in one place.
 
-Metric names are defined here once; code, dashboards and tests use these constants.
+Metric names are defined here once (``MetricName``), with what each one means and who emits it
+(``METRICS``): the code emits them through ``add_metric``, the CDK app's alarms and CloudWatch
+dashboard and the Datadog dashboard (``infra/dashboards``) query them, and the tests check each
+against the EMF lines the handlers really print.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 
 from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
+
+from prompter.identity import PROVIDERS
 
 NAMESPACE = "Prompter"
 
@@ -39,6 +46,90 @@ class MetricName(StrEnum):
     RESULTS_FAILED = "ResultsFailed"  # countries recorded as failed
     RESULT_STORE_FAILURES = "ResultStoreFailures"  # a result could not be written
     RUNS_STARTED = "RunsStarted"
+    DB_UNIQUE_VIOLATION = "DbUniqueViolation"  # by table: a write that met a unique index
+    PROVIDER_RETRIES = "ProviderRetries"  # by provider: a provider call retried by a workflow
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """How a metric is emitted: its unit, the functions whose ``service`` dimension carries it
+    (``prompter-<function>``), the extra low-cardinality dimensions beside ``service`` and ``env``,
+    and the statistic that reads it (``Sum`` for counters, ``Average`` for a 0/1 share, ``p95``
+    for a latency)."""
+
+    unit: str
+    emitters: tuple[str, ...]
+    statistic: str
+    description: str
+    dimensions: tuple[str, ...] = ()
+
+
+_API = ("create_template", "probe_provider", "store_result")
+_RECORDERS = ("probe_provider", "store_result")  # where provider answers are recorded as versions
+
+METRICS: Mapping[MetricName, MetricSpec] = {
+    MetricName.TEMPLATES_CREATED: MetricSpec("Count", ("create_template",), "Sum", "templates created"),
+    MetricName.TEMPLATE_CONFLICTS: MetricSpec(
+        "Count", ("create_template",), "Sum", "creates refused with 409: the config is already active"
+    ),
+    MetricName.DB_UNAVAILABLE: MetricSpec(
+        "Count", _API, "Sum", "requests answered 503: database unreachable"
+    ),
+    MetricName.PROBE_ATTEMPTS: MetricSpec(
+        "Count", ("probe_provider",), "Sum", "provider probes sent", ("provider",)
+    ),
+    MetricName.PROBE_FAILURES: MetricSpec(
+        "Count", ("probe_provider",), "Sum", "provider probes that failed", ("provider",)
+    ),
+    MetricName.PROBES_DEDUPLICATED: MetricSpec(
+        "Count", ("probe_provider",), "Sum", "probes answered from the idempotency store", ("provider",)
+    ),
+    MetricName.ENSURE_VERSION_LATENCY: MetricSpec(
+        "Milliseconds", ("probe_provider",), "p95", "ensure-version latency (probe and version upsert)"
+    ),
+    MetricName.OPENAI_FINGERPRINT_PRESENT: MetricSpec(
+        "Count", _RECORDERS, "Average", "1 or 0 per OpenAI answer: whether it carried system_fingerprint"
+    ),
+    MetricName.PROVIDER_VERSION_CHANGED: MetricSpec(
+        "Count", _RECORDERS, "Sum", "drift: a provider version key not seen before", ("provider",)
+    ),
+    MetricName.IDEMPOTENCY_STORE_ERRORS: MetricSpec(
+        "Count", ("probe_provider",), "Sum", "idempotency store (DynamoDB) failures; the probe still ran"
+    ),
+    MetricName.DRIFT_EVENT_FAILURES: MetricSpec(
+        "Count", _RECORDERS, "Sum", "drift events that could not be published to EventBridge"
+    ),
+    MetricName.RESULTS_INSERTED: MetricSpec("Count", ("store_result",), "Sum", "results stored"),
+    MetricName.RESULTS_FAILED: MetricSpec("Count", ("store_result",), "Sum", "countries recorded as failed"),
+    MetricName.RESULT_STORE_FAILURES: MetricSpec(
+        "Count", ("store_result",), "Sum", "results that could not be written"
+    ),
+    MetricName.RUNS_STARTED: MetricSpec("Count", ("store_result",), "Sum", "batch runs started"),
+    MetricName.DB_UNIQUE_VIOLATION: MetricSpec(
+        "Count",
+        ("create_template", "store_result"),
+        "Sum",
+        "writes that met a unique index (duplicate template, repeated result)",
+        ("table",),
+    ),
+    MetricName.PROVIDER_RETRIES: MetricSpec(
+        "Count", ("probe_provider",), "Sum", "provider calls retried by a workflow", ("provider",)
+    ),
+}
+assert set(METRICS) == set(MetricName)
+
+
+def service_name(function: str) -> str:
+    """The ``service`` dimension of a function's metrics: its POWERTOOLS_SERVICE_NAME."""
+    return f"prompter-{function}"
+
+
+# The values each extra dimension takes in a deployed service: dashboards and alarms address every
+# series by its full dimension set. "fake" is the local and test provider, never deployed.
+DIMENSION_VALUES: Mapping[str, tuple[str, ...]] = {
+    "provider": tuple(p for p in PROVIDERS if p != "fake"),
+    "table": ("prompt_templates", "prompt_results"),
+}
 
 
 def add_metric(name: MetricName, value: float = 1, unit: str = "Count", **dimensions: str) -> None:

@@ -1,0 +1,169 @@
+"""The Datadog dashboard JSON: generated from the panels, shipped fresh, in the shape Datadog's
+dashboard importer (``POST /api/v1/dashboard``) takes, a counterpart for every widget of the earlier
+Datadog board, and every metric the service emits on it under the name Datadog gives it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.dashboards import datadog
+from infra.dashboards.panels import PANELS, Source, identifiers
+from prompter.observability import METRICS, MetricName
+
+REFERENCE = (
+    Path(__file__).resolve().parents[3] / "shared" / "reference" / "datadog_prompter_rollout_dashboard.json"
+)
+SHIPPED = Path(datadog.__file__).resolve().parent / "prompter_rollout.datadog.json"
+
+# Each widget of the earlier Datadog board → the panel that replaces it.
+REPLACED_BY = {
+    "API req/s": "API req/s",
+    "4xx %": "4xx %",
+    "5xx %": "5xx %",
+    "API p95 latency (ms)": "API p95 latency (ms)",
+    "Probe success rate (%)": "Probe success rate %",
+    "Ensure-version p95 (ms)": "Ensure-version p95 (ms)",
+    "Celery retries / min": "Provider retries / min",
+    "Results per minute": "Results per minute",
+    "Redis up (1 ok)": "Idempotency store health",
+    "DB unique-violation / min": "DB unique violations / min",
+    "OpenAI fingerprint presence (%)": "OpenAI fingerprint presence %",
+}
+QUERY = re.compile(
+    r"^(?P<agg>sum|avg):(?P<metric>[a-z][a-z0-9_.]*)\{(?P<filters>[^}]*)\}"
+    r"(?: by \{(?P<by>[a-z_]+)\})?\.rollup\((?P<rollup>sum|avg), (?P<period>\d+)\)$"
+)
+
+
+@pytest.fixture(scope="module")
+def board() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(SHIPPED.read_text("utf-8"))
+    return document
+
+
+def requests_of(board: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(w["definition"]["title"], r) for w in board["widgets"] for r in w["definition"]["requests"]]
+
+
+def test_the_shipped_json_is_what_the_panels_generate() -> None:
+    assert SHIPPED.read_text("utf-8") == datadog.render(datadog.dashboard()), "run `make dashboards`"
+
+
+def test_the_document_has_what_the_importer_requires(board: dict[str, Any]) -> None:
+    assert board["title"] and isinstance(board["description"], str)
+    assert board["layout_type"] == "ordered"
+    assert isinstance(board["notify_list"], list)
+    assert [w["definition"]["title"] for w in board["widgets"]] == [p.title for p in PANELS]
+    for widget in board["widgets"]:
+        definition = widget["definition"]
+        assert definition["type"] in ("query_value", "timeseries")
+        assert definition["requests"], definition["title"]
+        for request in definition["requests"]:
+            scalar = definition["type"] == "query_value"
+            assert request["response_format"] == ("scalar" if scalar else "timeseries")
+            names = [q["name"] for q in request["queries"]]
+            assert len(names) == len(set(names))
+            for q in request["queries"]:
+                assert q["data_source"] == "metrics"
+                assert QUERY.match(q["query"]), q["query"]
+                assert ("aggregator" in q) == scalar
+            for formula in request["formulas"]:
+                used = set(re.findall(r"[A-Za-z_]\w*", formula["formula"])) - {"default_zero"}
+                assert used <= set(names), formula
+                assert formula["alias"]
+            if not scalar:
+                assert request["display_type"] == "line"
+
+
+def test_template_variables_are_env_and_service(board: dict[str, Any]) -> None:
+    variables = {v["name"]: v for v in board["template_variables"]}
+    assert set(variables) == {"env", "service"}
+    assert variables["env"]["prefix"] == "env" and variables["service"]["prefix"] == "service"
+    assert variables["service"]["default"] == "*"
+    for title, request in requests_of(board):
+        for q in request["queries"]:
+            filters = QUERY.match(q["query"])["filters"]  # type: ignore[index]
+            if q["query"].split(":")[1].startswith("prompter."):
+                assert filters.split(",") == ["$env", "$service"], (title, q["query"])
+            else:
+                assert "$env.value" in filters, (title, q["query"])
+
+
+def test_every_widget_of_the_earlier_datadog_board_has_its_successor(board: dict[str, Any]) -> None:
+    earlier = [w["definition"]["title"] for w in json.loads(REFERENCE.read_text("utf-8"))["widgets"]]
+    assert sorted(REPLACED_BY) == sorted(earlier)
+    titles = {w["definition"]["title"] for w in board["widgets"]}
+    for title in earlier:
+        assert REPLACED_BY[title] in titles, title
+
+
+def test_every_emitted_metric_is_on_the_board_under_its_datadog_name(board: dict[str, Any]) -> None:
+    queried = {
+        QUERY.match(q["query"])["metric"]  # type: ignore[index]
+        for _, request in requests_of(board)
+        for q in request["queries"]
+    }
+    custom = {m for m in queried if m.startswith("prompter.")}
+    base = {re.sub(r"\.(sum|samplecount|p95)$", "", m) for m in custom}
+    assert base == {f"prompter.{datadog.snake_case(str(name))}" for name in MetricName}
+    for metric in queried:
+        assert len(metric) <= 200 and re.fullmatch(r"[a-z][a-z0-9_.]*", metric)
+
+
+def test_statistics_follow_how_each_metric_is_read(board: dict[str, Any]) -> None:
+    # Counters are summed (.sum), the fingerprint share is a sum over a sample count, latencies
+    # are the p95 the metric stream carries.
+    by_title = {w["definition"]["title"]: w["definition"] for w in board["widgets"]}
+    for panel in PANELS:
+        (request,) = by_title[panel.title]["requests"]
+        queries = {q["name"]: QUERY.match(q["query"]) for q in request["queries"]}
+        for series in panel.series:
+            match = queries[series.id]
+            assert match is not None
+            assert int(match["period"]) == panel.period
+            if series.source is Source.CUSTOM:
+                expected = {"Sum": ".sum", "SampleCount": ".samplecount", "p95": ".p95"}[series.stat]
+                assert match["metric"].endswith(expected), match["metric"]
+                assert match["agg"] == ("sum" if series.stat in ("Sum", "SampleCount") else "avg")
+                assert METRICS[MetricName(series.metric)].statistic in ("Sum", "Average", "p95")
+            if panel.by:
+                assert match["by"] == {"state_machine": "statemachinearn"}.get(panel.by, panel.by)
+        for line, formula in zip(panel.lines, request["formulas"], strict=True):
+            assert set(identifiers(line.formula)) <= set(queries)
+            assert formula["alias"] == line.label
+
+
+@pytest.mark.parametrize(
+    ("cloudwatch", "expected"),
+    [
+        # Names Datadog's AWS integration documents for CloudWatch metrics:
+        ("CPUUtilization", "cpuutilization"),  # aws.ec2.cpuutilization
+        ("ConsumedReadCapacityUnits", "consumed_read_capacity_units"),  # aws.dynamodb.*
+        ("ExecutionsFailed", "executions_failed"),  # aws.states.executions_failed
+        ("OpenAIFingerprintPresent", "open_aifingerprint_present"),
+        ("EnsureVersionLatency", "ensure_version_latency"),
+    ],
+)
+def test_cloudwatch_names_become_datadog_names(cloudwatch: str, expected: str) -> None:
+    assert datadog.snake_case(cloudwatch) == expected
+
+
+def test_ratios_read_the_earlier_boards_way(board: dict[str, Any]) -> None:
+    by_title = {w["definition"]["title"]: w["definition"] for w in board["widgets"]}
+    (five,) = by_title["5xx %"]["requests"]
+    assert [f["formula"] for f in five["formulas"]] == ["100 * default_zero(errors) / requests"]
+    (probe,) = by_title["Probe success rate %"]["requests"]
+    assert [f["formula"] for f in probe["formulas"]] == ["100 * (1 - default_zero(failures) / attempts)"]
+    assert all(" by {provider}" in q["query"] for q in probe["queries"])
+
+
+def test_the_readme_documents_every_metric() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    for name in MetricName:
+        assert f"`{name}`" in readme, name
