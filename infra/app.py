@@ -56,20 +56,6 @@ def origins_of(value: object) -> list[str]:
     return [o.strip() for o in value]
 
 
-def bool_of(name: str, value: object, default: bool) -> bool:
-    """A JSON boolean from cdk.json, or ``-c name=true|false`` from the CLI."""
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise ValueError(f"{name} must be true or false, got {value!r}")
-
-
 def number_of(name: str, value: object, default: float) -> float:
     if value is None:
         return default
@@ -92,6 +78,7 @@ def main() -> None:
     import aws_cdk as cdk
 
     from infra.constructs.database import DatabaseOptions
+    from infra.constructs.functions import bool_of
     from infra.nag import acknowledge, enable_nag
     from infra.stack import PrompterStack
 

@@ -8,9 +8,10 @@ Layout (Lambda puts ``/opt/python`` on ``sys.path``)::
 
 The dependencies are installed by pip for the Lambda platform (manylinux2014 aarch64, CPython 3.12),
 binary wheels only, so nothing is compiled and no Docker image is needed. ``runtime.lock`` leaves
-boto3 out (the Lambda runtime provides it) and the build fails if anything pulls boto3 or botocore
-in anyway: the runtime's copy is the one that should load, and it costs ~100 ms of cold start if a
-handler imports it eagerly.
+boto3, botocore and urllib3 out (the Lambda runtime provides them; ``make lock`` resolves them but
+does not emit them), pip installs exactly its lines (``--no-deps``), and the build fails if boto3 or
+botocore end up in the layer anyway: the runtime's copy is the one that should load, and it costs
+~100 ms of cold start if a handler imports it eagerly.
 
 Bytecode: every ``.py`` is compiled by a CPython 3.12 interpreter (the magic number must match the
 Lambda runtime's, or Python silently ignores the ``.pyc`` and compiles at every cold start) in
@@ -45,7 +46,7 @@ BUILD_DIR = ROOT / "build" / "layer"
 PLATFORM = "manylinux2014_aarch64"
 PYTHON_VERSION = "3.12"
 # Bump when the build steps change, so cached builds made the old way are not reused.
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
 # Installed by the Lambda runtime; the layer must not shadow them.
 FORBIDDEN = ("boto3", "botocore", "s3transfer")
 # Never hashed or copied from the source tree: the developer's bytecode is for another interpreter.
@@ -144,6 +145,9 @@ def build(target: Path, *, lock_file: Path = LOCK_FILE, package: Path = DOMAIN_P
             "--quiet",
             "--disable-pip-version-check",
             "--no-compile",  # compiled below, by a 3.12 interpreter
+            # runtime.lock is the complete set: what the Lambda runtime provides (botocore, which
+            # aws-xray-sdk requires, and its urllib3) is left out of it and must not be pulled back in
+            "--no-deps",
             "--platform",
             PLATFORM,
             "--only-binary=:all:",

@@ -44,7 +44,8 @@ QUERIES: dict[str, dict[str, str]] = {
 }
 TASKS: dict[str, dict[str, dict[str, Any]]] = {
     "probe_provider": {
-        "task-probe": {"action": "probe", "org_id": "default", "template_id": TEMPLATE_ID},
+        # retry_count: what the state machines pass from $$.State.RetryCount (0 on a first attempt)
+        "task-probe": {"action": "probe", "org_id": "default", "template_id": TEMPLATE_ID, "retry_count": 0},
         "task-call": {
             "action": "call",
             "run_id": RUN_ID,
@@ -55,6 +56,7 @@ TASKS: dict[str, dict[str, dict[str, Any]]] = {
             "runtime_vars": {},
             "analysis_scope": "brand",
             "use_grounding": False,
+            "retry_count": 0,
         },
         "task-sweep-targets": {"action": "sweep_targets"},
     },

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from prompter import routes, runtime, templates
 from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, serve
 from prompter.db.engine import build_engine
+from prompter.db.schema import prompt_templates
 from prompter.db.templates import TemplateStore
 from prompter.errors import TemplateExists
 from prompter.models import (
@@ -26,8 +27,9 @@ from prompter.models import (
     TemplateDetail,
     TemplatePage,
 )
-from prompter.observability import MetricName, logger, metrics, set_env_dimension
+from prompter.observability import MetricName, add_metric, logger, metrics, set_env_dimension
 from prompter.settings import TemplateFunctionSettings
+from prompter.tracing import traced
 
 app = new_resolver()
 
@@ -58,6 +60,8 @@ def create_template(body: Annotated[CreateTemplateRequest, Body()]) -> Response[
         template = templates.create_template(store(), scope, body)
     except TemplateExists as conflict:
         metrics.add_metric(name=MetricName.TEMPLATE_CONFLICTS, unit="Count", value=1)
+        # The insert met the active-config unique index (ON CONFLICT DO NOTHING found the row).
+        add_metric(MetricName.DB_UNIQUE_VIOLATION, table=prompt_templates.name)
         logger.info(
             "duplicate template", extra={"template_id": conflict.details["template_id"], "status": 409}
         )
@@ -79,6 +83,7 @@ def create_template(body: Annotated[CreateTemplateRequest, Body()]) -> Response[
 def check_duplicate(body: Annotated[CreateTemplateRequest, Body()]) -> DuplicateCheck:
     scope = request_scope(app, settings(), body.org_id)
     found = templates.find_duplicate(store(), scope, body)
+    logger.append_keys(template_id=found)
     return DuplicateCheck(exact_match=found is not None, template_id=found)
 
 
@@ -124,7 +129,10 @@ def openapi() -> dict[str, Any]:
     return openapi_document()
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True, log_event=False
+)
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return serve(app, event, context, settings())

@@ -19,6 +19,7 @@ from prompter.db.engine import build_engine
 from prompter.db.migrate import upgrade
 from prompter.observability import logger
 from prompter.settings import DatabaseSettings
+from prompter.tracing import traced
 
 PHYSICAL_ID = "prompter-database-schema"
 MAX_REASON = 1000  # CloudFormation shows the reason in the console and events; keep it readable
@@ -39,7 +40,8 @@ def migrate(environ: Mapping[str, str]) -> str:
         engine.dispose()  # one short-lived connection per deploy, not one held by a warm environment
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True, log_event=False)
+@traced
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = event["RequestType"]
     physical_id = event.get("PhysicalResourceId") or PHYSICAL_ID

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
 from prompter import routes, runtime
-from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, serve
+from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, run_task, serve
 from prompter.db.engine import build_engine
 from prompter.db.results import ResultStore, RunStore
 from prompter.db.templates import TemplateStore
@@ -39,6 +39,7 @@ from prompter.probing import (
 from prompter.running import Runner
 from prompter.settings import ProbeFunctionSettings
 from prompter.templates import Scope
+from prompter.tracing import traced
 from prompter.workflow import RunCountryTask, SweepTargetsTask
 
 app = new_resolver()
@@ -110,7 +111,9 @@ def ensure_version(
 ) -> EnsureVersionResult:
     request = body or EnsureVersionRequest()
     scope = request_scope(app, settings(), request.org_id)
-    return prober().ensure_version(scope, template_id, request.provider, request.model_id)
+    result = prober().ensure_version(scope, template_id, request.provider, request.model_id)
+    logger.append_keys(version_id=result.version_id, provider_version_key=result.provider_version_key)
+    return result
 
 
 @register(app, routes.LIST_VERSIONS, responses={**ok_doc(200, VersionHistory, "OK"), **error_doc(404)})
@@ -127,6 +130,9 @@ class ProbeTask(BaseModel):
     template_id: str = Field(min_length=1, max_length=64)
     provider: Provider | None = None
     model_id: str | None = Field(default=None, min_length=1, max_length=200)
+    retry_count: int = Field(
+        default=0, ge=0, description="$$.State.RetryCount: 0 on the first attempt, n on the n-th retry"
+    )
 
 
 @runtime.once
@@ -149,7 +155,7 @@ def task(event: dict[str, Any]) -> dict[str, Any]:
     if action == "probe":
         probe = ProbeTask.model_validate(event)
         result = prober().ensure_version(
-            Scope(org_id=probe.org_id), probe.template_id, probe.provider, probe.model_id
+            Scope(org_id=probe.org_id), probe.template_id, probe.provider, probe.model_id, probe.retry_count
         )
         return result.model_dump(mode="json")
     if action == "call":
@@ -160,7 +166,10 @@ def task(event: dict[str, Any]) -> dict[str, Any]:
     raise InvalidInput([FieldError(("action",), f"unknown task action {action!r}", "enum")])
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True, log_event=False
+)
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     dedup = deduplicator()
@@ -168,4 +177,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         dedup.register_lambda_context(context)
     if "httpMethod" in event:
         return serve(app, event, context, settings())
-    return task(event)
+    return run_task(task, event, default_action="probe")

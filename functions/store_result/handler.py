@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sqlalchemy import Engine
 
 from prompter import routes, runtime
-from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, serve
+from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, run_task, serve
 from prompter.db.engine import build_engine
 from prompter.db.results import ResultStore, RunStore
 from prompter.db.templates import TemplateStore
@@ -40,6 +40,7 @@ from prompter.running import (
     RunStatus,
 )
 from prompter.settings import StoreFunctionSettings
+from prompter.tracing import traced
 from prompter.workflow import CallOutcome, FinishRunTask, RecordFailureTask
 
 app = new_resolver()
@@ -143,7 +144,11 @@ def run_once(template_id: str, body: Annotated[RunRequest, Body()]) -> RunResult
         template_id,
         lambda: runner().run_once(scope, template_id, body).model_dump(mode="json"),
     )
-    return RunResult.model_validate(answer)
+    result = RunResult.model_validate(answer)
+    logger.append_keys(
+        run_id=result.run_id, version_id=result.version_id, provider_version_key=result.provider_version_key
+    )
+    return result
 
 
 @register(app, routes.START_RUNS, responses={**ok_doc(202, RunAccepted, "Accepted"), **error_doc(404)})
@@ -214,7 +219,10 @@ def task(event: dict[str, Any]) -> dict[str, Any]:
     raise InvalidInput([FieldError(("action",), f"unknown task action {action!r}", "enum")])
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True, log_event=False
+)
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     store = replays()
@@ -222,4 +230,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         store.register_lambda_context(context)
     if "httpMethod" in event:
         return serve(app, event, context, settings())
-    return task(event)
+    return run_task(task, event)

@@ -10,6 +10,18 @@ Environment: each function gets the variables its settings model reads
 ``StoreFunctionSettings``) and the IAM grants that go with them, nothing more: create_template
 reads the database only; probe_provider and store_result also reach the providers, the
 idempotency table and the drift bus; only store_result starts RunBatch executions.
+
+Logs and traces (SPEC §6), the same on every function:
+
+- Powertools writes its own JSON lines (``POWERTOOLS_LOG_LEVEL=INFO``); Lambda's log format is
+  plain text, i.e. without Lambda's log-level filtering: with it, Lambda would discard the DEBUG
+  lines of sampled invocations (ALC at INFO), or, at DEBUG, would override the Powertools level
+  and put the root logger, and so botocore's wire logging with secret values, at DEBUG.
+- ``POWERTOOLS_LOGGER_SAMPLE_RATE`` from the ``log_debug_sample_rate`` context (0..1, default
+  :data:`DEFAULT_LOG_DEBUG_SAMPLE_RATE`): the share of invocations logged at DEBUG.
+- Lambda active tracing (the function's segment; costs no import) always; the X-Ray SDK subsegments
+  of the Powertools Tracer (``prompter.tracing``, ~200 ms more cold start) only with the ``tracer``
+  context set to true, which sets ``PROMPTER_TRACING``.
 """
 
 from __future__ import annotations
@@ -59,6 +71,51 @@ SECRET_PROVIDERS = ("openai", "anthropic", "google", "azure-openai")
 PLACEHOLDER_SECRET = '{"api_key": ""}'  # noqa: S105 - an empty placeholder, not a credential
 # Never ship local bytecode caches (they are built for the developer's interpreter).
 ASSET_EXCLUDES = ["__pycache__", "*.pyc"]
+# Every invocation logs its summary line at INFO (prompter.api.http).
+LOG_LEVEL = "INFO"
+# Share of invocations whose logger runs at DEBUG (Powertools draws it per invocation). 1 %: at the
+# API's throttle (50 requests/s) at most ~0.5 sampled invocations a second, so DEBUG detail is
+# there for any sustained problem within minutes, for ~1 % more log volume than INFO alone; the
+# DEBUG lines carry no secret (tests/observability/test_logs.py). 0 turns sampling off.
+DEFAULT_LOG_DEBUG_SAMPLE_RATE = 0.01
+LOG_DEBUG_SAMPLE_RATE_CONTEXT = "log_debug_sample_rate"
+# X-Ray SDK subsegments (Powertools Tracer): off by default, they cost ~200 ms of cold start.
+TRACER_CONTEXT = "tracer"
+
+
+def debug_sample_rate_of(value: object, default: float = DEFAULT_LOG_DEBUG_SAMPLE_RATE) -> float:
+    """The ``log_debug_sample_rate`` context (a number from cdk.json, or text from ``-c``): 0..1."""
+    if value is None:
+        return default
+    try:
+        rate = float(str(value)) if not isinstance(value, bool) else float("nan")
+    except ValueError:
+        rate = float("nan")
+    if not 0 <= rate <= 1:  # also refuses NaN
+        raise ValueError(
+            f"{LOG_DEBUG_SAMPLE_RATE_CONTEXT} must be a number from 0 to 1 (the share of invocations "
+            f"logged at DEBUG, e.g. 0.01), got {value!r}"
+        )
+    return rate
+
+
+def bool_of(name: str, value: object, default: bool) -> bool:
+    """A boolean context value: a JSON boolean from cdk.json, or ``-c name=true|false``."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {value!r}")
+
+
+def tracer_of(value: object, default: bool = False) -> bool:
+    """The ``tracer`` context: a JSON boolean from cdk.json, or ``-c tracer=true|false``."""
+    return bool_of(TRACER_CONTEXT, value, default)
 
 
 def functions_with_routes(routes: Iterable[Route] = ROUTES, names: Sequence[str] = FUNCTIONS) -> list[str]:
@@ -89,8 +146,19 @@ class PrompterFunctions(Construct):
         routes: Sequence[Route] = ROUTES,
         reserved_concurrency: Mapping[str, int] = RESERVED_CONCURRENCY,
         cors_allow_origins: Sequence[str] = ("*",),
+        log_debug_sample_rate: float | None = None,
+        tracer: bool | None = None,
     ) -> None:
+        """``log_debug_sample_rate`` and ``tracer`` default to the context keys of the same names
+        (cdk.json, ``-c``), then to 1 % and off."""
         super().__init__(scope, construct_id)
+        context = self.node.try_get_context
+        self.log_debug_sample_rate = debug_sample_rate_of(
+            log_debug_sample_rate
+            if log_debug_sample_rate is not None
+            else context(LOG_DEBUG_SAMPLE_RATE_CONTEXT)
+        )
+        self.tracer = tracer_of(tracer if tracer is not None else context(TRACER_CONTEXT))
         functions_with_routes(routes)  # a route naming an unknown function fails the synth
         total = (sum(reserved_concurrency[name] for name in FUNCTIONS) + MIGRATE_CONCURRENCY) * DB_POOL_SIZE
         if total > PROXY_CONNECTION_BUDGET:
@@ -231,8 +299,9 @@ class PrompterFunctions(Construct):
         environment: Mapping[str, str] | None = None,
     ) -> lambda_.Function:
         """The one way a Prompter function is built: code from ``functions/<name>``, the domain layer,
-        Python 3.12 on arm64, JSON logs kept one month, in the VPC's app subnets with the functions'
-        security group, and the settings every function reads."""
+        Python 3.12 on arm64, Powertools JSON logs kept one month (INFO, DEBUG for a sample of
+        invocations), active tracing, in the VPC's app subnets with the functions' security group,
+        and the settings every function reads."""
         code_dir = FUNCTIONS_DIR / name
         if not (code_dir / "handler.py").is_file():
             raise FileNotFoundError(f"function {name!r} has no handler: {code_dir / 'handler.py'}")
@@ -253,15 +322,19 @@ class PrompterFunctions(Construct):
             vpc=self.database.vpc,
             vpc_subnets=self.database.app_subnets,
             security_groups=[self.database.functions_security_group],
-            logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
-            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            # Powertools writes JSON itself; Lambda's JSON format would bring log-level filtering,
+            # which drops sampled DEBUG lines (module docstring).
+            logging_format=lambda_.LoggingFormat.TEXT,
             log_group=log_group,
-            # Lambda and API Gateway segments only; the X-Ray SDK stays out of the bundle.
+            # The function's segment (and API Gateway's, Step Functions') without any SDK import;
+            # the Powertools Tracer adds subsegments only when PROMPTER_TRACING is true.
             tracing=lambda_.Tracing.ACTIVE,
             environment={
                 "POWERTOOLS_SERVICE_NAME": f"prompter-{name}",
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_LOG_LEVEL": LOG_LEVEL,
+                "POWERTOOLS_LOGGER_SAMPLE_RATE": f"{self.log_debug_sample_rate:g}",
+                "PROMPTER_TRACING": "true" if self.tracer else "false",
                 "PROMPTER_ENV": self.stage,
                 "PROMPTER_REQUIRE_AUTH": "true",
                 **(environment or {}),

@@ -94,7 +94,10 @@ METRICS: Mapping[MetricName, MetricSpec] = {
         "Count", _RECORDERS, "Sum", "drift: a provider version key not seen before", ("provider",)
     ),
     MetricName.IDEMPOTENCY_STORE_ERRORS: MetricSpec(
-        "Count", ("probe_provider",), "Sum", "idempotency store (DynamoDB) failures; the probe still ran"
+        "Count",
+        ("probe_provider", "store_result"),  # probe de-duplication, Idempotency-Key replays
+        "Sum",
+        "idempotency store (DynamoDB) failures; the work still ran",
     ),
     MetricName.DRIFT_EVENT_FAILURES: MetricSpec(
         "Count", _RECORDERS, "Sum", "drift events that could not be published to EventBridge"

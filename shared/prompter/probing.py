@@ -249,8 +249,18 @@ class Prober:
         return target, template
 
     def ensure_version(
-        self, scope: Scope, template_id: str, provider: str | None = None, model_id: str | None = None
+        self,
+        scope: Scope,
+        template_id: str,
+        provider: str | None = None,
+        model_id: str | None = None,
+        retry_count: int = 0,
     ) -> EnsureVersionResult:
+        """Probe (or reuse this hour's probe of) the template's provider and record the version.
+
+        ``retry_count`` is the workflow's ``$$.State.RetryCount`` for a probe task: above 0 the
+        probe is a retry, counted as ``ProviderRetries`` of the probed provider.
+        """
         if self.settings.probe_disabled:
             raise ProbeDisabled("provider probes are disabled (PROMPTER_PROBE_DISABLED)")
         started = time.perf_counter()
@@ -262,6 +272,9 @@ class Prober:
             provider=target.provider,
             model_id=target.model_id,
         )
+        if retry_count:  # the workflow retries this probe (a throttled or unavailable provider)
+            add_metric(MetricName.PROVIDER_RETRIES, provider=target.provider)
+            logger.info("probe retried", extra={"action": "probe", "retry_count": retry_count})
 
         def probe() -> dict[str, Any]:
             return self._probe(target, template).model_dump(mode="json")

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from prompter.countries import COUNTRY_ALIASES, ISO_3166_ALPHA2
 from prompter.db.results import ResultStore, RunStore
+from prompter.db.schema import prompt_results
 from prompter.db.templates import TemplateStore
 from prompter.errors import FieldError, InvalidInput, RetryableError, RunNotFound, TemplateNotFound
 from prompter.observability import MetricName, add_metric, logger
@@ -231,6 +232,9 @@ class Runner:
             provider=target.provider,
             model_id=target.model_id,
         )
+        if task.retry_count:  # the workflow retries this call (a throttled or unavailable provider)
+            add_metric(MetricName.PROVIDER_RETRIES, provider=target.provider)
+            logger.info("provider call retried", extra={"action": "call", "retry_count": task.retry_count})
         credentials = registry.credentials(target.provider, self.settings, self.secret_max_age)
         adapter = registry.adapter(target.provider, self.settings)
         reply = adapter.chat(
@@ -305,6 +309,8 @@ class Runner:
         )
         if inserted:
             add_metric(MetricName.RESULTS_INSERTED)
+        else:  # a replayed store task: (run_id, run_country) already holds this result
+            add_metric(MetricName.DB_UNIQUE_VIOLATION, table=prompt_results.name)
         logger.info(
             "result stored" if inserted else "result already stored",
             extra={
@@ -347,10 +353,12 @@ class Runner:
                 "created_at": utcnow(),
             }
         )
-        if not inserted and row["status"] == "succeeded":
-            # The result was stored before a later step failed: the country did succeed.
-            return {"result_id": row["id"], "status": row["status"]}
-        if inserted:
+        if not inserted:  # (run_id, run_country) already holds a result: a replayed task
+            add_metric(MetricName.DB_UNIQUE_VIOLATION, table=prompt_results.name)
+            if row["status"] == "succeeded":
+                # The result was stored before a later step failed: the country did succeed.
+                return {"result_id": row["id"], "status": row["status"]}
+        else:
             add_metric(MetricName.RESULTS_FAILED)
         logger.warning(
             "country failed", extra={"action": "record_failure", "code": error_code(name), "status": "failed"}

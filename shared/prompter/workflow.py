@@ -70,6 +70,9 @@ class RunCountryTask(_Task):
     brand_aliases: list[str] = Field(default_factory=list)
     alias_snapshot_id: str | None = None
     use_grounding: bool = False
+    retry_count: int = Field(
+        default=0, ge=0, description="$$.State.RetryCount: 0 on the first attempt, n on the n-th retry"
+    )
 
 
 class CallOutcome(_Task):

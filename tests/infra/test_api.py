@@ -197,7 +197,8 @@ def test_function_runtime_logging_layer_and_settings(template: dict[str, Any], n
     assert props["Handler"] == "handler.lambda_handler"
     assert props["MemorySize"] == 512
     assert props["Timeout"] == 29
-    assert props["LoggingConfig"]["LogFormat"] == "JSON"
+    # Powertools writes the JSON; no Lambda log-level filtering (tests/infra/test_logging.py)
+    assert props["LoggingConfig"]["LogFormat"] == "Text"
     assert {"Ref": layer_id} in props["Layers"]
     log_group_ref = props["LoggingConfig"]["LogGroup"]["Ref"]
     assert template["Resources"][log_group_ref]["Properties"]["RetentionInDays"] == 30

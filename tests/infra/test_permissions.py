@@ -9,6 +9,7 @@ import pytest
 
 from infra.constructs.database import PROXY_CONNECTION_BUDGET
 from infra.constructs.functions import DB_POOL_SIZE, RESERVED_CONCURRENCY
+from prompter import tracing
 from prompter.routes import FUNCTIONS
 from prompter.settings import ProbeFunctionSettings, StoreFunctionSettings, TemplateFunctionSettings
 from tests.infra.conftest import STAGE
@@ -66,6 +67,7 @@ def run_batch_arn_text() -> str:
 def test_every_prompter_variable_is_a_setting_the_function_reads(template: dict[str, Any], name: str) -> None:
     settings = SETTINGS[name]
     known = {f"PROMPTER_{field.upper()}" for field in settings.model_fields}
+    known |= {tracing.TRACING_ENV, tracing.PATCH_ENV}  # read at import by prompter.tracing
     prompter_vars = {k for k in variables(template, name) if k.startswith("PROMPTER_")}
     assert prompter_vars <= known, prompter_vars - known
 

@@ -9,6 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from prompter.db.engine import build_engine, fetch_secret_json
 from prompter.settings import DatabaseSettings
@@ -62,3 +63,16 @@ def test_secret_is_cached_by_powertools() -> None:
 
         parameters.clear_caches()  # as when the max age has passed
         assert fetch_secret_json(arn, 300) == {"username": "rotated"}
+
+
+def test_database_errors_never_carry_the_statements_values(database_url: str) -> None:
+    # A failing statement's message names the SQL, not its parameters (prompt text, ids): errors
+    # are logged, and prompt text must not reach the logs.
+    engine = build_engine(DatabaseSettings(database_url=database_url))
+    canary = "PROMPT-CANARY-7f3e"
+    with pytest.raises(DBAPIError) as raised, engine.connect() as connection:
+        connection.execute(
+            text("SELECT no_such_column FROM no_such_table WHERE x = :value"), {"value": canary}
+        )
+    assert "no_such_table" in str(raised.value)
+    assert canary not in str(raised.value)

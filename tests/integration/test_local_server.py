@@ -114,3 +114,24 @@ def test_local_sweeps_start_the_version_sweep_state_machine(base_url: str) -> No
         assert client.list_executions(stateMachineArn=arn)["executions"]
     finally:
         stop.set()
+
+
+def test_requests_print_emf_lines_with_the_documented_names(
+    base_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from prompter.observability import METRICS, NAMESPACE, MetricName
+
+    status, _, _ = request("POST", base_url + TEMPLATES, body())
+    assert status == 201
+    status, _, _ = request("POST", base_url + TEMPLATES, body())
+    assert status == 409
+    printed = capfd.readouterr().out
+    documents = [json.loads(line) for line in printed.splitlines() if line.startswith('{"_aws"')]
+    emitted = {
+        metric["Name"]: (directive["Namespace"], metric["Unit"])
+        for document in documents
+        for directive in document["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+    }
+    for name in (MetricName.TEMPLATES_CREATED, MetricName.TEMPLATE_CONFLICTS, MetricName.DB_UNIQUE_VIOLATION):
+        assert emitted[name] == (NAMESPACE, METRICS[name].unit), name

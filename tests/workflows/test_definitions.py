@@ -138,9 +138,14 @@ def test_run_batch_payloads_match_the_task_contracts() -> None:
     assert countries["ItemsPath"] == "$.countries"
     assert countries["MaxConcurrencyPath"] == "$.max_concurrency"
     item = countries["ItemSelector"]
-    assert keys(item) == fields(RunCountryTask) and item["action"] == "call"
+    assert keys(item) == fields(RunCountryTask) - {"retry_count"} and item["action"] == "call"
     assert item["country.$"] == "$$.Map.Item.Value"
     run_tasks = tasks("run_batch")
+    # the call passes the item on, with the task's own retry count (counted as ProviderRetries)
+    call = run_tasks["CallProvider"]["Parameters"]
+    assert keys(call) == fields(RunCountryTask) and call["action"] == "call"
+    assert call["retry_count.$"] == "$$.State.RetryCount"
+    assert all(call[f"{f}.$"] == f"$.{f}" for f in keys(item) - {"action"})
     store = run_tasks["StoreResult"]["Parameters"]
     assert keys(store) == fields(StoreTask) and store["action"] == "store"
     assert all(store[f"{f}.$"] == f"$.{f}" for f in fields(StoreTask) - {"action"})
@@ -162,7 +167,11 @@ def test_version_sweep_payloads_match_the_task_contracts() -> None:
     probe_map = machine["States"]["ProbeTargets"]
     assert probe_map["ItemsPath"] == "$.targets" and 1 <= probe_map["MaxConcurrency"] <= 10
     item = probe_map["ItemSelector"]
-    assert keys(item) == fields(ProbeTask) | {"action"} and item["action"] == "probe"
+    assert keys(item) == fields(ProbeTask) - {"retry_count"} | {"action"} and item["action"] == "probe"
+    probe = probe_map["ItemProcessor"]["States"]["Probe"]["Parameters"]
+    assert keys(probe) == fields(ProbeTask) | {"action"} and probe["action"] == "probe"
+    assert probe["retry_count.$"] == "$$.State.RetryCount"
+    assert all(probe[f"{f}.$"] == f"$.{f}" for f in keys(item) - {"action"})
 
 
 # ------------------------------------------------------------------ definition()

@@ -8,6 +8,7 @@ import json
 import os
 import threading
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from prompter.errors import (
 )
 from prompter.providers import registry
 from tests.conftest import AwsFakes
+from tests.integration.test_probe_api import emf
 from tests.workflows.conftest import Workflows
 
 PROMPT = "Top 5 {{category}} brands in {{country}} compared with {{brand}}?"
@@ -43,7 +45,45 @@ def by_country(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def test_every_country_succeeds_and_is_stored_with_its_version(workflows: Workflows) -> None:
+@dataclass(frozen=True)
+class Attempt:
+    """One invocation of probe_provider's ``call`` task, as the workflow made it."""
+
+    country: str
+    retry_count: int
+    failed: str | None  # the error class name it raised, if it raised
+
+
+@pytest.fixture
+def attempts(monkeypatch: pytest.MonkeyPatch) -> list[Attempt]:
+    """Every ``call`` task invocation of probe_provider (the seam looks lambda_handler up per call)."""
+    probe = handler_module("probe_provider")
+    real = probe.lambda_handler
+    seen: list[Attempt] = []  # list.append is atomic; Map iterations run in threads
+
+    def recording(event: dict[str, Any], context: Any) -> Any:
+        if event.get("action") != "call":
+            return real(event, context)
+        try:
+            answer = real(event, context)
+        except Exception as error:
+            seen.append(Attempt(event["country"], event["retry_count"], type(error).__name__))
+            raise
+        seen.append(Attempt(event["country"], event["retry_count"], None))
+        return answer
+
+    monkeypatch.setattr(probe, "lambda_handler", recording)
+    return seen
+
+
+def provider_retries(captured: str) -> list[dict[str, Any]]:
+    """The ProviderRetries EMF documents printed (one per retried provider call)."""
+    return [doc for doc in emf(captured) if "ProviderRetries" in doc]
+
+
+def test_every_country_succeeds_and_is_stored_with_its_version(
+    workflows: Workflows, attempts: list[Attempt], capsys: pytest.CaptureFixture[str]
+) -> None:
     # Given a template with three countries
     created = template(workflows)
     # When a batch runs all of them
@@ -84,9 +124,16 @@ def test_every_country_succeeds_and_is_stored_with_its_version(workflows: Workfl
     assert sorted(items, key=lambda item: item["country"]) == [
         {"country": c, "status": "succeeded", "result_id": rows[c]["id"]} for c in sorted(COUNTRIES)
     ]
+    # and no call was a retry: nothing is counted as one
+    assert sorted((a.country, a.retry_count, a.failed) for a in attempts) == [
+        (c, 0, None) for c in sorted(COUNTRIES)
+    ]
+    assert provider_retries(capsys.readouterr().out) == []
 
 
-def test_a_throttled_provider_succeeds_on_retry(workflows: Workflows) -> None:
+def test_a_throttled_provider_succeeds_on_retry(
+    workflows: Workflows, attempts: list[Attempt], capsys: pytest.CaptureFixture[str]
+) -> None:
     # Given a provider that throttles the next call once
     created = template(workflows)
     registry.fake("openai").fail_next(ProviderThrottled("openai is throttling (429)"))
@@ -98,6 +145,17 @@ def test_a_throttled_provider_succeeds_on_retry(workflows: Workflows) -> None:
     assert {row["status"] for row in workflows.results(run_id)} == {"succeeded"}
     assert registry.fake("openai").calls == 4
     assert len(workflows.backoff_waits) == 1 and 0 <= workflows.backoff_waits[0] <= 2  # FULL jitter
+    # and the retried call carried $$.State.RetryCount 1, every first attempt 0
+    [throttled] = [a for a in attempts if a.failed]
+    assert throttled.failed == "ProviderThrottled" and throttled.retry_count == 0
+    assert sorted((a.country, a.retry_count) for a in attempts if not a.failed) == sorted(
+        [(c, 0) for c in COUNTRIES if c != throttled.country] + [(throttled.country, 1)]
+    )
+    # and exactly that retried attempt was counted, by provider
+    [retried] = provider_retries(capsys.readouterr().out)
+    assert retried["provider"] == "openai" and retried["ProviderRetries"] == [1.0]
+    [dimensions] = retried["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    assert set(dimensions) == {"service", "env", "provider"}
 
 
 def test_a_terminal_error_is_caught_and_recorded_as_that_countrys_failure(workflows: Workflows) -> None:
@@ -127,7 +185,9 @@ def test_a_terminal_error_is_caught_and_recorded_as_that_countrys_failure(workfl
     assert reported["country"] == failed["run_country"] and reported["error_code"] == "PROVIDER_AUTH_FAILED"
 
 
-def test_retries_exhausted_end_as_a_recorded_failure_never_a_lost_country(workflows: Workflows) -> None:
+def test_retries_exhausted_end_as_a_recorded_failure_never_a_lost_country(
+    workflows: Workflows, attempts: list[Attempt], capsys: pytest.CaptureFixture[str]
+) -> None:
     # Given a provider that stays unavailable longer than the Retry allows (MaxAttempts 4)
     created = template(workflows)
     registry.fake("openai").fail_next(*[ProviderUnavailable("openai is down (503)") for _ in range(5)])
@@ -142,6 +202,10 @@ def test_retries_exhausted_end_as_a_recorded_failure_never_a_lost_country(workfl
     assert registry.fake("openai").calls == 5
     assert len(workflows.backoff_waits) == 4
     assert all(0 <= wait <= cap for wait, cap in zip(workflows.backoff_waits, (2, 4, 8, 16), strict=True))
+    # and each attempt carried its retry count; the four retries were counted, the first attempt not
+    assert attempts == [Attempt("GB", n, "ProviderUnavailable") for n in range(5)]
+    retried = provider_retries(capsys.readouterr().out)
+    assert [(doc["provider"], doc["ProviderRetries"]) for doc in retried] == [("openai", [1.0])] * 4
 
 
 def test_a_store_retried_after_a_crash_leaves_one_row(

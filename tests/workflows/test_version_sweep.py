@@ -7,9 +7,12 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from prompter.errors import ProviderAuthError
+import pytest
+
+from prompter.errors import ProviderAuthError, ProviderThrottled
 from prompter.providers import registry
 from tests.conftest import AwsFakes
+from tests.integration.test_probe_api import emf
 from tests.workflows.conftest import Workflows
 
 
@@ -91,3 +94,32 @@ def test_a_failed_probe_is_recorded_in_the_output_and_never_fails_the_sweep(
     assert len(workflows.versions(probed[0]["id"])) == 1
     assert workflows.versions(failed["template_id"]) == []
     assert workflows.backoff_waits == []  # terminal: caught, not retried
+
+
+def test_a_throttled_probe_is_retried_with_its_retry_count_and_counted(
+    workflows: Workflows, clock: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a provider that throttles the next probe once
+    templates = two_templates(workflows)
+    registry.fake("openai").fail_next(ProviderThrottled("openai is throttling (429)"))
+    # When the sweep runs
+    swept = workflows.sweep()
+    # Then the throttled probe was retried and both templates are probed
+    assert swept["status"] == "SUCCEEDED", swept
+    output = json.loads(swept["output"])
+    assert {r["template_id"]: r["status"] for r in output["results"]} == {
+        t["id"]: "probed" for t in templates
+    }
+    assert registry.fake("openai").calls == 3 and len(workflows.backoff_waits) == 1
+    # and the probe tasks were sent $$.State.RetryCount: 0 for each first attempt, 1 for the retry
+    history = workflows.history(swept["executionArn"])
+    sent = [
+        json.loads(e["lambdaFunctionScheduledEventDetails"]["input"])
+        for e in history
+        if e["type"] == "LambdaFunctionScheduled"
+    ]
+    probes = sorted(p["retry_count"] for p in sent if p.get("action") == "probe")
+    assert probes == [0, 0, 1]
+    # and only the retried probe was counted as a provider retry, by provider
+    retried = [doc for doc in emf(capsys.readouterr().out) if "ProviderRetries" in doc]
+    assert [(doc["provider"], doc["ProviderRetries"]) for doc in retried] == [("openai", [1.0])]

@@ -53,6 +53,7 @@ def _sqlite_engine(url: str, settings: DatabaseSettings) -> Engine:
         url,
         isolation_level="AUTOCOMMIT",
         connect_args={"timeout": settings.db_connect_timeout, "check_same_thread": False},
+        hide_parameters=True,  # errors would otherwise log the statement's values: prompt text
         pool_size=settings.db_pool_size,
         max_overflow=0 if settings.db_pool_size == 1 else 10,  # Lambda: exactly one connection
     )
@@ -105,6 +106,7 @@ def _postgres_engine(url: Any, settings: DatabaseSettings, fetch_secret: SecretF
         url,
         isolation_level="AUTOCOMMIT",
         connect_args=connect_args,
+        hide_parameters=True,  # errors would otherwise log the statement's values: prompt text
         pool_size=settings.db_pool_size,
         max_overflow=0 if settings.db_pool_size == 1 else 10,  # Lambda: exactly one connection
         pool_timeout=10,  # waiting for a pooled connection (local server threads), not for the database
