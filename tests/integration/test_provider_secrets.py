@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -19,74 +17,42 @@ from sqlalchemy import create_engine, text
 
 from prompter import runtime
 from tests.conftest import Api, AwsFakes
+from tests.fake_http import FakeServer, serving
 from tests.integration.test_probe_api import create, ensure
 
 CANARY = "sk-canary-5e1f0c9a7b"
 
 
-class FakeOpenAI(BaseHTTPRequestHandler):
-    status = 200
-    seen: list[dict[str, Any]] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        FakeOpenAI.seen.append(
-            {
-                "path": self.path,
-                "auth": self.headers.get("Authorization"),
-                "body": json.loads(self.rfile.read(length)),
-            }
-        )
-        if FakeOpenAI.status == 401:
-            payload: dict[str, Any] = {
-                "error": {
-                    "message": f"Incorrect API key provided: {CANARY}. You can find your API key at ...",
-                    "type": "invalid_request_error",
-                    "param": None,
-                    "code": "invalid_api_key",
-                }
-            }
-        else:
-            payload = {
-                "id": "chatcmpl-1",
-                "object": "chat.completion",
-                "created": 1764147600,
-                "model": "gpt-4o-2024-08-06",
-                "system_fingerprint": "fp_canarytest",
-                "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": "OK"}, "finish_reason": "length"}
-                ],
-                "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10},
-            }
-        data = json.dumps(payload).encode()
-        self.send_response(FakeOpenAI.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+REFUSAL: dict[str, Any] = {
+    "error": {
+        "message": f"Incorrect API key provided: {CANARY}. You can find your API key at ...",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "invalid_api_key",
+    }
+}
+COMPLETION: dict[str, Any] = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1764147600,
+    "model": "gpt-4o-2024-08-06",
+    "system_fingerprint": "fp_canarytest",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "OK"}, "finish_reason": "length"}],
+    "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10},
+}
 
 
 @pytest.fixture
-def openai_server() -> Iterator[str]:
-    FakeOpenAI.seen = []
-    FakeOpenAI.status = 200
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def openai() -> Iterator[FakeServer]:
+    with serving() as server:
+        yield server
 
 
 def test_canary_key_never_leaks(
     api: Api,
     database_url: str,
     aws: AwsFakes,
-    openai_server: str,
+    openai: FakeServer,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
@@ -97,7 +63,7 @@ def test_canary_key_never_leaks(
     for name in ("prompter", "aws_lambda_powertools"):
         caplog.set_level(logging.DEBUG, logger=name)
     arn = boto3.client("secretsmanager").create_secret(
-        Name="prompter/openai", SecretString=json.dumps({"api_key": CANARY, "endpoint": openai_server})
+        Name="prompter/openai", SecretString=json.dumps({"api_key": CANARY, "endpoint": openai.url})
     )["ARN"]
     monkeypatch.setenv("PROMPTER_PROVIDER_MODE", "real")
     monkeypatch.setenv("PROMPTER_OPENAI_SECRET_ARN", arn)
@@ -106,13 +72,13 @@ def test_canary_key_never_leaks(
     template = create(api)
 
     # The provider refuses the key and echoes it: the caller gets a clean 502.
-    FakeOpenAI.status = 401
+    openai.reply(401, REFUSAL)
     refused = ensure(api, template["id"])
     assert refused.status == 502 and refused.detail["code"] == "PROVIDER_AUTH_FAILED"
     assert CANARY not in json.dumps(refused.body) and CANARY not in json.dumps(refused.headers)
 
     # The key works: the version is recorded from the real response shape.
-    FakeOpenAI.status = 200
+    openai.reply(200, COMPLETION)
     monkeypatch.setattr("prompter.probing.utcnow", lambda: __import__("datetime").datetime(2030, 1, 1, 1))
     accepted = ensure(api, template["id"])
     assert accepted.status == 200, accepted.body
@@ -120,14 +86,10 @@ def test_canary_key_never_leaks(
     assert CANARY not in json.dumps(accepted.body)
 
     # The key was sent, where it belongs, and only there.
-    assert FakeOpenAI.seen[-1]["auth"] == f"Bearer {CANARY}"
-    assert (
-        FakeOpenAI.seen[-1]["body"][
-            "max_tokens" if "max_tokens" in FakeOpenAI.seen[-1]["body"] else "max_completion_tokens"
-        ]
-        == 1
-    )
-    assert CANARY not in json.dumps(FakeOpenAI.seen[-1]["body"])
+    sent = openai.last
+    assert sent.headers["authorization"] == f"Bearer {CANARY}"
+    assert sent.body["max_tokens" if "max_tokens" in sent.body else "max_completion_tokens"] == 1
+    assert CANARY not in json.dumps(sent.body)
 
     # Nothing stored or logged carries it.
     engine = create_engine(database_url)

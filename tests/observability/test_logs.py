@@ -26,7 +26,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ import pytest
 from local.apigw import handler_module
 from prompter import runtime
 from tests.conftest import Api, AwsFakes, Reply
+from tests.fake_http import FakeServer, Recorded, serving
 from tests.integration.test_templates_api import TEMPLATES, body
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,67 +83,42 @@ INFO_AND_ABOVE = {"INFO", "WARNING", "ERROR", "CRITICAL"}
 # ---------------------------------------------------------------- a provider that sees the canaries
 
 
-class FakeOpenAI(BaseHTTPRequestHandler):
-    """Chat completions: answers with the response canary and the prompt it was sent (as models
-    do); refuses when told to, echoing the key in the error (as OpenAI does)."""
-
-    refuse = 0  # how many of the next requests to refuse with 401
-    seen: list[dict[str, Any]] = []
-    lock = threading.Lock()
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        sent = json.loads(self.rfile.read(length))
-        with FakeOpenAI.lock:
-            FakeOpenAI.seen.append({"auth": self.headers.get("Authorization"), "body": sent})
-            refused = FakeOpenAI.refuse > 0
-            FakeOpenAI.refuse = max(0, FakeOpenAI.refuse - 1)
-        if refused:
-            status = 401
-            key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
-            payload: dict[str, Any] = {
-                "error": {"message": f"Incorrect API key provided: {key}.", "code": "invalid_api_key"}
+def completion(request: Recorded) -> dict[str, Any]:
+    """Chat completions: the response canary and the prompt it was sent (as models do)."""
+    prompt = request.body["messages"][-1]["content"]
+    return {
+        "id": "chatcmpl-logs",
+        "object": "chat.completion",
+        "created": 1764147600,
+        "model": "gpt-4o-2024-08-06",
+        "system_fingerprint": FINGERPRINT,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": f"{RESPONSE_CANARY}: {prompt}"},
+                "finish_reason": "stop",
             }
-        else:
-            status = 200
-            prompt = sent["messages"][-1]["content"]
-            payload = {
-                "id": "chatcmpl-logs",
-                "object": "chat.completion",
-                "created": 1764147600,
-                "model": "gpt-4o-2024-08-06",
-                "system_fingerprint": FINGERPRINT,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": f"{RESPONSE_CANARY}: {prompt}"},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12},
-            }
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        ],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12},
+    }
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+
+def refusal(request: Recorded) -> dict[str, Any]:
+    """A 401 that echoes the key it was sent (as OpenAI does)."""
+    key = request.headers.get("authorization", "").removeprefix("Bearer ")
+    return {"error": {"message": f"Incorrect API key provided: {key}.", "code": "invalid_api_key"}}
 
 
 @pytest.fixture
-def openai_server() -> Iterator[str]:
-    FakeOpenAI.seen = []
-    FakeOpenAI.refuse = 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def openai() -> Iterator[FakeServer]:
+    with serving() as server:
+        server.reply(200, completion)
+        yield server
+
+
+def refuse_next(server: FakeServer) -> None:
+    """The provider's next answer is a 401; the ones after it are completions again."""
+    server.reply(401, refusal).reply(200, completion)
 
 
 # ---------------------------------------------------------------- AWS, with Step Functions executing
@@ -185,7 +160,7 @@ class Deployed:
 def deployed(
     database_url: str,
     aws: AwsFakes,
-    openai_server: str,
+    openai: FakeServer,
     service_logs: Any,
     clock: Any,
     monkeypatch: pytest.MonkeyPatch,
@@ -199,7 +174,7 @@ def deployed(
     secrets = boto3.client("secretsmanager")
     key_arn = secrets.create_secret(
         Name="prompter/openai-logs",
-        SecretString=json.dumps({"api_key": KEY_CANARY, "endpoint": openai_server}),
+        SecretString=json.dumps({"api_key": KEY_CANARY, "endpoint": openai.url}),
     )["ARN"]
     monkeypatch.setenv("PROMPTER_PROVIDER_MODE", "real")
     monkeypatch.setenv("PROMPTER_OPENAI_SECRET_ARN", key_arn)
@@ -261,7 +236,7 @@ def assert_spec_fields(line: dict[str, Any], **expected: Any) -> None:
 
 
 def test_summary_lines_carry_the_spec_fields_and_no_prompt_or_secret(
-    deployed: Deployed, clock: Any, capsys: pytest.CaptureFixture[str]
+    deployed: Deployed, openai: FakeServer, clock: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import boto3
 
@@ -302,7 +277,7 @@ def test_summary_lines_carry_the_spec_fields_and_no_prompt_or_secret(
     assert listed.status == 200 and [t["id"] for t in listed.body["items"]] == [template_id]
 
     # a batch whose first country the provider refuses (recorded as failed), the rest stored
-    FakeOpenAI.refuse = 1
+    refuse_next(openai)
     started = call(
         "POST",
         f"{TEMPLATES}/{template_id}/runs",
@@ -325,15 +300,15 @@ def test_summary_lines_carry_the_spec_fields_and_no_prompt_or_secret(
 
     # the provider refuses the key and echoes it back
     clock[0] += timedelta(hours=1)  # past this hour's de-duplicated probe
-    FakeOpenAI.refuse = 1
+    refuse_next(openai)
     refused = call("POST", f"{TEMPLATES}/{template_id}/ensure-version", {})
     assert refused.status == 502 and refused.detail["code"] == "PROVIDER_AUTH_FAILED"
 
     # The canaries really went through: the provider saw the prompts and the key.
-    sent = json.dumps([s["body"] for s in FakeOpenAI.seen])
+    sent = json.dumps([r.body for r in openai.requests])
     for canary in (USER_PROMPT_CANARY, SYSTEM_CANARY, RUNTIME_VAR_CANARY, BRAND_CANARY, RENDERED_CANARY):
         assert canary in sent, canary
-    assert {s["auth"] for s in FakeOpenAI.seen} == {f"Bearer {KEY_CANARY}"}
+    assert {r.headers["authorization"] for r in openai.requests} == {f"Bearer {KEY_CANARY}"}
     assert boto3.client("secretsmanager").list_secrets()["SecretList"]
 
     lines = lines_of(deployed.logs)
