@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from local import events
 from local.apigw import LambdaContext, handler_module
 from local.aws import local_aws
+from local.stepfunctions import wait_for
 from prompter import runtime
 from prompter.routes import ROUTES
 from tests.conftest import Api
@@ -55,6 +57,12 @@ def workflows(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     with local_aws():
         runtime.reset()
         yield
+        # The batches the test started run on in moto's threads: let them finish before the
+        # database is wiped, or a late result would be written under the next test's feet.
+        sfn = boto3.client("stepfunctions")
+        for machine in sfn.list_state_machines()["stateMachines"]:
+            for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]:
+                wait_for(sfn, execution["executionArn"])
         runtime.reset()
 
 
