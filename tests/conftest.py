@@ -24,8 +24,11 @@ from prompter import runtime
 from prompter.db.migrate import upgrade
 from prompter.db.schema import metadata
 
-# The golden identity vectors live in the product reference folder beside the checkout.
-VECTORS_PATH = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "identity.json"
+# Golden vectors and reference dashboards: copies of the product reference, kept in the repository.
+TESTS = Path(__file__).resolve().parent
+VECTORS_PATH = TESTS / "vectors" / "identity.json"
+ANALYSIS_VECTORS_PATH = TESTS / "vectors" / "analysis.json"
+REFERENCE = TESTS / "reference"
 
 
 @pytest.fixture(scope="session")

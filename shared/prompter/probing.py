@@ -233,14 +233,14 @@ class Prober:
     def target(
         self, scope: Scope, template_id: str, provider: str | None, model_id: str | None
     ) -> tuple[ProbeTarget, dict[str, Any]]:
-        template = self.templates.get_active(scope.org_id, template_id)
+        template = self.templates.get_active(scope.lookup_org, template_id)
         if template is None:
             raise TemplateNotFound(template_id)
         chosen = provider or template["provider"]
         if chosen not in PROVIDERS:
             raise InvalidInput([FieldError(("provider",), f"unknown provider {chosen!r}", "enum")])
         target = ProbeTarget(
-            org_id=scope.org_id,
+            org_id=template["org_id"],
             workspace_id=template["workspace_id"],
             template_id=template_id,
             provider=chosen,
@@ -320,7 +320,8 @@ class Prober:
         return self.recorder.record(target, reply)
 
     def history(self, scope: Scope, template_id: str) -> VersionHistory:
-        if self.templates.get_active(scope.org_id, template_id) is None:
+        template = self.templates.get_active(scope.lookup_org, template_id)
+        if template is None:
             raise TemplateNotFound(template_id)
-        rows = self.versions.history(scope.org_id, template_id)
+        rows = self.versions.history(template["org_id"], template_id)
         return VersionHistory(items=[VersionOut.model_validate(r) for r in rows])

@@ -27,7 +27,7 @@ from prompter.providers import registry
 from prompter.providers.base import ChatRequest
 from prompter.rendering import prompt_hash, render, run_variables
 from prompter.settings import ProviderSettings
-from prompter.templates import Scope, decode_cursor, encode_cursor
+from prompter.templates import Scope, decode_cursor, encode_cursor, utc_instant
 from prompter.workflow import CallOutcome, RecordFailureTask, RunCountryTask, error_code
 
 # A batch's execution input and each country's state must stay under Step Functions' 256 KB.
@@ -175,7 +175,7 @@ class Runner:
 
     # ------------------------------------------------------------ pieces
 
-    def template(self, org_id: str, template_id: str) -> dict[str, Any]:
+    def template(self, org_id: str | None, template_id: str) -> dict[str, Any]:
         template = self.templates.get_active(org_id, template_id)
         if template is None:
             raise TemplateNotFound(template_id)
@@ -275,38 +275,42 @@ class Runner:
             latency_ms=reply.latency_ms,
         )
 
-    def store(self, outcome: CallOutcome) -> tuple[dict[str, Any], bool]:
+    def store(self, outcome: CallOutcome, run: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+        """Store a call's result (idempotent on run and country); ``run``: a single run's run row,
+        written with it."""
         try:
-            return self._store(outcome)
+            return self._store(outcome, run)
         except Exception:
             add_metric(MetricName.RESULT_STORE_FAILURES)
             raise
 
-    def _store(self, outcome: CallOutcome) -> tuple[dict[str, Any], bool]:
-        row, inserted = self.results.store(
-            {
-                "id": str(uuid.uuid4()),
-                "org_id": outcome.org_id,
-                "workspace_id": outcome.workspace_id,
-                "template_id": outcome.template_id,
-                "version_id": outcome.version_id,
-                "run_id": outcome.run_id,
-                "run_country": outcome.country,
-                "status": "succeeded",
-                "provider": outcome.provider,
-                "model_id": outcome.model_id,
-                "resolved_model": outcome.resolved_model,
-                "provider_version_key": outcome.provider_version_key,
-                "system_fingerprint": outcome.system_fingerprint,
-                "request": outcome.request,
-                "response": outcome.response,
-                "analysis_config": outcome.analysis_config,
-                "rendered_prompt_hash": outcome.rendered_prompt_hash,
-                "used_grounding": outcome.used_grounding,
-                "latency_ms": outcome.latency_ms,
-                "created_at": utcnow(),
-            }
-        )
+    def _store(self, outcome: CallOutcome, run: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
+        values = {
+            "id": str(uuid.uuid4()),
+            "org_id": outcome.org_id,
+            "workspace_id": outcome.workspace_id,
+            "template_id": outcome.template_id,
+            "version_id": outcome.version_id,
+            "run_id": outcome.run_id,
+            "run_country": outcome.country,
+            "status": "succeeded",
+            "provider": outcome.provider,
+            "model_id": outcome.model_id,
+            "resolved_model": outcome.resolved_model,
+            "provider_version_key": outcome.provider_version_key,
+            "system_fingerprint": outcome.system_fingerprint,
+            "request": outcome.request,
+            "response": outcome.response,
+            "analysis_config": outcome.analysis_config,
+            "rendered_prompt_hash": outcome.rendered_prompt_hash,
+            "used_grounding": outcome.used_grounding,
+            "latency_ms": outcome.latency_ms,
+            "created_at": utcnow(),
+        }
+        if run is not None:
+            row, inserted = self.results.store_with_run(values, run), True
+        else:
+            row, inserted = self.results.store(values)
         if inserted:
             add_metric(MetricName.RESULTS_INSERTED)
         else:  # a replayed store task: (run_id, run_country) already holds this result
@@ -366,18 +370,33 @@ class Runner:
         return {"result_id": row["id"], "status": row["status"], "error_code": error_code(name)}
 
     def run_once(self, scope: Scope, template_id: str, body: RunRequest) -> RunResult:
-        template = self.template(scope.org_id, template_id)
+        template = self.template(scope.lookup_org, template_id)
         country = self.country(template, body.country)
         self.rendered(template, body, country)  # a missing variable is a 422 before any call
         task = RunCountryTask(
             run_id=str(uuid.uuid4()),
-            org_id=scope.org_id,
+            org_id=template["org_id"],
             template_id=template_id,
             country=country,
             **body.model_dump(exclude={"org_id", "country"}),
         )
         outcome = self.call(task, template)
-        row, _ = self.store(outcome)
+        now = utcnow()
+        run = {
+            "id": task.run_id,
+            "org_id": task.org_id,
+            "workspace_id": template["workspace_id"],
+            "template_id": template_id,
+            "status": "succeeded",
+            "countries": [country],
+            "request": body.model_dump(mode="json", exclude={"org_id"}),
+            "execution_arn": None,
+            "succeeded": 1,
+            "failed": 0,
+            "created_at": now,
+            "finished_at": now,
+        }
+        row, _ = self.store(outcome, run)
         return RunResult(
             result_id=row["id"],
             run_id=outcome.run_id,
@@ -398,7 +417,8 @@ class Runner:
         starter: RunStarter | None,
         concurrency: int,
     ) -> RunAccepted:
-        template = self.template(scope.org_id, template_id)
+        template = self.template(scope.lookup_org, template_id)
+        org_id = template["org_id"]
         if body.countries:
             countries = list(
                 dict.fromkeys(
@@ -431,7 +451,7 @@ class Runner:
         self.runs.create(
             {
                 "id": run_id,
-                "org_id": scope.org_id,
+                "org_id": org_id,
                 "workspace_id": template["workspace_id"],
                 "template_id": template_id,
                 "status": "running",
@@ -442,7 +462,7 @@ class Runner:
         )
         execution_input = {
             "run_id": run_id,
-            "org_id": scope.org_id,
+            "org_id": org_id,
             "template_id": template_id,
             "countries": countries,
             "max_concurrency": body.max_concurrency or concurrency,
@@ -480,10 +500,10 @@ class Runner:
         return {"run_id": run_id, "status": status, "succeeded": succeeded, "failed": failed}
 
     def status(self, scope: Scope, run_id: str, execution_status: ExecutionStatus | None) -> RunStatus:
-        run = self.runs.get(scope.org_id, run_id)
+        run = self.runs.get(scope.lookup_org, run_id)
         if run is None:
             raise RunNotFound(run_id)
-        rows = {row["run_country"]: row for row in self.results.for_run(scope.org_id, run_id)}
+        rows = {row["run_country"]: row for row in self.results.for_run(run["org_id"], run_id)}
         countries = []
         for country in run["countries"]:
             row = rows.get(country)
@@ -532,11 +552,13 @@ class Runner:
         until: datetime | None,
         cursor: str | None,
     ) -> ResultsPage:
-        self.template(scope.org_id, template_id)
+        template = self.template(scope.lookup_org, template_id)
         code = _country_code(country, ("query", "country")) if country else None
+        since = utc_instant(since, ("query", "from")) if since else None
+        until = utc_instant(until, ("query", "to")) if until else None
         after = decode_cursor(cursor) if cursor else None
         rows = self.results.for_template(
-            scope.org_id, template_id, limit + 1, code, version_id, since, until, after
+            template["org_id"], template_id, limit + 1, code, version_id, since, until, after
         )
         items = [ResultOut.model_validate(r) for r in rows[:limit]]
         next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None

@@ -18,9 +18,20 @@ from prompter.models import CreateTemplateRequest, Template, TemplateDetail, Tem
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """Who is asking: the tenant (org) resolved from the caller's identity or the local default."""
+    """Who is asking: the tenant (org) resolved from the caller's identity or the local default.
+
+    ``any_org`` is the earlier service's contract when running locally with auth off and no org
+    given anywhere: creates and lists use ``org_id`` (``default``), and a route naming a template
+    or run by id finds it in whatever org holds it.
+    """
 
     org_id: str
+    any_org: bool = False
+
+    @property
+    def lookup_org(self) -> str | None:
+        """The org a by-id lookup is confined to; None: any org."""
+        return None if self.any_org else self.org_id
 
 
 def utcnow() -> datetime:
@@ -89,15 +100,28 @@ def find_duplicate(store: TemplateStore, scope: Scope, request: CreateTemplateRe
 
 
 def get_template(store: TemplateStore, scope: Scope, template_id: str) -> TemplateDetail:
-    row = store.get_active(scope.org_id, template_id)
+    row = store.get_active(scope.lookup_org, template_id)
     if row is None:
         raise TemplateNotFound(template_id)
     return TemplateDetail.model_validate(row)
 
 
 def delete_template(store: TemplateStore, scope: Scope, template_id: str) -> None:
-    if not store.soft_delete(scope.org_id, template_id, utcnow()):
+    if not store.soft_delete(scope.lookup_org, template_id, utcnow()):
         raise TemplateNotFound(template_id)
+
+
+def utc_instant(value: datetime, loc: tuple[str | int, ...]) -> datetime:
+    """``value`` in UTC; a 422 naming ``loc`` when it has no zone or its UTC value is out of range
+    (``9999-12-31T23:59:59-14:00`` is in the year 10000), before it can reach a database driver."""
+    if value.tzinfo is None:
+        raise InvalidInput([FieldError(loc, "needs a UTC offset (e.g. Z or +02:00)", "timezone")])
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidInput(
+            [FieldError(loc, "is out of range once converted to UTC (years 1 to 9999)", "datetime_range")]
+        ) from exc
 
 
 def encode_cursor(created_at: datetime, template_id: str) -> str:
@@ -110,10 +134,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, template_id = json.loads(raw)
         when = datetime.fromisoformat(created_at)
-        if when.tzinfo is None or not isinstance(template_id, str):
+        if when.tzinfo is None or not isinstance(template_id, str) or len(template_id) > 64:
             raise ValueError("bad cursor")
         return when.astimezone(UTC), template_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidInput(
             [FieldError(("query", "cursor"), "is not a cursor this API returned", "cursor")]
         ) from exc

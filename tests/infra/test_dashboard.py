@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.dashboards.panels import PANELS
 from prompter.observability import DIMENSION_VALUES, METRICS, NAMESPACE, MetricName, service_name
+from tests.conftest import REFERENCE
 from tests.infra.conftest import STAGE
 from tests.infra.helpers import only
 
-GRAFANA = (
-    Path(__file__).resolve().parents[3] / "shared" / "reference" / "grafana_prompter_rollout_dashboard.json"
-)
+GRAFANA = REFERENCE / "grafana_prompter_rollout_dashboard.json"
 
 
 def token(node: Any) -> str:

@@ -15,10 +15,9 @@ import pytest
 from infra.dashboards import datadog
 from infra.dashboards.panels import PANELS, Source, identifiers
 from prompter.observability import METRICS, MetricName
+from tests.conftest import REFERENCE as REFERENCE_DIR
 
-REFERENCE = (
-    Path(__file__).resolve().parents[3] / "shared" / "reference" / "datadog_prompter_rollout_dashboard.json"
-)
+REFERENCE = REFERENCE_DIR / "datadog_prompter_rollout_dashboard.json"
 SHIPPED = Path(datadog.__file__).resolve().parent / "prompter_rollout.datadog.json"
 
 # Each widget of the earlier Datadog board → the panel that replaces it.

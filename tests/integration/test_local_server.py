@@ -135,3 +135,24 @@ def test_requests_print_emf_lines_with_the_documented_names(
     }
     for name in (MetricName.TEMPLATES_CREATED, MetricName.TEMPLATE_CONFLICTS, MetricName.DB_UNIQUE_VIOLATION):
         assert emitted[name] == (NAMESPACE, METRICS[name].unit), name
+
+
+def test_the_earlier_services_own_test_passes_over_http(base_url: str) -> None:
+    """The earlier FastAPI service's client flow: create with a random org_id in the body, then
+    probe and run by template id alone (no org header, no org in the body)."""
+    import uuid
+
+    org = f"org-{uuid.uuid4().hex[:8]}"
+    status, _, text = request("POST", base_url + TEMPLATES, body(org_id=org, country_set=["US"]))
+    assert status == 201, text
+    template_id = json.loads(text)["id"]
+    status, _, text = request("POST", f"{base_url}{TEMPLATES}/{template_id}/ensure-version", {})
+    assert status == 200, text
+    status, _, text = request(
+        "POST", f"{base_url}{TEMPLATES}/{template_id}/run", {"country": "US", "brand_name": "Avea"}
+    )
+    assert status == 200, text
+    ran = json.loads(text)
+    assert ran["provider_version_key"] and ran["result_id"]
+    status, _, text = request("GET", f"{base_url}/api/runs/{ran['run_id']}")
+    assert status == 200 and json.loads(text)["status"] == "succeeded", text

@@ -55,6 +55,7 @@ from prompter.templates import Scope
 ORG_CLAIM = "custom:org_id"
 ORG_HEADER = "X-Org-Id"
 DEFAULT_ORG = "default"
+MAX_ORG_LENGTH = 128
 CORRELATION_HEADER = "X-Correlation-Id"
 
 # The identifiers a summary line may carry (SPEC §6, plus the run and the country of a task).
@@ -179,6 +180,10 @@ def _text_problem(text: str) -> str | None:
     return None
 
 
+# Request headers the service reads, with the longest value each may have.
+READ_HEADERS = {ORG_HEADER: MAX_ORG_LENGTH, "Idempotency-Key": 255}
+
+
 def _check_parameters(event: dict[str, Any]) -> None:
     problems: list[FieldError] = []
     for where, key in (("path", "pathParameters"), ("query", "queryStringParameters")):
@@ -186,6 +191,17 @@ def _check_parameters(event: dict[str, Any]) -> None:
             why = _text_problem(f"{name}{value}")
             if why:
                 problems.append(FieldError((where, name), why, "invalid_text"))
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    for name, longest in READ_HEADERS.items():
+        value = headers.get(name.lower())
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value or len(value) > longest:
+            problems.append(FieldError(("header", name), f"must be 1 to {longest} characters", "too_long"))
+        elif any(ord(c) < 32 or ord(c) == 127 for c in value) or _text_problem(value):
+            problems.append(
+                FieldError(("header", name), "must not contain control characters", "invalid_text")
+            )
     if problems:
         raise InvalidInput(problems)
 
@@ -224,37 +240,62 @@ def request_scope(app: APIGatewayRestResolver, settings: ApiSettings, body_org: 
     """The caller's org.
 
     With a verified identity (a Cognito authorizer in front), the org is the token's
-    ``custom:org_id`` claim and a different ``org_id`` in the body is refused. Without one (local,
-    auth off), the body's ``org_id``, else the ``X-Org-Id`` header, else the ``org_id`` query
-    parameter, else ``default``.
+    ``custom:org_id`` claim and a different ``org_id`` in the body is refused (403); a claim that
+    is missing or not a well-formed org id is a 401. Without one (local, auth off), an org given by
+    the ``X-Org-Id`` header or the ``org_id`` query parameter is enforced exactly as a claim is, and
+    else the body's ``org_id``; with none given anywhere, creates and lists use ``default`` and a
+    route naming a template or run by id finds it in whatever org holds it (the earlier service's
+    contract, :attr:`Scope.any_org`).
     """
     event = app.current_event
-    claims = event.request_context.authorizer.claims
-    if claims:
+    authorizer = (event.raw_event.get("requestContext") or {}).get("authorizer")
+    claims = authorizer.get("claims") if isinstance(authorizer, dict) else None
+    if claims is not None and claims != {}:
+        if not isinstance(claims, dict):
+            raise Unauthorized("the caller's identity claims are malformed")
         org = claims.get(ORG_CLAIM)
-        if not org:
+        if org is None or org == "":
             raise Forbidden(f"the caller's token carries no {ORG_CLAIM} claim")
-        if body_org is not None and body_org != org:
-            raise Forbidden("org_id in the body differs from the caller's org", field="org_id")
-        return _scoped(str(org))
+        if not isinstance(org, str) or _org_problem(org):
+            raise Unauthorized(f"the caller's {ORG_CLAIM} claim is not a valid org id")
+        return _checked_against_body(org, body_org)
     if settings.require_auth:
         raise Unauthorized("this API requires a verified identity")
-    org = (
-        body_org
-        or event.headers.get(ORG_HEADER)
-        or (event.query_string_parameters or {}).get("org_id")
-        or DEFAULT_ORG
-    )
+    header = event.headers.get(ORG_HEADER)
+    query = (event.query_string_parameters or {}).get("org_id")
+    if header and query and header != query:
+        raise Forbidden(f"the {ORG_HEADER} header and the org_id query parameter differ", field="org_id")
+    given = header or query
+    if given:
+        return _checked_against_body(given, body_org)
+    if body_org:
+        return _scoped(body_org)
+    return _scoped(DEFAULT_ORG, any_org=True)
+
+
+def _checked_against_body(org: str, body_org: str | None) -> Scope:
+    if body_org is not None and body_org != org:
+        raise Forbidden("org_id in the body differs from the caller's org", field="org_id")
     return _scoped(org)
 
 
-def _scoped(org_id: str) -> Scope:
+def _org_problem(org: str) -> str | None:
+    """Why a value cannot be an org id (the body's ``org_id`` rules: 1-128 characters, no control
+    characters), or None."""
+    if not org or len(org) > MAX_ORG_LENGTH:
+        return f"must be 1 to {MAX_ORG_LENGTH} characters"
+    if any(ord(c) < 32 or ord(c) == 127 for c in org) or _text_problem(org):
+        return "must not contain control characters"
+    return None
+
+
+def _scoped(org_id: str, any_org: bool = False) -> Scope:
     """The request's scope, noted for its log lines and its summary."""
     logger.append_keys(org_id=org_id)
     ids = _request_ids.get()
     if ids is not None:
         ids["org_id"] = _short(org_id)
-    return Scope(org_id=org_id)
+    return Scope(org_id=org_id, any_org=any_org)
 
 
 # ---------------------------------------------------------------- entry

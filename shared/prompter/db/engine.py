@@ -98,10 +98,15 @@ def cache_pg8000_paramstyle() -> None:
 
 
 def _postgres_engine(url: Any, settings: DatabaseSettings, fetch_secret: SecretFetcher) -> Engine:
+    from prompter.db import wire
+
     cache_pg8000_paramstyle()
-    connect_args: dict[str, Any] = {"timeout": settings.db_connect_timeout}
-    if settings.db_ssl:
-        connect_args["ssl_context"] = True
+    wire.install()
+    # ssl_context False: no SSLRequest round trip before the start-up message when TLS is off.
+    connect_args: dict[str, Any] = {
+        "timeout": settings.db_connect_timeout,
+        "ssl_context": bool(settings.db_ssl),
+    }
     engine = create_engine(
         url,
         isolation_level="AUTOCOMMIT",
@@ -112,6 +117,7 @@ def _postgres_engine(url: Any, settings: DatabaseSettings, fetch_secret: SecretF
         pool_timeout=10,  # waiting for a pooled connection (local server threads), not for the database
         pool_recycle=600,
     )
+    _discard_after_interrupted_statements(engine)
     if settings.db_secret_arn and not settings.database_url:
         secret_arn = settings.db_secret_arn
 
@@ -129,21 +135,52 @@ def _postgres_engine(url: Any, settings: DatabaseSettings, fetch_secret: SecretF
     return engine
 
 
+def _discard_after_interrupted_statements(engine: Engine) -> None:
+    """A connection that saw any exception mid-statement is invalidated, never pooled again.
+
+    Only an error the database itself reported (the driver read its ErrorResponse and every reply up
+    to ReadyForQuery) leaves the connection's protocol state known; anything else raised while a
+    statement ran (a parameter that cannot be encoded, a timeout, a bug) may leave replies unread on
+    the socket, which the next statement would read as its own.
+    """
+
+    @event.listens_for(engine, "handle_error")
+    def _invalidate(context: Any) -> None:
+        database_error = getattr(engine.dialect.loaded_dbapi, "DatabaseError", ())
+        if context.connection is None or isinstance(context.original_exception, database_error):
+            return
+        context.is_disconnect = True
+        context.invalidate_pool_on_disconnect = False  # this connection only, not the whole pool
+
+
 _UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
 
 
 def is_unavailable(error: BaseException) -> bool:
-    if isinstance(error, _UNAVAILABLE):
+    if isinstance(error, (*_UNAVAILABLE, OSError)):
         return True
     return isinstance(error, exc.DBAPIError) and error.connection_invalidated
 
 
+def _timed_out(error: BaseException) -> bool:
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, TimeoutError | exc.TimeoutError):
+            return True
+        seen = seen.__cause__ or getattr(seen, "orig", None)
+    return False
+
+
 @contextlib.contextmanager
 def translate_errors() -> Iterator[None]:
-    """Turn driver/pool failures that mean "the database is not there" into DatabaseUnavailable."""
+    """Turn driver/pool failures that mean "the database is not there" into DatabaseUnavailable.
+
+    That includes socket errors raised while connecting (a server that accepts TCP and never
+    answers times out in the driver's start-up, which the driver does not wrap).
+    """
     try:
         yield
-    except exc.SQLAlchemyError as error:
+    except (exc.SQLAlchemyError, OSError) as error:
         if is_unavailable(error):
             raise DatabaseUnavailable("the database is unavailable; try again shortly") from error
         raise
@@ -153,14 +190,15 @@ def run_with_reconnect(engine: Engine, work: Callable[[Any], T]) -> T:
     """Run ``work(connection)``; on a dropped pooled connection, try once more on a fresh one.
 
     Every statement this service sends is safe to repeat (inserts are ``ON CONFLICT`` aware), so a
-    single retry after an invalidated connection cannot duplicate anything.
+    single retry after an invalidated connection cannot duplicate anything. A timeout is not
+    retried: the database is not answering, and a second wait would only delay the 503.
     """
     with translate_errors():
         try:
             with engine.connect() as conn:
                 return work(conn)
         except exc.DBAPIError as error:
-            if not error.connection_invalidated:
+            if not error.connection_invalidated or _timed_out(error):
                 raise
         with engine.connect() as conn:
             return work(conn)

@@ -35,6 +35,9 @@ def _insert(dialect: Any) -> Any:
 
 
 _INSERT = {"postgresql": _insert(postgresql), "sqlite": _insert(sqlite)}
+_RUN_INSERT = runs.insert().values({c.name: bindparam(f"run_{c.name}", type_=c.type) for c in runs.c})
+# PostgreSQL: a single run's run row and its result in one statement (a data-modifying CTE).
+_PG_INSERT_WITH_RUN = _INSERT["postgresql"].add_cte(_RUN_INSERT.cte("run"))
 
 
 def _row(row: Any) -> dict[str, Any]:
@@ -59,6 +62,20 @@ class ResultStore:
             if row is not None:
                 return _row(row), True
             return _row(conn.execute(_EXISTING, params).one()), False
+
+        return run_with_reconnect(self.engine, work)
+
+    def store_with_run(self, values: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+        """A single run's result and its (finished) run row, written together: one statement on
+        PostgreSQL. The run id is new, so the result is always inserted."""
+        params = {c.name: values.get(c.name) for c in _INSERTED}
+        params.update({f"run_{c.name}": run.get(c.name) for c in runs.c})
+
+        def work(conn: Connection) -> dict[str, Any]:
+            if self.engine.dialect.name == "postgresql":
+                return _row(conn.execute(_PG_INSERT_WITH_RUN, params).one())
+            conn.execute(_RUN_INSERT, params)  # SQLite: two in-process statements
+            return _row(conn.execute(_INSERT["sqlite"], params).one())
 
         return run_with_reconnect(self.engine, work)
 
@@ -131,8 +148,10 @@ class RunStore:
         )
         run_with_reconnect(self.engine, lambda conn: conn.execute(stmt))
 
-    def get(self, org_id: str, run_id: str) -> dict[str, Any] | None:
-        stmt = select(runs).where(runs.c.id == run_id, runs.c.org_id == org_id)
+    def get(self, org_id: str | None, run_id: str) -> dict[str, Any] | None:
+        """The run with this id in ``org_id`` (None: in whatever org holds it)."""
+        in_org = () if org_id is None else (runs.c.org_id == org_id,)
+        stmt = select(runs).where(runs.c.id == run_id, *in_org)
 
         def work(conn: Connection) -> dict[str, Any] | None:
             row = conn.execute(stmt).first()

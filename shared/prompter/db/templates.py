@@ -51,6 +51,11 @@ _PG_INSERT_OR_GET = union_all(
 _SQLITE_INSERT = _insert(sqlite).returning(t.c.id)
 
 
+def _in_org(org_id: str | None) -> tuple[Any, ...]:
+    """The tenancy predicate of a by-id lookup (none when any org may hold the row)."""
+    return () if org_id is None else (t.c.org_id == org_id,)
+
+
 def as_utc(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; every stored timestamp is UTC."""
     if value is not None and value.tzinfo is None:
@@ -107,8 +112,9 @@ class TemplateStore:
         params = {"org_id": org_id, "workspace_id": workspace_id, "config_hash": config_hash}
         return run_with_reconnect(self.engine, lambda conn: conn.execute(_ACTIVE_ID, params).scalar())
 
-    def get_active(self, org_id: str, template_id: str) -> dict[str, Any] | None:
-        stmt = select(t).where(t.c.id == template_id, t.c.org_id == org_id, _ACTIVE)
+    def get_active(self, org_id: str | None, template_id: str) -> dict[str, Any] | None:
+        """The active template with this id in ``org_id`` (None: in whatever org holds it)."""
+        stmt = select(t).where(t.c.id == template_id, *_in_org(org_id), _ACTIVE)
 
         def work(conn: Connection) -> dict[str, Any] | None:
             row = conn.execute(stmt).first()
@@ -136,11 +142,11 @@ class TemplateStore:
 
         return run_with_reconnect(self.engine, work)
 
-    def soft_delete(self, org_id: str, template_id: str, when: datetime) -> bool:
+    def soft_delete(self, org_id: str | None, template_id: str, when: datetime) -> bool:
         """Mark an active template deleted (frees its identity); False when there is none."""
         stmt = (
             update(t)
-            .where(t.c.id == template_id, t.c.org_id == org_id, _ACTIVE)
+            .where(t.c.id == template_id, *_in_org(org_id), _ACTIVE)
             .values(deleted_at=when)
             .returning(t.c.id)
         )
