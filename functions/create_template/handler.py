@@ -57,7 +57,7 @@ def create_template(body: Annotated[CreateTemplateRequest, Body()]) -> Response[
     scope = request_scope(app, settings(), body.org_id)
     logger.append_keys(org_id=scope.org_id, workspace_id=body.workspace_id, action="create_template")
     try:
-        template = templates.create_template(store(), scope, body)
+        template = templates.create_template(store(), scope, body, settings().max_output_tokens)
     except TemplateExists as conflict:
         metrics.add_metric(name=MetricName.TEMPLATE_CONFLICTS, unit="Count", value=1)
         # The insert met the active-config unique index (ON CONFLICT DO NOTHING found the row).
@@ -82,7 +82,7 @@ def create_template(body: Annotated[CreateTemplateRequest, Body()]) -> Response[
 @register(app, routes.CHECK_DUPLICATE, responses={**ok_doc(200, DuplicateCheck, "OK"), **error_doc()})
 def check_duplicate(body: Annotated[CreateTemplateRequest, Body()]) -> DuplicateCheck:
     scope = request_scope(app, settings(), body.org_id)
-    found = templates.find_duplicate(store(), scope, body)
+    found = templates.find_duplicate(store(), scope, body, settings().max_output_tokens)
     logger.append_keys(template_id=found)
     return DuplicateCheck(exact_match=found is not None, template_id=found)
 

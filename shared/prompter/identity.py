@@ -183,9 +183,34 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hash_canonical(canonical_config(config))
 
 
+def pairing_problem(
+    provider: str, model_id: str, loc: tuple[str | int, ...] = ("provider",)
+) -> FieldError | None:
+    """Why ``provider`` cannot serve ``model_id`` (``anthropic`` with ``gpt-4o``), or None.
+
+    A model id that names a vendor belongs to that vendor's provider; Azure OpenAI also serves
+    OpenAI's models, Bedrock serves many vendors' models under its own ids, and a model id that
+    names no vendor (an Azure deployment name, a fine-tune) goes with any provider.
+    """
+    inferred = infer_provider(model_id)
+    if inferred is None or inferred == provider or provider in ("bedrock", "fake"):
+        return None
+    if provider == "azure-openai" and inferred == "openai":
+        return None
+    return FieldError(
+        loc,
+        f"{provider!r} cannot serve {model_id.strip()!r}, a model of provider {inferred!r}",
+        "provider_model_mismatch",
+    )
+
+
 def effective_provider(provider: str | None, model_id: str) -> str:
-    """The given provider, else the inferred one; raises :class:`InvalidInput` when there is none."""
+    """The given provider, else the inferred one; raises :class:`InvalidInput` when there is none
+    or when the given provider cannot serve the model."""
     if provider:
+        problem = pairing_problem(provider, model_id)
+        if problem is not None:
+            raise InvalidInput([problem])
         return provider
     inferred = infer_provider(model_id)
     if inferred is None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from prompter.costguard import cost_problems
 from prompter.db.templates import TemplateStore
 from prompter.db.versions import VersionCapture, VersionStore
 from prompter.errors import (
@@ -31,7 +32,7 @@ from prompter.errors import (
     PrompterError,
     TemplateNotFound,
 )
-from prompter.identity import PROVIDERS
+from prompter.identity import PROVIDERS, pairing_problem
 from prompter.observability import MetricName, add_metric, logger
 from prompter.once import Once
 from prompter.providers import registry
@@ -239,12 +240,19 @@ class Prober:
         chosen = provider or template["provider"]
         if chosen not in PROVIDERS:
             raise InvalidInput([FieldError(("provider",), f"unknown provider {chosen!r}", "enum")])
+        model = (model_id or template["model_id"]).strip()
+        problems = cost_problems(template["inference_params"], self.settings.max_output_tokens)
+        if provider or model_id:  # an override must still be a pair that can go together
+            pairing = pairing_problem(chosen, model, ("provider",) if provider else ("model_id",))
+            problems.extend([pairing] if pairing else [])
+        if problems:
+            raise InvalidInput(problems)
         target = ProbeTarget(
             org_id=template["org_id"],
             workspace_id=template["workspace_id"],
             template_id=template_id,
             provider=chosen,
-            model_id=(model_id or template["model_id"]).strip(),
+            model_id=model,
         )
         return target, template
 

@@ -9,6 +9,9 @@ from collections.abc import Mapping
 from prompter.errors import FieldError, InvalidInput
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
+# The largest prompt sent to a provider, however it was made (SPEC §3); it also keeps a batch's
+# execution input and each country's state under Step Functions' 256 KB.
+MAX_PROMPT_BYTES = 64 * 1024
 
 
 def placeholders(template: str) -> list[str]:
@@ -30,7 +33,34 @@ def render(template: str, variables: Mapping[str, str | None]) -> str:
                 for name in missing
             ]
         )
+    size = len(template.encode("utf-8"))
+    for match in PLACEHOLDER.finditer(template):  # the size before building it: bounded work
+        size += len(str(variables[match.group(1)]).encode("utf-8")) - len(match.group(0).encode("utf-8"))
+        if size > MAX_PROMPT_BYTES:
+            raise prompt_too_large(size, rendered=True)
     return PLACEHOLDER.sub(lambda m: str(variables[m.group(1)]), template)
+
+
+def check_prompt_size(prompt: str) -> str:
+    """``prompt`` when it is at most :data:`MAX_PROMPT_BYTES` of UTF-8, else a 422."""
+    size = len(prompt.encode("utf-8"))
+    if size > MAX_PROMPT_BYTES:
+        raise prompt_too_large(size, rendered=False)
+    return prompt
+
+
+def prompt_too_large(size: int, rendered: bool) -> InvalidInput:
+    made = "the prompt rendered from the template and runtime_vars" if rendered else "the prompt"
+    return InvalidInput(
+        [
+            FieldError(
+                ("rendered_prompt",),
+                f"{made} is {'over ' if rendered else ''}{size} bytes; the limit is {MAX_PROMPT_BYTES} "
+                "bytes (64 KiB) of UTF-8",
+                "too_long",
+            )
+        ]
+    )
 
 
 def run_variables(

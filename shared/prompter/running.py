@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from prompter.costguard import cost_problems
 from prompter.countries import COUNTRY_ALIASES, ISO_3166_ALPHA2
 from prompter.db.results import ResultStore, RunStore
 from prompter.db.schema import prompt_results
@@ -25,13 +26,15 @@ from prompter.observability import MetricName, add_metric, logger
 from prompter.probing import ProbeTarget, VersionRecorder
 from prompter.providers import registry
 from prompter.providers.base import ChatRequest
-from prompter.rendering import prompt_hash, render, run_variables
+from prompter.rendering import check_prompt_size, prompt_hash, render, run_variables
+from prompter.sanitize import clean_json
 from prompter.settings import ProviderSettings
 from prompter.templates import Scope, decode_cursor, encode_cursor, utc_instant
-from prompter.workflow import CallOutcome, RecordFailureTask, RunCountryTask, error_code
+from prompter.workflow import CallOutcome, RecordFailureTask, RunCountryTask, error_code, is_domain_error
 
-# A batch's execution input and each country's state must stay under Step Functions' 256 KB.
-MAX_BATCH_PROMPT_BYTES = 64 * 1024
+# A results page's JSON (ASCII-escaped, as the resolver writes it) stays under this: the proxy
+# response escapes the body once more (at most doubling it) and Lambda returns at most 6 MB.
+MAX_PAGE_BYTES = 2_800_000
 
 RunStarter = Callable[[str, dict[str, Any]], str]  # (run_id, execution input) -> execution ARN
 ExecutionStatus = Callable[[str], str | None]  # execution ARN -> RUNNING/SUCCEEDED/FAILED/...
@@ -206,7 +209,7 @@ class Runner:
     @staticmethod
     def rendered(template: dict[str, Any], fields: _RunFields | RunCountryTask, country: str) -> str:
         if fields.rendered_prompt:
-            return fields.rendered_prompt
+            return check_prompt_size(fields.rendered_prompt)
         return render(
             template["user_prompt_template"], run_variables(fields.runtime_vars, fields.brand_name, country)
         )
@@ -216,6 +219,9 @@ class Runner:
     def call(self, task: RunCountryTask, template: dict[str, Any] | None = None) -> CallOutcome:
         """Call the provider for one country and record the version that answered."""
         template = template or self.template(task.org_id, task.template_id)
+        refused = cost_problems(template["inference_params"], self.settings.max_output_tokens)
+        if refused:  # a template stored before the cost guard: never sent as it is
+            raise InvalidInput(refused)
         country = self.country(template, task.country)
         prompt = self.rendered(template, task, country)
         target = ProbeTarget(
@@ -262,8 +268,8 @@ class Runner:
             resolved_model=version.resolved_model,
             provider_version_key=version.provider_version_key,
             system_fingerprint=version.system_fingerprint,
-            request=reply.request,
-            response=reply.response,
+            request=clean_json(reply.request, (credentials.api_key,)),
+            response=clean_json(reply.response, (credentials.api_key,)),
             rendered_prompt_hash=prompt_hash(prompt),
             analysis_config={
                 "analysis_scope": task.analysis_scope,
@@ -338,6 +344,10 @@ class Runner:
                 message = str(parsed.get("errorMessage") or name) if isinstance(parsed, dict) else cause
             except ValueError:
                 message = cause
+        if not is_domain_error(name) and not name.startswith(("States.", "Lambda.")):
+            # A driver's or SDK's failure: its class and text stay in the function's logs.
+            message = "the country failed unexpectedly; the correlated function logs say why"
+        message = str(clean_json(message))
         template = self.templates.get_active(task.org_id, task.template_id)
         row, inserted = self.results.store(
             {
@@ -435,17 +445,6 @@ class Runner:
             self.rendered(template, body, country)  # every missing variable is a 422 before the run starts
         if starter is None:
             raise WorkflowUnavailable("batch runs are not configured (no RunBatch state machine)")
-        if body.rendered_prompt and len(body.rendered_prompt.encode("utf-8")) > MAX_BATCH_PROMPT_BYTES:
-            raise InvalidInput(
-                [
-                    FieldError(
-                        ("rendered_prompt",),
-                        f"is larger than {MAX_BATCH_PROMPT_BYTES} bytes, the most a batch run carries "
-                        "(Step Functions' 256 KB state limit); run countries one by one with POST .../run",
-                        "too_long",
-                    )
-                ]
-            )
         run_id = str(uuid.uuid4())
         request = body.model_dump(mode="json", exclude={"org_id"})
         self.runs.create(
@@ -560,6 +559,14 @@ class Runner:
         rows = self.results.for_template(
             template["org_id"], template_id, limit + 1, code, version_id, since, until, after
         )
-        items = [ResultOut.model_validate(r) for r in rows[:limit]]
-        next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
+        items: list[ResultOut] = []
+        size = 0
+        for row in rows[:limit]:  # cut by bytes too: a page always fits in a Lambda response
+            item = ResultOut.model_validate(row)
+            size += len(json.dumps(item.model_dump(mode="json"), separators=(",", ":"))) + 1
+            if items and size > MAX_PAGE_BYTES:
+                break
+            items.append(item)
+        more = len(rows) > len(items)
+        next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more else None
         return ResultsPage(items=items, next_cursor=next_cursor)

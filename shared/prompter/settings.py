@@ -90,11 +90,19 @@ class ApiSettings(_EnvModel):
         return origin if origin and origin in allowed else None
 
 
-class TemplateFunctionSettings(DatabaseSettings, ApiSettings):
+class CostGuardSettings(_EnvModel):
+    """What the cost guard allows (SPEC §4)."""
+
+    max_output_tokens: int = Field(
+        default=4096, ge=1, le=1_000_000, description="the largest output-token limit a template may set"
+    )
+
+
+class TemplateFunctionSettings(DatabaseSettings, ApiSettings, CostGuardSettings):
     """Settings of the create_template function."""
 
 
-class ProviderSettings(_EnvModel):
+class ProviderSettings(CostGuardSettings):
     """How providers are reached, and the probe controls."""
 
     provider_mode: Literal["fake", "real"] = Field(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from prompter.costguard import DEFAULT_MAX_OUTPUT_TOKENS, cost_problems
 from prompter.db.templates import TemplateStore
 from prompter.errors import FieldError, InvalidInput, TemplateExists, TemplateNotFound
 from prompter.identity import canonical_config, effective_provider, hash_canonical
@@ -38,9 +39,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _identity(request: CreateTemplateRequest) -> tuple[dict[str, Any], str, str]:
-    """(canonical config, config hash, effective provider); InvalidInput names every bad field."""
-    errors: list[FieldError] = []
+def _identity(
+    request: CreateTemplateRequest, max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
+) -> tuple[dict[str, Any], str, str]:
+    """(canonical config, config hash, effective provider); InvalidInput names every bad field,
+    including the parameters the cost guard refuses."""
+    errors: list[FieldError] = cost_problems(request.inference_params, max_output_tokens)
     canonical: dict[str, Any] = {}
     try:
         canonical = canonical_config(request.model_dump())
@@ -56,14 +60,21 @@ def _identity(request: CreateTemplateRequest) -> tuple[dict[str, Any], str, str]
     return canonical, hash_canonical(canonical), provider
 
 
-def config_identity(request: CreateTemplateRequest) -> tuple[dict[str, Any], str]:
-    canonical, digest, _ = _identity(request)
+def config_identity(
+    request: CreateTemplateRequest, max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
+) -> tuple[dict[str, Any], str]:
+    canonical, digest, _ = _identity(request, max_output_tokens)
     return canonical, digest
 
 
-def create_template(store: TemplateStore, scope: Scope, request: CreateTemplateRequest) -> Template:
+def create_template(
+    store: TemplateStore,
+    scope: Scope,
+    request: CreateTemplateRequest,
+    max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS,
+) -> Template:
     """Store a new template; :class:`TemplateExists` names the active one with the same config."""
-    canonical, digest, provider = _identity(request)
+    canonical, digest, provider = _identity(request, max_output_tokens)
     values = {
         "id": str(uuid.uuid4()),
         "org_id": scope.org_id,
@@ -93,9 +104,14 @@ def create_template(store: TemplateStore, scope: Scope, request: CreateTemplateR
     return Template.model_validate(values)
 
 
-def find_duplicate(store: TemplateStore, scope: Scope, request: CreateTemplateRequest) -> str | None:
+def find_duplicate(
+    store: TemplateStore,
+    scope: Scope,
+    request: CreateTemplateRequest,
+    max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS,
+) -> str | None:
     """The id of the active template in the workspace with the same generation config, if any."""
-    _, digest = config_identity(request)
+    _, digest = config_identity(request, max_output_tokens)
     return store.find_active_id(scope.org_id, request.workspace_id, digest)
 
 

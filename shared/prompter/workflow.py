@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from prompter.errors import (
     DatabaseUnavailable,
     InvalidInput,
+    PrompterError,
     ProviderAuthError,
     ProviderBadRequest,
     ProviderThrottled,
@@ -43,12 +44,33 @@ def error_names(errors: tuple[type[Exception], ...]) -> list[str]:
     return [e.__name__ for e in errors]
 
 
+WORKFLOW_ERROR = "WORKFLOW_ERROR"  # Step Functions' or Lambda's own failures (States.*, Lambda.*)
+INTERNAL_ERROR = "INTERNAL_ERROR"  # anything else: never a driver's or SDK's class name
+
+
+def _domain_errors() -> dict[str, str]:
+    """Every domain error class name → its API code."""
+    found: dict[str, str] = {}
+    pending: list[type[PrompterError]] = [PrompterError]
+    while pending:
+        cls = pending.pop()
+        found[cls.__name__] = cls.code
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def is_domain_error(error_name: str) -> bool:
+    return error_name in _domain_errors()
+
+
 def error_code(error_name: str) -> str:
-    """The stable code recorded for a caught error (its domain code when the class is ours)."""
-    for cls in (*RETRYABLE_ERRORS, *TERMINAL_ERRORS):
-        if cls.__name__ == error_name:
-            return str(getattr(cls, "code", error_name))
-    return "WORKFLOW_ERROR" if error_name.startswith("States.") else error_name[:64]
+    """The stable code recorded for a caught error: one of the API's codes."""
+    known = _domain_errors().get(error_name)
+    if known is not None:
+        return known
+    if error_name.startswith(("States.", "Lambda.")):
+        return WORKFLOW_ERROR
+    return INTERNAL_ERROR
 
 
 class _Task(BaseModel):

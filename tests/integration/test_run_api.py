@@ -208,6 +208,7 @@ def test_a_failed_store_is_counted(
         raise DatabaseUnavailable("the database is unavailable; try again shortly")
 
     monkeypatch.setattr(ResultStore, "store", unavailable)
+    monkeypatch.setattr(ResultStore, "store_with_run", unavailable)  # a single run's result and run row
     reply = run(api, template["id"], {})
     assert reply.status == 503 and reply.detail["code"] == "DB_UNAVAILABLE"
     assert metric_values(capsys.readouterr().out, "ResultStoreFailures") == [1.0]

@@ -7,10 +7,12 @@ deploy-time migration function calls it with the Lambda engine.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -32,17 +34,37 @@ def _transactional(engine: Engine) -> Engine:
     return engine
 
 
+@contextlib.contextmanager
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """A connection to migrate on. SQLite rebuilds a table to change its constraints, which its
+    foreign keys would refuse (dropping a referenced table): they are off while migrating, as
+    SQLite's own table-rebuild procedure prescribes, and on again afterwards."""
+    with _transactional(engine).connect() as connection:
+        enforced = None
+        if engine.dialect.name == "sqlite":
+            enforced = connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # nothing open: each migration runs in its own transaction
+        try:
+            yield connection
+        finally:
+            if enforced is not None:
+                connection.rollback()  # only what a failed migration left open
+                connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")
+                connection.commit()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
-    with _transactional(engine).connect() as connection:
+    with _migrating(engine) as connection:
         command.upgrade(_config(connection), revision)  # type: ignore[arg-type]
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     from alembic import command
 
-    with _transactional(engine).connect() as connection:
+    with _migrating(engine) as connection:
         command.downgrade(_config(connection), revision)  # type: ignore[arg-type]
 
 

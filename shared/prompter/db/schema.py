@@ -92,10 +92,18 @@ prompt_versions = Table(
     Column("first_seen_at", Timestamp, nullable=False),
     Column("last_seen_at", Timestamp, nullable=False),
     Column("seen_count", Integer, nullable=False, server_default=text("1")),
+    # One row per key of a lineage: (template, provider, requested model) (SPEC §2.4).
     UniqueConstraint(
-        "org_id", "workspace_id", "template_id", "provider_version_key", name="uq_prompt_versions_identity"
+        "org_id",
+        "workspace_id",
+        "template_id",
+        "provider",
+        "model_id",
+        "provider_version_key",
+        name="uq_prompt_versions_identity",
     ),
     Index("ix_prompt_versions_template_id_last_seen_at", "template_id", "last_seen_at"),
+    Index("ix_prompt_versions_lineage", "template_id", "provider", "model_id", "last_seen_at"),
 )
 
 prompt_results = Table(

@@ -3,8 +3,8 @@
 The upsert is one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` statement: a new key inserts a
 row; a known key moves ``last_seen_at`` forward (never backwards) and bumps ``seen_count``, which
 starts at 1, so ``seen_count == 1`` says the row is new without a second query. On PostgreSQL the
-same statement also returns the key the template had before (the most recently seen other key), so
-drift is known in one round trip.
+same statement also returns the key the lineage had before (the most recently seen other key of
+the same template, provider and requested model: SPEC §2.4), so drift is known in one round trip.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from prompter.db.schema import prompt_versions as v
 from prompter.db.templates import as_utc
 from prompter.providers.versioning import UNKNOWN
 
-_KEY = ["org_id", "workspace_id", "template_id", "provider_version_key"]
+_KEY = ["org_id", "workspace_id", "template_id", "provider", "model_id", "provider_version_key"]
 _INSERTED = [c for c in v.c if c.name != "seen_count"]
 _RETURNED = (v.c.id, v.c.first_seen_at, v.c.last_seen_at, v.c.seen_count)
 
@@ -32,6 +32,8 @@ _PREVIOUS_KEY = (
         v.c.org_id == bindparam("org_id"),
         v.c.workspace_id == bindparam("workspace_id"),
         v.c.template_id == bindparam("template_id"),
+        v.c.provider == bindparam("provider"),
+        v.c.model_id == bindparam("model_id"),
         v.c.provider_version_key != bindparam("provider_version_key"),
     )
     .order_by(v.c.last_seen_at.desc(), v.c.id)
@@ -79,7 +81,7 @@ class RecordedVersion:
     first_seen_at: datetime
     last_seen_at: datetime
     is_new: bool
-    previous_key: str | None  # the template's most recently seen other key, when this one is new
+    previous_key: str | None  # the lineage's most recently seen other key, when this one is new
 
 
 class VersionStore:

@@ -14,7 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from prompter.sanitize import clean_metadata
+
 UNKNOWN = "unknown"
+# Column widths of the stored values (prompter.db.schema; a test holds them equal). Metadata is
+# untrusted: values are cleaned and cut to these by prompter.sanitize.clean_metadata.
+KEY_WIDTH = 256  # provider_version_key, system_fingerprint
+MODEL_WIDTH = 200  # resolved_model
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,15 +31,9 @@ class ProviderVersion:
     resolved_model: str | None
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    return None
-
-
-def _first(metadata: Mapping[str, Any], *names: str) -> str | None:
+def _first(metadata: Mapping[str, Any], *names: str, width: int = MODEL_WIDTH) -> str | None:
     for name in names:
-        found = _text(metadata.get(name))
+        found = clean_metadata(metadata.get(name), width)
         if found:
             return found
     return None
@@ -51,7 +51,7 @@ def merged_metadata(response: Mapping[str, Any]) -> dict[str, Any]:
 
 def version_of(provider: str, requested_model: str, metadata: Mapping[str, Any]) -> ProviderVersion:
     """The version key and its companions from a reply's metadata."""
-    fingerprint = _first(metadata, "system_fingerprint")
+    fingerprint = _first(metadata, "system_fingerprint", width=KEY_WIDTH)
     if provider in ("openai", "azure-openai"):
         resolved = _first(metadata, "model_name", "model")
         key = fingerprint or resolved or UNKNOWN
