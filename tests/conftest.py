@@ -62,7 +62,8 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-def _wipe(url: str) -> None:
+def wipe(url: str) -> None:
+    """Empty every table (the schema stays)."""
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         for table in reversed(metadata.sorted_tables):
@@ -80,7 +81,7 @@ def database_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
         yield url
     finally:
         runtime.reset()
-        _wipe(url)
+        wipe(url)
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ def postgres_only(postgresql_url: str, monkeypatch: pytest.MonkeyPatch) -> Itera
         yield postgresql_url
     finally:
         runtime.reset()
-        _wipe(postgresql_url)
+        wipe(postgresql_url)
 
 
 @dataclass

@@ -36,6 +36,7 @@ from prompter.probing import (
     VersionHistory,
     VersionRecorder,
 )
+from prompter.recording import ResultRecorder
 from prompter.running import Runner
 from prompter.settings import ProbeFunctionSettings
 from prompter.templates import Scope
@@ -141,7 +142,7 @@ def runner() -> Runner:
     return Runner(
         templates=TemplateStore(engine()),
         recorder=recorder(),
-        results=ResultStore(engine()),
+        results=ResultRecorder(TemplateStore(engine()), ResultStore(engine()), RunStore(engine())),
         runs=RunStore(engine()),
         settings=config,
         secret_max_age=config.secret_max_age,

@@ -2,7 +2,9 @@
 
 ``lambda_handler`` serves API Gateway proxy events; any other event is a workflow task payload
 with an ``action``: ``store`` (a country's result), ``record_failure`` (a country the workflow
-caught failing) or ``finish_run``. Errors a workflow retries escape with their class names.
+caught failing), ``finish_run``, or ``close_run`` (sent by the EventBridge rule on the RunBatch
+state machine's FAILED/TIMED_OUT/ABORTED executions, and by the incomplete-run path).
+Errors a workflow retries escape with their class names.
 """
 
 from __future__ import annotations
@@ -30,18 +32,12 @@ from prompter.errors import FieldError, InvalidInput
 from prompter.observability import logger, metrics, set_env_dimension
 from prompter.once import Once
 from prompter.probing import DriftPublisher, VersionRecorder
-from prompter.running import (
-    BatchRunRequest,
-    ResultsPage,
-    RunAccepted,
-    Runner,
-    RunRequest,
-    RunResult,
-    RunStatus,
-)
+from prompter.recording import ResultRecorder
+from prompter.run_queries import EXECUTION_NOT_FOUND, ResultsPage, RunQueries, RunStatus
+from prompter.running import BatchRunRequest, RunAccepted, Runner, RunRequest, RunResult
 from prompter.settings import StoreFunctionSettings
 from prompter.tracing import traced
-from prompter.workflow import CallOutcome, FinishRunTask, RecordFailureTask
+from prompter.workflow import CallOutcome, CloseRunTask, FinishRunTask, RecordFailureTask
 
 app = new_resolver()
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -80,10 +76,20 @@ def stepfunctions_client() -> Any:
 def replays() -> Once | None:
     table = settings().idempotency_table
     return (
-        Once(table, REPLAY_SECONDS, settings().provider_timeout + 10, validate_payload=True)
+        Once(table, REPLAY_SECONDS, settings().provider_timeout + 10, validate_payload=True, fail_open=False)
         if table
         else None
     )
+
+
+@runtime.once
+def recorder() -> ResultRecorder:
+    return ResultRecorder(TemplateStore(engine()), ResultStore(engine()), RunStore(engine()))
+
+
+@runtime.once
+def queries() -> RunQueries:
+    return RunQueries(TemplateStore(engine()), ResultStore(engine()), RunStore(engine()), recorder())
 
 
 @runtime.once
@@ -94,7 +100,7 @@ def runner() -> Runner:
         recorder=VersionRecorder(
             VersionStore(engine()), DriftPublisher(config.event_bus_name, events_client)
         ),
-        results=ResultStore(engine()),
+        results=recorder(),
         runs=RunStore(engine()),
         settings=config,
         secret_max_age=config.secret_max_age,
@@ -111,9 +117,14 @@ def start_execution(run_id: str, execution_input: dict[str, Any]) -> str:
 
 
 def execution_status(execution_arn: str) -> str | None:
+    """The execution's status; ``NOT_FOUND`` when Step Functions has no such execution; None when
+    it cannot say right now (the stored rows are the truth, and the run is left as it is)."""
+    client = stepfunctions_client()
     try:
-        return str(stepfunctions_client().describe_execution(executionArn=execution_arn)["status"])
-    except Exception:  # status is best effort; the stored rows are the truth
+        return str(client.describe_execution(executionArn=execution_arn)["status"])
+    except client.exceptions.ExecutionDoesNotExist:
+        return EXECUTION_NOT_FOUND
+    except Exception:
         logger.warning("execution status unavailable", extra={"action": "get_run"})
         return None
 
@@ -177,7 +188,7 @@ def start_runs(template_id: str, body: Annotated[BatchRunRequest, Body()]) -> Re
 
 @register(app, routes.GET_RUN, responses={**ok_doc(200, RunStatus, "OK"), **error_doc(404)})
 def get_run(run_id: str) -> RunStatus:
-    return runner().status(request_scope(app, settings()), run_id, execution_status)
+    return queries().status(request_scope(app, settings()), run_id, execution_status)
 
 
 @register(app, routes.LIST_RESULTS, responses={**ok_doc(200, ResultsPage, "OK"), **error_doc(404)})
@@ -195,7 +206,7 @@ def list_results(
 ) -> ResultsPage:
     config = settings()
     size = min(limit or config.page_size, config.max_page_size)
-    return runner().results_page(
+    return queries().results_page(
         request_scope(app, config), template_id, size, country, version_id, from_, to, cursor
     )
 
@@ -204,7 +215,7 @@ def task(event: dict[str, Any]) -> dict[str, Any]:
     action = event.get("action")
     logger.append_keys(action=action, run_id=event.get("run_id"))
     if action == "store":
-        row, inserted = runner().store(CallOutcome.model_validate(event))
+        row, inserted = recorder().store(CallOutcome.model_validate(event))
         return {
             "result_id": row["id"],
             "run_id": event["run_id"],
@@ -213,9 +224,12 @@ def task(event: dict[str, Any]) -> dict[str, Any]:
             "inserted": inserted,
         }
     if action == "record_failure":
-        return runner().record_failure(RecordFailureTask.model_validate(event))
+        return recorder().record_failure(RecordFailureTask.model_validate(event))
     if action == "finish_run":
-        return runner().finish_run(FinishRunTask.model_validate(event).run_id)
+        return recorder().finish_run(FinishRunTask.model_validate(event).run_id)
+    if action == "close_run":
+        closing = CloseRunTask.model_validate(event)
+        return recorder().close_run(closing.run_id, closing.execution_status)
     raise InvalidInput([FieldError(("action",), f"unknown task action {action!r}", "enum")])
 
 

@@ -16,12 +16,15 @@ from pathlib import Path
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
+
+from prompter.workflow import TERMINAL_EXECUTION
 
 WORKFLOWS_DIR = Path(__file__).resolve().parents[1] / "workflows"
 RUN_BATCH = "run_batch"
@@ -81,6 +84,7 @@ class PrompterWorkflows(Construct):
             probe_provider.grant_invoke(state_machine)
             store_result.grant_invoke(state_machine)
 
+        self.runs_ended = self._close_runs_whose_execution_ended(store_result)
         self.sweep_schedule = scheduler.Schedule(
             self,
             "VersionSweepSchedule",
@@ -94,6 +98,39 @@ class PrompterWorkflows(Construct):
                 max_event_age=Duration.minutes(min(sweep_rate_minutes, 24 * 60)),
             ),
         )
+
+    def _close_runs_whose_execution_ended(self, store_result: lambda_.IFunction) -> events.Rule:
+        """A RunBatch execution that fails, times out or is aborted never reaches FinishRun: its
+        status change (a Step Functions event on the default bus) invokes store_result's
+        ``close_run``, naming the run by the execution's name (the run id)."""
+        rule = events.Rule(
+            self,
+            "RunExecutionEnded",
+            description="Close a batch run whose execution ended without finishing it",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "stateMachineArn": [self.run_batch.state_machine_arn],
+                    "status": list(TERMINAL_EXECUTION),
+                },
+            ),
+        )
+        rule.add_target(
+            events_targets.LambdaFunction(
+                store_result,
+                event=events.RuleTargetInput.from_object(
+                    {
+                        "action": "close_run",
+                        "run_id": events.EventField.from_path("$.detail.name"),
+                        "execution_status": events.EventField.from_path("$.detail.status"),
+                    }
+                ),
+                retry_attempts=8,
+                max_event_age=Duration.hours(24),
+            )
+        )
+        return rule
 
     @property
     def run_batch_name(self) -> str:

@@ -15,3 +15,16 @@ ISO_3166_ALPHA2: frozenset[str] = frozenset(
 
 # Aliases accepted on input and rewritten before validation.
 COUNTRY_ALIASES: dict[str, str] = {"UK": "GB"}
+
+
+def country_code(raw: str, loc: tuple[str | int, ...]) -> str:
+    """``raw`` as an ISO 3166-1 alpha-2 code (stripped, upper-cased, UK → GB); a 422 naming ``loc``."""
+    from prompter.errors import FieldError, InvalidInput
+
+    code = raw.strip().upper()
+    code = COUNTRY_ALIASES.get(code, code)
+    if code not in ISO_3166_ALPHA2:
+        raise InvalidInput(
+            [FieldError(loc, f"{raw!r} is not an ISO 3166-1 alpha-2 country code", "country_code")]
+        )
+    return code

@@ -131,6 +131,16 @@ class DatabaseUnavailable(RetryableError):
     code = "DB_UNAVAILABLE"
 
 
+class IdempotencyUnavailable(PrompterError):
+    """An ``Idempotency-Key`` was sent, but the store that keeps its promise cannot be reached."""
+
+    code = "IDEMPOTENCY_UNAVAILABLE"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Unauthorized(PrompterError):
     """No verified caller identity where one is required."""
 

@@ -15,8 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from prompter.errors import FieldError, InvalidInput, ProviderUnavailable
+from prompter.errors import FieldError, IdempotencyUnavailable, InvalidInput, ProviderUnavailable
 from prompter.observability import MetricName, add_metric, logger
+
+RETRY_AFTER_SECONDS = 5
 
 
 @dataclass
@@ -37,8 +39,10 @@ class Once:
         expires_after_seconds: int,
         wait_seconds: float,
         validate_payload: bool = False,
+        fail_open: bool = True,
     ) -> None:
         self.table_name = table_name
+        self.fail_open = fail_open
         self.expires_after_seconds = expires_after_seconds
         self.validate_payload = validate_payload
         self.wait_seconds = wait_seconds
@@ -72,6 +76,7 @@ class Once:
     def _call(self, item: dict[str, str]) -> dict[str, Any]:
         self._local.ran = True
         result: dict[str, Any] = self._local.work()
+        self._local.answer = result
         return result
 
     def register_lambda_context(self, context: Any) -> None:
@@ -108,6 +113,7 @@ class Once:
 
         self._local.work = work
         self._local.ran = False
+        self._local.answer = None
         deadline = time.monotonic() + self.wait_seconds
         pause = 0.05
         while True:
@@ -131,11 +137,19 @@ class Once:
                     ]
                 ) from None
             except IdempotencyPersistenceLayerError as error:
-                if self._local.ran:
-                    raise  # the work itself failed and its record could not be cleaned up
-                logger.warning(
-                    "idempotency store unavailable; running without it",
-                    extra={"cause": type(error.__cause__ or error).__name__},
-                )
                 add_metric(MetricName.IDEMPOTENCY_STORE_ERRORS)
+                cause = type(error.__cause__ or error).__name__
+                if self._local.ran:
+                    if self._local.answer is None:
+                        raise  # the work itself failed and its record could not be cleaned up
+                    logger.warning("idempotency record not saved", extra={"cause": cause})
+                    return self._local.answer, True
+                if not self.fail_open:
+                    logger.warning("idempotency store unavailable; refused", extra={"cause": cause})
+                    raise IdempotencyUnavailable(
+                        "the idempotency store is unavailable, so this Idempotency-Key cannot be "
+                        "honoured; nothing was run. Retry later with the same key",
+                        retry_after=RETRY_AFTER_SECONDS,
+                    ) from None
+                logger.warning("idempotency store unavailable; running without it", extra={"cause": cause})
                 return work(), True

@@ -44,6 +44,8 @@ def error_names(errors: tuple[type[Exception], ...]) -> list[str]:
     return [e.__name__ for e in errors]
 
 
+# Execution statuses of an execution that ended without finishing its run (closed by close_run).
+TERMINAL_EXECUTION: tuple[str, ...] = ("FAILED", "TIMED_OUT", "ABORTED")
 WORKFLOW_ERROR = "WORKFLOW_ERROR"  # Step Functions' or Lambda's own failures (States.*, Lambda.*)
 INTERNAL_ERROR = "INTERNAL_ERROR"  # anything else: never a driver's or SDK's class name
 
@@ -137,6 +139,15 @@ class RecordFailureTask(_Task):
 class FinishRunTask(_Task):
     action: Literal["finish_run"] = "finish_run"
     run_id: str
+
+
+class CloseRunTask(_Task):
+    """store_result's ``close_run`` action: the run's execution ended without finishing it (the
+    EventBridge rule on execution status changes names the run by its execution name)."""
+
+    action: Literal["close_run"] = "close_run"
+    run_id: str = Field(min_length=1, max_length=80)
+    execution_status: str | None = Field(default=None, max_length=32)
 
 
 class SweepTargetsTask(_Task):

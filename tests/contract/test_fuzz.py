@@ -1,7 +1,9 @@
 """Property-based fuzz of every operation of the shipped OpenAPI document (SPEC §3).
 
 Every generated request goes through the deployed ``lambda_handler`` of the function that owns the
-route, as an API Gateway REST proxy event, on SQLite and on PostgreSQL.
+route, as an API Gateway REST proxy event: on SQLite and on PostgreSQL with auth off (the local
+contract: orgs from headers, bodies and query parameters, any-org lookups by id), and on PostgreSQL
+with auth on as deployed (``PROMPTER_REQUIRE_AUTH``, the Cognito authorizer's claims in the event).
 
 Dispatch: schemathesis sends requests in-process to a WSGI application (its WSGI transport; no socket).
 :class:`LambdaGateway` is that application: it turns the WSGI request that schemathesis serialised
@@ -37,7 +39,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 from typing import Any
 
@@ -55,12 +58,15 @@ from schemathesis.specs.openapi.checks import (
 
 from local.apigw import invoke, rest_event
 from local.openapi import SHIPPED
+from prompter import runtime
+from tests.conftest import wipe
 
 # Fixed seed: each operation's examples are derived from it, so a CI failure replays locally.
 SEED = 20250101
-# Per operation and per database; 7 operations x 2 databases, plus the explicit examples of
-# schemathesis' coverage phase (boundary values, missing fields, wrong types, odd Content-Types).
-MAX_EXAMPLES = 40
+# Per operation and per target (SQLite, PostgreSQL, PostgreSQL with auth on), plus the explicit
+# examples of schemathesis' coverage phase (boundary values, missing fields, wrong types, odd
+# Content-Types). PROMPTER_FUZZ_EXAMPLES raises it for a long run; `-s` prints what was sent.
+MAX_EXAMPLES = int(os.environ.get("PROMPTER_FUZZ_EXAMPLES", "40"))
 
 CONFIG = schemathesis.Config.from_dict(
     {
@@ -79,7 +85,12 @@ CONFIG = schemathesis.Config.from_dict(
 
 
 class LambdaGateway:
-    """A WSGI application standing in for API Gateway in front of the function handlers."""
+    """A WSGI application standing in for API Gateway in front of the function handlers; with
+    ``claims`` set, as the deployed gateway's Cognito authorizer puts them in every event."""
+
+    claims: dict[str, str] | None = None
+    requests = 0
+    server_errors = 0
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
@@ -96,7 +107,7 @@ class LambdaGateway:
         raw = environ["wsgi.input"].read(length) if length else None
         if raw is not None:
             headers["Content-Length"] = str(len(raw))
-        event = rest_event(method, path, raw_body=raw, query=query, headers=headers)
+        event = rest_event(method, path, raw_body=raw, query=query, headers=headers, claims=self.claims)
         if "Content-Type" not in headers:
             # rest_event adds `Content-Type: application/json` by default; forward only what was sent.
             event["headers"].pop("Content-Type", None)
@@ -104,6 +115,8 @@ class LambdaGateway:
         result = invoke(event)
 
         status = int(result["statusCode"])
+        LambdaGateway.requests += 1
+        LambdaGateway.server_errors += status >= 500
         out: list[tuple[str, str]] = []
         multi = result.get("multiValueHeaders") or {}
         for name, values in multi.items():
@@ -160,16 +173,50 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def fuzz_report() -> Iterator[None]:
+    yield
+    print(f"\nfuzz: {LambdaGateway.requests} requests, {LambdaGateway.server_errors} answered 5xx")
+
+
+FUZZ_ORG_CLAIMS = {"sub": "fuzz-user", "custom:org_id": "fuzz-org"}
+
+
+@pytest.fixture(
+    params=[
+        ("sqlite", False),
+        pytest.param(("postgresql", False), marks=pytest.mark.postgres),
+        pytest.param(("postgresql", True), marks=pytest.mark.postgres),
+    ],
+    ids=["sqlite", "postgresql", "postgresql-auth"],
+)
+def target(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """One database per operation and target, shared by that operation's examples, wiped after."""
+    engine, auth = request.param
+    url = request.getfixturevalue(f"{engine}_url")
+    monkeypatch.setenv("DATABASE_URL", url)
+    if auth:
+        monkeypatch.setenv("PROMPTER_REQUIRE_AUTH", "true")
+        SCHEMA.app.claims = FUZZ_ORG_CLAIMS
+    runtime.reset()
+    try:
+        yield url
+    finally:
+        SCHEMA.app.claims = None
+        runtime.reset()
+        wipe(url)
+
+
 @SCHEMA.parametrize()
 @settings(
     max_examples=MAX_EXAMPLES,
     deadline=None,
     # No example database: what runs is decided by SEED alone, identically on every machine.
     database=None,
-    # `database_url` (function scope) gives one database per operation and engine, shared by all
-    # of that operation's examples and wiped afterwards. Sharing it is intended: later examples meet
-    # the rows earlier ones created (conflicts, pages), and nothing an example does may cause a 5xx.
+    # `target` (function scope) gives one database per operation and target, shared by all of that
+    # operation's examples and wiped afterwards. Sharing it is intended: later examples meet the
+    # rows earlier ones created (conflicts, pages), and nothing an example does may cause a 5xx.
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-def test_fuzz(case: Case, database_url: str) -> None:
+def test_fuzz(case: Case, target: str) -> None:
     case.call_and_validate(checks=CHECKS)

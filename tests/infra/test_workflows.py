@@ -145,3 +145,42 @@ def test_schedule_starts_the_version_sweep(template: dict[str, Any]) -> None:
 def test_drift_events_have_their_own_bus(template: dict[str, Any]) -> None:
     _, bus = only(template, "AWS::Events::EventBus")
     assert bus["Properties"]["Name"] == f"prompter-{STAGE}-drift"
+
+
+def test_a_run_whose_execution_ended_is_closed_by_an_event_rule(template: dict[str, Any]) -> None:
+    from prompter.workflow import TERMINAL_EXECUTION, CloseRunTask
+
+    run_batch_id, _ = state_machine(template, "run_batch")
+    rules = [r for r in resources(template, "AWS::Events::Rule").values() if "aws.states" in json.dumps(r)]
+    assert len(rules) == 1
+    props = rules[0]["Properties"]
+    pattern = props["EventPattern"]
+    assert pattern["source"] == ["aws.states"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert sorted(pattern["detail"]["status"]) == sorted(TERMINAL_EXECUTION)
+    assert pattern["detail"]["stateMachineArn"] == [{"Ref": run_batch_id}]
+    (target,) = props["Targets"]
+    (store_id,) = set(get_atts(target["Arn"]))
+    assert store_id == function_named(template, "store_result")[0]
+    transformer = target["InputTransformer"]
+    assert transformer["InputPathsMap"] == {
+        "detail-name": "$.detail.name",
+        "detail-status": "$.detail.status",
+    }
+    # EventBridge puts each value in as its JSON (a string with its quotes)
+    sent = json.loads(
+        transformer["InputTemplate"]
+        .replace("<detail-name>", '"run-1"')
+        .replace("<detail-status>", '"TIMED_OUT"')
+    )
+    assert CloseRunTask.model_validate(sent).model_dump() == {
+        "action": "close_run",
+        "run_id": "run-1",
+        "execution_status": "TIMED_OUT",
+    }
+    permissions = [
+        p
+        for p in resources(template, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "events.amazonaws.com"
+    ]
+    assert any(set(get_atts(p["Properties"]["FunctionName"])) == {store_id} for p in permissions)

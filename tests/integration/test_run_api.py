@@ -212,3 +212,26 @@ def test_a_failed_store_is_counted(
     reply = run(api, template["id"], {})
     assert reply.status == 503 and reply.detail["code"] == "DB_UNAVAILABLE"
     assert metric_values(capsys.readouterr().out, "ResultStoreFailures") == [1.0]
+
+
+def test_an_idempotency_key_that_cannot_be_honoured_is_refused_and_nothing_runs(
+    api: Api, aws: AwsFakes, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from prompter import runtime
+    from tests.integration.test_probe_api import metric_values
+
+    template = create(api, user_prompt_template="Brands in {{country}}", country_set=["US"])
+    monkeypatch.setenv("PROMPTER_IDEMPOTENCY_TABLE", "no-such-table")  # the store is unreachable
+    runtime.reset()
+    replies = [run(api, template["id"], {}, headers={"Idempotency-Key": "k-1"}) for _ in range(3)]
+    for reply in replies:
+        assert reply.status == 503, reply.body
+        assert reply.detail["code"] == "IDEMPOTENCY_UNAVAILABLE"
+        assert reply.headers["Retry-After"] == "5"
+    assert registry.fake("openai").calls == 0
+    assert api.get(f"{TEMPLATES}/{template['id']}/results").body["items"] == []
+    assert metric_values(capsys.readouterr().out, "IdempotencyStoreErrors") == [1.0, 1.0, 1.0]
+    batch = api.post(f"{TEMPLATES}/{template['id']}/runs", {}, headers={"Idempotency-Key": "k-2"})
+    assert batch.status == 503 and batch.detail["code"] == "IDEMPOTENCY_UNAVAILABLE"
+    # without a key, nothing was promised: the run goes ahead
+    assert run(api, template["id"], {}).status == 200

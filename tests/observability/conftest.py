@@ -211,11 +211,11 @@ def scenario(
     expect(run_once(main["id"]), 200)  # store_result: ResultsInserted, OpenAIFingerprintPresent
     reconfigure("PROMPTER_EVENT_BUS_NAME", EVENT_BUS)
 
-    # the idempotency store fails: a probe (probe de-duplication) and a run with an
-    # Idempotency-Key (replays) both still run, and count IdempotencyStoreErrors
+    # the idempotency store fails: a probe (probe de-duplication) still runs, a run with an
+    # Idempotency-Key (replays) is refused; both count IdempotencyStoreErrors
     reconfigure("PROMPTER_IDEMPOTENCY_TABLE", "no-such-table")
     expect(ensure(main["id"]), 200)
-    expect(run_once(main["id"], headers={"Idempotency-Key": "obs-1"}), 200)
+    expect(run_once(main["id"], headers={"Idempotency-Key": "obs-1"}), 503, "IDEMPOTENCY_UNAVAILABLE")
     reconfigure("PROMPTER_IDEMPOTENCY_TABLE", IDEMPOTENCY_TABLE)
 
     # a result that cannot be written (ResultStoreFailures; the request is a 503)
@@ -226,6 +226,7 @@ def scenario(
 
     with mp.context() as store_down:
         store_down.setattr(ResultStore, "store", unavailable)
+        store_down.setattr(ResultStore, "store_with_run", unavailable)
         expect(run_once(main["id"]), 503, "DB_UNAVAILABLE")
 
     # the database is unreachable: every function answers 503 (DbUnavailable)

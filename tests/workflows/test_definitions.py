@@ -20,6 +20,7 @@ from prompter.workflow import (
     LAMBDA_SERVICE_ERRORS,
     RETRYABLE_ERRORS,
     TERMINAL_ERRORS,
+    CloseRunTask,
     FinishRunTask,
     RecordFailureTask,
     RunCountryTask,
@@ -155,9 +156,23 @@ def test_run_batch_payloads_match_the_task_contracts() -> None:
     failure = run_tasks["RecordFailure"]["Parameters"]
     assert keys(failure) == fields(RecordFailureTask) and failure["action"] == "record_failure"
     assert failure["error.$"] == "$.error"
-    for finish in ("FinishRun", "FinishIncompleteRun"):
-        params = run_tasks[finish]["Parameters"]
-        assert keys(params) == fields(FinishRunTask) and params["action"] == "finish_run"
+    params = run_tasks["FinishRun"]["Parameters"]
+    assert keys(params) == fields(FinishRunTask) and params["action"] == "finish_run"
+    # a Map that stopped early leaves countries pending: they are closed as lost, never left running
+    closing = run_tasks["FinishIncompleteRun"]["Parameters"]
+    assert keys(closing) == fields(CloseRunTask) and closing["action"] == "close_run"
+    assert closing["run_id.$"] == "$.run_id"
+
+
+@pytest.mark.parametrize("name", ["run_batch", "version_sweep"])
+def test_every_task_and_the_execution_have_timeouts(name: str) -> None:
+    from infra.constructs.functions import API_TIMEOUT
+
+    machine = load(name)
+    assert 0 < machine["TimeoutSeconds"] <= 24 * 3600
+    for state_name, state in tasks(name).items():
+        # above the function's own timeout, so Lambda's timeout (retried) fires first
+        assert API_TIMEOUT.to_seconds() < state["TimeoutSeconds"] <= 300, state_name
 
 
 def test_version_sweep_payloads_match_the_task_contracts() -> None:

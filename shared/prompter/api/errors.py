@@ -30,6 +30,7 @@ STATUS: dict[type[errors.PrompterError], HTTPStatus] = {
     errors.TemplateExists: HTTPStatus.CONFLICT,
     errors.ProviderNotConfigured: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.ProbeDisabled: HTTPStatus.SERVICE_UNAVAILABLE,
+    errors.IdempotencyUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.RetryableError: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.TerminalError: HTTPStatus.BAD_GATEWAY,
 }
@@ -42,8 +43,15 @@ def status_of(error: errors.PrompterError) -> HTTPStatus:
     return HTTPStatus.BAD_REQUEST
 
 
-def error_response(status: int, detail: dict[str, Any]) -> Response[dict[str, Any]]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body={"detail": detail})
+def error_response(
+    status: int, detail: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response[dict[str, Any]]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"detail": detail},
+        headers=headers,
+    )
 
 
 def domain_error(error: errors.PrompterError) -> Response[dict[str, Any]]:
@@ -53,7 +61,9 @@ def domain_error(error: errors.PrompterError) -> Response[dict[str, Any]]:
         logger.warning("database unavailable", extra={"status": int(status), "cause": repr(error.__cause__)})
     else:
         logger.info("request rejected", extra={"status": int(status), "code": error.code})
-    return error_response(status, error.body())
+    retry_after = getattr(error, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    return error_response(status, error.body(), headers)
 
 
 def _field_error(error: dict[str, Any]) -> errors.FieldError:

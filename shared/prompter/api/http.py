@@ -303,9 +303,10 @@ def _scoped(org_id: str, any_org: bool = False) -> Scope:
 
 def _proxy_error(error: PrompterError) -> dict[str, Any]:
     response = api_errors.domain_error(error)
+    extra = {k: v for k, v in (response.headers or {}).items() if isinstance(v, str)}
     return {
         "statusCode": response.status_code,
-        "headers": {"Content-Type": "application/json"},
+        "headers": {**extra, "Content-Type": "application/json"},
         "body": json.dumps(response.body, separators=(",", ":")),
         "isBase64Encoded": False,
     }

@@ -1,0 +1,186 @@
+"""Recording what runs produced: a country's result, a country that failed, and the close of a run.
+
+Storing is idempotent on (run, country): a retried store never makes a second row. A failed
+country is stored as failed with one of the API's error codes, never as a success. A run is closed
+by its workflow's last state (``finish_run``), or, when its execution ended without getting there
+(failed, timed out, aborted, or gone), by ``close_run``: every country still pending is recorded
+failed with ``EXECUTION_LOST`` and the run gets its final status, so no run stays ``running``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from prompter.db.results import ResultStore, RunStore
+from prompter.db.schema import prompt_results
+from prompter.db.templates import TemplateStore
+from prompter.observability import MetricName, add_metric, logger
+from prompter.sanitize import clean_json
+from prompter.workflow import CallOutcome, RecordFailureTask, error_code, is_domain_error
+
+EXECUTION_LOST = "EXECUTION_LOST"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def run_status(succeeded: int, failed: int) -> str:
+    return "succeeded" if failed == 0 else ("failed" if succeeded == 0 else "partial")
+
+
+class ResultRecorder:
+    def __init__(self, templates: TemplateStore, results: ResultStore, runs: RunStore) -> None:
+        self.templates = templates
+        self.results = results
+        self.runs = runs
+
+    def store(self, outcome: CallOutcome, run: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+        """Store a call's result (idempotent on run and country); ``run``: a single run's run row,
+        written with it."""
+        try:
+            return self._store(outcome, run)
+        except Exception:
+            add_metric(MetricName.RESULT_STORE_FAILURES)
+            raise
+
+    def _store(self, outcome: CallOutcome, run: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
+        values = {
+            "id": str(uuid.uuid4()),
+            "org_id": outcome.org_id,
+            "workspace_id": outcome.workspace_id,
+            "template_id": outcome.template_id,
+            "version_id": outcome.version_id,
+            "run_id": outcome.run_id,
+            "run_country": outcome.country,
+            "status": "succeeded",
+            "provider": outcome.provider,
+            "model_id": outcome.model_id,
+            "resolved_model": outcome.resolved_model,
+            "provider_version_key": outcome.provider_version_key,
+            "system_fingerprint": outcome.system_fingerprint,
+            "request": outcome.request,
+            "response": outcome.response,
+            "analysis_config": outcome.analysis_config,
+            "rendered_prompt_hash": outcome.rendered_prompt_hash,
+            "used_grounding": outcome.used_grounding,
+            "latency_ms": outcome.latency_ms,
+            "created_at": utcnow(),
+        }
+        if run is not None:
+            row, inserted = self.results.store_with_run(values, run), True
+        else:
+            row, inserted = self.results.store(values)
+        if inserted:
+            add_metric(MetricName.RESULTS_INSERTED)
+        else:  # a replayed store task: (run_id, run_country) already holds this result
+            add_metric(MetricName.DB_UNIQUE_VIOLATION, table=prompt_results.name)
+        logger.info(
+            "result stored" if inserted else "result already stored",
+            extra={
+                "action": "store_result",
+                "result_id": row["id"],
+                "version_id": outcome.version_id,
+                "provider_version_key": outcome.provider_version_key,
+                "status": row["status"],
+            },
+        )
+        return row, inserted
+
+    def record_failure(self, task: RecordFailureTask) -> dict[str, Any]:
+        """Store a country that failed (caught by the workflow) with its error code."""
+        name = str(task.error.get("Error") or "States.TaskFailed")
+        cause = task.error.get("Cause")
+        message = name
+        if isinstance(cause, str):
+            try:
+                parsed = json.loads(cause)
+                message = str(parsed.get("errorMessage") or name) if isinstance(parsed, dict) else cause
+            except ValueError:
+                message = cause
+        if not is_domain_error(name) and not name.startswith(("States.", "Lambda.")):
+            # A driver's or SDK's failure: its class and text stay in the function's logs.
+            message = "the country failed unexpectedly; the correlated function logs say why"
+        code = error_code(name)
+        template = self.templates.get_active(task.org_id, task.template_id)
+        row, inserted = self.results.store(
+            self._failed(task.run_id, task.org_id, task.template_id, template, task.country, code, message)
+        )
+        if not inserted:  # (run_id, run_country) already holds a result: a replayed task
+            add_metric(MetricName.DB_UNIQUE_VIOLATION, table=prompt_results.name)
+            if row["status"] == "succeeded":
+                # The result was stored before a later step failed: the country did succeed.
+                return {"result_id": row["id"], "status": row["status"]}
+        else:
+            add_metric(MetricName.RESULTS_FAILED)
+        logger.warning("country failed", extra={"action": "record_failure", "code": code, "status": "failed"})
+        return {"result_id": row["id"], "status": row["status"], "error_code": code}
+
+    @staticmethod
+    def _failed(
+        run_id: str,
+        org_id: str,
+        template_id: str,
+        template: dict[str, Any] | None,
+        country: str,
+        code: str,
+        message: str,
+    ) -> dict[str, Any]:
+        return {
+            "id": str(uuid.uuid4()),
+            "org_id": org_id,
+            "workspace_id": template["workspace_id"] if template else "",
+            "template_id": template_id,
+            "version_id": None,
+            "run_id": run_id,
+            "run_country": country[:2].upper(),
+            "status": "failed",
+            "error_code": code,
+            "error_message": str(clean_json(message))[:2000],
+            "provider": template["provider"] if template else "",
+            "model_id": template["model_id"] if template else "",
+            "used_grounding": False,
+            "created_at": utcnow(),
+        }
+
+    def finish_run(self, run_id: str) -> dict[str, Any]:
+        counts = self.results.counts(run_id)
+        succeeded, failed = counts.get("succeeded", 0), counts.get("failed", 0)
+        status = run_status(succeeded, failed)
+        self.runs.finish(run_id, status, succeeded, failed, utcnow())
+        return {"run_id": run_id, "status": status, "succeeded": succeeded, "failed": failed}
+
+    def close_run(self, run_id: str, execution_status: str | None) -> dict[str, Any]:
+        """Close a run whose execution ended without finishing it: every pending country is
+        recorded failed (``EXECUTION_LOST``), then the run is finished. Safe to repeat, and a no-op
+        for a run already finished."""
+        run = self.runs.get(None, run_id)
+        if run is None or run["status"] != "running":
+            return {"run_id": run_id, "status": run["status"] if run else None, "closed": 0}
+        done = {row["run_country"] for row in self.results.for_run(run["org_id"], run_id)}
+        pending = [c for c in run["countries"] if c not in done]
+        why = f"the run's execution ended ({execution_status or 'not found'}) before this country finished"
+        template = self.templates.get_active(run["org_id"], run["template_id"])
+        for country in pending:
+            _, inserted = self.results.store(
+                self._failed(
+                    run_id, run["org_id"], run["template_id"], template, country, EXECUTION_LOST, why
+                )
+            )
+            if inserted:
+                add_metric(MetricName.RESULTS_FAILED)
+        finished = self.finish_run(run_id)
+        logger.warning(
+            "run closed after its execution ended",
+            extra={
+                "action": "close_run",
+                "run_id": run_id,
+                "status": finished["status"],
+                "execution_status": execution_status,
+                "lost": len(pending),
+            },
+        )
+        return {**finished, "closed": len(pending)}

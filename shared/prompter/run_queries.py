@@ -1,0 +1,166 @@
+"""Reading runs and results: a run's status per country, and a template's results page.
+
+A run still ``running`` whose execution has ended (failed, timed out, aborted) or is gone (the
+local server restarted, the execution history expired) is closed when its status is read: its
+pending countries are recorded ``EXECUTION_LOST`` (:meth:`ResultRecorder.close_run`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from prompter.countries import country_code
+from prompter.db.results import ResultStore, RunStore
+from prompter.db.templates import TemplateStore
+from prompter.errors import RunNotFound, TemplateNotFound
+from prompter.recording import ResultRecorder
+from prompter.templates import Scope, decode_cursor, encode_cursor, utc_instant
+from prompter.workflow import TERMINAL_EXECUTION
+
+# A results page's JSON (ASCII-escaped, as the resolver writes it) stays under this: the proxy
+# response escapes the body once more (at most doubling it) and Lambda returns at most 6 MB.
+MAX_PAGE_BYTES = 2_800_000
+EXECUTION_NOT_FOUND = "NOT_FOUND"
+# execution ARN -> RUNNING/SUCCEEDED/FAILED/TIMED_OUT/ABORTED, NOT_FOUND, or None when unknown now
+ExecutionStatus = Callable[[str], str | None]
+
+
+class CountryOutcome(BaseModel):
+    country: str
+    status: str  # succeeded | failed | pending
+    result_id: str | None = None
+    version_id: str | None = None
+    provider_version_key: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class RunStatus(BaseModel):
+    run_id: str
+    template_id: str
+    status: str  # running | succeeded | partial | failed
+    countries: list[CountryOutcome]
+    succeeded: int
+    failed: int
+    pending: int
+    created_at: datetime
+    finished_at: datetime | None
+    execution_status: str | None = None
+
+
+class ResultOut(BaseModel):
+    id: str
+    run_id: str
+    template_id: str
+    version_id: str | None
+    run_country: str
+    status: str
+    error_code: str | None
+    error_message: str | None
+    provider: str
+    model_id: str
+    resolved_model: str | None
+    provider_version_key: str | None
+    system_fingerprint: str | None
+    request: dict[str, Any] | None
+    response: dict[str, Any] | None
+    analysis_config: dict[str, Any] | None
+    rendered_prompt_hash: str | None
+    used_grounding: bool
+    latency_ms: int | None
+    created_at: datetime
+
+
+class ResultsPage(BaseModel):
+    items: list[ResultOut]
+    next_cursor: str | None
+
+
+class RunQueries:
+    def __init__(
+        self, templates: TemplateStore, results: ResultStore, runs: RunStore, recorder: ResultRecorder
+    ) -> None:
+        self.templates = templates
+        self.results = results
+        self.runs = runs
+        self.recorder = recorder
+
+    def status(self, scope: Scope, run_id: str, execution_status: ExecutionStatus | None) -> RunStatus:
+        run = self.runs.get(scope.lookup_org, run_id)
+        if run is None:
+            raise RunNotFound(run_id)
+        execution = None
+        if run["status"] == "running" and run["execution_arn"] and execution_status is not None:
+            execution = execution_status(run["execution_arn"])
+            if execution in (*TERMINAL_EXECUTION, EXECUTION_NOT_FOUND):
+                self.recorder.close_run(run_id, execution)
+                run = self.runs.get(run["org_id"], run_id) or run
+        rows = {row["run_country"]: row for row in self.results.for_run(run["org_id"], run_id)}
+        countries = []
+        for country in run["countries"]:
+            row = rows.get(country)
+            if row is None:
+                countries.append(CountryOutcome(country=country, status="pending"))
+            else:
+                countries.append(
+                    CountryOutcome(
+                        country=country,
+                        status=row["status"],
+                        result_id=row["id"],
+                        version_id=row["version_id"],
+                        provider_version_key=row["provider_version_key"],
+                        error_code=row["error_code"],
+                        error_message=row["error_message"],
+                    )
+                )
+        done = [c for c in countries if c.status != "pending"]
+        return RunStatus(
+            run_id=run_id,
+            template_id=run["template_id"],
+            status=run["status"],
+            countries=countries,
+            succeeded=sum(c.status == "succeeded" for c in done),
+            failed=sum(c.status == "failed" for c in done),
+            pending=len(countries) - len(done),
+            created_at=run["created_at"],
+            finished_at=run["finished_at"],
+            execution_status=execution,
+        )
+
+    def results_page(
+        self,
+        scope: Scope,
+        template_id: str,
+        limit: int,
+        country: str | None,
+        version_id: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        cursor: str | None,
+    ) -> ResultsPage:
+        template = self.templates.get_active(scope.lookup_org, template_id)
+        if template is None:
+            raise TemplateNotFound(template_id)
+        code = country_code(country, ("query", "country")) if country else None
+        since = utc_instant(since, ("query", "from")) if since else None
+        until = utc_instant(until, ("query", "to")) if until else None
+        after = decode_cursor(cursor) if cursor else None
+        rows = self.results.for_template(
+            template["org_id"], template_id, limit + 1, code, version_id, since, until, after
+        )
+        items: list[ResultOut] = []
+        size = 0
+        for row in rows[:limit]:  # cut by bytes too: a page always fits in a Lambda response
+            item = ResultOut.model_validate(row)
+            size += len(json.dumps(item.model_dump(mode="json"), separators=(",", ":"))) + 1
+            if items and size > MAX_PAGE_BYTES:
+                break
+            items.append(item)
+        more = len(rows) > len(items)
+        next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more else None
+        return ResultsPage(items=items, next_cursor=next_cursor)
