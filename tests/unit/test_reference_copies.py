@@ -10,11 +10,11 @@ import pytest
 from tests.conftest import REFERENCE, TESTS
 
 PRODUCT_REFERENCE = TESTS.parents[1] / "shared"
+DASHBOARDS = ("grafana_prompter_rollout_dashboard.json", "datadog_prompter_rollout_dashboard.json")
 COPIES = {
     TESTS / "vectors" / "identity.json": "vectors/identity.json",
     TESTS / "vectors" / "analysis.json": "vectors/analysis.json",
-    REFERENCE / "grafana_prompter_rollout_dashboard.json": "reference/grafana_prompter_rollout_dashboard.json",
-    REFERENCE / "datadog_prompter_rollout_dashboard.json": "reference/datadog_prompter_rollout_dashboard.json",
+    **{REFERENCE / name: f"reference/{name}" for name in DASHBOARDS},
 }
 
 
