@@ -14,7 +14,7 @@ import json
 import os
 from datetime import datetime
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
@@ -203,11 +203,23 @@ def list_results(
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     org_id: Annotated[str | None, Query(max_length=128, description="tenant (local only)")] = None,
+    include: Annotated[
+        Literal["payloads"] | None,
+        Query(description="payloads: also return each result's full request and response JSON"),
+    ] = None,
 ) -> ResultsPage:
     config = settings()
     size = min(limit or config.page_size, config.max_page_size)
     return queries().results_page(
-        request_scope(app, config), template_id, size, country, version_id, from_, to, cursor
+        request_scope(app, config),
+        template_id,
+        size,
+        country,
+        version_id,
+        from_,
+        to,
+        cursor,
+        payloads=include == "payloads",
     )
 
 

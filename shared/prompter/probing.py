@@ -328,8 +328,7 @@ class Prober:
         return self.recorder.record(target, reply)
 
     def history(self, scope: Scope, template_id: str) -> VersionHistory:
-        template = self.templates.get_active(scope.lookup_org, template_id)
-        if template is None:
+        rows = self.versions.history(scope.lookup_org, template_id)
+        if rows is None:
             raise TemplateNotFound(template_id)
-        rows = self.versions.history(template["org_id"], template_id)
         return VersionHistory(items=[VersionOut.model_validate(r) for r in rows])

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from prompter.countries import country_code
 from prompter.db.results import ResultStore, RunStore
@@ -67,8 +67,12 @@ class ResultOut(BaseModel):
     resolved_model: str | None
     provider_version_key: str | None
     system_fingerprint: str | None
-    request: dict[str, Any] | None
-    response: dict[str, Any] | None
+    request: dict[str, Any] | None = Field(
+        default=None, description="the full JSON sent to the provider; with include=payloads only"
+    )
+    response: dict[str, Any] | None = Field(
+        default=None, description="the full JSON the provider answered; with include=payloads only"
+    )
     analysis_config: dict[str, Any] | None
     rendered_prompt_hash: str | None
     used_grounding: bool
@@ -142,17 +146,17 @@ class RunQueries:
         since: datetime | None,
         until: datetime | None,
         cursor: str | None,
+        payloads: bool = False,
     ) -> ResultsPage:
-        template = self.templates.get_active(scope.lookup_org, template_id)
-        if template is None:
-            raise TemplateNotFound(template_id)
         code = country_code(country, ("query", "country")) if country else None
         since = utc_instant(since, ("query", "from")) if since else None
         until = utc_instant(until, ("query", "to")) if until else None
         after = decode_cursor(cursor) if cursor else None
-        rows = self.results.for_template(
-            template["org_id"], template_id, limit + 1, code, version_id, since, until, after
+        rows = self.results.template_page(
+            scope.lookup_org, template_id, limit + 1, code, version_id, since, until, after, payloads
         )
+        if rows is None:
+            raise TemplateNotFound(template_id)
         items: list[ResultOut] = []
         size = 0
         for row in rows[:limit]:  # cut by bytes too: a page always fits in a Lambda response

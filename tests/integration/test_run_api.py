@@ -14,6 +14,7 @@ from tests.conftest import Api, AwsFakes
 from tests.integration.test_probe_api import create
 from tests.integration.test_templates_api import TEMPLATES
 
+PAYLOADS = {"include": "payloads"}
 PROMPT = "Top 5 {{category}} brands in {{country}} compared with {{brand}}?"
 
 
@@ -41,7 +42,7 @@ def test_run_renders_calls_and_stores(api: Api, aws: AwsFakes, clock: Any) -> No
     assert got["provider_version_key"] == key and got["system_fingerprint"] == key
     versions = api.get(f"{TEMPLATES}/{template['id']}/versions").body["items"]
     assert [v["id"] for v in versions] == [got["version_id"]]
-    results = api.get(f"{TEMPLATES}/{template['id']}/results").body["items"]
+    results = api.get(f"{TEMPLATES}/{template['id']}/results", query=PAYLOADS).body["items"]
     assert len(results) == 1
     stored = results[0]
     rendered = "Top 5 longevity brands in DE compared with Avea?"
@@ -63,7 +64,7 @@ def test_rendered_prompt_is_sent_as_is(api: Api, aws: AwsFakes) -> None:
     template = create(api, user_prompt_template=PROMPT, country_set=["US"])
     reply = run(api, template["id"], {"rendered_prompt": "Exactly this."})
     assert reply.status == 200 and reply.body["country"] == "US"  # the template's only country
-    stored = api.get(f"{TEMPLATES}/{template['id']}/results").body["items"][0]
+    stored = api.get(f"{TEMPLATES}/{template['id']}/results", query=PAYLOADS).body["items"][0]
     assert stored["request"]["messages"][-1]["content"] == "Exactly this."
 
 
@@ -235,3 +236,15 @@ def test_an_idempotency_key_that_cannot_be_honoured_is_refused_and_nothing_runs(
     assert batch.status == 503 and batch.detail["code"] == "IDEMPOTENCY_UNAVAILABLE"
     # without a key, nothing was promised: the run goes ahead
     assert run(api, template["id"], {}).status == 200
+
+
+def test_results_carry_the_payloads_only_when_asked(api: Api, aws: AwsFakes) -> None:
+    template = create(api, user_prompt_template="Brands in {{country}}", country_set=["US"])
+    assert run(api, template["id"], {}).status == 200
+    lean = api.get(f"{TEMPLATES}/{template['id']}/results").body["items"][0]
+    assert lean["request"] is None and lean["response"] is None
+    assert lean["rendered_prompt_hash"] and lean["provider_version_key"]
+    full = api.get(f"{TEMPLATES}/{template['id']}/results", query=PAYLOADS).body["items"][0]
+    assert full["request"]["messages"] and full["response"]["choices"]
+    bad = api.get(f"{TEMPLATES}/{template['id']}/results", query={"include": "everything"})
+    assert bad.status == 422 and bad.detail["errors"][0]["field"] == "query.include"

@@ -25,6 +25,7 @@ from tests.integration.test_probe_api import create
 from tests.integration.test_templates_api import TEMPLATES
 
 KEY = "sk-echo-7c2d9e41f0b3a8"
+PAYLOADS = {"include": "payloads"}
 
 
 def completion(**changes: Any) -> dict[str, Any]:
@@ -106,7 +107,7 @@ def test_a_nul_in_the_content_keeps_the_result(api: Api, database_url: str, open
     openai.reply(200, answer)
     ran = api.post(f"{TEMPLATES}/{template['id']}/run", {"country": "US"})
     assert ran.status == 200, ran.body
-    results = api.get(f"{TEMPLATES}/{template['id']}/results").body["items"]
+    results = api.get(f"{TEMPLATES}/{template['id']}/results", query=PAYLOADS).body["items"]
     assert results[0]["response"]["choices"][0]["message"]["content"] == "Avea\ufffd and \ufffd Bryn"
 
 
@@ -125,7 +126,7 @@ def test_an_echoed_credential_is_redacted_before_it_is_stored(
         rows = conn.execute(text("SELECT * FROM prompt_results")).fetchall()
     engine.dispose()
     assert KEY not in repr(rows)
-    results = api.get(f"{TEMPLATES}/{template['id']}/results").body["items"]
+    results = api.get(f"{TEMPLATES}/{template['id']}/results", query=PAYLOADS).body["items"]
     assert (
         results[0]["response"]["choices"][0]["message"]["content"] == "Your key is [REDACTED], as you asked."
     )

@@ -10,16 +10,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, literal, select, tuple_, update
+from sqlalchemy import Engine, bindparam, func, literal, select, true, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from prompter.db.engine import run_with_reconnect
 from prompter.db.schema import prompt_results as r
 from prompter.db.schema import prompt_runs as runs
-from prompter.db.templates import as_utc
+from prompter.db.schema import prompt_templates as t
+from prompter.db.templates import as_utc, in_org
 
 _INSERTED = list(r.c)
+_PAYLOADS = ("request", "response")  # the full provider exchange: read only when asked for
 _EXISTING = select(r.c.id, r.c.created_at, r.c.status).where(
     r.c.run_id == bindparam("run_id"), r.c.run_country == bindparam("run_country")
 )
@@ -100,9 +102,9 @@ class ResultStore:
         stmt = select(r.c.status, func.count()).where(r.c.run_id == run_id).group_by(r.c.status)
         return run_with_reconnect(self.engine, lambda conn: {s: int(n) for s, n in conn.execute(stmt)})
 
-    def for_template(
+    def template_page(
         self,
-        org_id: str,
+        org_id: str | None,
         template_id: str,
         limit: int,
         country: str | None = None,
@@ -110,23 +112,45 @@ class ResultStore:
         since: datetime | None = None,
         until: datetime | None = None,
         after: tuple[datetime, str] | None = None,
-    ) -> list[dict[str, Any]]:
-        """A template's results, newest first, keyset-paginated on (created_at, id)."""
-        stmt = select(r).where(r.c.org_id == org_id, r.c.template_id == template_id)
+        payloads: bool = False,
+    ) -> list[dict[str, Any]] | None:
+        """A page of an active template's results, newest first, keyset-paginated on (created_at,
+        id); None when there is no such template in ``org_id`` (None: any org).
+
+        One statement: the template row, outer-joined to the page, so the existence check costs no
+        round trip of its own (a template without results gives one row of NULLs). Results are
+        found by ``template_id`` alone: a template's results are stored in its own org. The request
+        and response bodies are read only when ``payloads`` is asked for.
+        """
+        columns = [c for c in r.c if payloads or c.name not in _PAYLOADS]
+        page = select(*columns).where(r.c.template_id == template_id)
         if country:
-            stmt = stmt.where(r.c.run_country == country)
+            page = page.where(r.c.run_country == country)
         if version_id:
-            stmt = stmt.where(r.c.version_id == version_id)
+            page = page.where(r.c.version_id == version_id)
         if since:
-            stmt = stmt.where(r.c.created_at >= since)
+            page = page.where(r.c.created_at >= since)
         if until:
-            stmt = stmt.where(r.c.created_at < until)
+            page = page.where(r.c.created_at < until)
         if after is not None:
-            stmt = stmt.where(
+            page = page.where(
                 tuple_(r.c.created_at, r.c.id) < tuple_(literal(after[0], r.c.created_at.type), after[1])
             )
-        stmt = stmt.order_by(r.c.created_at.desc(), r.c.id.desc()).limit(limit)
-        return run_with_reconnect(self.engine, lambda conn: [_row(x) for x in conn.execute(stmt)])
+        found = page.order_by(r.c.created_at.desc(), r.c.id.desc()).limit(limit).subquery("page")
+        stmt = (
+            select(found)
+            .select_from(t.outerjoin(found, true()))
+            .where(t.c.id == template_id, t.c.deleted_at.is_(None), *in_org(org_id))
+            .order_by(found.c.created_at.desc(), found.c.id.desc())
+        )
+
+        def work(conn: Connection) -> list[dict[str, Any]] | None:
+            rows = conn.execute(stmt).all()
+            if not rows:
+                return None
+            return [_row(x) for x in rows if x.id is not None]
+
+        return run_with_reconnect(self.engine, work)
 
 
 class RunStore:
@@ -150,8 +174,8 @@ class RunStore:
 
     def get(self, org_id: str | None, run_id: str) -> dict[str, Any] | None:
         """The run with this id in ``org_id`` (None: in whatever org holds it)."""
-        in_org = () if org_id is None else (runs.c.org_id == org_id,)
-        stmt = select(runs).where(runs.c.id == run_id, *in_org)
+        owned = () if org_id is None else (runs.c.org_id == org_id,)
+        stmt = select(runs).where(runs.c.id == run_id, *owned)
 
         def work(conn: Connection) -> dict[str, Any] | None:
             row = conn.execute(stmt).first()

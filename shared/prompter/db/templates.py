@@ -51,7 +51,7 @@ _PG_INSERT_OR_GET = union_all(
 _SQLITE_INSERT = _insert(sqlite).returning(t.c.id)
 
 
-def _in_org(org_id: str | None) -> tuple[Any, ...]:
+def in_org(org_id: str | None) -> tuple[Any, ...]:
     """The tenancy predicate of a by-id lookup (none when any org may hold the row)."""
     return () if org_id is None else (t.c.org_id == org_id,)
 
@@ -114,7 +114,7 @@ class TemplateStore:
 
     def get_active(self, org_id: str | None, template_id: str) -> dict[str, Any] | None:
         """The active template with this id in ``org_id`` (None: in whatever org holds it)."""
-        stmt = select(t).where(t.c.id == template_id, *_in_org(org_id), _ACTIVE)
+        stmt = select(t).where(t.c.id == template_id, *in_org(org_id), _ACTIVE)
 
         def work(conn: Connection) -> dict[str, Any] | None:
             row = conn.execute(stmt).first()
@@ -146,7 +146,7 @@ class TemplateStore:
         """Mark an active template deleted (frees its identity); False when there is none."""
         stmt = (
             update(t)
-            .where(t.c.id == template_id, *_in_org(org_id), _ACTIVE)
+            .where(t.c.id == template_id, *in_org(org_id), _ACTIVE)
             .values(deleted_at=when)
             .returning(t.c.id)
         )

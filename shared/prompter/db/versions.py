@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, select
+from sqlalchemy import Engine, bindparam, func, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from prompter.db.engine import run_with_reconnect
+from prompter.db.schema import prompt_templates as t
 from prompter.db.schema import prompt_versions as v
-from prompter.db.templates import as_utc
+from prompter.db.templates import as_utc, in_org
 from prompter.providers.versioning import UNKNOWN
 
 _KEY = ["org_id", "workspace_id", "template_id", "provider", "model_id", "provider_version_key"]
@@ -145,22 +146,35 @@ class VersionStore:
 
         return run_with_reconnect(self.engine, work)
 
-    def history(self, org_id: str, template_id: str, limit: int = 100) -> list[dict[str, Any]]:
-        """A template's versions, newest first."""
-        stmt = (
+    def history(self, org_id: str | None, template_id: str, limit: int = 100) -> list[dict[str, Any]] | None:
+        """An active template's versions, newest first; None when there is no such template in
+        ``org_id`` (None: any org). One statement: the template row outer-joined to its versions."""
+        found = (
             select(v)
-            .where(v.c.org_id == org_id, v.c.template_id == template_id)
+            .where(v.c.template_id == template_id)
             .order_by(v.c.first_seen_at.desc(), v.c.id.desc())
             .limit(limit)
+            .subquery("found")
+        )
+        stmt = (
+            select(found)
+            .select_from(t.outerjoin(found, true()))
+            .where(t.c.id == template_id, t.c.deleted_at.is_(None), *in_org(org_id))
+            .order_by(found.c.first_seen_at.desc(), found.c.id.desc())
         )
 
-        def work(conn: Connection) -> list[dict[str, Any]]:
-            rows = []
-            for row in conn.execute(stmt):
+        def work(conn: Connection) -> list[dict[str, Any]] | None:
+            rows = conn.execute(stmt).all()
+            if not rows:
+                return None
+            out = []
+            for row in rows:
+                if row.id is None:
+                    continue
                 data = dict(row._mapping)
                 for name in ("fingerprint_captured_at", "first_seen_at", "last_seen_at"):
                     data[name] = as_utc(data[name])
-                rows.append(data)
-            return rows
+                out.append(data)
+            return out
 
         return run_with_reconnect(self.engine, work)
