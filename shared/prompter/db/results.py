@@ -114,34 +114,10 @@ class ResultStore:
         after: tuple[datetime, str] | None = None,
         payloads: bool = False,
     ) -> list[dict[str, Any]] | None:
-        """A page of an active template's results, newest first, keyset-paginated on (created_at,
-        id); None when there is no such template in ``org_id`` (None: any org).
-
-        One statement: the template row, outer-joined to the page, so the existence check costs no
-        round trip of its own (a template without results gives one row of NULLs). Results are
-        found by ``template_id`` alone: a template's results are stored in its own org. The request
-        and response bodies are read only when ``payloads`` is asked for.
-        """
-        columns = [c for c in r.c if payloads or c.name not in _PAYLOADS]
-        page = select(*columns).where(r.c.template_id == template_id)
-        if country:
-            page = page.where(r.c.run_country == country)
-        if version_id:
-            page = page.where(r.c.version_id == version_id)
-        if since:
-            page = page.where(r.c.created_at >= since)
-        if until:
-            page = page.where(r.c.created_at < until)
-        if after is not None:
-            page = page.where(
-                tuple_(r.c.created_at, r.c.id) < tuple_(literal(after[0], r.c.created_at.type), after[1])
-            )
-        found = page.order_by(r.c.created_at.desc(), r.c.id.desc()).limit(limit).subquery("page")
-        stmt = (
-            select(found)
-            .select_from(t.outerjoin(found, true()))
-            .where(t.c.id == template_id, t.c.deleted_at.is_(None), *in_org(org_id))
-            .order_by(found.c.created_at.desc(), found.c.id.desc())
+        """A page of an active template's results, newest first; None when there is no such
+        template in ``org_id`` (None: any org). See :func:`template_page_statement`."""
+        stmt = template_page_statement(
+            org_id, template_id, limit, country, version_id, since, until, after, payloads
         )
 
         def work(conn: Connection) -> list[dict[str, Any]] | None:
@@ -151,6 +127,47 @@ class ResultStore:
             return [_row(x) for x in rows if x.id is not None]
 
         return run_with_reconnect(self.engine, work)
+
+
+def template_page_statement(
+    org_id: str | None,
+    template_id: str,
+    limit: int,
+    country: str | None = None,
+    version_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after: tuple[datetime, str] | None = None,
+    payloads: bool = False,
+) -> Any:
+    """One statement: the template row, outer-joined to the page of its results, so the existence
+    check costs no round trip of its own (a template without results gives one row of NULLs).
+
+    Results are found by ``template_id`` alone (a template's results are stored in its own org),
+    newest first, keyset-paginated on (created_at, id): each filter has an index in that order
+    (0004_result_indexes). The request and response bodies are read only with ``payloads``.
+    """
+    columns = [c for c in r.c if payloads or c.name not in _PAYLOADS]
+    page = select(*columns).where(r.c.template_id == template_id)
+    if country:
+        page = page.where(r.c.run_country == country)
+    if version_id:
+        page = page.where(r.c.version_id == version_id)
+    if since:
+        page = page.where(r.c.created_at >= since)
+    if until:
+        page = page.where(r.c.created_at < until)
+    if after is not None:
+        page = page.where(
+            tuple_(r.c.created_at, r.c.id) < tuple_(literal(after[0], r.c.created_at.type), after[1])
+        )
+    found = page.order_by(r.c.created_at.desc(), r.c.id.desc()).limit(limit).subquery("page")
+    return (
+        select(found)
+        .select_from(t.outerjoin(found, true()))
+        .where(t.c.id == template_id, t.c.deleted_at.is_(None), *in_org(org_id))
+        .order_by(found.c.created_at.desc(), found.c.id.desc())
+    )
 
 
 class RunStore:

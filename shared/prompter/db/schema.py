@@ -102,7 +102,7 @@ prompt_versions = Table(
         "provider_version_key",
         name="uq_prompt_versions_identity",
     ),
-    Index("ix_prompt_versions_template_id_last_seen_at", "template_id", "last_seen_at"),
+    Index("ix_prompt_versions_template_id_first_seen_at_id", "template_id", "first_seen_at", "id"),
     Index("ix_prompt_versions_lineage", "template_id", "provider", "model_id", "last_seen_at"),
 )
 
@@ -132,7 +132,22 @@ prompt_results = Table(
     Column("latency_ms", Integer, nullable=True),
     Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("run_id", "run_country"),
-    Index("ix_prompt_results_template_id_created_at", "template_id", "created_at"),
+    # Every results filter, in the page's order (newest first, keyset on created_at, id).
+    Index("ix_prompt_results_template_id_created_at_id", "template_id", "created_at", "id"),
+    Index(
+        "ix_prompt_results_template_id_run_country_created_at_id",
+        "template_id",
+        "run_country",
+        "created_at",
+        "id",
+    ),
+    Index(
+        "ix_prompt_results_template_id_version_id_created_at_id",
+        "template_id",
+        "version_id",
+        "created_at",
+        "id",
+    ),
 )
 
 prompt_runs = Table(

@@ -148,20 +148,8 @@ class VersionStore:
 
     def history(self, org_id: str | None, template_id: str, limit: int = 100) -> list[dict[str, Any]] | None:
         """An active template's versions, newest first; None when there is no such template in
-        ``org_id`` (None: any org). One statement: the template row outer-joined to its versions."""
-        found = (
-            select(v)
-            .where(v.c.template_id == template_id)
-            .order_by(v.c.first_seen_at.desc(), v.c.id.desc())
-            .limit(limit)
-            .subquery("found")
-        )
-        stmt = (
-            select(found)
-            .select_from(t.outerjoin(found, true()))
-            .where(t.c.id == template_id, t.c.deleted_at.is_(None), *in_org(org_id))
-            .order_by(found.c.first_seen_at.desc(), found.c.id.desc())
-        )
+        ``org_id`` (None: any org). See :func:`history_statement`."""
+        stmt = history_statement(org_id, template_id, limit)
 
         def work(conn: Connection) -> list[dict[str, Any]] | None:
             rows = conn.execute(stmt).all()
@@ -178,3 +166,21 @@ class VersionStore:
             return out
 
         return run_with_reconnect(self.engine, work)
+
+
+def history_statement(org_id: str | None, template_id: str, limit: int) -> Any:
+    """One statement: the active template row outer-joined to its versions, newest first (so the
+    existence check costs no round trip of its own)."""
+    found = (
+        select(v)
+        .where(v.c.template_id == template_id)
+        .order_by(v.c.first_seen_at.desc(), v.c.id.desc())
+        .limit(limit)
+        .subquery("found")
+    )
+    return (
+        select(found)
+        .select_from(t.outerjoin(found, true()))
+        .where(t.c.id == template_id, t.c.deleted_at.is_(None), *in_org(org_id))
+        .order_by(found.c.first_seen_at.desc(), found.c.id.desc())
+    )
