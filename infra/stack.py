@@ -70,18 +70,20 @@ class PrompterStack(Stack):
             self,
             "Workflows",
             stage=stage,
-            probe_provider=self.functions.functions["probe_provider"],
-            store_result=self.functions.functions["store_result"],
+            probe_provider=self.functions.aliases["probe_provider"],
+            store_result=self.functions.aliases["store_result"],
             sweep_rate_minutes=sweep_rate_minutes,
         )
         self.functions.connect_workflows(
-            event_bus=self.workflows.event_bus, run_batch_name=self.workflows.run_batch_name
+            event_bus=self.workflows.event_bus,
+            run_batch_name=self.workflows.run_batch_name,
+            sweep_bucket=self.workflows.sweep_bucket,
         )
         self.api = PrompterApi(
             self,
             "Api",
             stage=stage,
-            functions=self.functions.functions,
+            functions=self.functions.aliases,
             routes=routes,
             cors_allow_origins=cors_allow_origins,
             throttle_rate_limit=throttle_rate_limit,

@@ -1,6 +1,7 @@
 """The AWS services the functions use, in-process (moto), for the local server.
 
-DynamoDB holds the probe idempotency table, EventBridge the drift event bus and Step Functions the
+DynamoDB holds the probe idempotency table, EventBridge the drift event bus, S3 the version sweep's
+target lists, and Step Functions the
 RunBatch and VersionSweep state machines (the ASL files in ``infra/workflows``, executed by moto,
 their Lambda tasks calling the handlers in-process; see ``local/stepfunctions.py``), exactly as
 when deployed, without an AWS account or network. Set ``PROMPTER_LOCAL_AWS=off`` to leave the
@@ -20,6 +21,7 @@ from typing import Any
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 IDEMPOTENCY_TABLE = "prompter-idempotency-local"
 EVENT_BUS = "prompter-local"
+SWEEP_BUCKET = "prompter-sweeps-local"
 
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -79,8 +81,10 @@ def local_aws() -> Iterator[list[str]]:
             BillingMode="PAY_PER_REQUEST",
         )
         boto3.client("events").create_event_bus(Name=EVENT_BUS)
+        boto3.client("s3").create_bucket(Bucket=SWEEP_BUCKET)
         os.environ.setdefault("PROMPTER_IDEMPOTENCY_TABLE", IDEMPOTENCY_TABLE)
         os.environ.setdefault("PROMPTER_EVENT_BUS_NAME", EVENT_BUS)
+        os.environ.setdefault("PROMPTER_SWEEP_BUCKET", SWEEP_BUCKET)
         install_lambda_seam()
         machines = create_state_machines(boto3.client("stepfunctions"))
         # The ARNs exist only while this mock runs: unset on exit what was set here, so nothing
@@ -91,7 +95,8 @@ def local_aws() -> Iterator[list[str]]:
         try:
             yield [
                 f"AWS: in-process (moto): DynamoDB table {IDEMPOTENCY_TABLE} de-duplicates probes, "
-                f"EventBridge bus {EVENT_BUS} receives drift events",
+                f"EventBridge bus {EVENT_BUS} receives drift events, S3 bucket {SWEEP_BUCKET} holds "
+                "the version sweep's target lists",
                 f"Workflows: Step Functions state machines {', '.join(machines)} execute "
                 "infra/workflows/*.asl.json in-process; their Lambda tasks call the handlers directly",
             ]

@@ -58,7 +58,7 @@ TASKS: dict[str, dict[str, dict[str, Any]]] = {
             "use_grounding": False,
             "retry_count": 0,
         },
-        "task-sweep-targets": {"action": "sweep_targets"},
+        "task-sweep-targets": {"action": "sweep_targets", "sweep_id": "sample-sweep"},
     },
     "store_result": {
         "task-store": {

@@ -17,6 +17,7 @@ Step Functions matches against Retry/Catch ``ErrorEquals``, exactly as when depl
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -66,11 +67,17 @@ def function_arn(function: str, region: str = "us-east-1", account: str = "12345
     return f"arn:aws:lambda:{region}:{account}:function:{FUNCTION_PREFIX}{function}"
 
 
+# moto's interpreter runs Distributed Map children only as STANDARD executions; deployed, the
+# sweep's children are EXPRESS (infra/constructs/workflows.py).
+LOCAL_SWEEP_CHILD_EXECUTION_TYPE = "STANDARD"
+
+
 def substitutions(region: str = "us-east-1", account: str = "123456789012") -> dict[str, str]:
-    """The local values of the definitions' placeholders (CDK passes the deployed ARNs instead)."""
+    """The local values of the definitions' placeholders (CDK passes the deployed ones instead)."""
     return {
         "ProbeProviderFunctionArn": function_arn("probe_provider", region, account),
         "StoreResultFunctionArn": function_arn("store_result", region, account),
+        "SweepChildExecutionType": LOCAL_SWEEP_CHILD_EXECUTION_TYPE,
     }
 
 
@@ -110,6 +117,57 @@ def invoke_in_process(function: str, body: Any, response_headers: dict[str, Any]
         return json.dumps({"errorType": "Runtime.MarshalError", "errorMessage": str(error)}).encode()
 
 
+# The interpreter modules that build clients for the states these workflows use.
+_CLIENT_USERS = (
+    "state_task.lambda_eval_utils",  # Lambda tasks
+    "state_map.item_reader.eval.resource_eval_s3",  # the Distributed Map's ItemReader
+)
+
+
+def _reuse_interpreter_clients() -> None:
+    """moto's interpreter builds a new boto3 client for every task it runs and every S3 read (about
+    20 ms, more than the task itself); a client per (region, service), built once, serves them all
+    (boto3 clients are thread-safe once built). Only calls without per-state credentials are cached."""
+    import importlib
+
+    from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_module
+
+    original = boto_client_module.boto_client_for
+    if getattr(original, "_prompter_cached", False):
+        return
+    clients: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        if state_credentials is not None:
+            return original(region, service, state_credentials)
+        with lock:
+            key = (region, service)
+            if key not in clients:
+                clients[key] = original(region, service)
+            return clients[key]
+
+    boto_client_for._prompter_cached = True  # type: ignore[attr-defined]
+    # The interpreter modules imported the function by name: replace each module's reference.
+    for name in _CLIENT_USERS:
+        module = importlib.import_module(f"moto.stepfunctions.parser.asl.component.state.exec.{name}")
+        if getattr(module, "boto_client_for", None) is original:
+            module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
+
+
+def _memoise_json_paths() -> None:
+    """moto's interpreter parses every JSONPath of every state each time it evaluates one (with
+    jsonpath-ng's parser, several milliseconds a path: most of a Map iteration's time); a parsed path
+    is immutable, so each distinct path is parsed once."""
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    if getattr(json_path.parse, "_prompter_cached", False):
+        return
+    cached = functools.lru_cache(maxsize=4096)(json_path.parse)
+    cached._prompter_cached = True  # type: ignore[attr-defined]
+    json_path.parse = cached
+
+
 def install_lambda_seam() -> None:
     """Route moto's simple Lambda backend to the in-process handlers (idempotent, thread-safe).
 
@@ -117,6 +175,8 @@ def install_lambda_seam() -> None:
     """
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
+    _reuse_interpreter_clients()
+    _memoise_json_paths()
     with _install_lock:
         if getattr(LambdaSimpleBackend, "_prompter_seam", False):
             return

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from prompter import routes, runtime, templates
+from prompter import routes, runtime, snapstart, templates
 from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, serve
 from prompter.db.engine import build_engine
 from prompter.db.schema import prompt_templates
@@ -32,6 +32,7 @@ from prompter.settings import TemplateFunctionSettings
 from prompter.tracing import traced
 
 app = new_resolver()
+snapstart.register()  # SnapStart hooks: drop connections, secrets and random state after a restore
 
 
 @runtime.once

@@ -3,7 +3,7 @@
 ``lambda_handler`` serves API Gateway proxy events; any other event is a workflow task payload
 with an ``action``: ``probe`` (the default, :class:`ProbeTask`), ``call`` (one country of a batch
 run: the provider call and its version) or ``sweep_targets`` (every active template's provider and
-model, for the version sweep). Errors a workflow Retries or Catches
+model, written to S3 for the version sweep's Distributed Map). Errors a workflow Retries or Catches
 escape the task with their class name (``ProviderThrottled``, ``ProviderAuthError``, ...).
 """
 
@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
-from prompter import routes, runtime
+from prompter import routes, runtime, snapstart
 from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, run_task, serve
 from prompter.db.engine import build_engine
 from prompter.db.results import ResultStore, RunStore
@@ -39,11 +39,13 @@ from prompter.probing import (
 from prompter.recording import ResultRecorder
 from prompter.running import Runner
 from prompter.settings import ProbeFunctionSettings
+from prompter.sweeping import write_targets
 from prompter.templates import Scope
 from prompter.tracing import traced
 from prompter.workflow import RunCountryTask, SweepTargetsTask
 
 app = new_resolver()
+snapstart.register()  # SnapStart hooks: drop connections, secrets and random state after a restore
 
 
 @runtime.once
@@ -58,6 +60,13 @@ def events_client() -> Any:
     import boto3
 
     return boto3.client("events")
+
+
+@runtime.once
+def s3_client() -> Any:
+    import boto3
+
+    return boto3.client("s3")
 
 
 @runtime.once
@@ -162,8 +171,11 @@ def task(event: dict[str, Any]) -> dict[str, Any]:
     if action == "call":
         return runner().call(RunCountryTask.model_validate(event)).model_dump(mode="json")
     if action == "sweep_targets":
-        SweepTargetsTask.model_validate(event)
-        return {"targets": TemplateStore(engine()).sweep_targets()}
+        sweep = SweepTargetsTask.model_validate(event)
+        written = write_targets(
+            TemplateStore(engine()), settings().sweep_bucket, sweep.sweep_id, s3_client().put_object
+        )
+        return written.model_dump()
     raise InvalidInput([FieldError(("action",), f"unknown task action {action!r}", "enum")])
 
 

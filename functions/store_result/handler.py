@@ -22,7 +22,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sqlalchemy import Engine
 
-from prompter import routes, runtime
+from prompter import routes, runtime, snapstart
 from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, run_task, serve
 from prompter.db.engine import build_engine
 from prompter.db.results import ResultStore, RunStore
@@ -40,6 +40,7 @@ from prompter.tracing import traced
 from prompter.workflow import CallOutcome, CloseRunTask, FinishRunTask, RecordFailureTask
 
 app = new_resolver()
+snapstart.register()  # SnapStart hooks: drop connections, secrets and random state after a restore
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAY_SECONDS = 24 * 3600
 

@@ -35,6 +35,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -52,6 +53,7 @@ HANDLER = "handler.lambda_handler"
 METRICS_NAMESPACE = "Prompter"
 # API Gateway REST integrations time out after 29 s: an API function never needs longer.
 API_TIMEOUT = Duration.seconds(29)
+LIVE_ALIAS = "live"
 API_MEMORY_MB = 512
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 # Reserved concurrency per function. Each execution environment holds at most one database
@@ -212,6 +214,9 @@ class PrompterFunctions(Construct):
             },
         }
         self.functions: dict[str, lambda_.Function] = {}
+        # What callers invoke (API Gateway, the state machines, EventBridge): the function's `live`
+        # alias on its latest published version, restored from a SnapStart snapshot.
+        self.aliases: dict[str, lambda_.Alias] = {}
         for name in FUNCTIONS:
             calls_providers = name != "create_template"
             self.functions[name] = self.build_function(
@@ -223,6 +228,13 @@ class PrompterFunctions(Construct):
                     "PROMPTER_CORS_ALLOW_ORIGINS": ",".join(cors_allow_origins),
                     **(provider_environment if calls_providers else {}),
                 },
+                snap_start=True,
+            )
+            self.aliases[name] = lambda_.Alias(
+                self,
+                f"{_camel(name)}Live",
+                alias_name=LIVE_ALIAS,
+                version=self.functions[name].current_version,
             )
         # Not an API function: the onEvent handler of the migrations custom resource
         # (infra/constructs/migrations.py), with the same database settings as the API functions.
@@ -263,8 +275,11 @@ class PrompterFunctions(Construct):
         """The functions that call providers, use the idempotency table and publish drift."""
         return ("probe_provider", "store_result")
 
-    def connect_workflows(self, *, event_bus: events.IEventBus, run_batch_name: str) -> None:
-        """Drift events go to ``event_bus``; store_result starts (and reads) RunBatch executions.
+    def connect_workflows(
+        self, *, event_bus: events.IEventBus, run_batch_name: str, sweep_bucket: s3.IBucket
+    ) -> None:
+        """Drift events go to ``event_bus``; store_result starts (and reads) RunBatch executions;
+        probe_provider writes the version sweep's target lists to ``sweep_bucket``.
 
         The state machine is named by ARN, not referenced: its definition references the
         functions, so a reference back would be a circular dependency."""
@@ -272,6 +287,7 @@ class PrompterFunctions(Construct):
             function = self.functions[name]
             function.add_environment("PROMPTER_EVENT_BUS_NAME", event_bus.event_bus_name)
             event_bus.grant_put_events_to(function)
+        self.functions["probe_provider"].add_environment("PROMPTER_SWEEP_BUCKET", sweep_bucket.bucket_name)
         store = self.functions["store_result"]
         store.add_environment("PROMPTER_RUN_BATCH_STATE_MACHINE_ARN", state_machine_arn(self, run_batch_name))
         store.add_to_role_policy(
@@ -297,11 +313,13 @@ class PrompterFunctions(Construct):
         timeout: Duration = API_TIMEOUT,
         reserved_concurrency: int,
         environment: Mapping[str, str] | None = None,
+        snap_start: bool = False,
     ) -> lambda_.Function:
         """The one way a Prompter function is built: code from ``functions/<name>``, the domain layer,
         Python 3.12 on arm64, Powertools JSON logs kept one month (INFO, DEBUG for a sample of
         invocations), active tracing, in the VPC's app subnets with the functions' security group,
-        and the settings every function reads."""
+        and the settings every function reads; with ``snap_start``, SnapStart on published versions
+        (its hooks: ``prompter.snapstart``)."""
         code_dir = FUNCTIONS_DIR / name
         if not (code_dir / "handler.py").is_file():
             raise FileNotFoundError(f"function {name!r} has no handler: {code_dir / 'handler.py'}")
@@ -319,6 +337,7 @@ class PrompterFunctions(Construct):
             memory_size=memory_size,
             timeout=timeout,
             reserved_concurrent_executions=reserved_concurrency,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
             vpc=self.database.vpc,
             vpc_subnets=self.database.app_subnets,
             security_groups=[self.database.functions_security_group],

@@ -17,13 +17,16 @@ from pathlib import Path
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from prompter.sweeping import PREFIX as SWEEP_PREFIX
 from prompter.workflow import TERMINAL_EXECUTION
 
 WORKFLOWS_DIR = Path(__file__).resolve().parents[1] / "workflows"
@@ -57,7 +60,7 @@ def executions_arn(scope: Construct, name: str) -> str:
 
 class PrompterWorkflows(Construct):
     """``self.run_batch``, ``self.version_sweep`` (state machines), ``self.event_bus`` (drift events),
-    ``self.sweep_schedule``."""
+    ``self.sweep_bucket`` (the sweep's target lists), ``self.sweep_schedule``."""
 
     def __init__(
         self,
@@ -74,15 +77,20 @@ class PrompterWorkflows(Construct):
             raise ValueError(f"sweep_rate_minutes must be >= 1, got {sweep_rate_minutes}")
         self.stage = stage
         self.event_bus = events.EventBus(self, "DriftBus", event_bus_name=f"prompter-{stage}-drift")
+        self.sweep_bucket = self._sweep_bucket()
         substitutions = {
             "ProbeProviderFunctionArn": probe_provider.function_arn,
             "StoreResultFunctionArn": store_result.function_arn,
+            # the sweep's Distributed Map children: EXPRESS (a probe each; about a hundredth of a
+            # STANDARD execution's price at 100k targets an hour)
+            "SweepChildExecutionType": "EXPRESS",
         }
         self.run_batch = self._state_machine("RunBatch", RUN_BATCH, substitutions)
         self.version_sweep = self._state_machine("VersionSweep", VERSION_SWEEP, substitutions)
         for state_machine in (self.run_batch, self.version_sweep):
             probe_provider.grant_invoke(state_machine)
             store_result.grant_invoke(state_machine)
+        self._let_the_sweep_fan_out(probe_provider)
 
         self.runs_ended = self._close_runs_whose_execution_ended(store_result)
         self.sweep_schedule = scheduler.Schedule(
@@ -97,6 +105,47 @@ class PrompterWorkflows(Construct):
                 retry_attempts=3,
                 max_event_age=Duration.minutes(min(sweep_rate_minutes, 24 * 60)),
             ),
+        )
+
+    def _sweep_bucket(self) -> s3.Bucket:
+        """The sweep's target lists (``sweeps/<execution>/targets.json``): machine-written, read
+        once by the run that wrote them, expired after a week."""
+        return s3.Bucket(
+            self,
+            "SweepTargets",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(prefix=SWEEP_PREFIX, expiration=Duration.days(7))],
+            removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=True,
+        )
+
+    def _let_the_sweep_fan_out(self, probe_provider: lambda_.IFunction) -> None:
+        """probe_provider writes the target list; the sweep's Distributed Map reads it and starts
+        (and may stop) its own child executions."""
+        lists = self.sweep_bucket.arn_for_objects(f"{SWEEP_PREFIX}*")
+        probe_provider.add_to_role_policy(
+            iam.PolicyStatement(sid="WriteSweepTargets", actions=["s3:PutObject"], resources=[lists])
+        )
+        self.version_sweep.add_to_role_policy(
+            iam.PolicyStatement(sid="ReadSweepTargets", actions=["s3:GetObject"], resources=[lists])
+        )
+        name = state_machine_name(self.stage, VERSION_SWEEP)
+        self.version_sweep.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="DistributedMapChildren",
+                actions=["states:StartExecution"],
+                resources=[state_machine_arn(self, name)],
+            )
+        )
+        self.version_sweep.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="DistributedMapChildExecutions",
+                actions=["states:DescribeExecution", "states:StopExecution"],
+                resources=[executions_arn(self, name)],
+            )
         )
 
     def _close_runs_whose_execution_ended(self, store_result: lambda_.IFunction) -> events.Rule:

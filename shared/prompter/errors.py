@@ -141,6 +141,12 @@ class IdempotencyUnavailable(PrompterError):
         self.retry_after = retry_after
 
 
+class SweepStorageUnavailable(RetryableError):
+    """The version sweep's bucket is not configured or cannot be written."""
+
+    code = "SWEEP_STORAGE_UNAVAILABLE"
+
+
 class Unauthorized(PrompterError):
     """No verified caller identity where one is required."""
 

@@ -131,7 +131,13 @@ class ProviderSettings(CostGuardSettings):
         }.get(provider)
 
 
-class ProbeFunctionSettings(DatabaseSettings, ApiSettings, ProviderSettings):
+class SweepSettings(_EnvModel):
+    """Where the version sweep writes its list of targets (read by the sweep's Distributed Map)."""
+
+    sweep_bucket: str | None = Field(default=None, description="S3 bucket for the sweep's target lists")
+
+
+class ProbeFunctionSettings(DatabaseSettings, ApiSettings, ProviderSettings, SweepSettings):
     """Settings of the probe_provider function."""
 
 

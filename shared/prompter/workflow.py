@@ -19,11 +19,14 @@ from prompter.errors import (
     ProviderBadRequest,
     ProviderThrottled,
     ProviderUnavailable,
+    SweepStorageUnavailable,
     TemplateNotFound,
 )
 
 # Retried with backoff and jitter by the workflows.
 RETRYABLE_ERRORS: tuple[type[Exception], ...] = (ProviderThrottled, ProviderUnavailable, DatabaseUnavailable)
+# Also retried by the sweep's ListTargets: writing the target list to S3 can fail transiently.
+SWEEP_RETRYABLE_ERRORS: tuple[type[Exception], ...] = (DatabaseUnavailable, SweepStorageUnavailable)
 # Caught by the workflows and recorded as a failed country with this error's code.
 TERMINAL_ERRORS: tuple[type[Exception], ...] = (
     ProviderAuthError,
@@ -151,6 +154,16 @@ class CloseRunTask(_Task):
 
 
 class SweepTargetsTask(_Task):
-    """probe_provider's ``sweep_targets`` action: every active (template, provider, model) once."""
+    """probe_provider's ``sweep_targets`` action: write every active (template, provider, model)
+    to S3 as one JSON array, the item list of the sweep's Distributed Map."""
 
     action: Literal["sweep_targets"] = "sweep_targets"
+    sweep_id: str = Field(min_length=1, max_length=80, description="$$.Execution.Name: names the object")
+
+
+class SweepTargets(BaseModel):
+    """Where the targets were written, and how many: the sweep's whole state, whatever the count."""
+
+    bucket: str
+    key: str
+    targets: int

@@ -95,3 +95,15 @@ def function_role(template: dict[str, Any], name: str) -> str:
     _, function = function_named(template, name)
     (role_id,) = set(get_atts(function["Properties"]["Role"]))
     return role_id
+
+
+def live_alias(template: dict[str, Any], function_logical_id: str) -> str:
+    """The logical id of the function's ``live`` alias (what API Gateway, the state machines and
+    EventBridge invoke), which points at a published version with SnapStart."""
+    (found,) = [
+        logical_id
+        for logical_id, alias in resources(template, "AWS::Lambda::Alias").items()
+        if alias["Properties"]["Name"] == "live"
+        and {"Ref": function_logical_id} == alias["Properties"]["FunctionName"]
+    ]
+    return found

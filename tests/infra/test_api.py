@@ -17,7 +17,7 @@ import pytest
 from infra.constructs.functions import functions_with_routes
 from prompter.routes import FUNCTIONS, ROUTES, Route
 from tests.infra.conftest import STAGE
-from tests.infra.helpers import function_named, get_atts, only, resources
+from tests.infra.helpers import function_named, get_atts, live_alias, only, refs, resources
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,9 +81,10 @@ def test_route_proxies_to_the_function_it_names(template: dict[str, Any], outdir
 
     assert integration["Type"] == "AWS_PROXY"
     assert integration["IntegrationHttpMethod"] == "POST"
-    targets = set(get_atts(integration["Uri"]))
     logical_id, function = function_named(template, route.function)
-    assert targets == {logical_id}
+    # the function's live alias (SnapStart on its published version), never $LATEST
+    assert set(refs(integration["Uri"])) >= {live_alias(template, logical_id)}
+    assert not set(get_atts(integration["Uri"]))
     # The function's code is the functions/<name> folder.
     staged = staged_asset(outdir, function["Properties"]["Code"])
     assert filecmp.cmp(
@@ -229,3 +230,22 @@ def test_a_route_to_an_unknown_function_fails_the_synth() -> None:
     stray = Route("GET", "/api/stray", "no_such_function", "stray", "A route without a function")
     with pytest.raises(ValueError, match="no_such_function"):
         functions_with_routes((*ROUTES, stray), FUNCTIONS)
+
+
+@pytest.mark.parametrize("name", ["create_template", "probe_provider", "store_result"])
+def test_callers_invoke_a_snapstart_version_through_the_live_alias(
+    template: dict[str, Any], name: str
+) -> None:
+    logical_id, function = function_named(template, name)
+    props = function["Properties"]
+    assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert props["Runtime"] in ("python3.12", "python3.13")  # SnapStart's Python runtimes
+    alias = resources(template, "AWS::Lambda::Alias")[live_alias(template, logical_id)]["Properties"]
+    (version_id,) = set(get_atts(alias["FunctionVersion"]))
+    version = resources(template, "AWS::Lambda::Version")[version_id]["Properties"]
+    assert version["FunctionName"] == {"Ref": logical_id}
+
+
+def test_the_migration_function_has_no_snapstart(template: dict[str, Any]) -> None:
+    _, function = function_named(template, "migrate")
+    assert "SnapStart" not in function["Properties"]

@@ -10,14 +10,24 @@ from typing import Any
 
 import pytest
 
-from prompter.workflow import LAMBDA_SERVICE_ERRORS, RETRYABLE_ERRORS, TERMINAL_ERRORS, error_names
+from prompter.workflow import (
+    LAMBDA_SERVICE_ERRORS,
+    RETRYABLE_ERRORS,
+    SWEEP_RETRYABLE_ERRORS,
+    TERMINAL_ERRORS,
+    error_names,
+)
 from tests.infra.conftest import STAGE
-from tests.infra.helpers import function_named, get_atts, only, resources, role_statements
+from tests.infra.helpers import function_named, get_atts, live_alias, only, refs, resources, role_statements
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "infra" / "workflows"
 PLACEHOLDERS = {"probe_provider": "ProbeProviderFunctionArn", "store_result": "StoreResultFunctionArn"}
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 NAMES = {"run_batch": f"prompter-{STAGE}-run-batch", "version_sweep": f"prompter-{STAGE}-version-sweep"}
+
+
+def alias_of(template: dict[str, Any], name: str) -> str:
+    return live_alias(template, function_named(template, name)[0])
 
 
 def state_machine(template: dict[str, Any], workflow: str) -> tuple[str, dict[str, Any]]:
@@ -39,15 +49,18 @@ def deployed_text(template: dict[str, Any], outdir: Path, workflow: str) -> str:
 
 
 def deployed_definition(template: dict[str, Any], outdir: Path, workflow: str) -> dict[str, Any]:
-    """The deployed definition after CloudFormation's substitution, with each function ARN token
-    written as ``<arn of functions/name>``."""
+    """The deployed definition after CloudFormation's substitution, with each function's token (the
+    ARN of its ``live`` alias) written as ``<arn of functions/name>``."""
     _, sm = state_machine(template, workflow)
     substitutions = sm["Properties"]["DefinitionSubstitutions"]
-    names = {function_named(template, name)[0]: name for name in PLACEHOLDERS}
+    names = {alias_of(template, name): name for name in PLACEHOLDERS}
     values = {}
     for key, value in substitutions.items():
-        (logical_id,) = set(get_atts(value))
-        assert value == {"Fn::GetAtt": [logical_id, "Arn"]}, value
+        if isinstance(value, str):  # a plain value (the sweep's child execution type)
+            values[key] = value
+            continue
+        (logical_id,) = set(refs(value))
+        assert value == {"Ref": logical_id}, value
         values[key] = f"<arn of {names[logical_id]}>"
     text = deployed_text(template, outdir, workflow)
     missing = set(PLACEHOLDER.findall(text)) - set(values)
@@ -73,7 +86,8 @@ def test_deployed_definition_is_the_asl_file_with_the_function_arns(
     assert deployed_text(template, outdir, workflow) == source
     # ... and after substitution each placeholder is the ARN of the function it names.
     arns = {key: f"<arn of {name}>" for name, key in PLACEHOLDERS.items()}
-    expected = json.loads(PLACEHOLDER.sub(lambda m: arns[m.group(1)], source))
+    values = {**arns, "SweepChildExecutionType": "EXPRESS"}
+    expected = json.loads(PLACEHOLDER.sub(lambda m: values[m.group(1)], source))
     assert deployed_definition(template, outdir, workflow) == expected
     tasks = [s for s in all_states(expected) if s["Type"] == "Task"]
     assert tasks and {t["Resource"] for t in tasks} <= set(arns.values())
@@ -86,7 +100,10 @@ def test_retry_and_catch_names_are_the_workflow_contracts(template: dict[str, An
             for handler in (*state.get("Retry", []), *state.get("Catch", [])):
                 named |= set(handler["ErrorEquals"])
     expected = (
-        set(error_names(RETRYABLE_ERRORS)) | set(error_names(TERMINAL_ERRORS)) | set(LAMBDA_SERVICE_ERRORS)
+        set(error_names(RETRYABLE_ERRORS))
+        | set(error_names(SWEEP_RETRYABLE_ERRORS))
+        | set(error_names(TERMINAL_ERRORS))
+        | set(LAMBDA_SERVICE_ERRORS)
     )
     assert named - {"States.ALL"} == expected
 
@@ -118,8 +135,9 @@ def test_state_machine_may_invoke_exactly_the_two_task_functions(
                 statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
             )
             for r in resource:
-                invoked |= set(get_atts(r))
-    assert invoked == {function_named(template, name)[0] for name in PLACEHOLDERS}
+                invoked |= set(refs(r))
+    # the functions' live aliases (their SnapStart versions), nothing else
+    assert invoked == {alias_of(template, name) for name in PLACEHOLDERS}
 
 
 def rate_minutes(expression: str) -> int:
@@ -160,8 +178,8 @@ def test_a_run_whose_execution_ended_is_closed_by_an_event_rule(template: dict[s
     assert sorted(pattern["detail"]["status"]) == sorted(TERMINAL_EXECUTION)
     assert pattern["detail"]["stateMachineArn"] == [{"Ref": run_batch_id}]
     (target,) = props["Targets"]
-    (store_id,) = set(get_atts(target["Arn"]))
-    assert store_id == function_named(template, "store_result")[0]
+    store_id = function_named(template, "store_result")[0]
+    assert target["Arn"] == {"Ref": alias_of(template, "store_result")}
     transformer = target["InputTransformer"]
     assert transformer["InputPathsMap"] == {
         "detail-name": "$.detail.name",
@@ -183,4 +201,33 @@ def test_a_run_whose_execution_ended_is_closed_by_an_event_rule(template: dict[s
         for p in resources(template, "AWS::Lambda::Permission").values()
         if p["Properties"]["Principal"] == "events.amazonaws.com"
     ]
-    assert any(set(get_atts(p["Properties"]["FunctionName"])) == {store_id} for p in permissions)
+    live = alias_of(template, "store_result")
+    assert any(set(refs(p["Properties"]["FunctionName"])) == {live} for p in permissions)
+    assert store_id
+
+
+def test_the_sweep_reads_its_targets_from_its_bucket_and_its_children_are_express(
+    template: dict[str, Any], outdir: Path
+) -> None:
+    definition = deployed_definition(template, outdir, "version_sweep")
+    probe_map = definition["States"]["ProbeTargets"]
+    assert probe_map["ItemProcessor"]["ProcessorConfig"] == {
+        "Mode": "DISTRIBUTED",
+        "ExecutionType": "EXPRESS",
+    }
+    [(bucket_id, bucket)] = [
+        (k, b)
+        for k, b in resources(template, "AWS::S3::Bucket").items()
+        if "LifecycleConfiguration" in b["Properties"]
+    ]
+    rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert [(r["Prefix"], r["ExpirationInDays"]) for r in rules] == [("sweeps/", 7)]
+    probe_id = function_named(template, "probe_provider")[0]
+    env = resources(template, "AWS::Lambda::Function")[probe_id]["Properties"]["Environment"]["Variables"]
+    assert env["PROMPTER_SWEEP_BUCKET"] == {"Ref": bucket_id}
+    (role_id,) = set(get_atts(state_machine(template, "version_sweep")[1]["Properties"]["RoleArn"]))
+    statements = role_statements(template, role_id)
+    reads = [s for s in statements if s.get("Sid") == "ReadSweepTargets"]
+    assert reads and reads[0]["Action"] == "s3:GetObject"
+    starts = [s for s in statements if s.get("Sid") == "DistributedMapChildren"]
+    assert starts and starts[0]["Action"] == "states:StartExecution"

@@ -261,7 +261,7 @@ def scenario(
     openai.fail_next(ProviderThrottled("openai is throttling (429)"))
     swept = flows.sweep()
     assert swept["status"] == "SUCCEEDED", swept
-    assert {r["status"] for r in json.loads(swept["output"])["results"]} == {"probed"}
+    assert json.loads(swept["output"])["targets"] >= 1  # the targets went through S3
 
 
 @pytest.fixture(scope="session")

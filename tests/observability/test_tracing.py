@@ -113,13 +113,13 @@ upgrade(create_engine(os.environ["DATABASE_URL"]))
 
 from local.apigw import LambdaContext, rest_event
 from functions.create_template import handler as templates
-from functions.probe_provider import handler as probes
+from functions.store_result import handler as stores
 
 health = templates.lambda_handler(
     rest_event("GET", "/api/prompt-templates/health"), LambdaContext(function_name="prompter-create_template")
 )
-targets = probes.lambda_handler(
-    {"action": "sweep_targets"}, LambdaContext(function_name="prompter-probe_provider")
+finished = stores.lambda_handler(
+    {"action": "finish_run", "run_id": "run-1"}, LambdaContext(function_name="prompter-store_result")
 )
 received = []
 while True:
@@ -130,7 +130,7 @@ while True:
     received.append({"header": json.loads(header), "entity": json.loads(document)})
 from aws_xray_sdk.core import patcher
 print(json.dumps({
-    "statuses": [health["statusCode"], sorted(targets)],
+    "statuses": [health["statusCode"], finished["status"]],
     "received": received,
     "patched": sorted(patcher._PATCHED_MODULES),
 }))
@@ -151,7 +151,7 @@ def test_on_each_invocation_is_an_annotated_subsegment(
         DATABASE_URL=f"sqlite:///{tmp_path / 'traced.db'}",
     )
     found = run(INVOKE_SCRIPT, env=env)
-    assert found["statuses"] == [200, ["targets"]]
+    assert found["statuses"] == [200, "succeeded"]
     # nothing patched unless named: patch_all would import botocore, requests, ... at start-up
     assert found["patched"] == patched
     handlers = [r for r in found["received"] if r["entity"]["name"] == "## lambda_handler"]
@@ -166,7 +166,7 @@ def test_on_each_invocation_is_an_annotated_subsegment(
         assert "metadata" not in entity  # no response (prompt text) attached
     api, task = (h["entity"]["annotations"] for h in handlers)
     assert api["action"] == "health" and api["status"] == 200 and api["ColdStart"] is True
-    assert task["action"] == "sweep_targets" and task["status"] == "ok" and task["ColdStart"] is False
+    assert task["action"] == "finish_run" and task["status"] == "ok" and task["ColdStart"] is False
 
 
 def test_settings() -> None:

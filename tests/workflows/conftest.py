@@ -85,22 +85,24 @@ class Workflows:
     def run_execution_arn(self, run_id: str) -> str:
         return self.run_batch_arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
 
-    def wait(self, execution_arn: str) -> dict[str, Any]:
-        return dict(wait_for(self.sfn, execution_arn, timeout=EXECUTION_TIMEOUT))
+    def wait(self, execution_arn: str, timeout: float = EXECUTION_TIMEOUT) -> dict[str, Any]:
+        return dict(wait_for(self.sfn, execution_arn, timeout=timeout))
 
     def run(self, template_id: str, **batch: Any) -> tuple[str, dict[str, Any]]:
         """Start a batch through the API and wait for its execution: (run_id, described execution)."""
         run_id = self.start_run(template_id, **batch)
         return run_id, self.wait(self.run_execution_arn(run_id))
 
-    def execute(self, state_machine_arn: str, execution_input: dict[str, Any]) -> dict[str, Any]:
+    def execute(
+        self, state_machine_arn: str, execution_input: dict[str, Any], timeout: float = EXECUTION_TIMEOUT
+    ) -> dict[str, Any]:
         started = self.sfn.start_execution(  # named: moto 5.2.5 names every unnamed execution "None"
             stateMachineArn=state_machine_arn, name=str(uuid.uuid4()), input=json.dumps(execution_input)
         )
-        return self.wait(started["executionArn"])
+        return self.wait(started["executionArn"], timeout)
 
-    def sweep(self) -> dict[str, Any]:
-        return self.execute(self.version_sweep_arn, {})
+    def sweep(self, timeout: float = EXECUTION_TIMEOUT) -> dict[str, Any]:
+        return self.execute(self.version_sweep_arn, {}, timeout)
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []

@@ -19,12 +19,14 @@ from prompter.errors import ProviderAuthError
 from prompter.workflow import (
     LAMBDA_SERVICE_ERRORS,
     RETRYABLE_ERRORS,
+    SWEEP_RETRYABLE_ERRORS,
     TERMINAL_ERRORS,
     CloseRunTask,
     FinishRunTask,
     RecordFailureTask,
     RunCountryTask,
     StoreTask,
+    SweepTargets,
     SweepTargetsTask,
     error_names,
 )
@@ -76,7 +78,7 @@ def fields(model: type[BaseModel]) -> set[str]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_error_name_is_a_domain_class_a_lambda_error_or_states_all(name: str) -> None:
-    allowed = RETRYABLE | TERMINAL | LAMBDA | {"States.ALL"}
+    allowed = RETRYABLE | TERMINAL | LAMBDA | set(error_names(SWEEP_RETRYABLE_ERRORS)) | {"States.ALL"}
     used = set()
     for _, state in states(load(name)):
         for clause in (*state.get("Retry", []), *state.get("Catch", [])):
@@ -100,7 +102,9 @@ def test_provider_tasks_retry_the_retryable_errors_and_catch_the_rest(name: str)
 @pytest.mark.parametrize("name", NAMES)
 def test_the_other_tasks_retry_only_database_and_lambda_errors(name: str) -> None:
     for state_name, state in tasks(name).items():
-        if state_name not in PROVIDER_TASKS:
+        if state_name == "ListTargets":  # it also writes the target list to S3
+            assert retry_names(state) == set(error_names(SWEEP_RETRYABLE_ERRORS)) | LAMBDA
+        elif state_name not in PROVIDER_TASKS:
             assert retry_names(state) == STORE_RETRYABLE | LAMBDA, state_name
 
 
@@ -179,8 +183,22 @@ def test_version_sweep_payloads_match_the_task_contracts() -> None:
     machine = load("version_sweep")
     listing = machine["States"]["ListTargets"]["Parameters"]
     assert keys(listing) == fields(SweepTargetsTask) and listing["action"] == "sweep_targets"
+    assert listing["sweep_id.$"] == "$$.Execution.Name"
+    # the targets are read from S3 by a Distributed Map, never carried in a state
     probe_map = machine["States"]["ProbeTargets"]
-    assert probe_map["ItemsPath"] == "$.targets" and 1 <= probe_map["MaxConcurrency"] <= 10
+    assert "ItemsPath" not in probe_map and 1 <= probe_map["MaxConcurrency"] <= 10
+    reader = probe_map["ItemReader"]
+    assert reader["Resource"] == "arn:aws:states:::s3:getObject"
+    assert reader["ReaderConfig"] == {"InputType": "JSON"}
+    assert reader["Parameters"] == {"Bucket.$": "$.bucket", "Key.$": "$.key"}
+    assert set(SweepTargets.model_fields) == {"bucket", "key", "targets"}
+    assert probe_map["ItemProcessor"]["ProcessorConfig"] == {
+        "Mode": "DISTRIBUTED",
+        "ExecutionType": "STANDARD",  # under moto; deployed, the substitution is EXPRESS
+    }
+    raw = (WORKFLOWS / "version_sweep.asl.json").read_text(encoding="utf-8")
+    assert '"ExecutionType": "${SweepChildExecutionType}"' in raw
+    assert probe_map["ResultPath"] is None  # the children's outputs never come back into the state
     item = probe_map["ItemSelector"]
     assert keys(item) == fields(ProbeTask) - {"retry_count"} | {"action"} and item["action"] == "probe"
     probe = probe_map["ItemProcessor"]["States"]["Probe"]["Parameters"]

@@ -1,19 +1,51 @@
 """VersionSweep (infra/workflows/version_sweep.asl.json) executed by moto against the real handlers,
-on SQLite and PostgreSQL, with drift events delivered EventBridge → SQS."""
+on SQLite and PostgreSQL, with drift events delivered EventBridge → SQS. The targets go through S3
+and a Distributed Map; each probe's outcome is in the versions table and in the probe invocations."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from local.apigw import handler_module
 from prompter.errors import ProviderAuthError, ProviderThrottled
 from prompter.providers import registry
 from tests.conftest import AwsFakes
 from tests.integration.test_probe_api import emf
 from tests.workflows.conftest import Workflows
+
+
+@dataclass(frozen=True)
+class Probe:
+    template_id: str
+    retry_count: int
+    failed: str | None  # the error class name it raised
+
+
+@pytest.fixture
+def probes(monkeypatch: pytest.MonkeyPatch) -> list[Probe]:
+    """Every ``probe`` task invocation of probe_provider (the seam looks lambda_handler up per call)."""
+    module = handler_module("probe_provider")
+    real = module.lambda_handler
+    seen: list[Probe] = []  # list.append is atomic; the Map's children run in threads
+
+    def recording(event: dict[str, Any], context: Any) -> Any:
+        if event.get("action", "probe") != "probe":
+            return real(event, context)
+        try:
+            answer = real(event, context)
+        except Exception as error:
+            seen.append(Probe(event["template_id"], event["retry_count"], type(error).__name__))
+            raise
+        seen.append(Probe(event["template_id"], event["retry_count"], None))
+        return answer
+
+    monkeypatch.setattr(module, "lambda_handler", recording)
+    return seen
 
 
 def two_templates(workflows: Workflows) -> list[dict[str, Any]]:
@@ -35,16 +67,10 @@ def test_the_sweep_probes_every_template_and_publishes_drift(
     assert registry.fake("openai").calls == 2
     before = {t["id"]: workflows.versions(t["id"]) for t in templates}
     assert all(len(rows) == 1 for rows in before.values())
-    # and the output holds a few ids per target, nothing more
+    # and the output says where the targets were written and how many, nothing more
     output = json.loads(first["output"])
-    assert output["targets"] == 2
-    assert {
-        r["template_id"]: (r["status"], r["version_id"], r["new_version"]) for r in output["results"]
-    } == {t: ("probed", rows[0]["id"], True) for t, rows in before.items()}
-    assert all(
-        set(r) == {"template_id", "status", "version_id", "provider_version_key", "new_version"}
-        for r in output["results"]
-    )
+    assert output == {"bucket": "prompter-sweeps", "key": output["key"], "targets": 2}
+    assert output["key"].startswith("sweeps/") and output["key"].endswith("/targets.json")
     assert aws.drift_events() == []
 
     # When the provider ships a new build and the next hourly sweep runs
@@ -67,37 +93,40 @@ def test_the_sweep_probes_every_template_and_publishes_drift(
         assert detail["model_id"] == template["model_id"]
 
 
-def test_a_second_sweep_in_the_same_hour_is_deduplicated(workflows: Workflows, clock: Any) -> None:
-    two_templates(workflows)
+def test_a_second_sweep_in_the_same_hour_is_deduplicated(
+    workflows: Workflows, clock: Any, probes: list[Probe]
+) -> None:
+    templates = two_templates(workflows)
     first = workflows.sweep()
+    versions = {t["id"]: workflows.versions(t["id"]) for t in templates}
     again = workflows.sweep()
     assert first["status"] == again["status"] == "SUCCEEDED"
-    # the replayed probes answer what this hour's first probes answered
-    versions = {r["template_id"]: r["version_id"] for r in json.loads(first["output"])["results"]}
-    assert {r["template_id"]: r["version_id"] for r in json.loads(again["output"])["results"]} == versions
+    # every template was probed twice, the replays answering what this hour's first probes answered
+    assert sorted(p.template_id for p in probes) == sorted([t["id"] for t in templates] * 2)
+    assert {t["id"]: workflows.versions(t["id"]) for t in templates} == versions  # untouched
     assert registry.fake("openai").calls == 2  # the probes of this hour bucket are reused
 
 
-def test_a_failed_probe_is_recorded_in_the_output_and_never_fails_the_sweep(
-    workflows: Workflows, clock: Any
+def test_a_failed_probe_never_fails_the_sweep(
+    workflows: Workflows, clock: Any, probes: list[Probe], capsys: pytest.CaptureFixture[str]
 ) -> None:
     templates = two_templates(workflows)
     registry.fake("openai").fail_next(ProviderAuthError("openai refused the credentials (401)"))
     swept = workflows.sweep()
     assert swept["status"] == "SUCCEEDED", swept
-    output = json.loads(swept["output"])
-    assert output["targets"] == 2
-    [failed] = [r for r in output["results"] if r["status"] == "failed"]
-    assert failed == {"template_id": failed["template_id"], "status": "failed", "error": "ProviderAuthError"}
-    assert failed["template_id"] in {t["id"] for t in templates}
-    probed = [t for t in templates if t["id"] != failed["template_id"]]
+    assert json.loads(swept["output"])["targets"] == 2
+    [failed] = [p for p in probes if p.failed]
+    assert failed.failed == "ProviderAuthError" and failed.template_id in {t["id"] for t in templates}
+    probed = [t for t in templates if t["id"] != failed.template_id]
     assert len(workflows.versions(probed[0]["id"])) == 1
-    assert workflows.versions(failed["template_id"]) == []
+    assert workflows.versions(failed.template_id) == []
     assert workflows.backoff_waits == []  # terminal: caught, not retried
+    failures = [doc for doc in emf(capsys.readouterr().out) if "ProbeFailures" in doc]
+    assert [(doc["provider"], doc["ProbeFailures"]) for doc in failures] == [("openai", [1.0])]
 
 
 def test_a_throttled_probe_is_retried_with_its_retry_count_and_counted(
-    workflows: Workflows, clock: Any, capsys: pytest.CaptureFixture[str]
+    workflows: Workflows, clock: Any, capsys: pytest.CaptureFixture[str], probes: list[Probe]
 ) -> None:
     # Given a provider that throttles the next probe once
     templates = two_templates(workflows)
@@ -106,20 +135,100 @@ def test_a_throttled_probe_is_retried_with_its_retry_count_and_counted(
     swept = workflows.sweep()
     # Then the throttled probe was retried and both templates are probed
     assert swept["status"] == "SUCCEEDED", swept
-    output = json.loads(swept["output"])
-    assert {r["template_id"]: r["status"] for r in output["results"]} == {
-        t["id"]: "probed" for t in templates
-    }
+    assert all(len(workflows.versions(t["id"])) == 1 for t in templates)
     assert registry.fake("openai").calls == 3 and len(workflows.backoff_waits) == 1
     # and the probe tasks were sent $$.State.RetryCount: 0 for each first attempt, 1 for the retry
-    history = workflows.history(swept["executionArn"])
-    sent = [
-        json.loads(e["lambdaFunctionScheduledEventDetails"]["input"])
-        for e in history
-        if e["type"] == "LambdaFunctionScheduled"
-    ]
-    probes = sorted(p["retry_count"] for p in sent if p.get("action") == "probe")
-    assert probes == [0, 0, 1]
+    assert sorted(p.retry_count for p in probes) == [0, 0, 1]
+    assert [p.failed for p in probes if p.retry_count == 0].count("ProviderThrottled") == 1
     # and only the retried probe was counted as a provider retry, by provider
     retried = [doc for doc in emf(capsys.readouterr().out) if "ProviderRetries" in doc]
     assert [(doc["provider"], doc["ProviderRetries"]) for doc in retried] == [("openai", [1.0])]
+
+
+def insert_templates(database_url: str, start: int, stop: int) -> None:
+    """Active templates ``bulk-<start>`` to ``bulk-<stop - 1>``, written straight to the database
+    (the API would take minutes)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import create_engine
+
+    from prompter.db.schema import prompt_templates
+
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "id": f"bulk-{i:06d}",
+            "org_id": "bulk",
+            "workspace_id": "ws",
+            "name": f"t{i}",
+            "provider": "openai",
+            "model_id": "gpt-4o",
+            "config_hash": f"{i:064d}",
+            "canonical_config": {},
+            "system_instructions": "",
+            "user_prompt_template": "p",
+            "country_set": ["US"],
+            "inference_params": {},
+            "tools_spec": [],
+            "created_at": now,
+        }
+        for i in range(start, stop)
+    ]
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(prompt_templates.insert(), rows)
+    engine.dispose()
+
+
+def probed_templates(database_url: str) -> int:
+    from sqlalchemy import create_engine, func, select
+
+    from prompter.db.schema import prompt_versions
+
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        count = conn.execute(select(func.count(func.distinct(prompt_versions.c.template_id)))).scalar()
+    engine.dispose()
+    return int(count or 0)
+
+
+def largest_state(workflows: Workflows, execution_arn: str) -> int:
+    """The largest input or output of any state of the execution, in bytes."""
+    largest = 0
+    for event in workflows.history(execution_arn):
+        for details in event.values():
+            if isinstance(details, dict):
+                for name in ("input", "output"):
+                    if isinstance(details.get(name), str):
+                        largest = max(largest, len(details[name].encode()))
+    return largest
+
+
+SMALL = 100
+LARGE = 3100  # past the ~1,430 templates at which the list-in-state sweep failed (DataLimitExceeded)
+
+
+# PostgreSQL only (the database that deploys): the property is the workflow's, and 3,000 probes from
+# four threads into one SQLite file spend most of their time waiting for its write lock.
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_sweep_of_more_than_3000_templates_completes_with_a_constant_state(
+    workflows: Workflows, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prompter import runtime
+
+    monkeypatch.setenv("PROMPTER_IDEMPOTENCY_TABLE", "")  # one probe each anyway; keeps the test fast
+    runtime.reset()
+    insert_templates(workflows.database_url, 0, SMALL)
+    small = workflows.sweep()
+    assert small["status"] == "SUCCEEDED", small
+    assert json.loads(small["output"])["targets"] == SMALL
+    insert_templates(workflows.database_url, SMALL, LARGE)
+    large = workflows.sweep(timeout=300)
+    assert large["status"] == "SUCCEEDED", large
+    assert json.loads(large["output"])["targets"] == LARGE
+    assert probed_templates(workflows.database_url) == LARGE
+    # the state does not grow with the count: the list lives in S3, the results are discarded
+    assert largest_state(workflows, large["executionArn"]) <= 1.1 * largest_state(
+        workflows, small["executionArn"]
+    )

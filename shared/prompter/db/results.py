@@ -7,13 +7,14 @@ statements). A retried store task therefore never makes a second row.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, literal, select, true, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from prompter.db.dialects import dml
 from prompter.db.engine import run_with_reconnect
 from prompter.db.schema import prompt_results as r
 from prompter.db.schema import prompt_runs as runs
@@ -36,10 +37,18 @@ def _insert(dialect: Any) -> Any:
     )
 
 
-_INSERT = {"postgresql": _insert(postgresql), "sqlite": _insert(sqlite)}
 _RUN_INSERT = runs.insert().values({c.name: bindparam(f"run_{c.name}", type_=c.type) for c in runs.c})
-# PostgreSQL: a single run's run row and its result in one statement (a data-modifying CTE).
-_PG_INSERT_WITH_RUN = _INSERT["postgresql"].add_cte(_RUN_INSERT.cte("run"))
+
+
+@functools.cache
+def _insert_statement(dialect_name: str) -> Any:
+    return _insert(dml(dialect_name))
+
+
+@functools.cache
+def _insert_with_run_statement() -> Any:
+    """PostgreSQL: a single run's run row and its result in one statement (a data-modifying CTE)."""
+    return _insert_statement("postgresql").add_cte(_RUN_INSERT.cte("run"))
 
 
 def _row(row: Any) -> dict[str, Any]:
@@ -57,7 +66,7 @@ class ResultStore:
     def store(self, values: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """Store a result unless (run_id, run_country) already has one; ``(row, inserted)``."""
         params = {c.name: values.get(c.name) for c in _INSERTED}
-        insert = _INSERT[self.engine.dialect.name]
+        insert = _insert_statement(self.engine.dialect.name)
 
         def work(conn: Connection) -> tuple[dict[str, Any], bool]:
             row = conn.execute(insert, params).first()
@@ -75,9 +84,9 @@ class ResultStore:
 
         def work(conn: Connection) -> dict[str, Any]:
             if self.engine.dialect.name == "postgresql":
-                return _row(conn.execute(_PG_INSERT_WITH_RUN, params).one())
+                return _row(conn.execute(_insert_with_run_statement(), params).one())
             conn.execute(_RUN_INSERT, params)  # SQLite: two in-process statements
-            return _row(conn.execute(_INSERT["sqlite"], params).one())
+            return _row(conn.execute(_insert_statement("sqlite"), params).one())
 
         return run_with_reconnect(self.engine, work)
 

@@ -1,19 +1,21 @@
 """Template storage: single-statement writes, active-only identity enforced by the database.
 
-The hot statements are built once, at import, with bound parameters: building a SQLAlchemy
-statement per request costs more than the database round trip it makes.
+The hot statements are built once (at import, or on first use for a dialect: see
+``prompter.db.dialects``) with bound parameters: building a SQLAlchemy statement per request costs
+more than the database round trip it makes.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, literal, select, true, tuple_, union_all, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from prompter.db.dialects import dml
 from prompter.db.engine import run_with_reconnect
 from prompter.db.schema import prompt_templates as t
 
@@ -42,13 +44,17 @@ def _insert(dialect: Any) -> Any:
     )
 
 
-# PostgreSQL: insert, or find the active row holding the identity, in one statement.
-_PG_INSERT_OR_GET = union_all(
-    select(_insert(postgresql).returning(t.c.id, true().label("inserted")).cte("ins")),
-    select(t.c.id, literal(False).label("inserted")).where(*_SAME_ACTIVE_IDENTITY),
-).limit(1)
-# SQLite cannot put DML in a CTE: insert, and look the row up only when nothing was inserted.
-_SQLITE_INSERT = _insert(sqlite).returning(t.c.id)
+@functools.cache
+def _create_statement(dialect_name: str) -> Any:
+    """PostgreSQL: insert, or find the active row holding the identity, in one statement. SQLite
+    cannot put DML in a CTE: there, insert, and look the row up only when nothing was inserted."""
+    insert = _insert(dml(dialect_name))
+    if dialect_name == "postgresql":
+        return union_all(
+            select(insert.returning(t.c.id, true().label("inserted")).cte("ins")),
+            select(t.c.id, literal(False).label("inserted")).where(*_SAME_ACTIVE_IDENTITY),
+        ).limit(1)
+    return insert.returning(t.c.id)
 
 
 def in_org(org_id: str | None) -> tuple[Any, ...]:
@@ -100,9 +106,9 @@ class TemplateStore:
 
     def _insert_or_get(self, conn: Connection, params: dict[str, Any]) -> tuple[str, bool] | None:
         if self.dialect == "postgresql":
-            row = conn.execute(_PG_INSERT_OR_GET, params).first()
+            row = conn.execute(_create_statement("postgresql"), params).first()
             return (row[0], bool(row[1])) if row is not None else None
-        new_id = conn.execute(_SQLITE_INSERT, params).scalar()
+        new_id = conn.execute(_create_statement("sqlite"), params).scalar()
         if new_id is not None:
             return new_id, True
         existing = conn.execute(_ACTIVE_ID, params).scalar()
@@ -156,9 +162,13 @@ class TemplateStore:
 
         return run_with_reconnect(self.engine, work)
 
-    def sweep_targets(self) -> list[dict[str, Any]]:
-        """Every active template's (org, template, provider, model), for the version sweep."""
+    def sweep_targets(self, after: str | None, limit: int) -> list[dict[str, Any]]:
+        """A page of active templates' (org, template, provider, model), in id order after ``after``
+        (keyset on the primary key), for the version sweep."""
         stmt = select(t.c.org_id, t.c.id.label("template_id"), t.c.provider, t.c.model_id).where(_ACTIVE)
+        if after is not None:
+            stmt = stmt.where(t.c.id > after)
+        stmt = stmt.order_by(t.c.id).limit(limit)
         return run_with_reconnect(self.engine, lambda conn: [dict(x._mapping) for x in conn.execute(stmt)])
 
     def ping(self) -> str:

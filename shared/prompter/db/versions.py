@@ -9,14 +9,15 @@ the same template, provider and requested model: SPEC §2.4), so drift is known 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, select, true
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from prompter.db.dialects import dml
 from prompter.db.engine import run_with_reconnect
 from prompter.db.schema import prompt_templates as t
 from prompter.db.schema import prompt_versions as v
@@ -55,10 +56,14 @@ def _upsert(dialect: Any, greatest: Any) -> Any:
     ).returning(*_RETURNED)
 
 
-_PG_UPSERT = (
-    lambda up: select(*up.c, _PREVIOUS_KEY.scalar_subquery().label("previous_key")).select_from(up)
-)(_upsert(postgresql, func.greatest).cte("up"))
-_SQLITE_UPSERT = _upsert(sqlite, func.max)  # SQLite's two-argument max() is GREATEST
+@functools.cache
+def _upsert_statement(dialect_name: str) -> Any:
+    """PostgreSQL: the upsert and the lineage's previous key in one statement. SQLite: the upsert
+    (its two-argument max() is GREATEST); the previous key is a second in-process statement."""
+    if dialect_name == "postgresql":
+        up = _upsert(dml(dialect_name), func.greatest).cte("up")
+        return select(*up.c, _PREVIOUS_KEY.scalar_subquery().label("previous_key")).select_from(up)
+    return _upsert(dml(dialect_name), func.max)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +112,10 @@ class VersionStore:
 
         def work(conn: Connection) -> RecordedVersion:
             if self.engine.dialect.name == "postgresql":
-                row = conn.execute(_PG_UPSERT, params).one()
+                row = conn.execute(_upsert_statement("postgresql"), params).one()
                 previous = row.previous_key
             else:
-                row = conn.execute(_SQLITE_UPSERT, params).one()
+                row = conn.execute(_upsert_statement("sqlite"), params).one()
                 previous = conn.execute(_PREVIOUS_KEY, params).scalar() if row.seen_count == 1 else None
             is_new = row.seen_count == 1
             return RecordedVersion(

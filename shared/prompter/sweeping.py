@@ -1,0 +1,62 @@
+"""The version sweep's list of targets (SPEC §5): every active (template, provider, model), for any
+number of templates.
+
+The list is never carried in a workflow state (Step Functions caps one at 256 KB, about 2,000
+targets): it is read from the database a page at a time (keyset on the template id) and written to S3
+as one JSON array, which the VersionSweep's Distributed Map reads with its ItemReader. The workflow
+state holds only the bucket, the key and the count, so its size does not grow with the count.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from prompter.db.templates import TemplateStore
+from prompter.errors import SweepStorageUnavailable
+from prompter.observability import logger
+from prompter.workflow import SweepTargets
+
+PAGE = 5000
+PREFIX = "sweeps/"
+
+
+def target_key(sweep_id: str) -> str:
+    return f"{PREFIX}{sweep_id}/targets.json"
+
+
+def write_targets(
+    templates: TemplateStore,
+    bucket: str | None,
+    sweep_id: str,
+    put_object: Callable[..., Any],
+    page: int = PAGE,
+) -> SweepTargets:
+    """Write every active target to ``s3://bucket/sweeps/<sweep_id>/targets.json``."""
+    if not bucket:
+        raise SweepStorageUnavailable("the version sweep has no bucket (PROMPTER_SWEEP_BUCKET)")
+    chunks = ["["]
+    count = 0
+    after: str | None = None
+    while True:
+        rows = templates.sweep_targets(after, page)
+        for row in rows:
+            chunks.append(("," if count else "") + json.dumps(row, separators=(",", ":")))
+            count += 1
+        if len(rows) < page:
+            break
+        after = rows[-1]["template_id"]
+    chunks.append("]")
+    key = target_key(sweep_id)
+    try:
+        put_object(
+            Bucket=bucket, Key=key, Body="".join(chunks).encode("utf-8"), ContentType="application/json"
+        )
+    except Exception as error:  # an SDK failure, by class name only in the logs
+        logger.warning(
+            "sweep targets not written", extra={"action": "sweep_targets", "cause": type(error).__name__}
+        )
+        raise SweepStorageUnavailable("the sweep's target list could not be written; retrying") from error
+    logger.info("sweep targets written", extra={"action": "sweep_targets", "targets": count})
+    return SweepTargets(bucket=bucket, key=key, targets=count)
