@@ -531,7 +531,7 @@ def import_seconds(module: str) -> float:
     return float(result.stdout.strip().splitlines()[-1])
 
 
-COLD_TARGET = 0.6  # SPEC §7: each function's import ≤ 0.6 × the FastAPI equivalent's
+COLD_TARGET = 0.6  # SPEC §7: each function's import at most 0.6 times the FastAPI equivalent's
 
 
 def cold_start() -> tuple[list[Figure], list[str]]:
