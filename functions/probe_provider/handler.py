@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from sqlalchemy import Engine
 
 from prompter import routes, runtime, snapstart
@@ -38,6 +38,7 @@ from prompter.probing import (
 )
 from prompter.recording import ResultRecorder
 from prompter.running import Runner
+from prompter.schema_base import Model
 from prompter.settings import ProbeFunctionSettings
 from prompter.sweeping import write_targets
 from prompter.templates import Scope
@@ -101,7 +102,7 @@ def prober() -> Prober:
     )
 
 
-class EnsureVersionRequest(BaseModel):
+class EnsureVersionRequest(Model):
     """All fields optional: the template's provider and model are the defaults."""
 
     model_config = ConfigDict(extra="ignore")
@@ -131,7 +132,7 @@ def list_versions(template_id: str) -> VersionHistory:
     return prober().history(request_scope(app, settings()), template_id)
 
 
-class ProbeTask(BaseModel):
+class ProbeTask(Model):
     """The workflows' probe task: which template (and optionally which provider/model) to probe."""
 
     model_config = ConfigDict(extra="ignore")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from prompter.identity import PROVIDERS
+from prompter.schema_base import Model
 
 Provider = Literal["openai", "azure-openai", "google", "anthropic", "bedrock", "fake"]
 assert set(Provider.__args__) == set(PROVIDERS)  # type: ignore[attr-defined]
@@ -15,7 +16,7 @@ assert set(Provider.__args__) == set(PROVIDERS)  # type: ignore[attr-defined]
 ShortText = Field(min_length=1, max_length=128)
 
 
-class CreateTemplateRequest(BaseModel):
+class CreateTemplateRequest(Model):
     """A create-template body. Only the generation fields enter the config hash."""
 
     model_config = ConfigDict(extra="ignore", str_max_length=100_000)
@@ -39,7 +40,7 @@ class CreateTemplateRequest(BaseModel):
     created_by: str | None = Field(default=None, max_length=200)
 
 
-class Template(BaseModel):
+class Template(Model):
     """A stored template."""
 
     id: str
@@ -71,16 +72,16 @@ class TemplateDetail(Template):
     canonical_config: dict[str, Any]
 
 
-class TemplatePage(BaseModel):
+class TemplatePage(Model):
     items: list[Template]
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
 
 
-class DuplicateCheck(BaseModel):
+class DuplicateCheck(Model):
     exact_match: bool
     template_id: str | None
 
 
-class Health(BaseModel):
+class Health(Model):
     status: Literal["ok"]
     db: str

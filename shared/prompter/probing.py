@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
-
 from prompter.costguard import cost_problems
 from prompter.db.templates import TemplateStore
 from prompter.db.versions import VersionCapture, VersionStore
@@ -38,6 +36,7 @@ from prompter.once import Once
 from prompter.providers import registry
 from prompter.providers.base import ChatReply, ChatRequest
 from prompter.providers.versioning import UNKNOWN, ProviderVersion, version_of
+from prompter.schema_base import Model
 from prompter.settings import ProviderSettings
 from prompter.templates import Scope
 
@@ -47,7 +46,7 @@ DRIFT_SOURCE = "prompter"
 DRIFT_DETAIL_TYPE = "ProviderVersionChanged"
 
 
-class EnsureVersionResult(BaseModel):
+class EnsureVersionResult(Model):
     """The version a probe found (SPEC §3 ensure-version), with what was requested and resolved."""
 
     version_id: str
@@ -61,7 +60,7 @@ class EnsureVersionResult(BaseModel):
     previous_provider_version_key: str | None
 
 
-class VersionOut(BaseModel):
+class VersionOut(Model):
     id: str
     template_id: str
     provider: str
@@ -75,7 +74,7 @@ class VersionOut(BaseModel):
     seen_count: int
 
 
-class VersionHistory(BaseModel):
+class VersionHistory(Model):
     items: list[VersionOut]
 
 

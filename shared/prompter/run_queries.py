@@ -12,13 +12,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from prompter.countries import country_code
 from prompter.db.results import ResultStore, RunStore
 from prompter.db.templates import TemplateStore
 from prompter.errors import RunNotFound, TemplateNotFound
 from prompter.recording import ResultRecorder
+from prompter.schema_base import Model
 from prompter.templates import Scope, decode_cursor, encode_cursor, utc_instant
 from prompter.workflow import TERMINAL_EXECUTION
 
@@ -30,7 +31,7 @@ EXECUTION_NOT_FOUND = "NOT_FOUND"
 ExecutionStatus = Callable[[str], str | None]
 
 
-class CountryOutcome(BaseModel):
+class CountryOutcome(Model):
     country: str
     status: str  # succeeded | failed | pending
     result_id: str | None = None
@@ -40,7 +41,7 @@ class CountryOutcome(BaseModel):
     error_message: str | None = None
 
 
-class RunStatus(BaseModel):
+class RunStatus(Model):
     run_id: str
     template_id: str
     status: str  # running | succeeded | partial | failed
@@ -53,7 +54,7 @@ class RunStatus(BaseModel):
     execution_status: str | None = None
 
 
-class ResultOut(BaseModel):
+class ResultOut(Model):
     id: str
     run_id: str
     template_id: str
@@ -80,7 +81,7 @@ class ResultOut(BaseModel):
     created_at: datetime
 
 
-class ResultsPage(BaseModel):
+class ResultsPage(Model):
     items: list[ResultOut]
     next_cursor: str | None
 

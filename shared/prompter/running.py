@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from prompter.costguard import cost_problems
 from prompter.countries import country_code
@@ -27,6 +27,7 @@ from prompter.providers.base import ChatRequest
 from prompter.recording import ResultRecorder
 from prompter.rendering import check_prompt_size, prompt_hash, render, run_variables
 from prompter.sanitize import clean_json
+from prompter.schema_base import Model
 from prompter.settings import ProviderSettings
 from prompter.templates import Scope
 from prompter.workflow import CallOutcome, RunCountryTask
@@ -38,7 +39,7 @@ class WorkflowUnavailable(RetryableError):
     code = "WORKFLOW_UNAVAILABLE"
 
 
-class _RunFields(BaseModel):
+class _RunFields(Model):
     model_config = ConfigDict(extra="ignore")
 
     org_id: str | None = Field(default=None, min_length=1, max_length=128, description="tenant (local only)")
@@ -74,7 +75,7 @@ class BatchRunRequest(_RunFields):
     )
 
 
-class RunResult(BaseModel):
+class RunResult(Model):
     result_id: str
     run_id: str
     country: str
@@ -84,7 +85,7 @@ class RunResult(BaseModel):
     created_at: datetime
 
 
-class RunAccepted(BaseModel):
+class RunAccepted(Model):
     run_id: str
 
 

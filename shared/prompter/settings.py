@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from prompter.schema_base import Model
 
 # Repository root when running from a checkout (shared/prompter/settings.py → ../../).
 _CHECKOUT_ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +24,7 @@ def default_database_url() -> str:
     return f"sqlite:///{_CHECKOUT_ROOT / '.data' / 'prompter.db'}"
 
 
-class _EnvModel(BaseModel):
+class _EnvModel(Model):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     env_aliases: ClassVar[Mapping[str, str]] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from prompter.errors import (
     DatabaseUnavailable,
@@ -22,6 +22,7 @@ from prompter.errors import (
     SweepStorageUnavailable,
     TemplateNotFound,
 )
+from prompter.schema_base import Model
 
 # Retried with backoff and jitter by the workflows.
 RETRYABLE_ERRORS: tuple[type[Exception], ...] = (ProviderThrottled, ProviderUnavailable, DatabaseUnavailable)
@@ -78,7 +79,7 @@ def error_code(error_name: str) -> str:
     return INTERNAL_ERROR
 
 
-class _Task(BaseModel):
+class _Task(Model):
     model_config = ConfigDict(extra="ignore")
 
 
@@ -161,7 +162,7 @@ class SweepTargetsTask(_Task):
     sweep_id: str = Field(min_length=1, max_length=80, description="$$.Execution.Name: names the object")
 
 
-class SweepTargets(BaseModel):
+class SweepTargets(Model):
     """Where the targets were written, and how many: the sweep's whole state, whatever the count."""
 
     bucket: str

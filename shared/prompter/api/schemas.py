@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from prompter.schema_base import Model
 
 
-class FieldProblem(BaseModel):
+class FieldProblem(Model):
     field: str
     loc: list[str | int]
     message: str
     type: str
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(Model):
     model_config = ConfigDict(extra="allow")
 
     code: str
@@ -22,5 +24,5 @@ class ErrorDetail(BaseModel):
     correlation_id: str | None = None
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Model):
     detail: ErrorDetail
