@@ -6,14 +6,16 @@ One run starts a throw-away PostgreSQL 15 cluster and measures:
 1. statements sent to the database per create (new), create (duplicate) and check-duplicate,
    counted with a SQLAlchemy ``before_cursor_execute`` listener on the handler's engine after a
    warm-up (and, on PostgreSQL, cross-checked by counting the messages pg8000 flushes to the socket);
+   then, for every route on PostgreSQL, its statements and wire round trips (socket flushes), and the
+   largest number of round trips per statement over all routes (target 1);
 2. warm overhead: median in-process create through ``lambda_handler`` with a real API Gateway proxy
    event (a new config each time, so every request inserts) over the median bare pg8000
    ``INSERT ... ON CONFLICT DO NOTHING`` into a copy of the table, interleaved on the same cluster.
-   The target is judged against pg8000's ordinary (unnamed-statement) execution, the protocol path
-   the service itself must take behind RDS Proxy; a named prepared statement is printed beside it;
-3. cold start: the import of ``functions.create_template.handler`` over the import of the
-   equivalent FastAPI + SQLAlchemy ORM + prometheus-client app (``bench.fastapi_app``), each timed
-   inside fresh interpreters (start-up excluded), alternating, on compiled bytecode.
+   The target (SPEC §7: ≤ 4) is judged against a named prepared statement, the driver's one-round-trip
+   floor; the unnamed statement the service itself must use behind RDS Proxy is printed beside it;
+3. cold start: each function's handler import over the import of the equivalent FastAPI +
+   SQLAlchemy ORM + prometheus-client app (``bench.fastapi_app``), each timed inside fresh
+   interpreters (start-up excluded), alternating, on compiled bytecode (target ≤ 0.60 each).
 
 Benchmarks report; they do not fail the build: the exit status is 0 whatever the verdicts.
 """
@@ -182,8 +184,8 @@ def use_database(url: str) -> Any:
 
 
 WIRE_NOTE = (
-    "messages flushed to the server, each followed by a wait for its answer; pg8000's DB-API execute "
-    "sends Parse+Sync, then Describe+Sync, then Bind+Execute+Sync: 3 waits per statement"
+    "messages flushed to the server, each followed by a wait for its answer; pg8000's own DB-API "
+    "execute waits 3 times per statement, prompter.db.wire once (Parse+Bind+Describe+Execute+Sync)"
 )
 
 
@@ -284,6 +286,112 @@ def count_statements(url: str, label: str) -> tuple[list[Figure], list[str]]:
     finally:
         event.remove(engine, "before_cursor_execute", record)
     return figures + wire_trips, details
+
+
+def route_round_trips(url: str) -> tuple[list[Figure], list[str]]:
+    """Statements and wire round trips (pg8000 flushes) of every route on PostgreSQL, each measured on
+    a warm engine (the connection already open), with moto standing in for AWS as in ``make dev``.
+
+    Probes are measured without de-duplication (every one reaches the provider and the version
+    upsert). ``startRuns`` answers 202 while its execution's tasks begin in the background, so its
+    count is printed but left out of the per-statement maximum."""
+    from sqlalchemy import event
+
+    from local.apigw import handler_module, invoke, rest_event
+    from local.aws import local_aws
+    from local.stepfunctions import wait_for
+    from prompter import runtime
+    from prompter.routes import ROUTES
+
+    figures: list[Figure] = []
+    details: list[str] = []
+    saved = {k: os.environ.get(k) for k in ("PROMPTER_IDEMPOTENCY_TABLE",)}
+    with local_aws(), quiet():
+        os.environ["DATABASE_URL"] = url
+        os.environ["PROMPTER_IDEMPOTENCY_TABLE"] = ""
+        runtime.reset()
+        tag = uuid.uuid4().hex[:8]
+
+        def call(method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> Any:
+            return invoke(rest_event(method, path, body=body, query=query))
+
+        created = json.loads(
+            call("POST", TEMPLATES, {**request_body(f"routes-{tag}"), "country_set": ["US"]})["body"]
+        )
+        tid = created["id"]
+        ran = json.loads(call("POST", f"{TEMPLATES}/{tid}/run", {"country": "US"})["body"])
+        batch = json.loads(call("POST", f"{TEMPLATES}/{tid}/runs", {})["body"])
+        import boto3
+
+        sfn = boto3.client("stepfunctions")
+        arn = os.environ["PROMPTER_RUN_BATCH_STATE_MACHINE_ARN"].replace(":stateMachine:", ":execution:")
+        wait_for(sfn, f"{arn}:{batch['run_id']}")
+        engines = [
+            handler_module("create_template").store().engine,
+            handler_module("probe_provider").engine(),
+            handler_module("store_result").engine(),
+        ]
+        statements: list[str] = []
+
+        def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            statements.append(statement)
+
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", record)
+        bodies: dict[str, Any] = {
+            "createTemplate": request_body(f"new-{tag}"),
+            "checkDuplicate": request_body(f"routes-{tag}") | {"country_set": ["US"]},
+            "runOnce": {"country": "US"},
+            "startRuns": {},
+        }
+        params = {"template_id": tid, "run_id": ran["run_id"]}
+        cases = [(r, bodies.get(r.operation_id)) for r in ROUTES if r.operation_id != "deleteTemplate"]
+        duplicate = next(r for r in ROUTES if r.operation_id == "createTemplate")
+        cases.insert(1, (duplicate, request_body(f"new-{tag}")))  # the same config again: a 409
+        cases.append((next(r for r in ROUTES if r.operation_id == "deleteTemplate"), None))
+        worst = 0.0
+        try:
+            for index, (route, body) in enumerate(cases):
+                path = route.path.format(**params)
+                query = (
+                    {"workspace_id": BASE_REQUEST["workspace_id"]}
+                    if route.operation_id == "listTemplates"
+                    else None
+                )
+                if route.operation_id != "deleteTemplate":  # the delete is measured once, for real
+                    call(route.method, path, body, query)  # warm: statements built, connection open
+                if route.operation_id in ("createTemplate",) and index == 0:
+                    body = request_body(f"new2-{tag}")
+                statements.clear()
+                with pg8000_flush_counter() as flushes:
+                    response = call(route.method, path, body, query)
+                count = len(statements)  # before a batch's own tasks start adding theirs
+                if route.operation_id == "startRuns":
+                    wait_for(sfn, f"{arn}:{json.loads(response['body'])['run_id']}")
+                name = route.operation_id + (" (duplicate)" if index == 1 else "")
+                figures.append(Figure("routes/PostgreSQL", f"{name}: statements", count, "stmts"))
+                figures.append(Figure("routes/PostgreSQL", f"{name}: wire round trips", flushes[0], "RT"))
+                details.append(
+                    f"{route.method} {route.path} ({name}) → HTTP {response['statusCode']}: "
+                    f"{count} statement(s), {flushes[0]} round trip(s)"
+                )
+                if count and route.operation_id != "startRuns":
+                    worst = max(worst, flushes[0] / count)
+        finally:
+            for engine in engines:
+                event.remove(engine, "before_cursor_execute", record)
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            runtime.reset()
+    figures.append(
+        Figure(
+            "wire/PostgreSQL", "round trips per statement, max over routes", worst, "RT", 1, note=WIRE_NOTE
+        )
+    )
+    return figures, details
 
 
 # ---------------------------------------------------------------- 2. warm overhead
@@ -403,15 +511,15 @@ def warm_overhead(url: str) -> tuple[list[Figure], list[str]]:
         Figure("warm", "create via lambda_handler, median", handler_ms, "ms"),
         Figure("warm", "bare pg8000 INSERT ... ON CONFLICT (unnamed statement), median", bare_ms, "ms"),
         Figure("warm", "bare pg8000 INSERT ... ON CONFLICT (named prepared), median", prepared_ms, "ms"),
+        Figure("warm", "overhead ratio (handler / bare unnamed)", handler_ms / bare_ms, "x"),
         Figure(
             "warm",
-            "overhead ratio (handler / bare unnamed)",
-            handler_ms / bare_ms,
+            "create / bare prepared one-round-trip statement",
+            handler_ms / prepared_ms,
             "x",
-            2.0,
+            4.0,  # SPEC §7: the driver's floor is a named prepared statement
             note=f"{WARM_ITERATIONS} interleaved iterations after {WARM_WARMUP} warm-up, each a new config",
         ),
-        Figure("warm", "overhead ratio (handler / bare prepared)", handler_ms / prepared_ms, "x"),
     ]
     details = [
         f"handler p10/p90: {percentile(handler_ns, 10):.3f} / {percentile(handler_ns, 90):.3f} ms; "
@@ -725,6 +833,11 @@ def main() -> int:
             figures += found
             details += lines
         print("\n".join(details))
+
+        section("1b. Every route's statements and wire round trips (PostgreSQL, warm, moto for AWS)")
+        found, lines = route_round_trips(pg_url)
+        figures += found
+        print("\n".join(lines))
 
         section("2. Warm overhead (in-process create vs bare pg8000 insert, same cluster)")
         print(f"handler: lambda_handler(rest_event('POST', '{TEMPLATES}', body=<new config>), LambdaContext)")
