@@ -168,6 +168,37 @@ def _memoise_json_paths() -> None:
     json_path.parse = cached
 
 
+def _invoke_our_functions_directly() -> None:
+    """moto's interpreter invokes a Lambda task through a boto3 client, botocore's request
+    serialisation and moto's HTTP stub, which land in the simple Lambda backend's ``invoke`` (the
+    seam below): a third of a sweep child's time. For our functions, its invoke step calls the same
+    seam directly and builds the response the client would have parsed; other functions keep moto's
+    path."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    original = lambda_eval_utils._invoke_lambda_function
+    if getattr(original, "_prompter_direct", False):
+        return
+
+    def invoke(parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
+        function = local_function(str(parameters.get("FunctionName") or ""))
+        if function is None:
+            return dict(original(parameters, region, state_credentials))
+        headers: dict[str, Any] = {}
+        body = invoke_in_process(function, parameters.get("Payload"), headers)
+        response: dict[str, Any] = {
+            "StatusCode": 200,
+            "Payload": json.loads(body),
+            "ExecutedVersion": "$LATEST",
+        }
+        if "x-amz-function-error" in headers:
+            response["FunctionError"] = headers["x-amz-function-error"]
+        return response
+
+    invoke._prompter_direct = True  # type: ignore[attr-defined]
+    lambda_eval_utils._invoke_lambda_function = invoke
+
+
 def install_lambda_seam() -> None:
     """Route moto's simple Lambda backend to the in-process handlers (idempotent, thread-safe).
 
@@ -177,6 +208,7 @@ def install_lambda_seam() -> None:
 
     _reuse_interpreter_clients()
     _memoise_json_paths()
+    _invoke_our_functions_directly()
     with _install_lock:
         if getattr(LambdaSimpleBackend, "_prompter_seam", False):
             return
