@@ -498,10 +498,8 @@ def warm_overhead(url: str) -> tuple[list[Figure], list[str]]:
     if failures or inserted != 2 * total:
         raise RuntimeError(f"warm loop: {failures} handler failures, {inserted}/{total} bare inserts")
 
-    # Diagnostic passes (not in the headline) to say where the handler's time goes:
-    # (a) 100 more creates, timing the store call and the time inside cursor.execute (pg8000 and
-    #     the server) separately; (b) 100 creates with a store that does nothing (HTTP + domain only).
-    diagnosis = diagnose(handler, tag)
+    # A diagnostic pass (not in the headline) says where the handler's time goes.
+    diagnosis = layer_breakdown(handler, tag)
     bare.close()
 
     handler_ms = statistics.median(handler_ns) / 1e6
@@ -530,84 +528,109 @@ def warm_overhead(url: str) -> tuple[list[Figure], list[str]]:
     return figures, details
 
 
-def diagnose(handler: Any, tag: str) -> list[str]:
-    from sqlalchemy import event
+class Layers:
+    """Exclusive time per layer of one request: each wrapped callable charges its label with its own
+    time less the time of the wrapped callables it called."""
+
+    def __init__(self) -> None:
+        self.stack: list[int] = []
+        self.request: dict[str, int] = {}
+
+    def wrap(self, label: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        clock = time.perf_counter_ns
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = clock()
+            self.stack.append(0)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                elapsed = clock() - started
+                nested = self.stack.pop()
+                self.request[label] = self.request.get(label, 0) + elapsed - nested
+                if self.stack:
+                    self.stack[-1] += elapsed
+
+        return timed
+
+    def take(self) -> dict[str, int]:
+        taken, self.request = self.request, {}
+        return taken
+
+
+LAYERS = (
+    ("routing and validation", "Powertools resolver, OpenAPI validation, body checks, response"),
+    ("identity", "canonical config, SHA-256, cost guard"),
+    ("domain", "template row and response model"),
+    ("SQL", "SQLAlchemy: pool checkout, execution, result"),
+    ("driver", "pg8000: encode the parameters, write, decode the reply"),
+    ("server", "waiting for PostgreSQL's reply on the socket"),
+    ("logging and metrics", "Powertools Logger and Metrics: decorators, log lines, EMF flush"),
+)
+
+
+def layer_breakdown(handler: Any, tag: str, count: int = 200) -> list[str]:
+    """Where a warm create's time goes, by layer (medians of ``count`` creates, each wrapped callable
+    timed exclusive of the others); the wrappers themselves add about a microsecond each."""
+    import socket
+
+    import pg8000.core
 
     from local.apigw import LambdaContext, rest_event
+    from prompter import templates
+    from prompter.api import http
+    from prompter.observability import logger, metrics
 
-    clock = time.perf_counter_ns
+    layers = Layers()
     store = handler.store()
-    engine = store.engine
-    total: list[int] = []
-    in_store: list[int] = []
-    in_cursor: list[int] = []
-    started_at: list[int] = []
-
-    def before(*_: Any) -> None:
-        started_at.append(clock())
-
-    def after(*_: Any) -> None:
-        in_cursor.append(clock() - started_at.pop())
-
-    real_insert = store.insert_or_get_active
-
-    def timed_insert(values: Any) -> Any:
-        started = clock()
-        try:
-            return real_insert(values)
-        finally:
-            in_store.append(clock() - started)
-
-    def run(events: list[dict[str, Any]], into: list[int]) -> None:
+    patches: list[tuple[Any, str, Any]] = [
+        (handler, "serve", "routing and validation"),
+        (http, "_request_summary", "logging and metrics"),
+        (templates, "create_template", "domain"),
+        (templates, "_identity", "identity"),
+        (store, "insert_or_get_active", "SQL"),
+        (pg8000.core.CoreConnection, "execute_unnamed", "driver"),
+        (socket.SocketIO, "readinto", "server"),
+        (logger, "info", "logging and metrics"),
+        (metrics, "add_metric", "logging and metrics"),
+        (metrics, "flush_metrics", "logging and metrics"),
+    ]
+    saved = [(owner, name, owner.__dict__.get(name)) for owner, name, _ in patches]
+    for owner, name, label in patches:
+        setattr(owner, name, layers.wrap(label, getattr(owner, name)))
+    entry = layers.wrap("logging and metrics", handler.lambda_handler)
+    per_request: list[dict[str, int]] = []
+    totals: list[int] = []
+    try:
         with quiet():
-            for ev in events:
-                started = clock()
-                response = handler.lambda_handler(ev, LambdaContext(function_name="prompter-create_template"))
-                into.append(clock() - started)
+            for i in range(count):
+                ev = rest_event("POST", TEMPLATES, body=request_body(f"layers-{tag}-{i}"))
+                context = LambdaContext(function_name="prompter-create_template")
+                started = time.perf_counter_ns()
+                response = entry(ev, context)
+                totals.append(time.perf_counter_ns() - started)
                 if response["statusCode"] != 201:
-                    raise RuntimeError(f"diagnostic create failed: {response}")
-
-    events = [rest_event("POST", TEMPLATES, body=request_body(f"diag-{tag}-{i}")) for i in range(100)]
-    event.listen(engine, "before_cursor_execute", before)
-    event.listen(engine, "after_cursor_execute", after)
-    store.insert_or_get_active = timed_insert
-    try:
-        run(events, total)
+                    raise RuntimeError(f"layer breakdown: create failed: {response}")
+                per_request.append(layers.take())
     finally:
-        del store.insert_or_get_active
-        event.remove(engine, "before_cursor_execute", before)
-        event.remove(engine, "after_cursor_execute", after)
-
-    class NoStore:
-        """Answers like a store that inserted the row, without a database."""
-
-        engine = store.engine
-        dialect = store.dialect
-
-        def insert_or_get_active(self, values: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-            row = {k: v for k, v in values.items() if k != "canonical_config"}
-            return {**row, "deleted_at": None}, True
-
-    no_db: list[int] = []
-    real_factory = handler.store
-    handler.store = NoStore
-    try:
-        run([rest_event("POST", TEMPLATES, body=request_body(f"nodb-{tag}-{i}")) for i in range(100)], no_db)
-    finally:
-        handler.store = real_factory
+        for owner, name, original in saved:
+            if original is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
 
     def ms(values: list[int]) -> float:
         return statistics.median(values) / 1e6
 
-    whole, store_ms, cursor_ms = ms(total), ms(in_store), ms(in_cursor)
-    return [
-        f"diagnostic, 100 more creates (medians): whole request {whole:.3f} ms = "
-        f"HTTP/validation/domain/response ≈ {whole - store_ms:.3f} ms "
-        f"+ TemplateStore.insert_or_get_active {store_ms:.3f} ms, of which "
-        f"SQLAlchemy (statement build, cache key, result) ≈ {store_ms - cursor_ms:.3f} ms "
-        f"and cursor.execute (pg8000 incl. its paramstyle rewrite, wire, server) {cursor_ms:.3f} ms",
-        f"diagnostic, 100 creates with a no-op store (no database at all): median {ms(no_db):.3f} ms",
-    ]
+    lines = [f"create, by layer (medians of {count} more creates, each layer's own time):"]
+    summed = 0.0
+    for label, what in LAYERS:
+        value = ms([r.get(label, 0) for r in per_request])
+        summed += value
+        lines.append(f"    {label:<24} {value:6.3f} ms  {what}")
+    whole = f"(median of the whole request: {ms(totals):.3f} ms)"
+    lines.append(f"    {'sum of the medians':<24} {summed:6.3f} ms  {whole}")
+    return lines
 
 
 def percentile(values_ns: list[int], pct: int) -> float:

@@ -54,7 +54,7 @@ def store() -> TemplateStore:
     routes.CREATE_TEMPLATE,
     responses={**ok_doc(201, Template, "Created"), **error_doc(409)},
 )
-def create_template(body: Annotated[CreateTemplateRequest, Body()]) -> Response[Template]:
+def create_template(body: Annotated[CreateTemplateRequest, Body()]) -> Response[str]:
     scope = request_scope(app, settings(), body.org_id)
     logger.append_keys(org_id=scope.org_id, workspace_id=body.workspace_id, action="create_template")
     try:
@@ -72,10 +72,12 @@ def create_template(body: Annotated[CreateTemplateRequest, Body()]) -> Response[
         "template created",
         extra={"template_id": template.id, "provider": template.provider, "model_id": template.model_id},
     )
+    # Serialised here by the model itself: the template was built from the validated request, so
+    # validating it again on the way out (as a Response[Template] would) only repeats the work.
     return Response(
         status_code=HTTPStatus.CREATED,
         content_type=content_types.APPLICATION_JSON,
-        body=template,
+        body=template.model_dump_json(),
         headers={"Location": f"{routes.TEMPLATES}/{template.id}"},
     )
 

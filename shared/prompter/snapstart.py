@@ -29,9 +29,9 @@ _registered = False
 
 
 def before_snapshot() -> None:
-    from prompter.db import results, templates, versions
+    from prompter.db import results, versions
 
-    for warm in (templates._create_statement, results._insert_statement, versions._upsert_statement):
+    for warm in (results._insert_statement, versions._upsert_statement):
         warm("postgresql")
     results._insert_with_run_statement()
 

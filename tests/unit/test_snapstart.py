@@ -33,12 +33,11 @@ def test_every_function_registers_the_hooks_once(function: str) -> None:
 
 
 def test_before_the_snapshot_the_postgresql_statements_are_built() -> None:
-    from prompter.db import results, templates, versions
+    from prompter.db import results, versions
 
-    for cached in (templates._create_statement, results._insert_statement, versions._upsert_statement):
+    for cached in (results._insert_statement, versions._upsert_statement):
         cached.cache_clear()
     run_hooks("before")
-    assert templates._create_statement.cache_info().currsize == 1
     assert results._insert_statement.cache_info().currsize == 1
     assert versions._upsert_statement.cache_info().currsize == 1
 

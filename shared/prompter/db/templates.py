@@ -8,11 +8,12 @@ more than the database round trip it makes.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, literal, select, true, tuple_, union_all, update
+from sqlalchemy import Engine, bindparam, func, literal, select, tuple_, update
 from sqlalchemy.engine import Connection
 
 from prompter.db.dialects import dml
@@ -44,17 +45,29 @@ def _insert(dialect: Any) -> Any:
     )
 
 
+# PostgreSQL: one call of the function migration 0005 defines (insert, or find the active row holding
+# the identity); its plans stay cached on the connection, so the server does not plan an INSERT per
+# create. The row travels as one jsonb document.
+_CREATE_POSTGRESQL = "SELECT id, inserted FROM prompter_insert_template(CAST(%s AS jsonb))"
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("timestamps are stored in UTC and must carry their time zone")
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+def _row_document(params: Mapping[str, Any]) -> str:
+    return json.dumps(params, default=_json_default, separators=(",", ":"), allow_nan=False)
+
+
 @functools.cache
-def _create_statement(dialect_name: str) -> Any:
-    """PostgreSQL: insert, or find the active row holding the identity, in one statement. SQLite
-    cannot put DML in a CTE: there, insert, and look the row up only when nothing was inserted."""
-    insert = _insert(dml(dialect_name))
-    if dialect_name == "postgresql":
-        return union_all(
-            select(insert.returning(t.c.id, true().label("inserted")).cte("ins")),
-            select(t.c.id, literal(False).label("inserted")).where(*_SAME_ACTIVE_IDENTITY),
-        ).limit(1)
-    return insert.returning(t.c.id)
+def _insert_statement(dialect_name: str) -> Any:
+    """SQLite cannot put DML in a CTE nor define functions: there, insert, and look the row up only
+    when nothing was inserted."""
+    return _insert(dml(dialect_name)).returning(t.c.id)
 
 
 def in_org(org_id: str | None) -> tuple[Any, ...]:
@@ -90,8 +103,8 @@ class TemplateStore:
         """Insert a template unless an active one has the same identity.
 
         Returns the id of the stored row (the new one, or the existing active one) and whether it
-        was inserted. On PostgreSQL this is one ``INSERT ... ON CONFLICT DO NOTHING RETURNING``
-        statement that also selects the existing row's id when nothing was inserted.
+        was inserted. On PostgreSQL this is one call of ``prompter_insert_template`` (an ``INSERT ...
+        ON CONFLICT DO NOTHING RETURNING``, then the existing row's id when nothing was inserted).
         """
         params = {c.name: values.get(c.name) for c in _INSERTED}
 
@@ -106,9 +119,9 @@ class TemplateStore:
 
     def _insert_or_get(self, conn: Connection, params: dict[str, Any]) -> tuple[str, bool] | None:
         if self.dialect == "postgresql":
-            row = conn.execute(_create_statement("postgresql"), params).first()
-            return (row[0], bool(row[1])) if row is not None else None
-        new_id = conn.execute(_create_statement("sqlite"), params).scalar()
+            row = conn.exec_driver_sql(_CREATE_POSTGRESQL, (_row_document(params),)).first()
+            return (row[0], bool(row[1])) if row is not None and row[0] is not None else None
+        new_id = conn.execute(_insert_statement(self.dialect), params).scalar()
         if new_id is not None:
             return new_id, True
         existing = conn.execute(_ACTIVE_ID, params).scalar()
