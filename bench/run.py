@@ -13,7 +13,11 @@ One run starts a throw-away PostgreSQL 15 cluster and measures:
    ``INSERT ... ON CONFLICT DO NOTHING`` into a copy of the table, interleaved on the same cluster.
    The target (SPEC §7: ≤ 4) is judged against a named prepared statement, the driver's one-round-trip
    floor; the unnamed statement the service itself must use behind RDS Proxy is printed beside it;
-3. cold start: each function's handler import over the import of the equivalent FastAPI +
+3. scale: every list, results and versions query at 100,000 rows (``BENCH_SCALE=large``: 1,000,000)
+   over the same query at 1,000 rows (target ≤ 2 each), see ``bench.scale``;
+4. the VersionSweep's largest state at 3,000 targets over 300 (target ≤ 1.1) and its targets per
+   second, executed by the local Step Functions interpreter;
+5. cold start: each function's handler import over the import of the equivalent FastAPI +
    SQLAlchemy ORM + prometheus-client app (``bench.fastapi_app``), each timed inside fresh
    interpreters (start-up excluded), alternating, on compiled bytecode (target ≤ 0.60 each).
 
@@ -869,6 +873,18 @@ def main() -> int:
         figures += found
         print("\n".join(lines))
 
+        from bench import scale
+
+        section("3. Scale (each query at N rows / at 1,000 rows, PostgreSQL, on the stores)")
+        found, lines = scale.query_scale(cluster, migrated)
+        figures += found
+        print("\n".join(lines))
+
+        section("4. VersionSweep at 300 and 3,000 targets (local Step Functions, PostgreSQL)")
+        found, lines = scale.sweep_scale(cluster, migrated)
+        figures += found
+        print("\n".join(lines))
+
         section("Baseline check (bench.fastapi_app is a working equivalent)")
         fastapi_url = cluster.create_database("bench_fastapi")
         lines = smoke_test_baseline({"PostgreSQL": fastapi_url, "SQLite": f"sqlite:///{Path(tmp) / 'fa.db'}"})
@@ -877,7 +893,7 @@ def main() -> int:
 
         runtime.reset()
 
-    section("3. Cold start (import time in fresh interpreters, start-up excluded)")
+    section("5. Cold start (import time in fresh interpreters, start-up excluded)")
     print(
         "each: PYTHONPATH=.:shared "
         + shlex.join([PYTHON, "-c", IMPORT_TIMER, "<module>"]).replace("\n", "\\n")

@@ -257,6 +257,23 @@ def create_state_machines(
     return arns
 
 
+def largest_state_bytes(sfn: Any, execution_arn: str) -> int:
+    """The largest input or output of any state of an execution, in bytes (from its history)."""
+    largest = 0
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        for event in page["events"]:
+            for details in event.values():
+                if isinstance(details, dict):
+                    for name in ("input", "output"):
+                        if isinstance(details.get(name), str):
+                            largest = max(largest, len(details[name].encode()))
+        if not page.get("nextToken"):
+            return largest
+        kwargs["nextToken"] = page["nextToken"]
+
+
 def wait_for(sfn_client: Any, execution_arn: str, timeout: float = 30.0, interval: float = 0.02) -> Any:
     """``describe_execution`` once the execution has left RUNNING; TimeoutError after ``timeout``."""
     deadline = time.monotonic() + timeout

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
 
 from prompter.db.migrate import upgrade
-from prompter.db.results import template_page_statement
+from prompter.db.results import template_page_query
 from prompter.db.versions import VersionStore, history_statement
 
 pytestmark = pytest.mark.postgres
@@ -96,9 +96,9 @@ def planner(pg_cluster: Any) -> Iterator[Connection]:
     engine.dispose()
 
 
-def plan(conn: Connection, stmt: Any) -> dict[str, Any]:
+def plan(conn: Connection, stmt: Any, values: dict[str, Any]) -> dict[str, Any]:
     compiled = stmt.compile(dialect=conn.dialect)
-    params = tuple(compiled.params[name] for name in compiled.positiontup)
+    params = tuple(values[name] for name in compiled.positiontup)
     rows = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", params).scalar()
     return dict((json.loads(rows) if isinstance(rows, str) else rows)[0]["Plan"])
 
@@ -124,8 +124,8 @@ COMBINATIONS = [
 def test_every_results_filter_is_an_index_scan(
     planner: Connection, filters: dict[str, Any], payloads: bool
 ) -> None:
-    stmt = template_page_statement("o", TEMPLATE, 51, payloads=payloads, **filters)
-    scans = scans_of(plan(planner, stmt), "prompt_results")
+    stmt, values = template_page_query("o", TEMPLATE, 51, payloads=payloads, **filters)
+    scans = scans_of(plan(planner, stmt, values), "prompt_results")
     assert scans, "the plan reads prompt_results"
     for node_type, index in scans:
         assert node_type in ("Index Scan", "Index Only Scan", "Bitmap Heap Scan"), scans
@@ -136,7 +136,7 @@ def test_every_results_filter_is_an_index_scan(
 def test_without_the_indexes_the_same_size_is_a_sequential_scan(planner: Connection) -> None:
     """The size is one where the indexes matter: dropped (inside a transaction rolled back), the
     planner scans the table."""
-    stmt = template_page_statement("o", TEMPLATE, 51, version_id="v-00042")
+    stmt, values = template_page_query("o", TEMPLATE, 51, version_id="v-00042")
     planner.exec_driver_sql("BEGIN")
     try:
         for name in (
@@ -145,7 +145,7 @@ def test_without_the_indexes_the_same_size_is_a_sequential_scan(planner: Connect
             "ix_prompt_results_template_id_run_country_created_at_id",
         ):
             planner.exec_driver_sql(f"DROP INDEX {name}")
-        scans = scans_of(plan(planner, stmt), "prompt_results")
+        scans = scans_of(plan(planner, stmt, values), "prompt_results")
     finally:
         planner.exec_driver_sql("ROLLBACK")
     assert any(node_type == "Seq Scan" for node_type, _ in scans), scans
@@ -161,12 +161,13 @@ def test_without_the_indexes_the_same_size_is_a_sequential_scan(planner: Connect
 def test_a_selective_filter_uses_its_own_index(
     planner: Connection, filters: dict[str, Any], index: str
 ) -> None:
-    scans = scans_of(plan(planner, template_page_statement("o", TEMPLATE, 51, **filters)), "prompt_results")
+    scans = scans_of(plan(planner, *template_page_query("o", TEMPLATE, 51, **filters)), "prompt_results")
     assert [i for _, i in scans] == [index], scans
 
 
 def test_the_version_history_is_an_index_scan(planner: Connection) -> None:
     store = VersionStore(planner.engine)
     assert len(store.history("o", TEMPLATE, limit=10) or []) == 10
-    scans = scans_of(plan(planner, history_statement("o", TEMPLATE, 100)), "prompt_versions")
+    values = {"org_id": "o", "template_id": TEMPLATE, "limit": 100}
+    scans = scans_of(plan(planner, history_statement(True), values), "prompt_versions")
     assert scans and all(node_type != "Seq Scan" for node_type, _ in scans), scans

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from local.apigw import handler_module
+from local.stepfunctions import largest_state_bytes
 from prompter.errors import ProviderAuthError, ProviderThrottled
 from prompter.providers import registry
 from tests.conftest import AwsFakes
@@ -192,18 +193,6 @@ def probed_templates(database_url: str) -> int:
     return int(count or 0)
 
 
-def largest_state(workflows: Workflows, execution_arn: str) -> int:
-    """The largest input or output of any state of the execution, in bytes."""
-    largest = 0
-    for event in workflows.history(execution_arn):
-        for details in event.values():
-            if isinstance(details, dict):
-                for name in ("input", "output"):
-                    if isinstance(details.get(name), str):
-                        largest = max(largest, len(details[name].encode()))
-    return largest
-
-
 SMALL = 100
 LARGE = 3100  # past the ~1,430 templates at which the list-in-state sweep failed (DataLimitExceeded)
 
@@ -229,6 +218,6 @@ def test_a_sweep_of_more_than_3000_templates_completes_with_a_constant_state(
     assert json.loads(large["output"])["targets"] == LARGE
     assert probed_templates(workflows.database_url) == LARGE
     # the state does not grow with the count: the list lives in S3, the results are discarded
-    assert largest_state(workflows, large["executionArn"]) <= 1.1 * largest_state(
-        workflows, small["executionArn"]
+    assert largest_state_bytes(workflows.sfn, large["executionArn"]) <= 1.1 * largest_state_bytes(
+        workflows.sfn, small["executionArn"]
     )

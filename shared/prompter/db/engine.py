@@ -118,6 +118,7 @@ def _postgres_engine(url: Any, settings: DatabaseSettings, fetch_secret: SecretF
         pool_recycle=600,
     )
     _discard_after_interrupted_statements(engine)
+    event.listen(engine, "connect", lambda dbapi_conn, _record: wire.register_converters(dbapi_conn))
     if settings.db_secret_arn and not settings.database_url:
         secret_arn = settings.db_secret_arn
 

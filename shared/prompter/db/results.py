@@ -11,7 +11,7 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, literal, select, true, tuple_, update
+from sqlalchemy import Engine, bindparam, func, select, true, tuple_, update
 from sqlalchemy.engine import Connection
 
 from prompter.db.dialects import dml
@@ -19,7 +19,7 @@ from prompter.db.engine import run_with_reconnect
 from prompter.db.schema import prompt_results as r
 from prompter.db.schema import prompt_runs as runs
 from prompter.db.schema import prompt_templates as t
-from prompter.db.templates import as_utc, in_org
+from prompter.db.templates import as_utc
 
 _INSERTED = list(r.c)
 _PAYLOADS = ("request", "response")  # the full provider exchange: read only when asked for
@@ -124,13 +124,13 @@ class ResultStore:
         payloads: bool = False,
     ) -> list[dict[str, Any]] | None:
         """A page of an active template's results, newest first; None when there is no such
-        template in ``org_id`` (None: any org). See :func:`template_page_statement`."""
-        stmt = template_page_statement(
+        template in ``org_id`` (None: any org). See :func:`_template_page_statement`."""
+        stmt, params = template_page_query(
             org_id, template_id, limit, country, version_id, since, until, after, payloads
         )
 
         def work(conn: Connection) -> list[dict[str, Any]] | None:
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(stmt, params).all()
             if not rows:
                 return None
             return [_row(x) for x in rows if x.id is not None]
@@ -138,7 +138,7 @@ class ResultStore:
         return run_with_reconnect(self.engine, work)
 
 
-def template_page_statement(
+def template_page_query(
     org_id: str | None,
     template_id: str,
     limit: int,
@@ -148,33 +148,71 @@ def template_page_statement(
     until: datetime | None = None,
     after: tuple[datetime, str] | None = None,
     payloads: bool = False,
+) -> tuple[Any, dict[str, Any]]:
+    """The statement of a results page (see :func:`_template_page_statement`) and its parameters."""
+    stmt = _template_page_statement(
+        org_id is not None,
+        bool(country),
+        bool(version_id),
+        since is not None,
+        until is not None,
+        after is not None,
+        payloads,
+    )
+    params = {
+        "template_id": template_id,
+        "org_id": org_id,
+        "limit": limit,
+        "country": country,
+        "version_id": version_id,
+        "since": since,
+        "until": until,
+        "after_created_at": after[0] if after else None,
+        "after_id": after[1] if after else None,
+    }
+    return stmt, params
+
+
+@functools.cache
+def _template_page_statement(
+    org_given: bool,
+    country: bool,
+    version_id: bool,
+    since: bool,
+    until: bool,
+    after: bool,
+    payloads: bool,
 ) -> Any:
     """One statement: the template row, outer-joined to the page of its results, so the existence
     check costs no round trip of its own (a template without results gives one row of NULLs).
 
     Results are found by ``template_id`` alone (a template's results are stored in its own org),
     newest first, keyset-paginated on (created_at, id): each filter has an index in that order
-    (0004_result_indexes). The request and response bodies are read only with ``payloads``.
+    (0004_result_indexes). The request and response bodies are read only with ``payloads``. Built
+    once per combination of filters, with bound parameters: building the statement cost more than
+    running it.
     """
     columns = [c for c in r.c if payloads or c.name not in _PAYLOADS]
-    page = select(*columns).where(r.c.template_id == template_id)
+    page = select(*columns).where(r.c.template_id == bindparam("template_id"))
     if country:
-        page = page.where(r.c.run_country == country)
+        page = page.where(r.c.run_country == bindparam("country"))
     if version_id:
-        page = page.where(r.c.version_id == version_id)
+        page = page.where(r.c.version_id == bindparam("version_id"))
     if since:
-        page = page.where(r.c.created_at >= since)
+        page = page.where(r.c.created_at >= bindparam("since", type_=r.c.created_at.type))
     if until:
-        page = page.where(r.c.created_at < until)
-    if after is not None:
+        page = page.where(r.c.created_at < bindparam("until", type_=r.c.created_at.type))
+    if after:
         page = page.where(
-            tuple_(r.c.created_at, r.c.id) < tuple_(literal(after[0], r.c.created_at.type), after[1])
+            tuple_(r.c.created_at, r.c.id)
+            < tuple_(bindparam("after_created_at", type_=r.c.created_at.type), bindparam("after_id"))
         )
-    found = page.order_by(r.c.created_at.desc(), r.c.id.desc()).limit(limit).subquery("page")
+    found = page.order_by(r.c.created_at.desc(), r.c.id.desc()).limit(bindparam("limit")).subquery("page")
+    tenancy = (t.c.org_id == bindparam("org_id"),) if org_given else ()
     return (
         select(found)
         .select_from(t.outerjoin(found, true()))
-        .where(t.c.id == template_id, t.c.deleted_at.is_(None), *in_org(org_id))
+        .where(t.c.id == bindparam("template_id"), t.c.deleted_at.is_(None), *tenancy)
         .order_by(found.c.created_at.desc(), found.c.id.desc())
     )
 

@@ -70,6 +70,20 @@ def _insert_statement(dialect_name: str) -> Any:
     return _insert(dml(dialect_name)).returning(t.c.id)
 
 
+@functools.cache
+def _list_statement(after: bool) -> Any:
+    """A page of a workspace's active templates (the listing index's order), built once."""
+    stmt = select(*_LISTED).where(
+        t.c.org_id == bindparam("org_id"), t.c.workspace_id == bindparam("workspace_id"), _ACTIVE
+    )
+    if after:
+        stmt = stmt.where(
+            tuple_(t.c.created_at, t.c.id)
+            < tuple_(bindparam("after_created_at", type_=t.c.created_at.type), bindparam("after_id"))
+        )
+    return stmt.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(bindparam("limit"))
+
+
 def in_org(org_id: str | None) -> tuple[Any, ...]:
     """The tenancy predicate of a by-id lookup (none when any org may hold the row)."""
     return () if org_id is None else (t.c.org_id == org_id,)
@@ -149,15 +163,17 @@ class TemplateStore:
         after: tuple[datetime, str] | None = None,
     ) -> list[dict[str, Any]]:
         """Active templates of a workspace, newest first, keyset-paginated on (created_at, id)."""
-        stmt = select(*_LISTED).where(t.c.org_id == org_id, t.c.workspace_id == workspace_id, _ACTIVE)
-        if after is not None:
-            stmt = stmt.where(
-                tuple_(t.c.created_at, t.c.id) < tuple_(literal(after[0], t.c.created_at.type), after[1])
-            )
-        stmt = stmt.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit)
+        stmt = _list_statement(after is not None)
+        params = {
+            "org_id": org_id,
+            "workspace_id": workspace_id,
+            "limit": limit,
+            "after_created_at": after[0] if after else None,
+            "after_id": after[1] if after else None,
+        }
 
         def work(conn: Connection) -> list[dict[str, Any]]:
-            return [_record(r) for r in conn.execute(stmt)]
+            return [_record(r) for r in conn.execute(stmt, params)]
 
         return run_with_reconnect(self.engine, work)
 

@@ -21,7 +21,7 @@ from prompter.db.dialects import dml
 from prompter.db.engine import run_with_reconnect
 from prompter.db.schema import prompt_templates as t
 from prompter.db.schema import prompt_versions as v
-from prompter.db.templates import as_utc, in_org
+from prompter.db.templates import as_utc
 from prompter.providers.versioning import UNKNOWN
 
 _KEY = ["org_id", "workspace_id", "template_id", "provider", "model_id", "provider_version_key"]
@@ -154,10 +154,11 @@ class VersionStore:
     def history(self, org_id: str | None, template_id: str, limit: int = 100) -> list[dict[str, Any]] | None:
         """An active template's versions, newest first; None when there is no such template in
         ``org_id`` (None: any org). See :func:`history_statement`."""
-        stmt = history_statement(org_id, template_id, limit)
+        stmt = history_statement(org_id is not None)
+        params = {"template_id": template_id, "org_id": org_id, "limit": limit}
 
         def work(conn: Connection) -> list[dict[str, Any]] | None:
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(stmt, params).all()
             if not rows:
                 return None
             out = []
@@ -173,19 +174,22 @@ class VersionStore:
         return run_with_reconnect(self.engine, work)
 
 
-def history_statement(org_id: str | None, template_id: str, limit: int) -> Any:
+@functools.cache
+def history_statement(org_given: bool) -> Any:
     """One statement: the active template row outer-joined to its versions, newest first (so the
-    existence check costs no round trip of its own)."""
+    existence check costs no round trip of its own); parameters ``template_id``, ``limit`` and, when
+    ``org_given``, ``org_id``. Built once: building it cost more than running it."""
     found = (
         select(v)
-        .where(v.c.template_id == template_id)
+        .where(v.c.template_id == bindparam("template_id"))
         .order_by(v.c.first_seen_at.desc(), v.c.id.desc())
-        .limit(limit)
+        .limit(bindparam("limit"))
         .subquery("found")
     )
+    tenancy = (t.c.org_id == bindparam("org_id"),) if org_given else ()
     return (
         select(found)
         .select_from(t.outerjoin(found, true()))
-        .where(t.c.id == template_id, t.c.deleted_at.is_(None), *in_org(org_id))
+        .where(t.c.id == bindparam("template_id"), t.c.deleted_at.is_(None), *tenancy)
         .order_by(found.c.first_seen_at.desc(), found.c.id.desc())
     )

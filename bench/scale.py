@@ -1,0 +1,288 @@
+"""Scale (SPEC §7): every list, results and versions query at N rows against the same query at 1,000
+rows, and the VersionSweep's largest state and throughput at 300 and 3,000 targets.
+
+Two databases hold the same shape at two sizes (1,000 rows, and 100,000 by default or 1,000,000 with
+``BENCH_SCALE=large``), generated server-side with ``generate_series``:
+
+- one workspace holding every template (the list's worst case: a deep page is far down one index);
+- one template holding every result (the results' worst case), over 100 versions and 26 countries,
+  five minutes apart; a version belongs to one country, so a country + version filter finds rows;
+- versions: the big template's 100, and the rest spread over the other templates.
+
+Each query runs through the store the function uses (SQLAlchemy, pg8000, the server), warm, the
+two sizes alternating; the figure is the ratio of the medians. Pages are 10 rows: at 1,000 rows
+every filter below still fills a page, so both sizes return the same number of rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+SMALL = 1_000
+SIZES = {"default": 100_000, "large": 1_000_000}
+PAGE = 10
+REPEATS = 41
+VERSIONS = 100
+COUNTRIES = 26
+ORG = "bench"
+WORKSPACE = "ws-scale"
+BIG = "big-template"
+BASE = datetime(2026, 1, 1, tzinfo=UTC)
+STEP = timedelta(minutes=5)  # between two results of the big template
+SWEEP_SIZES = (300, 3000)
+SWEEP_TARGET = 1.1  # the largest state at 3,000 targets over the largest at 300
+
+
+def scale_rows() -> tuple[str, int]:
+    name = os.environ.get("BENCH_SCALE", "default").lower()
+    if name not in SIZES:
+        raise SystemExit(f"BENCH_SCALE must be one of {', '.join(SIZES)}, not {name!r}")
+    return name, SIZES[name]
+
+
+def populate(conn: Any, rows: int) -> None:
+    """``rows`` templates in one workspace, ``rows`` results of one template, ``rows`` versions."""
+    sql = conn.exec_driver_sql
+    sql(
+        "INSERT INTO prompt_templates (id, org_id, workspace_id, name, provider, model_id, config_hash,"
+        " canonical_config, system_instructions, user_prompt_template, country_set, inference_params,"
+        " tools_spec, created_at)"
+        " SELECT CASE WHEN g = 1 THEN %s ELSE 't-' || lpad(g::text, 8, '0') END, %s, %s, 'n', 'openai',"
+        " 'gpt-4o', md5(g::text) || md5(g::text), '{}', '', 'p', '[\"US\"]', '{}', '[]',"
+        " timestamptz '2026-01-01' + g * interval '1 second' FROM generate_series(1, %s) AS g",
+        (BIG, ORG, WORKSPACE, rows),
+    )
+    sql(
+        "INSERT INTO prompt_versions (id, org_id, workspace_id, template_id, provider, model_id,"
+        " provider_version_key, fingerprint_captured_at, first_seen_at, last_seen_at)"
+        " SELECT 'v-' || lpad(g::text, 8, '0'), %s, %s,"
+        " CASE WHEN g < %s THEN %s ELSE 't-' || lpad((2 + mod(g, %s - 1))::text, 8, '0') END,"
+        " 'openai', 'gpt-4o', 'fp_' || g, now(), timestamptz '2026-01-01' + g * interval '1 minute',"
+        " now() FROM generate_series(0, %s - 1) AS g",
+        (ORG, WORKSPACE, VERSIONS, BIG, rows, rows),
+    )
+    sql(
+        "INSERT INTO prompt_results (id, org_id, workspace_id, template_id, version_id, run_id,"
+        " run_country, status, provider, model_id, provider_version_key, request, response,"
+        " used_grounding, created_at)"
+        " SELECT md5(g::text), %s, %s, %s, 'v-' || lpad(mod(g, %s)::text, 8, '0'), md5('run' || g),"
+        " chr(65 + mod(mod(g, %s), %s)) || 'X', 'succeeded', 'openai', 'gpt-4o', 'fp',"
+        " jsonb_build_object('messages', repeat('x', 200)), jsonb_build_object('choices', g), false,"
+        " timestamptz '2026-01-01' + g * interval '5 minutes' FROM generate_series(1, %s) AS g",
+        (ORG, WORKSPACE, BIG, VERSIONS, VERSIONS, COUNTRIES, rows),
+    )
+    sql("ANALYZE")
+
+
+def label(rows: int) -> str:
+    return f"{rows // 1_000_000}M" if rows >= 1_000_000 else f"{rows // 1000}k"
+
+
+def _country_of(version: int) -> str:
+    return chr(65 + version % COUNTRIES) + "X"
+
+
+def _version(number: int) -> str:
+    return f"v-{number:08d}"
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    run: Callable[[Any, int], int]  # (stores, rows) → rows returned
+
+
+def queries() -> list[Query]:
+    """The queries the API offers, each with arguments that depend on the database's size."""
+
+    def at(rows: int, fraction: float) -> datetime:
+        return BASE + STEP * int(rows * fraction)
+
+    def results(**filters: Any) -> Callable[[Any, int], int]:
+        def run(stores: Any, rows: int) -> int:
+            chosen = {k: (v(rows) if callable(v) else v) for k, v in filters.items()}
+            page = stores.results.template_page(ORG, BIG, PAGE, **chosen)
+            return len(page or [])
+
+        return run
+
+    def listing(deep: bool) -> Callable[[Any, int], int]:
+        def run(stores: Any, rows: int) -> int:
+            # templates are a second apart; a deep page starts 90 % of the way down the list
+            after = (BASE + timedelta(seconds=int(rows * 0.1)), "t-") if deep else None
+            return len(stores.templates.list_active(ORG, WORKSPACE, PAGE, after))
+
+        return run
+
+    version = 42
+    return [
+        Query("list templates, first page", listing(deep=False)),
+        Query("list templates, page 90 % deep", listing(deep=True)),
+        Query("results, no filter", results()),
+        Query("results, with payloads", results(payloads=True)),
+        Query("results, page 90 % deep", results(after=lambda rows: (at(rows, 0.1), "0"))),
+        Query("results, country", results(country=_country_of(0))),
+        Query("results, version (1 %)", results(version_id=_version(version))),
+        Query(
+            "results, country + version",
+            results(country=_country_of(version), version_id=_version(version)),
+        ),
+        Query("results, from", results(since=lambda rows: at(rows, 0.5))),
+        Query(
+            "results, from/to (5 % of the range)",
+            results(since=lambda rows: at(rows, 0.5), until=lambda rows: at(rows, 0.55)),
+        ),
+        Query("versions of a template", lambda stores, rows: len(stores.versions.history(ORG, BIG) or [])),
+    ]
+
+
+@dataclass
+class Stores:
+    templates: Any
+    results: Any
+    versions: Any
+    engine: Any
+
+
+def stores_for(url: str) -> Stores:
+    from prompter.db.engine import build_engine
+    from prompter.db.results import ResultStore
+    from prompter.db.templates import TemplateStore
+    from prompter.db.versions import VersionStore
+    from prompter.settings import DatabaseSettings
+
+    engine = build_engine(DatabaseSettings.from_env({"DATABASE_URL": url}))
+    return Stores(TemplateStore(engine), ResultStore(engine), VersionStore(engine), engine)
+
+
+def bulk_engine(url: str) -> Any:
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
+def query_scale(cluster: Any, migrated: Callable[[str], str]) -> tuple[list[Any], list[str]]:
+    from bench.run import Figure
+
+    scale, rows = scale_rows()
+    details = [f"scale {scale!r}: {rows:,} rows against {SMALL:,} (BENCH_SCALE=large: 1,000,000)"]
+    sized: dict[int, Stores] = {}
+    for count in (SMALL, rows):
+        url = migrated(cluster.create_database(f"scale_{count}"))
+        stores = stores_for(url)
+        started = time.perf_counter()
+        with bulk_engine(url).connect() as conn:  # no statement timeout: generating takes a while
+            populate(conn, count)
+        took = time.perf_counter() - started
+        details.append(f"generated {count:,} templates, results and versions in {took:.1f} s")
+        sized[count] = stores
+    figures = []
+    for query in queries():
+        times: dict[int, list[float]] = {SMALL: [], rows: []}
+        returned: dict[int, int] = {}
+        for repeat in range(REPEATS + 3):
+            for count in (SMALL, rows) if repeat % 2 else (rows, SMALL):
+                started = time.perf_counter()
+                returned[count] = query.run(sized[count], count)
+                if repeat >= 3:  # warm: statement built, connection open, pages cached
+                    times[count].append(time.perf_counter() - started)
+        small_ms = statistics.median(times[SMALL]) * 1000
+        big_ms = statistics.median(times[rows]) * 1000
+        if returned[SMALL] != returned[rows]:
+            details.append(
+                f"note: {query.name}: {returned[rows]} rows at {rows:,}, {returned[SMALL]} at {SMALL:,}"
+            )
+        details.append(
+            f"{query.name}: {big_ms:.3f} ms at {rows:,} rows, {small_ms:.3f} ms at {SMALL:,} "
+            f"({returned[rows]} rows returned)"
+        )
+        figures.append(
+            Figure("scale", f"{query.name} at {label(rows)} rows / at 1k rows", big_ms / small_ms, "x", 2.0)
+        )
+    for stores in sized.values():
+        stores.engine.dispose()
+    return figures, details
+
+
+# ---------------------------------------------------------------- the version sweep
+
+
+def sweep_scale(cluster: Any, migrated: Callable[[str], str]) -> tuple[list[Any], list[str]]:
+    """The VersionSweep state machine executed locally (moto's interpreter, the functions in-process,
+    the fake provider) over 300 and then 3,000 templates on PostgreSQL."""
+    import boto3
+
+    from bench.run import Figure
+    from local.aws import local_aws
+    from local.stepfunctions import STATE_MACHINE_ENV, largest_state_bytes, wait_for
+    from prompter import runtime
+
+    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "PROMPTER_IDEMPOTENCY_TABLE")}
+    details: list[str] = []
+    largest: dict[int, int] = {}
+    rate = 0.0
+    url = migrated(cluster.create_database("sweep"))
+    try:
+        with local_aws():
+            os.environ["DATABASE_URL"] = url
+            os.environ["PROMPTER_IDEMPOTENCY_TABLE"] = ""  # every template is probed once anyway
+            runtime.reset()
+            sfn = boto3.client("stepfunctions")
+            arn = os.environ[STATE_MACHINE_ENV["prompter-version-sweep"]]
+            bulk = bulk_engine(url)
+            inserted = 0
+            for size in SWEEP_SIZES:
+                with bulk.connect() as conn:
+                    conn.exec_driver_sql(
+                        "INSERT INTO prompt_templates (id, org_id, workspace_id, name, provider, model_id,"
+                        " config_hash, canonical_config, system_instructions, user_prompt_template,"
+                        " country_set, inference_params, tools_spec, created_at)"
+                        " SELECT 'sweep-' || lpad(g::text, 6, '0'), 'o', 'w', 'n', 'openai', 'gpt-4o',"
+                        " md5(g::text) || md5(g::text), '{}', '', 'p', '[\"US\"]', '{}', '[]', now()"
+                        " FROM generate_series(%s, %s - 1) AS g",
+                        (inserted, size),
+                    )
+                inserted = size
+                started = time.perf_counter()
+                execution = sfn.start_execution(stateMachineArn=arn, name=str(uuid.uuid4()), input="{}")
+                described = wait_for(sfn, execution["executionArn"], timeout=600)
+                elapsed = time.perf_counter() - started
+                output = json.loads(described.get("output") or "{}")
+                if described["status"] != "SUCCEEDED" or output.get("targets") != size:
+                    raise RuntimeError(f"sweep of {size} templates: {described['status']} {output}")
+                largest[size] = largest_state_bytes(sfn, execution["executionArn"])
+                rate = size / elapsed
+                details.append(
+                    f"sweep of {size:,} templates: {described['status']} in {elapsed:.1f} s "
+                    f"({rate:.0f} targets/s), largest state {largest[size]:,} bytes"
+                )
+            bulk.dispose()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        runtime.reset()
+    small, large = SWEEP_SIZES
+    figures = [
+        Figure(
+            "sweep",
+            f"largest state bytes, {large} vs {small} targets",
+            largest[large] / largest[small],
+            "x",
+            SWEEP_TARGET,
+            note="the targets list lives in S3 (Distributed Map ItemReader); results are discarded",
+        ),
+        Figure("sweep", f"targets per second ({large} targets, local interpreter)", rate, "/s"),
+    ]
+    return figures, details
