@@ -1,5 +1,5 @@
 """Data layer: schema (SQLAlchemy Core), engine factory, error translation, migrations."""
 
-from prompter.db.dialects import defer_unused_dbapis
+from prompter import lazy_imports
 
-defer_unused_dbapis()
+lazy_imports.defer()

@@ -1,0 +1,50 @@
+"""The dialect modules the service never uses are not executed when a function starts, and still
+work when something uses them (each case in a fresh interpreter: this one has imported them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from prompter.lazy_imports import UNUSED_DIALECTS
+from tests.conftest import TESTS
+
+ROOT = TESTS.parent
+
+PROBE = """
+import json, sys, importlib
+importlib.import_module(sys.argv[1])
+modules = {name: sys.modules[name] for name in json.loads(sys.argv[2])}
+state = {n: (type(m).__name__, m.__dict__.get("_prompter_loaded", False)) for n, m in modules.items()}
+print(json.dumps(state))
+"""
+
+
+def run(code: str, *args: str) -> str:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "shared")])}
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("function", ["create_template", "probe_provider", "store_result"])
+def test_a_function_starts_without_executing_the_unused_dialects(function: str) -> None:
+    state = json.loads(run(PROBE, f"functions.{function}.handler", json.dumps(UNUSED_DIALECTS)))
+    assert state == {name: ["Deferred", False] for name in UNUSED_DIALECTS}
+
+
+def test_a_deferred_module_loads_when_used() -> None:
+    code = (
+        "import prompter.db, sys\n"
+        "from sqlalchemy.dialects.sqlite import aiosqlite\n"
+        "from sqlalchemy.dialects.postgresql import asyncpg\n"
+        "print(aiosqlite.dialect.driver, asyncpg.dialect.driver,"
+        " sys.modules['sqlalchemy.dialects.sqlite.aiosqlite'].__dict__['_prompter_loaded'])"
+    )
+    assert run(code) == "aiosqlite asyncpg True"
