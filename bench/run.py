@@ -65,7 +65,7 @@ BENCH_ENV = {
 
 WARM_ITERATIONS = 300
 WARM_WARMUP = 40
-COLD_RUNS = 17
+COLD_RUNS = 25
 
 # The "base" request of shared/vectors/identity.json.
 BASE_REQUEST: dict[str, Any] = {
@@ -201,6 +201,26 @@ def quiet() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Set environment variables (and fresh settings and engines) for the block, then put back what
+    was there."""
+    from prompter import runtime
+
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    runtime.reset()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        runtime.reset()
+
+
+@contextlib.contextmanager
 def pg8000_flush_counter() -> Iterator[list[int]]:
     """Count the times pg8000 flushes messages to the server (each is a wait for the server)."""
     import pg8000.core
@@ -304,16 +324,12 @@ def route_round_trips(url: str) -> tuple[list[Figure], list[str]]:
     from local.apigw import handler_module, invoke, rest_event
     from local.aws import local_aws
     from local.stepfunctions import wait_for
-    from prompter import runtime
     from prompter.routes import ROUTES
 
     figures: list[Figure] = []
     details: list[str] = []
-    saved = {k: os.environ.get(k) for k in ("PROMPTER_IDEMPOTENCY_TABLE",)}
-    with local_aws(), quiet():
-        os.environ["DATABASE_URL"] = url
-        os.environ["PROMPTER_IDEMPOTENCY_TABLE"] = ""
-        runtime.reset()
+    # moto stands in for AWS; probes are not de-duplicated (every one reaches the version upsert)
+    with local_aws(), quiet(), environment(DATABASE_URL=url, PROMPTER_IDEMPOTENCY_TABLE=""):
         tag = uuid.uuid4().hex[:8]
 
         def call(method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> Any:
@@ -384,12 +400,6 @@ def route_round_trips(url: str) -> tuple[list[Figure], list[str]]:
         finally:
             for engine in engines:
                 event.remove(engine, "before_cursor_execute", record)
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-            runtime.reset()
     figures.append(
         Figure(
             "wire/PostgreSQL", "round trips per statement, max over routes", worst, "RT", 1, note=WIRE_NOTE
@@ -687,24 +697,23 @@ def cold_start() -> tuple[list[Figure], list[str]]:
     ]
     for function, module in handlers.items():
         handler_ms = statistics.median(times[module]) * 1000
+        # Each round imports every module once, back to back: a function's time over the baseline's
+        # in the same round, so a slower or faster machine moment weighs on both sides of a ratio.
+        paired = [mine / theirs for mine, theirs in zip(times[module], times[BASELINE_MODULE], strict=True)]
         figures.append(Figure("cold", f"import {module}, median", handler_ms, "ms"))
         figures.append(
             Figure(
                 "cold",
                 f"import ratio {function}",
-                handler_ms / baseline_ms,
+                statistics.median(paired),
                 "x",
                 COLD_TARGET,
-                note=f"{COLD_RUNS} fresh interpreters each, alternating; interpreter start-up excluded",
+                note=f"median over {COLD_RUNS} rounds of (function / baseline in the same round); "
+                "fresh interpreters, order alternating, interpreter start-up excluded",
             )
         )
         figures.append(
-            Figure(
-                "cold",
-                f"import ratio {function}, fastest runs (less sensitive to load)",
-                min(times[module]) / min(times[BASELINE_MODULE]),
-                "x",
-            )
+            Figure("cold", f"import ratio {function}, of the medians", handler_ms / baseline_ms, "x")
         )
     details = [
         f"{m}: min {min(t) * 1000:.1f} ms, median {statistics.median(t) * 1000:.1f} ms, "

@@ -221,58 +221,46 @@ def sweep_scale(cluster: Any, migrated: Callable[[str], str]) -> tuple[list[Any]
     the fake provider) over 300 and then 3,000 templates on PostgreSQL."""
     import boto3
 
-    from bench.run import Figure
+    from bench.run import Figure, environment
     from local.aws import local_aws
     from local.stepfunctions import STATE_MACHINE_ENV, largest_state_bytes, wait_for
-    from prompter import runtime
 
-    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "PROMPTER_IDEMPOTENCY_TABLE")}
     details: list[str] = []
     largest: dict[int, int] = {}
     rate = 0.0
     url = migrated(cluster.create_database("sweep"))
-    try:
-        with local_aws():
-            os.environ["DATABASE_URL"] = url
-            os.environ["PROMPTER_IDEMPOTENCY_TABLE"] = ""  # every template is probed once anyway
-            runtime.reset()
-            sfn = boto3.client("stepfunctions")
-            arn = os.environ[STATE_MACHINE_ENV["prompter-version-sweep"]]
-            bulk = bulk_engine(url)
-            inserted = 0
-            for size in SWEEP_SIZES:
-                with bulk.connect() as conn:
-                    conn.exec_driver_sql(
-                        "INSERT INTO prompt_templates (id, org_id, workspace_id, name, provider, model_id,"
-                        " config_hash, canonical_config, system_instructions, user_prompt_template,"
-                        " country_set, inference_params, tools_spec, created_at)"
-                        " SELECT 'sweep-' || lpad(g::text, 6, '0'), 'o', 'w', 'n', 'openai', 'gpt-4o',"
-                        " md5(g::text) || md5(g::text), '{}', '', 'p', '[\"US\"]', '{}', '[]', now()"
-                        " FROM generate_series(%s, %s - 1) AS g",
-                        (inserted, size),
-                    )
-                inserted = size
-                started = time.perf_counter()
-                execution = sfn.start_execution(stateMachineArn=arn, name=str(uuid.uuid4()), input="{}")
-                described = wait_for(sfn, execution["executionArn"], timeout=600)
-                elapsed = time.perf_counter() - started
-                output = json.loads(described.get("output") or "{}")
-                if described["status"] != "SUCCEEDED" or output.get("targets") != size:
-                    raise RuntimeError(f"sweep of {size} templates: {described['status']} {output}")
-                largest[size] = largest_state_bytes(sfn, execution["executionArn"])
-                rate = size / elapsed
-                details.append(
-                    f"sweep of {size:,} templates: {described['status']} in {elapsed:.1f} s "
-                    f"({rate:.0f} targets/s), largest state {largest[size]:,} bytes"
+    # every template is probed once anyway: no de-duplication table
+    with local_aws(), environment(DATABASE_URL=url, PROMPTER_IDEMPOTENCY_TABLE=""):
+        sfn = boto3.client("stepfunctions")
+        arn = os.environ[STATE_MACHINE_ENV["prompter-version-sweep"]]
+        bulk = bulk_engine(url)
+        inserted = 0
+        for size in SWEEP_SIZES:
+            with bulk.connect() as conn:
+                conn.exec_driver_sql(
+                    "INSERT INTO prompt_templates (id, org_id, workspace_id, name, provider, model_id,"
+                    " config_hash, canonical_config, system_instructions, user_prompt_template,"
+                    " country_set, inference_params, tools_spec, created_at)"
+                    " SELECT 'sweep-' || lpad(g::text, 6, '0'), 'o', 'w', 'n', 'openai', 'gpt-4o',"
+                    " md5(g::text) || md5(g::text), '{}', '', 'p', '[\"US\"]', '{}', '[]', now()"
+                    " FROM generate_series(%s, %s - 1) AS g",
+                    (inserted, size),
                 )
-            bulk.dispose()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        runtime.reset()
+            inserted = size
+            started = time.perf_counter()
+            execution = sfn.start_execution(stateMachineArn=arn, name=str(uuid.uuid4()), input="{}")
+            described = wait_for(sfn, execution["executionArn"], timeout=600)
+            elapsed = time.perf_counter() - started
+            output = json.loads(described.get("output") or "{}")
+            if described["status"] != "SUCCEEDED" or output.get("targets") != size:
+                raise RuntimeError(f"sweep of {size} templates: {described['status']} {output}")
+            largest[size] = largest_state_bytes(sfn, execution["executionArn"])
+            rate = size / elapsed
+            details.append(
+                f"sweep of {size:,} templates: {described['status']} in {elapsed:.1f} s "
+                f"({rate:.0f} targets/s), largest state {largest[size]:,} bytes"
+            )
+        bulk.dispose()
     small, large = SWEEP_SIZES
     figures = [
         Figure(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from http import HTTPStatus
-from importlib import resources
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -124,6 +123,8 @@ def delete_template(template_id: str) -> Response[None]:
 
 @runtime.once
 def openapi_document() -> dict[str, Any]:
+    from importlib import resources  # only this route reads a resource: not paid at start-up
+
     return json.loads(resources.files("prompter").joinpath("openapi.json").read_text("utf-8"))
 
 

@@ -11,8 +11,9 @@ restored from it, so after a restore:
   during the snapshot's life is picked up);
 - the ``random`` module is reseeded (``uuid.uuid4`` reads the OS's randomness and needs nothing).
 
-Before the snapshot, the statements each store builds on first use are built for PostgreSQL, the
-database that deploys, so a restored environment does not pay for them.
+Before the snapshot, SQLAlchemy's PostgreSQL dialect and pg8000 are imported (a function imports
+them on its first connection) and the statements each store builds on first use are built for
+PostgreSQL, the database that deploys, so a restored environment does not pay for them.
 
 The hooks come from ``snapshot_restore_py``, which the Lambda Python runtime provides (and PyPI, for
 the tests); without it (locally) nothing is registered.
@@ -29,7 +30,13 @@ _registered = False
 
 
 def before_snapshot() -> None:
+    import importlib
+
     from prompter.db import results, versions
+
+    # The PostgreSQL dialect and driver load on first connection: in the snapshot, not after it.
+    for module in ("sqlalchemy.dialects.postgresql.pg8000", "pg8000.dbapi"):
+        importlib.import_module(module)
 
     for warm in (results._insert_statement, versions._upsert_statement):
         warm("postgresql")

@@ -9,13 +9,13 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from prompter.db.migrate import downgrade, upgrade
-from prompter.db.schema import metadata
+from prompter.db.schema import with_dialect_options
 
 
 def test_migrated_schema_matches_the_table_definitions(database_url: str) -> None:
     engine = create_engine(database_url)
     with engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        assert compare_metadata(MigrationContext.configure(conn), with_dialect_options()) == []
     engine.dispose()
 
 

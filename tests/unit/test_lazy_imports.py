@@ -48,3 +48,25 @@ def test_a_deferred_module_loads_when_used() -> None:
         " sys.modules['sqlalchemy.dialects.sqlite.aiosqlite'].__dict__['_prompter_loaded'])"
     )
     assert run(code) == "aiosqlite asyncpg True"
+
+
+SNAPSHOT = """
+import importlib, sys
+import snapshot_restore_py
+importlib.import_module(sys.argv[1])
+watched = ("sqlalchemy.dialects.postgresql", "sqlalchemy.dialects.sqlite", "pg8000")
+loaded = lambda: [m for m in watched if m in sys.modules]
+started = loaded()
+for func, args, kwargs in snapshot_restore_py.get_before_snapshot():
+    func(*args, **kwargs)
+print(started, loaded())
+"""
+
+
+@pytest.mark.parametrize("function", ["create_template", "probe_provider", "store_result"])
+def test_a_function_imports_no_dialect_until_it_connects_or_is_snapshotted(function: str) -> None:
+    """The PostgreSQL dialect and pg8000 load on the first connection; deployed with SnapStart, the
+    hook run before the snapshot loads them, so a restored environment does not."""
+    started, snapshotted = run(SNAPSHOT, f"functions.{function}.handler").split("] [")
+    assert started == "["
+    assert snapshotted == "'sqlalchemy.dialects.postgresql', 'pg8000']"

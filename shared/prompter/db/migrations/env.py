@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from prompter.db.schema import metadata
+from prompter.db.schema import with_dialect_options
 
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
-    target_metadata=metadata,
+    target_metadata=with_dialect_options(),
     render_as_batch=connection.dialect.name == "sqlite",
     transaction_per_migration=True,
 )
