@@ -221,7 +221,7 @@ def sweep_scale(cluster: Any, migrated: Callable[[str], str]) -> tuple[list[Any]
     the fake provider) over 300 and then 3,000 templates on PostgreSQL."""
     import boto3
 
-    from bench.run import Figure, environment
+    from bench.run import Figure, environment, quiet
     from local.aws import local_aws
     from local.stepfunctions import STATE_MACHINE_ENV, largest_state_bytes, wait_for
 
@@ -230,7 +230,7 @@ def sweep_scale(cluster: Any, migrated: Callable[[str], str]) -> tuple[list[Any]
     rate = 0.0
     url = migrated(cluster.create_database("sweep"))
     # every template is probed once anyway: no de-duplication table
-    with local_aws(), environment(DATABASE_URL=url, PROMPTER_IDEMPOTENCY_TABLE=""):
+    with local_aws(), environment(DATABASE_URL=url, PROMPTER_IDEMPOTENCY_TABLE=""), quiet():
         sfn = boto3.client("stepfunctions")
         arn = os.environ[STATE_MACHINE_ENV["prompter-version-sweep"]]
         bulk = bulk_engine(url)

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from prompter.providers.answers import answer_text
 from prompter.providers.base import ChatReply, ChatRequest, Credentials
-from prompter.providers.http import ErrorFields, as_dict, as_list, post_json
+from prompter.providers.http import ErrorFields, post_json
 from prompter.providers.openai_chat import base_url, require_key, token_limit
 
 DEFAULT_ENDPOINT = "https://api.anthropic.com"
@@ -88,10 +89,7 @@ class AnthropicProvider:
             secrets=(key,),
         )
         data = answer.body
-        blocks = map(as_dict, as_list(data.get("content")))
-        text = "".join(
-            b["text"] for b in blocks if b.get("type") == "text" and isinstance(b.get("text"), str)
-        )
+        text = answer_text(data)
         metadata = {"model": data["model"]} if isinstance(data.get("model"), str) and data["model"] else {}
         usage = data.get("usage")
         return ChatReply(

@@ -38,8 +38,9 @@ import time
 from typing import Any
 
 from prompter.errors import ProviderAuthError, ProviderBadRequest
+from prompter.providers.answers import answer_text
 from prompter.providers.base import ChatReply, ChatRequest, Credentials
-from prompter.providers.http import as_dict, as_list, classify, split_timeout
+from prompter.providers.http import as_dict, classify, split_timeout
 from prompter.providers.openai_chat import token_limit
 
 DEFAULT_REGION = "us-east-1"
@@ -223,8 +224,7 @@ class BedrockProvider:
             ) from None
         latency_ms = int((time.monotonic() - started) * 1000)
         data = _jsonable({k: v for k, v in answer.items() if k != "ResponseMetadata"})
-        blocks = map(as_dict, as_list(as_dict(as_dict(data.get("output")).get("message")).get("content")))
-        text = "".join(b["text"] for b in blocks if isinstance(b.get("text"), str))
+        text = answer_text(data)
         metadata: dict[str, Any] = {}
         invoked = as_dict(as_dict(data.get("trace")).get("promptRouter")).get("invokedModelId")
         if isinstance(invoked, str) and invoked:

@@ -25,8 +25,9 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from prompter.providers.answers import answer_text
 from prompter.providers.base import ChatReply, ChatRequest, Credentials
-from prompter.providers.http import ErrorFields, as_dict, as_list, first, post_json
+from prompter.providers.http import ErrorFields, post_json
 from prompter.providers.openai_chat import base_url, require_key, token_limit
 
 DEFAULT_ENDPOINT = "https://generativelanguage.googleapis.com"
@@ -148,12 +149,7 @@ class GeminiProvider:
             self.name, url, body, {"x-goog-api-key": key}, timeout, error_fields=gemini_errors, secrets=(key,)
         )
         data = answer.body
-        parts = as_list(as_dict(first(data.get("candidates")).get("content")).get("parts"))
-        text = "".join(
-            part["text"]
-            for part in map(as_dict, parts)
-            if isinstance(part.get("text"), str) and not part.get("thought")
-        )
+        text = answer_text(data)
         metadata = {k: data[k] for k in ("modelVersion", "responseId") if _present(data.get(k))}
         usage = data.get("usageMetadata")
         return ChatReply(

@@ -24,8 +24,9 @@ from __future__ import annotations
 from typing import Any
 
 from prompter.errors import ProviderNotConfigured
+from prompter.providers.answers import answer_text
 from prompter.providers.base import ChatReply, ChatRequest, Credentials
-from prompter.providers.http import ErrorFields, HttpResponse, as_dict, first, post_json
+from prompter.providers.http import ErrorFields, HttpResponse, post_json
 
 DEFAULT_ENDPOINT = "https://api.openai.com"
 
@@ -83,27 +84,16 @@ def _present(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts
-        return "".join(
-            p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
-        )
-    return ""
-
-
 def chat_completions_reply(
     provider: str, request: ChatRequest, sent: dict[str, Any], answer: HttpResponse
 ) -> ChatReply:
     data = answer.body
-    message = as_dict(first(data.get("choices")).get("message"))
     metadata = {key: data[key] for key in ("system_fingerprint", "model") if _present(data.get(key))}
     usage = data.get("usage")
     return ChatReply(
         provider=provider,
         requested_model=request.model_id,
-        content=_text(message.get("content")),
+        content=answer_text(data),
         request=sent,
         response=data,
         metadata=metadata,

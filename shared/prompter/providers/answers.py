@@ -1,0 +1,93 @@
+"""The answer text and citations of a stored provider response, whatever the provider's wire format.
+
+Pure functions over the response JSON as received (the adapters use them for the reply's text, and
+the analysis uses them on stored responses, so both read an answer the same way). The format is
+told by the response's own shape, each having a top-level key of its own:
+
+- Chat Completions (OpenAI, Azure OpenAI, the local fake): ``choices[0].message.content``, a string
+  or a list of content parts; citations in ``message.annotations[].url_citation.url``.
+- Gemini ``generateContent``: the text parts of ``candidates[0].content.parts`` (not the model's
+  ``thought`` parts); citations in ``candidates[0].groundingMetadata.groundingChunks[].web.uri``.
+- Anthropic Messages: the ``text`` blocks of ``content``; citations in their ``citations[].url``.
+- Bedrock Converse: the text blocks of ``output.message.content``; citations in their
+  ``citationsContent.citations[].location.web.url``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _first(value: Any) -> dict[str, Any]:
+    items = _list(value)
+    return _dict(items[0]) if items else {}
+
+
+def _texts(parts: Any, *, skip: str | None = None, kind: str | None = None) -> str:
+    out = []
+    for part in map(_dict, _list(parts)):
+        if skip and part.get(skip):
+            continue
+        if kind is not None and part.get("type") != kind:
+            continue
+        if isinstance(part.get("text"), str):
+            out.append(part["text"])
+    return "".join(out)
+
+
+def _chat_message(response: Mapping[str, Any]) -> dict[str, Any]:
+    return _dict(_first(response.get("choices")).get("message"))
+
+
+def _bedrock_blocks(response: Mapping[str, Any]) -> list[Any]:
+    return _list(_dict(_dict(response.get("output")).get("message")).get("content"))
+
+
+def answer_text(response: Mapping[str, Any] | None) -> str:
+    """The text of the first choice or candidate, its text parts concatenated ('' if none)."""
+    if not isinstance(response, Mapping):
+        return ""
+    if "choices" in response:
+        content = _chat_message(response).get("content")
+        return content if isinstance(content, str) else _texts(content)
+    if "candidates" in response:
+        return _texts(_dict(_first(response.get("candidates")).get("content")).get("parts"), skip="thought")
+    if "output" in response:
+        return _texts(_bedrock_blocks(response))
+    if isinstance(response.get("content"), list):
+        return _texts(response.get("content"), kind="text")
+    return ""
+
+
+def _urls(response: Mapping[str, Any]) -> Iterator[Any]:
+    if "choices" in response:
+        for note in map(_dict, _list(_chat_message(response).get("annotations"))):
+            yield _dict(note.get("url_citation")).get("url")
+    elif "candidates" in response:
+        grounding = _dict(_first(response.get("candidates")).get("groundingMetadata"))
+        for chunk in map(_dict, _list(grounding.get("groundingChunks"))):
+            yield _dict(chunk.get("web")).get("uri")
+    elif "output" in response:
+        for block in map(_dict, _bedrock_blocks(response)):
+            for citation in map(_dict, _list(_dict(block.get("citationsContent")).get("citations"))):
+                yield _dict(_dict(citation.get("location")).get("web")).get("url")
+    else:
+        for block in map(_dict, _list(response.get("content"))):
+            for citation in map(_dict, _list(block.get("citations"))):
+                yield citation.get("url")
+
+
+def citation_urls(response: Mapping[str, Any] | None) -> list[str]:
+    """The URLs the provider's citation metadata names, in order."""
+    if not isinstance(response, Mapping):
+        return []
+    return [url for url in _urls(response) if isinstance(url, str) and url]
