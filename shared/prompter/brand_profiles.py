@@ -1,0 +1,119 @@
+"""Brand profile snapshots (SPEC §2.6): the primary brand and its competitors, each a name and
+aliases, canonicalised and addressed by content. Pure functions, no I/O.
+
+Canonical form: names NFKC-normalised and stripped; aliases the same, then case-folded (matching is
+case-insensitive, so an alias's case carries nothing), empties and duplicates (and an alias equal to
+its own brand's name) dropped, sorted; competitors sorted by name. The snapshot id is the SHA-256 of
+the canonical JSON, so the same profile has the same id whatever the order or case of its aliases
+and the order of its competitors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prompter.analysis import Brand
+
+MAX_NAME_LENGTH = 200
+MAX_ALIASES = 20
+MAX_COMPETITORS = 50
+
+
+@dataclass(frozen=True)
+class BrandEntry:
+    name: str
+    aliases: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "aliases": list(self.aliases)}
+
+
+@dataclass(frozen=True)
+class ProfileSnapshot:
+    """An immutable, canonical brand profile and its content address."""
+
+    snapshot_id: str
+    brand: BrandEntry
+    competitors: tuple[BrandEntry, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "snapshot_id": self.snapshot_id,
+            "brand": self.brand.as_dict(),
+            "competitors": [c.as_dict() for c in self.competitors],
+        }
+
+    def brands(self) -> list[Brand]:
+        """The analysis' brands: the primary brand first, then the competitors."""
+        return [
+            Brand(self.brand.name, self.brand.aliases, primary=True),
+            *(Brand(c.name, c.aliases) for c in self.competitors),
+        ]
+
+
+def clean_name(name: str) -> str:
+    return unicodedata.normalize("NFKC", name).strip()
+
+
+def _entry(name: str, aliases: Iterable[str]) -> BrandEntry:
+    canonical_name = clean_name(name)
+    own = canonical_name.casefold()
+    kept = {clean_name(a).casefold() for a in aliases} - {"", own}
+    return BrandEntry(canonical_name, tuple(sorted(kept)))
+
+
+def canonical_json(brand: BrandEntry, competitors: Sequence[BrandEntry]) -> str:
+    document = {"brand": brand.as_dict(), "competitors": [c.as_dict() for c in competitors]}
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def snapshot(
+    brand_name: str, brand_aliases: Iterable[str] = (), competitors: Iterable[Mapping[str, Any]] = ()
+) -> ProfileSnapshot:
+    """The canonical snapshot of a profile (``competitors``: ``{"name", "aliases"}`` mappings)."""
+    brand = _entry(brand_name, brand_aliases)
+    others = sorted(
+        (_entry(str(c["name"]), c.get("aliases") or ()) for c in competitors),
+        key=lambda e: (e.name.casefold(), e.name, e.aliases),
+    )
+    text = canonical_json(brand, others)
+    return ProfileSnapshot(hashlib.sha256(text.encode("utf-8")).hexdigest(), brand, tuple(others))
+
+
+def problems(
+    brand_name: str, brand_aliases: Sequence[str], competitors: Sequence[Mapping[str, Any]]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """What makes a profile unusable, as (field path, message) pairs; empty when it is fine."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+
+    def check_entry(path: tuple[str | int, ...], name: Any, aliases: Any) -> None:
+        if not isinstance(name, str) or not clean_name(name):
+            found.append(((*path, "name"), "must be a non-empty name"))
+        elif len(clean_name(name)) > MAX_NAME_LENGTH:
+            found.append(((*path, "name"), f"must be at most {MAX_NAME_LENGTH} characters"))
+        if len(aliases) > MAX_ALIASES:
+            found.append(((*path, "aliases"), f"at most {MAX_ALIASES} aliases"))
+        for index, alias in enumerate(aliases):
+            if not isinstance(alias, str) or len(clean_name(alias)) > MAX_NAME_LENGTH:
+                found.append(
+                    ((*path, "aliases", index), f"must be text of at most {MAX_NAME_LENGTH} characters")
+                )
+
+    check_entry(("brand",), brand_name, list(brand_aliases))
+    if len(competitors) > MAX_COMPETITORS:
+        found.append((("competitors",), f"at most {MAX_COMPETITORS} competitors"))
+    names = {clean_name(brand_name).casefold()} if isinstance(brand_name, str) else set()
+    for index, competitor in enumerate(competitors):
+        check_entry(("competitors", index), competitor.get("name"), list(competitor.get("aliases") or ()))
+        name = competitor.get("name")
+        if isinstance(name, str) and clean_name(name):
+            key = clean_name(name).casefold()
+            if key in names:
+                found.append((("competitors", index, "name"), "names a brand already in the profile"))
+            names.add(key)
+    return found
