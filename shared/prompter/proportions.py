@@ -1,0 +1,91 @@
+"""The statistics of visibility and drift impact (SPEC §2.7), in plain Python (``math`` only: they run
+in the Lambda runtime, which has no scipy). Checked in the tests against scipy and statsmodels.
+
+- :func:`wilson_interval`: the 95 % Wilson score interval of a proportion k/n.
+- :func:`two_proportion_test`: a two-sided test that two proportions differ: Fisher's exact test
+  when any expected count (successes and failures of both sides, under the pooled proportion) is
+  below 5, else the pooled two-proportion z-test.
+- :func:`benjamini_hochberg`: q-values (false discovery rate) for a family of p-values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+Z_95 = 1.959963984540054  # the standard normal's 97.5th percentile
+MIN_EXPECTED = 5  # below this expected count, the z-test's normal approximation is not trusted
+# Tables as likely as the observed one count as "at least as extreme" within this relative margin
+# (floating-point ties; the same margin as scipy.stats.fisher_exact).
+FISHER_TIE = Fraction(1, 10**7)
+
+FISHER = "fisher_exact"
+Z_TEST = "z_test"
+
+
+def wilson_interval(k: int, n: int, z: float = Z_95) -> tuple[float, float] | None:
+    """The Wilson score interval of k successes in n trials (None when n is 0)."""
+    if n <= 0:
+        return None
+    if not 0 <= k <= n:
+        raise ValueError(f"successes must be between 0 and {n}, not {k}")
+    p = k / n
+    z2 = z * z
+    denominator = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    p_value: float
+    test: str
+
+
+def two_proportion_test(before: tuple[int, int], after: tuple[int, int]) -> Comparison | None:
+    """Whether k1/n1 and k2/n2 differ (two-sided); None when either side has no trials."""
+    (k1, n1), (k2, n2) = before, after
+    if n1 <= 0 or n2 <= 0:
+        return None
+    for k, n in (before, after):
+        if not 0 <= k <= n:
+            raise ValueError(f"successes must be between 0 and {n}, not {k}")
+    pooled = (k1 + k2) / (n1 + n2)
+    expected = (n1 * pooled, n1 * (1 - pooled), n2 * pooled, n2 * (1 - pooled))
+    if min(expected) < MIN_EXPECTED:
+        return Comparison(fisher_exact(k1, n1, k2, n2), FISHER)
+    if pooled in (0.0, 1.0):
+        return Comparison(1.0, Z_TEST)
+    z = (k2 / n2 - k1 / n1) / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    return Comparison(math.erfc(abs(z) / math.sqrt(2)), Z_TEST)
+
+
+def fisher_exact(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Fisher's exact test, two-sided, of the 2x2 table [[k1, n1-k1], [k2, n2-k2]]: the probability,
+    given the margins, of every table no more likely than the observed one (exact integers)."""
+    successes, total = k1 + k2, n1 + n2
+    lowest, highest = max(0, successes - n2), min(successes, n1)
+
+    def weight(x: int) -> int:  # proportional to the hypergeometric probability of x in row 1
+        return math.comb(successes, x) * math.comb(total - successes, n1 - x)
+
+    observed = weight(k1)
+    bound = observed * (1 + FISHER_TIE)
+    extreme = sum(w for w in (weight(x) for x in range(lowest, highest + 1)) if w <= bound)
+    return min(1.0, float(Fraction(extreme, math.comb(total, n1))))
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg q-values, in the order of ``p_values``."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    q = [0.0] * m
+    running = 1.0
+    for rank in range(m, 0, -1):
+        index = order[rank - 1]
+        running = min(running, p_values[index] * m / rank)
+        q[index] = running
+    return q
