@@ -1,0 +1,120 @@
+"""Visibility cells and drift impact (SPEC §2.7) from per-cell counters. Pure functions, no I/O.
+
+A cell is one brand in (template, provider, model, provider version key, country[, day]). What the
+stored answers of a cell add up to is a :class:`Tally`; :func:`cell_figures` turns a tally into the
+figures the API returns, and :func:`drift_impact` compares the cells of a lineage's old version key
+with the new one's, brand by brand and country by country.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from prompter.proportions import benjamini_hochberg, two_proportion_test, wilson_interval
+
+DEFAULT_ALPHA = 0.05
+DEFAULT_MARGIN = 0.10
+TOP = 3  # "top-3": an answer that ranks the brand 1, 2 or 3
+# |delta| >= margin, with room for the float error of a difference of two rates (0.7 - 0.6).
+DELTA_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Tally:
+    """One brand's counters in one cell: analysed successful answers, those that mention the brand,
+    those that rank it in the top 3, and the sum of its ranks where mentioned."""
+
+    n: int = 0
+    mentioned: int = 0
+    top3: int = 0
+    rank_sum: int = 0
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(
+            self.n + other.n,
+            self.mentioned + other.mentioned,
+            self.top3 + other.top3,
+            self.rank_sum + other.rank_sum,
+        )
+
+    @classmethod
+    def of_answer(cls, mentioned: bool, rank: int | None) -> Tally:
+        """What one analysed answer adds to a brand's cell (a mentioned brand always has a rank)."""
+        if not mentioned or rank is None:
+            return cls(n=1, mentioned=int(mentioned))
+        return cls(n=1, mentioned=1, top3=int(rank <= TOP), rank_sum=rank)
+
+
+def proportion(k: int, n: int) -> dict[str, float | None]:
+    """``{rate, ci_low, ci_high}`` of k in n (all None when n is 0)."""
+    interval = wilson_interval(k, n)
+    if interval is None:
+        return {"rate": None, "ci_low": None, "ci_high": None}
+    return {"rate": k / n, "ci_low": interval[0], "ci_high": interval[1]}
+
+
+def cell_figures(tally: Tally, all_brands_mentioned: int) -> dict[str, Any]:
+    """The figures of one brand's cell; ``all_brands_mentioned``: the mentioned answers of every
+    brand of the cell (the share of voice's denominator)."""
+    share = proportion(tally.top3, tally.n)
+    return {
+        "n": tally.n,
+        "mentioned": tally.mentioned,
+        **proportion(tally.mentioned, tally.n),
+        "mean_rank": tally.rank_sum / tally.mentioned if tally.mentioned else None,
+        "top3_rate": share["rate"],
+        "top3_ci_low": share["ci_low"],
+        "top3_ci_high": share["ci_high"],
+        "share_of_voice": tally.mentioned / all_brands_mentioned if all_brands_mentioned else None,
+    }
+
+
+def _side(tally: Tally | None) -> dict[str, Any]:
+    tally = tally or Tally()
+    return {"n": tally.n, "mentioned": tally.mentioned, **proportion(tally.mentioned, tally.n)}
+
+
+def drift_impact(
+    before: Mapping[tuple[str, str], Tally],
+    after: Mapping[tuple[str, str], Tally],
+    alpha: float = DEFAULT_ALPHA,
+    margin: float = DEFAULT_MARGIN,
+) -> list[dict[str, Any]]:
+    """Every (brand, country) cell of one drift transition: before and after, delta, the test's
+    p-value and name, the Benjamini-Hochberg q-value across the transition's tested cells, and
+    whether the change is significant (q < alpha and |delta| >= margin). Sorted by brand, country."""
+    keys = sorted(set(before) | set(after))
+    cells: list[dict[str, Any]] = []
+    for brand, country in keys:
+        old, new = before.get((brand, country)), after.get((brand, country))
+        was, now = _side(old), _side(new)
+        result = two_proportion_test((was["mentioned"], was["n"]), (now["mentioned"], now["n"]))
+        delta = now["rate"] - was["rate"] if was["rate"] is not None and now["rate"] is not None else None
+        cells.append(
+            {
+                "brand": brand,
+                "country": country,
+                "before": was,
+                "after": now,
+                "delta": delta,
+                "p_value": result.p_value if result else None,
+                "test": result.test if result else None,
+                "q_value": None,
+                "significant": False,
+            }
+        )
+    tested = [cell for cell in cells if cell["p_value"] is not None]
+    for cell, q in zip(tested, benjamini_hochberg([c["p_value"] for c in tested]), strict=True):
+        cell["q_value"] = q
+        cell["significant"] = q < alpha and abs(cell["delta"]) >= margin - DELTA_TOLERANCE
+    return cells
+
+
+def tallies(answers: Iterable[tuple[str, bool, int | None]]) -> dict[str, Tally]:
+    """Per-brand tallies of analysed answers given as (brand, mentioned, rank) entries."""
+    out: dict[str, Tally] = {}
+    for brand, mentioned, rank in answers:
+        out[brand] = out.get(brand, Tally()) + Tally.of_answer(mentioned, rank)
+    return out
