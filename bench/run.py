@@ -358,7 +358,10 @@ def route_round_trips(url: str) -> tuple[list[Figure], list[str]]:
 
         for engine in engines:
             event.listen(engine, "before_cursor_execute", record)
+        from local.events import BODIES
+
         bodies: dict[str, Any] = {
+            **BODIES,
             "createTemplate": request_body(f"new-{tag}"),
             "checkDuplicate": request_body(f"routes-{tag}") | {"country_set": ["US"]},
             "runOnce": {"country": "US"},

@@ -37,6 +37,12 @@ BODIES: dict[str, Any] = {
     "ensureVersion": {},
     "runOnce": {"country": "US", "brand_name": "Avea"},
     "startRuns": {"brand_name": "Avea", "countries": ["US", "GB"]},
+    "previewAnalysis": {
+        "text": "Top picks:\n1. Thorne Research\n2. AVEA Life (https://www.avea-life.com)",
+        "brand": {"name": "Avea", "aliases": ["AVEA Life"]},
+        "competitors": [{"name": "Thorne", "aliases": ["Thorne Research"]}],
+        "prompt": "List the top longevity brands.",
+    },
 }
 QUERIES: dict[str, dict[str, str]] = {
     "listTemplates": {"workspace_id": "ws-avea", "limit": "20"},

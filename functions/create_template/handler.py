@@ -1,4 +1,5 @@
-"""Template registry routes: create, check-duplicate, list, get, soft delete, health, OpenAPI."""
+"""Template registry routes: create, check-duplicate, list, get, soft delete, health, OpenAPI, and the
+answer analysis preview."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from prompter import routes, runtime, snapstart, templates
+from prompter import brand_analysis, routes, runtime, snapstart, templates
 from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, serve
+from prompter.brand_models import AnalysisPreviewRequest, AnswerAnalysis
 from prompter.db.engine import build_engine
 from prompter.db.schema import prompt_templates
 from prompter.db.templates import TemplateStore
@@ -119,6 +121,12 @@ def delete_template(template_id: str) -> Response[None]:
     templates.delete_template(store(), request_scope(app, settings()), template_id)
     logger.info("template deleted", extra={"template_id": template_id, "action": "delete_template"})
     return Response(status_code=HTTPStatus.NO_CONTENT)
+
+
+@register(app, routes.ANALYSIS_PREVIEW, responses={**ok_doc(200, AnswerAnalysis, "OK"), **error_doc()})
+def preview_analysis(body: Annotated[AnalysisPreviewRequest, Body()]) -> AnswerAnalysis:
+    request_scope(app, settings())  # tenancy as for every route: a malformed identity is refused
+    return brand_analysis.preview_analysis(body)
 
 
 @runtime.once

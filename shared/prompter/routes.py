@@ -98,6 +98,14 @@ LIST_RESULTS = Route(
     "Stored results of a template, newest first",
 )
 
+ANALYSIS_PREVIEW = Route(
+    "POST",
+    "/api/analysis/preview",
+    "create_template",
+    "previewAnalysis",
+    "Analyse an answer for a brand and its competitors, storing nothing",
+)
+
 ROUTES: tuple[Route, ...] = (
     CREATE_TEMPLATE,
     CHECK_DUPLICATE,
@@ -112,6 +120,7 @@ ROUTES: tuple[Route, ...] = (
     START_RUNS,
     GET_RUN,
     LIST_RESULTS,
+    ANALYSIS_PREVIEW,
 )
 
 

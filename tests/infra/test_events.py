@@ -33,6 +33,7 @@ EXPECTED_STATUS = {
     "startRuns": 202,
     "getRun": 200,
     "listResults": 200,
+    "previewAnalysis": 200,
 }
 
 

@@ -26,8 +26,18 @@ from infra.constructs.request_models import (
     request_body_schema,
     required_query_parameters,
 )
+from local import events
+from prompter.brand_models import AnalysisPreviewRequest
 from prompter.models import CreateTemplateRequest
-from prompter.routes import CHECK_DUPLICATE, CREATE_TEMPLATE, ROUTES, RUN_ONCE, START_RUNS, Route
+from prompter.routes import (
+    ANALYSIS_PREVIEW,
+    CHECK_DUPLICATE,
+    CREATE_TEMPLATE,
+    ROUTES,
+    RUN_ONCE,
+    START_RUNS,
+    Route,
+)
 from prompter.running import BatchRunRequest, RunRequest
 from tests.infra.helpers import resources
 from tests.infra.test_api import methods_by_route, route_id
@@ -38,6 +48,7 @@ BODY_MODELS: dict[Route, type[BaseModel]] = {
     CHECK_DUPLICATE: CreateTemplateRequest,
     RUN_ONCE: RunRequest,
     START_RUNS: BatchRunRequest,
+    ANALYSIS_PREVIEW: AnalysisPreviewRequest,
 }
 DOCUMENT = openapi_document()
 
@@ -166,6 +177,7 @@ VALID_BODIES: dict[Route, dict[str, Any]] = {
     START_RUNS: {"countries": ["US"], "max_concurrency": 2, "brand_aliases": ["ACME"]},
 }
 VALID_BODIES[CHECK_DUPLICATE] = VALID_BODIES[CREATE_TEMPLATE]
+VALID_BODIES[ANALYSIS_PREVIEW] = events.BODIES["previewAnalysis"]
 
 json_values = st.recursive(
     st.none()

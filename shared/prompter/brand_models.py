@@ -1,0 +1,60 @@
+"""Request and response models of brand analysis (SPEC §2.6, §3): brand profiles and the preview."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from prompter.brand_profiles import MAX_ALIASES, MAX_COMPETITORS, MAX_NAME_LENGTH
+from prompter.schema_base import Model
+
+MAX_ANSWER_CHARS = 200_000
+MAX_PROMPT_CHARS = 65_536
+MAX_CITATIONS = 100
+
+
+class BrandSpec(Model):
+    """A brand: its name and the other names an answer may use for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    aliases: list[str] = Field(default_factory=list, max_length=MAX_ALIASES)
+
+
+class AnalysisPreviewRequest(Model):
+    """An answer to analyse for a brand and its competitors, stored nowhere."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(max_length=MAX_ANSWER_CHARS, description="the answer text")
+    brand: BrandSpec
+    competitors: list[BrandSpec] = Field(default_factory=list, max_length=MAX_COMPETITORS)
+    prompt: str | None = Field(
+        default=None, max_length=MAX_PROMPT_CHARS, description="the rendered prompt: is it branded?"
+    )
+    citations: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_CITATIONS,
+        description="URLs from the provider's citation metadata",
+    )
+
+
+class BrandAnalysis(Model):
+    name: str
+    primary: bool
+    mentioned: bool
+    count: int
+    rank: int | None
+    rank_source: Literal["numbered", "bulleted", "mention_order"] | None
+
+
+class AnswerAnalysis(Model):
+    """The analysis of one answer (SPEC §2.6)."""
+
+    extractor_version: str
+    snapshot_id: str | None = Field(description="the brand profile snapshot the answer was analysed with")
+    branded_prompt: bool = Field(description="the prompt itself names the primary brand")
+    cited_domains: list[str]
+    brands: list[BrandAnalysis]
