@@ -1,5 +1,5 @@
 """The statistics of visibility and drift impact (SPEC §2.7), in plain Python (``math`` only: they run
-in the Lambda runtime, which has no scipy). Checked in the tests against scipy and statsmodels.
+in the Lambda runtime, which has no scipy). Checked in the tests against scipy.
 
 - :func:`wilson_interval`: the 95 % Wilson score interval of a proportion k/n.
 - :func:`two_proportion_test`: a two-sided test that two proportions differ: Fisher's exact test

@@ -1,15 +1,15 @@
-"""Visibility cells and drift impact (prompter.visibility) against statsmodels and by construction."""
+"""Visibility cells and drift impact (prompter.visibility) against scipy and by construction."""
 
 from __future__ import annotations
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import proportion_confint
+from scipy import stats
 
 from prompter.proportions import two_proportion_test
 from prompter.visibility import Tally, cell_figures, drift_impact, tallies
+from tests.unit.test_proportions import wilson
 
 
 def test_a_cell_from_its_answers() -> None:
@@ -24,12 +24,12 @@ def test_a_cell_from_its_answers() -> None:
     )
     assert counted["Avea"] == Tally(n=3, mentioned=2, top3=1, rank_sum=5)
     figures = cell_figures(counted["Avea"], all_brands_mentioned=3)
-    low, high = proportion_confint(2, 3, method="wilson")
+    low, high = wilson(2, 3)
     assert figures["rate"] == pytest.approx(2 / 3)
     assert (figures["ci_low"], figures["ci_high"]) == pytest.approx((low, high), abs=1e-12)
     assert figures["mean_rank"] == 2.5
     assert figures["top3_rate"] == pytest.approx(1 / 3)
-    assert figures["top3_ci_low"] == pytest.approx(proportion_confint(1, 3, method="wilson")[0], abs=1e-12)
+    assert figures["top3_ci_low"] == pytest.approx(wilson(1, 3)[0], abs=1e-12)
     assert figures["share_of_voice"] == pytest.approx(2 / 3)
 
 
@@ -59,7 +59,7 @@ def test_drift_cells_test_each_cell_and_correct_across_the_transition(family: di
     assert [(c["brand"], c["country"]) for c in cells] == sorted(family)
     tested = [c for c in cells if c["p_value"] is not None]
     if tested:
-        _, expected, _, _ = multipletests([c["p_value"] for c in tested], method="fdr_bh")
+        expected = stats.false_discovery_control([c["p_value"] for c in tested], method="bh")
         assert [c["q_value"] for c in tested] == pytest.approx(list(expected), rel=1e-12, abs=1e-15)
     for cell in cells:
         (k1, n1), (k2, n2) = family[(cell["brand"], cell["country"])]
@@ -90,5 +90,5 @@ def test_a_difference_of_exactly_the_margin_counts() -> None:
 
 
 def _interval(k: int, n: int) -> dict[str, float]:
-    low, high = proportion_confint(k, n, method="wilson")
+    low, high = wilson(k, n)
     return {"ci_low": pytest.approx(low, abs=1e-12), "ci_high": pytest.approx(high, abs=1e-12)}  # type: ignore[dict-item]
