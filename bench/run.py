@@ -367,7 +367,7 @@ def route_round_trips(url: str) -> tuple[list[Figure], list[str]]:
             "runOnce": {"country": "US"},
             "startRuns": {},
         }
-        params = {"template_id": tid, "run_id": ran["run_id"]}
+        params = {"template_id": tid, "run_id": ran["run_id"], "workspace_id": BASE_REQUEST["workspace_id"]}
         cases = [(r, bodies.get(r.operation_id)) for r in ROUTES if r.operation_id != "deleteTemplate"]
         duplicate = next(r for r in ROUTES if r.operation_id == "createTemplate")
         cases.insert(1, (duplicate, request_body(f"new-{tag}")))  # the same config again: a 409

@@ -37,6 +37,10 @@ BODIES: dict[str, Any] = {
     "ensureVersion": {},
     "runOnce": {"country": "US", "brand_name": "Avea"},
     "startRuns": {"brand_name": "Avea", "countries": ["US", "GB"]},
+    "putBrandProfile": {
+        "brand": {"name": "Avea", "aliases": ["AVEA Life"]},
+        "competitors": [{"name": "Thorne", "aliases": ["Thorne Research"]}],
+    },
     "previewAnalysis": {
         "text": "Top picks:\n1. Thorne Research\n2. AVEA Life (https://www.avea-life.com)",
         "brand": {"name": "Avea", "aliases": ["AVEA Life"]},
@@ -113,7 +117,11 @@ def route_events() -> dict[str, tuple[str, dict[str, Any]]]:
     """operationId -> (function, proxy event)."""
     found = {}
     for route in ROUTES:
-        path = route.path.replace("{template_id}", TEMPLATE_ID).replace("{run_id}", RUN_ID)
+        path = (
+            route.path.replace("{template_id}", TEMPLATE_ID)
+            .replace("{run_id}", RUN_ID)
+            .replace("{workspace_id}", TEMPLATE_BODY["workspace_id"])
+        )
         event = rest_event(
             route.method, path, body=BODIES.get(route.operation_id), query=QUERIES.get(route.operation_id)
         )

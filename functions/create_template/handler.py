@@ -1,5 +1,5 @@
-"""Template registry routes: create, check-duplicate, list, get, soft delete, health, OpenAPI, and the
-answer analysis preview."""
+"""Template registry routes: create, check-duplicate, list, get, soft delete, health, OpenAPI; the
+workspaces' brand profiles and the answer analysis preview."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from http import HTTPStatus
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from prompter import brand_analysis, routes, runtime, snapstart, templates
 from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, serve
-from prompter.brand_models import AnalysisPreviewRequest, AnswerAnalysis
+from prompter.brand_models import AnalysisPreviewRequest, AnswerAnalysis, BrandProfile, BrandProfileRequest
+from prompter.db.brand_profiles import BrandProfileStore
 from prompter.db.engine import build_engine
 from prompter.db.schema import prompt_templates
 from prompter.db.templates import TemplateStore
@@ -121,6 +122,31 @@ def delete_template(template_id: str) -> Response[None]:
     templates.delete_template(store(), request_scope(app, settings()), template_id)
     logger.info("template deleted", extra={"template_id": template_id, "action": "delete_template"})
     return Response(status_code=HTTPStatus.NO_CONTENT)
+
+
+@runtime.once
+def profiles() -> BrandProfileStore:
+    return BrandProfileStore(store().engine)
+
+
+WorkspaceId = Annotated[str, Path(min_length=1, max_length=128, description="brand workspace")]
+
+
+@register(app, routes.PUT_BRAND_PROFILE, responses={**ok_doc(200, BrandProfile, "OK"), **error_doc(404)})
+def put_brand_profile(
+    workspace_id: WorkspaceId, body: Annotated[BrandProfileRequest, Body()]
+) -> BrandProfile:
+    scope = request_scope(app, settings(), body.org_id)
+    logger.append_keys(workspace_id=workspace_id, action="put_brand_profile")
+    return brand_analysis.put_profile(profiles(), scope.org_id, workspace_id, body)
+
+
+@register(app, routes.GET_BRAND_PROFILE, responses={**ok_doc(200, BrandProfile, "OK"), **error_doc(404)})
+def get_brand_profile(
+    workspace_id: WorkspaceId,
+    org_id: Annotated[str | None, Query(max_length=128, description="tenant (local only)")] = None,
+) -> BrandProfile:
+    return brand_analysis.get_profile(profiles(), request_scope(app, settings()).org_id, workspace_id)
 
 
 @register(app, routes.ANALYSIS_PREVIEW, responses={**ok_doc(200, AnswerAnalysis, "OK"), **error_doc()})

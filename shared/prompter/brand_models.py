@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import ConfigDict, Field
@@ -58,3 +59,23 @@ class AnswerAnalysis(Model):
     branded_prompt: bool = Field(description="the prompt itself names the primary brand")
     cited_domains: list[str]
     brands: list[BrandAnalysis]
+
+
+class BrandProfileRequest(Model):
+    """A workspace's brand: the primary brand and its competitors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    org_id: str | None = Field(default=None, min_length=1, max_length=128, description="tenant (local only)")
+    brand: BrandSpec
+    competitors: list[BrandSpec] = Field(default_factory=list, max_length=MAX_COMPETITORS)
+
+
+class BrandProfile(Model):
+    """A workspace's current brand profile: an immutable snapshot, addressed by its content."""
+
+    workspace_id: str
+    snapshot_id: str = Field(description="SHA-256 of the profile's canonical JSON")
+    brand: BrandSpec
+    competitors: list[BrandSpec]
+    created_at: datetime = Field(description="when the workspace's profile was set to this snapshot")

@@ -101,6 +101,13 @@ class RunNotFound(NotFound):
         super().__init__(f"run {run_id} not found", run_id=run_id)
 
 
+class BrandProfileNotFound(NotFound):
+    code = "BRAND_PROFILE_NOT_FOUND"
+
+    def __init__(self, workspace_id: str) -> None:
+        super().__init__(f"workspace {workspace_id} has no brand profile", workspace_id=workspace_id)
+
+
 class TemplateExists(PrompterError):
     """An active template with the same generation config already exists in the workspace."""
 

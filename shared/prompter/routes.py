@@ -98,6 +98,13 @@ LIST_RESULTS = Route(
     "Stored results of a template, newest first",
 )
 
+BRAND_PROFILE = "/api/workspaces/{workspace_id}/brand-profile"
+PUT_BRAND_PROFILE = Route(
+    "PUT", BRAND_PROFILE, "create_template", "putBrandProfile", "Set a workspace's brand profile"
+)
+GET_BRAND_PROFILE = Route(
+    "GET", BRAND_PROFILE, "create_template", "getBrandProfile", "A workspace's current brand profile"
+)
 ANALYSIS_PREVIEW = Route(
     "POST",
     "/api/analysis/preview",
@@ -120,6 +127,8 @@ ROUTES: tuple[Route, ...] = (
     START_RUNS,
     GET_RUN,
     LIST_RESULTS,
+    PUT_BRAND_PROFILE,
+    GET_BRAND_PROFILE,
     ANALYSIS_PREVIEW,
 )
 

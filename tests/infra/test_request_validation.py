@@ -27,12 +27,13 @@ from infra.constructs.request_models import (
     required_query_parameters,
 )
 from local import events
-from prompter.brand_models import AnalysisPreviewRequest
+from prompter.brand_models import AnalysisPreviewRequest, BrandProfileRequest
 from prompter.models import CreateTemplateRequest
 from prompter.routes import (
     ANALYSIS_PREVIEW,
     CHECK_DUPLICATE,
     CREATE_TEMPLATE,
+    PUT_BRAND_PROFILE,
     ROUTES,
     RUN_ONCE,
     START_RUNS,
@@ -49,6 +50,7 @@ BODY_MODELS: dict[Route, type[BaseModel]] = {
     RUN_ONCE: RunRequest,
     START_RUNS: BatchRunRequest,
     ANALYSIS_PREVIEW: AnalysisPreviewRequest,
+    PUT_BRAND_PROFILE: BrandProfileRequest,
 }
 DOCUMENT = openapi_document()
 
@@ -178,6 +180,7 @@ VALID_BODIES: dict[Route, dict[str, Any]] = {
 }
 VALID_BODIES[CHECK_DUPLICATE] = VALID_BODIES[CREATE_TEMPLATE]
 VALID_BODIES[ANALYSIS_PREVIEW] = events.BODIES["previewAnalysis"]
+VALID_BODIES[PUT_BRAND_PROFILE] = events.BODIES["putBrandProfile"]
 
 json_values = st.recursive(
     st.none()

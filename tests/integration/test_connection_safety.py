@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from local import events
 from prompter import runtime
 from prompter.db import wire
 from prompter.db.engine import build_engine
@@ -155,13 +156,17 @@ def hung_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 def _sample_call(route: Any) -> tuple[str, str, Any, dict[str, str] | None]:
-    path = route.path.replace("{template_id}", "8a1f6f5e-0000-4000-8000-000000000001").replace(
-        "{run_id}", "8a1f6f5e-0000-4000-8000-000000000002"
+    path = (
+        route.path.replace("{template_id}", "8a1f6f5e-0000-4000-8000-000000000001")
+        .replace("{run_id}", "8a1f6f5e-0000-4000-8000-000000000002")
+        .replace("{workspace_id}", "w")
     )
     payload: Any = None
     query = None
     if route.operation_id in ("createTemplate", "checkDuplicate"):
         payload = body()
+    elif route.operation_id in ("putBrandProfile", "previewAnalysis"):
+        payload = events.BODIES[route.operation_id]
     elif route.operation_id == "runOnce":
         payload = {"country": "US"}
     elif route.method == "POST":
@@ -171,7 +176,8 @@ def _sample_call(route: Any) -> tuple[str, str, Any, dict[str, str] | None]:
     return route.method, path, payload, query
 
 
-DB_ROUTES = [r for r in ROUTES if r.operation_id != "openapi"]
+NO_DATABASE = ("openapi", "previewAnalysis")  # these answer without the database
+DB_ROUTES = [r for r in ROUTES if r.operation_id not in NO_DATABASE]
 
 
 @pytest.mark.parametrize("route", DB_ROUTES, ids=lambda r: r.operation_id)
@@ -187,6 +193,14 @@ def test_every_route_answers_503_when_the_database_hangs(
     assert reply.detail["code"] == "DB_UNAVAILABLE"
     assert time.monotonic() - started < 2
     assert metric_values(capsys.readouterr().out, "DbUnavailable") == [1.0]
+
+
+@pytest.mark.parametrize(
+    "route", [r for r in ROUTES if r.operation_id in NO_DATABASE], ids=lambda r: r.operation_id
+)
+def test_the_routes_without_the_database_answer_while_it_hangs(hung_database: str, route: Any) -> None:
+    method, path, payload, query = _sample_call(route)
+    assert Api().call(method, path, payload, query=query).status == 200
 
 
 def test_a_hung_database_is_a_503_within_5_seconds_with_the_default_timeout(hung_database: str) -> None:

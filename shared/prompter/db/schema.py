@@ -166,6 +166,26 @@ prompt_results = Table(
     ),
 )
 
+# Brand profile snapshots: immutable, addressed by the SHA-256 of their canonical JSON (SPEC §2.6).
+brand_profile_snapshots = Table(
+    "brand_profile_snapshots",
+    metadata,
+    Column("snapshot_id", String(64), primary_key=True),
+    Column("brand", JsonType, nullable=False),
+    Column("competitors", JsonType, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+# A workspace's current brand profile: which snapshot, since when.
+brand_profiles = Table(
+    "brand_profiles",
+    metadata,
+    Column("org_id", SCOPE, primary_key=True),
+    Column("workspace_id", SCOPE, primary_key=True),
+    Column("snapshot_id", String(64), ForeignKey("brand_profile_snapshots.snapshot_id"), nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
 prompt_runs = Table(
     "prompt_runs",
     metadata,

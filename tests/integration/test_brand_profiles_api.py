@@ -1,0 +1,103 @@
+"""PUT/GET /api/workspaces/{workspace_id}/brand-profile (SPEC §2.6, §3): content-addressed
+snapshots, tenancy as for templates, limits as 422s naming the field; SQLite and PostgreSQL through
+lambda_handler, and over HTTP from the local server."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from prompter.brand_profiles import snapshot
+from tests.conftest import Api
+from tests.integration.test_local_server import base_url, request  # noqa: F401 - the fixture
+
+PROFILE = "/api/workspaces/ws-avea/brand-profile"
+BODY: dict[str, Any] = {
+    "brand": {"name": "Avea", "aliases": ["AVEA Life", "Avea Life"]},
+    "competitors": [
+        {"name": "Thorne", "aliases": ["Thorne Research"]},
+        {"name": "Elysium Health", "aliases": ["Elysium"]},
+    ],
+}
+
+
+def test_put_then_get_the_current_profile(api: Api) -> None:
+    put = api.call("PUT", PROFILE, BODY)
+    assert put.status == 200, put.body
+    expected = snapshot("Avea", ["AVEA Life", "Avea Life"], BODY["competitors"])
+    assert put.body["snapshot_id"] == expected.snapshot_id
+    assert put.body["workspace_id"] == "ws-avea"
+    assert put.body["brand"] == {"name": "Avea", "aliases": ["avea life"]}
+    assert [c["name"] for c in put.body["competitors"]] == ["Elysium Health", "Thorne"]
+    got = api.call("GET", PROFILE)
+    assert got.status == 200
+    assert got.body == put.body
+
+
+def test_the_same_content_has_the_same_snapshot_whatever_the_order_or_case(
+    api: Api, database_url: str
+) -> None:
+    first = api.call("PUT", PROFILE, BODY).body["snapshot_id"]
+    reordered = {
+        "brand": {"name": "Avea", "aliases": ["avea life", "AVEA LIFE"]},
+        "competitors": list(reversed(BODY["competitors"])),
+    }
+    assert api.call("PUT", PROFILE, reordered).body["snapshot_id"] == first
+    other = api.call("PUT", PROFILE, {**BODY, "competitors": BODY["competitors"][:1]}).body["snapshot_id"]
+    assert other != first
+    assert api.call("GET", PROFILE).body["snapshot_id"] == other  # the latest PUT is current
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT count(*) FROM brand_profile_snapshots")).scalar()
+    engine.dispose()
+    assert stored == 2  # snapshots are immutable and stored once each
+
+
+def test_a_workspace_without_a_profile_is_a_404(api: Api) -> None:
+    reply = api.call("GET", "/api/workspaces/ws-none/brand-profile")
+    assert reply.status == 404
+    assert reply.body["detail"]["code"] == "BRAND_PROFILE_NOT_FOUND"
+
+
+def test_another_orgs_profile_is_a_404(database_url: str) -> None:
+    assert Api(org="org-a").call("PUT", PROFILE, BODY).status == 200
+    assert Api(org="org-b").call("GET", PROFILE).status == 404
+    assert Api(org="org-a").call("GET", PROFILE).status == 200
+
+
+def test_a_body_org_that_differs_from_the_callers_is_a_403(database_url: str) -> None:
+    reply = Api(org="org-a").call("PUT", PROFILE, {**BODY, "org_id": "org-b"})
+    assert reply.status == 403
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"brand": {"name": "  "}}, "brand.name"),
+        ({"brand": {"name": "x" * 201}}, "brand.name"),
+        ({"brand": {"name": "Avea", "aliases": ["a"] * 21}}, "brand.aliases"),
+        ({"competitors": [{"name": "Thorne"}] * 51}, "competitors"),
+        ({"competitors": [{"name": "avea"}]}, "competitors[0].name"),
+        ({"competitors": [{"name": "Thorne", "weight": 2}]}, "competitors[0].weight"),
+    ],
+)
+def test_an_unusable_profile_is_a_422_naming_the_field(api: Api, change: dict[str, Any], field: str) -> None:
+    reply = api.call("PUT", PROFILE, {**BODY, **change})
+    assert reply.status == 422, reply.body
+    assert field in [e["field"] for e in reply.body["detail"]["errors"]], reply.body
+    assert api.call("GET", PROFILE).status == 404  # nothing was stored
+
+
+def test_a_workspace_id_too_long_is_a_422(api: Api) -> None:
+    reply = api.call("GET", f"/api/workspaces/{'w' * 129}/brand-profile")
+    assert reply.status == 422
+
+
+def test_put_and_get_over_http(base_url: str) -> None:  # noqa: F811 - the fixture
+    status, _, body = request("PUT", base_url + PROFILE, BODY)
+    assert status == 200
+    status, _, again = request("GET", base_url + PROFILE)
+    assert status == 200 and json.loads(again)["snapshot_id"] == json.loads(body)["snapshot_id"]
