@@ -18,9 +18,10 @@ the same analysis.
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -124,32 +125,45 @@ def _selected_matches(text: str, brands: Sequence[Brand]) -> list[_Match]:
         for start, end in _occurrences(text, form)
     ]
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
-    taken: list[tuple[int, int]] = []
+    taken = bytearray(len(text))  # 1 where a selected match lies: each check is a C-level find
     selected: list[_Match] = []
-    for _, start, index, end in candidates:
-        if any(start < other_end and other_start < end for other_start, other_end in taken):
+    for length, start, index, end in candidates:
+        if taken.find(1, start, end) != -1:
             continue
-        taken.append((start, end))
+        taken[start:end] = b"\x01" * length
         selected.append(_Match(start, end, index))
     return sorted(selected)
 
 
-def _items(text: str, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
-    """The (start, end) spans of the lines that are list items of ``pattern``'s kind, in order."""
-    spans = []
-    offset = 0
-    for line in text.splitlines(keepends=True):
-        if pattern.match(line):
-            spans.append((offset, offset + len(line)))
-        offset += len(line)
-    return spans
+@dataclass(frozen=True)
+class _Lines:
+    """Where each line of a text starts, and the 1-based position of each list item among the
+    text's items of its kind (numbered, bulleted)."""
 
+    starts: list[int]
+    numbered: dict[int, int]
+    bulleted: dict[int, int]
 
-def _item_rank(matches: Sequence[_Match], items: Sequence[tuple[int, int]]) -> int | None:
-    for position, (start, end) in enumerate(items, start=1):
-        if any(start <= m.start < end for m in matches):
-            return position
-    return None
+    @classmethod
+    def of(cls, text: str) -> _Lines:
+        starts: list[int] = []
+        numbered: dict[int, int] = {}
+        bulleted: dict[int, int] = {}
+        offset = 0
+        for number, line in enumerate(text.splitlines(keepends=True)):
+            starts.append(offset)
+            if NUMBERED_ITEM.match(line):
+                numbered[number] = len(numbered) + 1
+            elif BULLETED_ITEM.match(line):
+                bulleted[number] = len(bulleted) + 1
+            offset += len(line)
+        return cls(starts, numbered, bulleted)
+
+    def rank(self, matches: Sequence[_Match], items: Mapping[int, int]) -> int | None:
+        """The position of the first item of ``items`` holding one of ``matches``."""
+        positions = [items.get(bisect.bisect_right(self.starts, m.start) - 1) for m in matches]
+        found = [p for p in positions if p is not None]
+        return min(found) if found else None
 
 
 def domain_of(url: str) -> str | None:
@@ -195,18 +209,17 @@ def analyse(
     for match in matches:
         by_brand.setdefault(match.brand, []).append(match)
     first_mention = {index: found[0].start for index, found in by_brand.items()}
-    numbered = _items(prepared, NUMBERED_ITEM)
-    bulleted = _items(prepared, BULLETED_ITEM)
+    lines = _Lines.of(prepared)
     results = []
     for index, brand in enumerate(brands):
         found = by_brand.get(index, [])
         rank: int | None = None
         source: str | None = None
         if found:
-            rank = _item_rank(found, numbered)
+            rank = lines.rank(found, lines.numbered)
             source = "numbered"
             if rank is None:
-                rank, source = _item_rank(found, bulleted), "bulleted"
+                rank, source = lines.rank(found, lines.bulleted), "bulleted"
             if rank is None:
                 mine = first_mention[index]
                 earlier = sum(1 for other, at in first_mention.items() if other != index and at < mine)
