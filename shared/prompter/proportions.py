@@ -13,13 +13,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 
 Z_95 = 1.959963984540054  # the standard normal's 97.5th percentile
 MIN_EXPECTED = 5  # below this expected count, the z-test's normal approximation is not trusted
 # Tables as likely as the observed one count as "at least as extreme" within this relative margin
 # (floating-point ties; the same margin as scipy.stats.fisher_exact).
-FISHER_TIE = Fraction(1, 10**7)
+FISHER_TIE = 1e-7
 
 FISHER = "fisher_exact"
 Z_TEST = "z_test"
@@ -63,19 +62,27 @@ def two_proportion_test(before: tuple[int, int], after: tuple[int, int]) -> Comp
     return Comparison(math.erfc(abs(z) / math.sqrt(2)), Z_TEST)
 
 
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
 def fisher_exact(k1: int, n1: int, k2: int, n2: int) -> float:
     """Fisher's exact test, two-sided, of the 2x2 table [[k1, n1-k1], [k2, n2-k2]]: the probability,
-    given the margins, of every table no more likely than the observed one (exact integers)."""
+    given the margins, of every table no more likely than the observed one. The hypergeometric
+    probabilities are computed in logs (``lgamma``): a cell of a million answers costs the same as
+    one of ten, and the sum runs over at most min(successes, n1) + 1 tables."""
     successes, total = k1 + k2, n1 + n2
     lowest, highest = max(0, successes - n2), min(successes, n1)
+    log_all = _log_comb(total, n1)
 
-    def weight(x: int) -> int:  # proportional to the hypergeometric probability of x in row 1
-        return math.comb(successes, x) * math.comb(total - successes, n1 - x)
+    def log_weight(x: int) -> float:  # log of the number of tables with x successes in row 1
+        return _log_comb(successes, x) + _log_comb(total - successes, n1 - x)
 
-    observed = weight(k1)
-    bound = observed * (1 + FISHER_TIE)
-    extreme = sum(w for w in (weight(x) for x in range(lowest, highest + 1)) if w <= bound)
-    return min(1.0, float(Fraction(extreme, math.comb(total, n1))))
+    bound = log_weight(k1) + math.log1p(FISHER_TIE)
+    extreme = math.fsum(
+        math.exp(w - log_all) for w in (log_weight(x) for x in range(lowest, highest + 1)) if w <= bound
+    )
+    return min(1.0, extreme)
 
 
 def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:

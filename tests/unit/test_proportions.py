@@ -96,3 +96,14 @@ def test_benjamini_hochberg_matches_scipy(p_values: list[float]) -> None:
 def test_the_interval_uses_the_two_sided_95_percent_quantile() -> None:
     assert stats.norm.ppf(0.975) == pytest.approx(1.959963984540054, rel=1e-15)
     assert math.isclose(wilson_interval(5, 10)[0], wilson(5, 10)[0])  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "table", [(3, 1_000_000, 0, 1_000_000), (4, 4, 1_500, 800_000), (5, 250_000, 2, 250_000)], ids=str
+)
+def test_fisher_on_cells_of_a_million_answers_matches_scipy(table: tuple[int, int, int, int]) -> None:
+    k1, n1, k2, n2 = table
+    found = two_proportion_test((k1, n1), (k2, n2))
+    assert found is not None and found.test == FISHER
+    expected = stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue
+    assert found.p_value == pytest.approx(expected, rel=1e-6, abs=1e-300)
