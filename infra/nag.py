@@ -180,6 +180,16 @@ def acknowledgements(
             details=("Resource::*",),
         )
 
+    add(
+        "Workflows/RunBatch/Role/DefaultPolicy",
+        "IAM5",
+        "states:DescribeExecution/StopExecution on this state machine's own executions: its "
+        "Distributed Map's children (one per country), named by Step Functions.",
+        details=(
+            f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:prompter-{stage}-run-batch:*",
+        ),
+    )
+
     bucket = _logical_id(stack, "Workflows/SweepTargets")
     if bucket:
         lists = f"Resource::<{bucket}.Arn>/sweeps/*"

@@ -51,6 +51,8 @@ BODIES: dict[str, Any] = {
 QUERIES: dict[str, dict[str, str]] = {
     "listTemplates": {"workspace_id": "ws-avea", "limit": "20"},
     "listResults": {"country": "US", "limit": "20"},
+    "getVisibility": {"country": "US", "group_by": "version"},
+    "getDrift": {"alpha": "0.05", "margin": "0.1"},
 }
 TASKS: dict[str, dict[str, dict[str, Any]]] = {
     "probe_provider": {

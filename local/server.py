@@ -34,6 +34,7 @@ for _key, _value in LOCAL_ENV.items():
 from local.apigw import invoke, response_headers, rest_event  # noqa: E402
 from local.aws import local_aws  # noqa: E402
 
+FAKE_PROVIDER_PATH = "/_local/fake-provider"
 READ_LIMIT = 8 * 1024 * 1024  # bodies beyond this are refused before the handler sees them
 SWAGGER_HTML = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Prompter API</title>
@@ -55,6 +56,12 @@ class Handler(BaseHTTPRequestHandler):
         if urlsplit(self.path).path in ("/api/docs", "/api/docs/"):
             self._send(200, [("Content-Type", "text/html; charset=utf-8")], SWAGGER_HTML.encode())
             return
+        if urlsplit(self.path).path == FAKE_PROVIDER_PATH:
+            from prompter.providers import registry
+
+            answer = json.dumps({"generation": registry.fake_generation()}).encode()
+            self._send(200, [("Content-Type", "application/json")], answer)
+            return
         self._proxy()
 
     def do_POST(self) -> None:
@@ -64,7 +71,41 @@ class Handler(BaseHTTPRequestHandler):
         self._proxy()
 
     def do_PUT(self) -> None:
+        if urlsplit(self.path).path == FAKE_PROVIDER_PATH:
+            self._set_fake_generation()
+            return
         self._proxy()
+
+    def _set_fake_generation(self) -> None:
+        """``PUT /_local/fake-provider {"generation": n}``: the fake providers answer as model build
+        ``n`` from now on (new version keys, other visibility): local drift on demand. The local
+        server's own route, never deployed and not in the OpenAPI document."""
+        from prompter.providers import registry
+
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b"null") if length <= 4096 else None
+        except ValueError:
+            body = None
+        generation = body.get("generation") if isinstance(body, dict) else None
+        if (
+            not isinstance(generation, int)
+            or isinstance(generation, bool)
+            or not 1 <= generation <= 1_000_000
+        ):
+            error = {
+                "code": "VALIDATION_ERROR",
+                "message": 'the body must be {"generation": n}, n a whole number from 1 to 1000000',
+                "errors": [
+                    {"loc": ["generation"], "field": "generation", "message": "a whole number 1-1000000"}
+                ],
+            }
+            self._send(422, [("Content-Type", "application/json")], json.dumps({"detail": error}).encode())
+            return
+        registry.set_fake_generation(generation)
+        log.info("fake providers now answer as generation %d", generation)
+        answer = {"generation": registry.fake_generation()}
+        self._send(200, [("Content-Type", "application/json")], json.dumps(answer).encode())
 
     def do_PATCH(self) -> None:
         self._proxy()

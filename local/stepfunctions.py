@@ -159,13 +159,16 @@ def _memoise_json_paths() -> None:
     """moto's interpreter parses every JSONPath of every state each time it evaluates one (with
     jsonpath-ng's parser, several milliseconds a path: most of a Map iteration's time); a parsed path
     is immutable, so each distinct path is parsed once."""
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.utils import json_path
 
-    if getattr(json_path.parse, "_prompter_cached", False):
-        return
-    cached = functools.lru_cache(maxsize=4096)(json_path.parse)
-    cached._prompter_cached = True  # type: ignore[attr-defined]
-    json_path.parse = cached
+    modules: tuple[Any, ...] = (json_path, result_path)
+    for module in modules:
+        if getattr(module.parse, "_prompter_cached", False):
+            continue
+        cached = functools.lru_cache(maxsize=4096)(module.parse)
+        cached._prompter_cached = True  # type: ignore[attr-defined]
+        module.parse = cached
 
 
 def _invoke_our_functions_directly() -> None:
@@ -275,7 +278,10 @@ def largest_state_bytes(sfn: Any, execution_arn: str) -> int:
 
 
 def wait_for(sfn_client: Any, execution_arn: str, timeout: float = 30.0, interval: float = 0.02) -> Any:
-    """``describe_execution`` once the execution has left RUNNING; TimeoutError after ``timeout``."""
+    """``describe_execution`` once the execution has left RUNNING; TimeoutError after ``timeout``.
+
+    The wait between polls grows from ``interval`` to half a second: each poll goes through botocore
+    and moto in this process, and holds the interpreter the execution itself runs in."""
     deadline = time.monotonic() + timeout
     while True:
         described = sfn_client.describe_execution(executionArn=execution_arn)
@@ -284,3 +290,4 @@ def wait_for(sfn_client: Any, execution_arn: str, timeout: float = 30.0, interva
         if time.monotonic() > deadline:
             raise TimeoutError(f"execution {execution_arn} still RUNNING after {timeout} s")
         time.sleep(interval)
+        interval = min(interval * 1.5, 0.5)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import datetime
+from datetime import date, datetime
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
@@ -28,6 +28,7 @@ from prompter.db.engine import build_engine
 from prompter.db.results import ResultStore, RunStore
 from prompter.db.templates import TemplateStore
 from prompter.db.versions import VersionStore
+from prompter.db.visibility import VisibilityStore
 from prompter.errors import FieldError, InvalidInput
 from prompter.observability import logger, metrics, set_env_dimension
 from prompter.once import Once
@@ -37,6 +38,8 @@ from prompter.run_queries import EXECUTION_NOT_FOUND, ResultsPage, RunQueries, R
 from prompter.running import BatchRunRequest, RunAccepted, Runner, RunRequest, RunResult
 from prompter.settings import StoreFunctionSettings
 from prompter.tracing import traced
+from prompter.visibility import DEFAULT_ALPHA, DEFAULT_MARGIN
+from prompter.visibility_queries import DriftReport, ShiftReporter, VisibilityQueries, VisibilityReport
 from prompter.workflow import CallOutcome, CloseRunTask, FinishRunTask, RecordFailureTask
 
 app = new_resolver()
@@ -91,6 +94,17 @@ def recorder() -> ResultRecorder:
 @runtime.once
 def queries() -> RunQueries:
     return RunQueries(TemplateStore(engine()), ResultStore(engine()), RunStore(engine()), recorder())
+
+
+@runtime.once
+def visibility() -> VisibilityQueries:
+    return VisibilityQueries(VisibilityStore(engine()))
+
+
+@runtime.once
+def shifts() -> ShiftReporter:
+    publisher = DriftPublisher(settings().event_bus_name, events_client)
+    return ShiftReporter(visibility(), VisibilityStore(engine()), publisher.publish)
 
 
 @runtime.once
@@ -224,22 +238,74 @@ def list_results(
     )
 
 
+@register(app, routes.GET_VISIBILITY, responses={**ok_doc(200, VisibilityReport, "OK"), **error_doc(404)})
+def get_visibility(
+    template_id: str,
+    brand: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="a brand's name; default the primary")
+    ] = None,
+    country: Annotated[str | None, Query(max_length=8, description="ISO country code")] = None,
+    provider: Annotated[str | None, Query(max_length=32)] = None,
+    from_: Annotated[date | None, Query(alias="from", description="first UTC day (YYYY-MM-DD)")] = None,
+    to: Annotated[date | None, Query(description="last UTC day, included (YYYY-MM-DD)")] = None,
+    group_by: Annotated[Literal["version", "day"], Query(description="cells per version, or per day")] = (
+        "version"
+    ),
+    include_branded: Annotated[
+        bool, Query(description="also count answers to prompts that name the brand themselves")
+    ] = False,
+    org_id: Annotated[str | None, Query(max_length=128, description="tenant (local only)")] = None,
+) -> VisibilityReport:
+    return visibility().visibility(
+        request_scope(app, settings()),
+        template_id,
+        brand=brand,
+        country=country,
+        provider=provider,
+        first_day=from_,
+        last_day=to,
+        group_by=group_by,
+        include_branded=include_branded,
+    )
+
+
+@register(app, routes.GET_DRIFT, responses={**ok_doc(200, DriftReport, "OK"), **error_doc(404)})
+def get_drift(
+    template_id: str,
+    alpha: Annotated[
+        float, Query(gt=0, lt=1, description="significance level of the BH q-values")
+    ] = DEFAULT_ALPHA,
+    margin: Annotated[
+        float, Query(ge=0, le=1, description="smallest |delta| that counts as a change")
+    ] = DEFAULT_MARGIN,
+    org_id: Annotated[str | None, Query(max_length=128, description="tenant (local only)")] = None,
+) -> DriftReport:
+    return visibility().drift(request_scope(app, settings()), template_id, alpha, margin)
+
+
 def task(event: dict[str, Any]) -> dict[str, Any]:
     action = event.get("action")
     logger.append_keys(action=action, run_id=event.get("run_id"))
     if action == "store":
-        row, inserted = recorder().store(CallOutcome.model_validate(event))
+        outcome = CallOutcome.model_validate(event)
+        row, inserted = recorder().store(outcome)
         return {
             "result_id": row["id"],
-            "run_id": event["run_id"],
-            "country": event["country"],
+            "run_id": outcome.run_id,
+            "country": outcome.country,
+            "sample": outcome.sample,
             "status": row["status"],
             "inserted": inserted,
         }
     if action == "record_failure":
         return recorder().record_failure(RecordFailureTask.model_validate(event))
     if action == "finish_run":
-        return recorder().finish_run(FinishRunTask.model_validate(event).run_id)
+        run_id = FinishRunTask.model_validate(event).run_id
+        finished = recorder().finish_run(run_id)
+        run = RunStore(engine()).get(None, run_id)
+        if run is not None:  # the drift cells this run's answers made significant are reported
+            shifts().report(run["org_id"], run["template_id"])
+        return finished
     if action == "close_run":
         closing = CloseRunTask.model_validate(event)
         return recorder().close_run(closing.run_id, closing.execution_status)

@@ -91,6 +91,7 @@ class PrompterWorkflows(Construct):
             probe_provider.grant_invoke(state_machine)
             store_result.grant_invoke(state_machine)
         self._let_the_sweep_fan_out(probe_provider)
+        self._let_a_distributed_map_start_children(self.run_batch, RUN_BATCH)  # a child per country
 
         self.runs_ended = self._close_runs_whose_execution_ended(store_result)
         self.sweep_schedule = scheduler.Schedule(
@@ -132,15 +133,19 @@ class PrompterWorkflows(Construct):
         self.version_sweep.add_to_role_policy(
             iam.PolicyStatement(sid="ReadSweepTargets", actions=["s3:GetObject"], resources=[lists])
         )
-        name = state_machine_name(self.stage, VERSION_SWEEP)
-        self.version_sweep.add_to_role_policy(
+        self._let_a_distributed_map_start_children(self.version_sweep, VERSION_SWEEP)
+
+    def _let_a_distributed_map_start_children(self, machine: sfn.StateMachine, workflow: str) -> None:
+        """A Distributed Map starts (and may stop) child executions of its own state machine."""
+        name = state_machine_name(self.stage, workflow)
+        machine.add_to_role_policy(
             iam.PolicyStatement(
                 sid="DistributedMapChildren",
                 actions=["states:StartExecution"],
                 resources=[state_machine_arn(self, name)],
             )
         )
-        self.version_sweep.add_to_role_policy(
+        machine.add_to_role_policy(
             iam.PolicyStatement(
                 sid="DistributedMapChildExecutions",
                 actions=["states:DescribeExecution", "states:StopExecution"],

@@ -299,6 +299,14 @@ PANELS: tuple[Panel, ...] = (
         by="provider",
     ),
     Panel(
+        "Visibility shifts",
+        "timeseries",
+        (_custom("shifts", M.VISIBILITY_SHIFTS),),
+        (Line("drift cells whose brand visibility changed significantly", "zero(shifts)"),),
+        "count",
+        period=300,
+    ),
+    Panel(
         "Drift events not published",
         "timeseries",
         (_custom("unpublished", M.DRIFT_EVENT_FAILURES),),

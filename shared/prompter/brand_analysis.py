@@ -1,10 +1,11 @@
-"""Brand analysis use cases: a workspace's brand profile, and the analysis of an answer against one
-(the preview stores nothing)."""
+"""Brand analysis use cases: a workspace's brand profile, the analysis of an answer against one (the
+preview stores nothing), and the profile a run analyses its answers with."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from prompter.analysis import analyse
 from prompter.brand_models import (
@@ -17,6 +18,13 @@ from prompter.brand_models import (
 from prompter.brand_profiles import ProfileSnapshot, problems, snapshot
 from prompter.db.brand_profiles import BrandProfileStore
 from prompter.errors import BrandProfileNotFound, FieldError, InvalidInput
+from prompter.providers.answers import answer_text, citation_urls
+
+# A run body names its brand as brand_name / brand_aliases, a profile as brand.name / brand.aliases.
+_RUN_FIELDS: dict[tuple[str | int, ...], tuple[str | int, ...]] = {
+    ("brand", "name"): ("brand_name",),
+    ("brand", "aliases"): ("brand_aliases",),
+}
 
 
 def profile_snapshot(
@@ -61,3 +69,53 @@ def get_profile(store: BrandProfileStore, org_id: str, workspace_id: str) -> Bra
     if found is None:
         raise BrandProfileNotFound(workspace_id)
     return _answer(workspace_id, *found)
+
+
+def run_profile(
+    brand_name: str | None,
+    brand_aliases: Sequence[str],
+    competitors: Sequence[Mapping[str, Any]],
+    workspace_profile: ProfileSnapshot | None,
+) -> ProfileSnapshot | None:
+    """The profile a run's answers are analysed with: the run body's brand (``brand_name``,
+    ``brand_aliases``, ``competitors``) when it names one, else the workspace's current profile, else
+    none (the answers are stored unanalysed). InvalidInput names the run body's unusable fields."""
+    if not brand_name:
+        if competitors:
+            raise InvalidInput(
+                [FieldError(("competitors",), "needs brand_name: whose competitors?", "missing")]
+            )
+        return workspace_profile
+    found = problems(brand_name, brand_aliases, competitors)
+    if found:
+        errors = []
+        for path, message in found:
+            where = _RUN_FIELDS.get(tuple(path[:2]))
+            errors.append(FieldError((*where, *path[2:]) if where else path, message, "brand_profile"))
+        raise InvalidInput(errors)
+    return snapshot(brand_name, brand_aliases, competitors)
+
+
+def analysis_config(scope: str, profile: ProfileSnapshot | None, **legacy: Any) -> dict[str, Any]:
+    """What a result records of its analysis settings (SPEC §2.5): scope, snapshot id, brand names."""
+    return {
+        "analysis_scope": scope,
+        "snapshot_id": profile.snapshot_id if profile else None,
+        "brands": [b.name for b in profile.brands()] if profile else [],
+        **legacy,
+    }
+
+
+def analyse_response(
+    profile: ProfileSnapshot | None, response: Mapping[str, Any], prompt: str | None
+) -> dict[str, Any] | None:
+    """The stored analysis of a provider response (None without a profile)."""
+    if profile is None:
+        return None
+    return analyse(
+        answer_text(response),
+        profile.brands(),
+        prompt=prompt,
+        citations=citation_urls(response),
+        snapshot_id=profile.snapshot_id,
+    ).as_dict()

@@ -48,6 +48,7 @@ class MetricName(StrEnum):
     RUNS_STARTED = "RunsStarted"
     DB_UNIQUE_VIOLATION = "DbUniqueViolation"  # by table: a write that met a unique index
     PROVIDER_RETRIES = "ProviderRetries"  # by provider: a provider call retried by a workflow
+    VISIBILITY_SHIFTS = "VisibilityShifts"  # drift cells that turned significant (VisibilityShift events)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,12 @@ METRICS: Mapping[MetricName, MetricSpec] = {
     ),
     MetricName.PROVIDER_RETRIES: MetricSpec(
         "Count", ("probe_provider",), "Sum", "provider calls retried by a workflow", ("provider",)
+    ),
+    MetricName.VISIBILITY_SHIFTS: MetricSpec(
+        "Count",
+        ("store_result",),
+        "Sum",
+        "drift cells whose brand visibility changed significantly (VisibilityShift events)",
     ),
 }
 assert set(METRICS) == set(MetricName)

@@ -104,13 +104,13 @@ class DriftPublisher:
         self.bus_name = bus_name
         self._client_factory = client_factory
 
-    def publish(self, detail: dict[str, Any]) -> bool:
+    def publish(self, detail: dict[str, Any], detail_type: str = DRIFT_DETAIL_TYPE) -> bool:
         try:
             answer = self._client_factory().put_events(
                 Entries=[
                     {
                         "Source": DRIFT_SOURCE,
-                        "DetailType": DRIFT_DETAIL_TYPE,
+                        "DetailType": detail_type,
                         "Detail": json.dumps(detail, separators=(",", ":"), default=str),
                         "EventBusName": self.bus_name,
                     }
@@ -120,7 +120,9 @@ class DriftPublisher:
                 raise RuntimeError(f"EventBridge refused the event: {answer.get('Entries')}")
             return True
         except Exception:  # the event is a notification; the drift itself is recorded
-            logger.exception("drift event not published", extra={"action": "publish_drift"})
+            logger.exception(
+                "event not published", extra={"action": "publish_event", "detail_type": detail_type}
+            )
             add_metric(MetricName.DRIFT_EVENT_FAILURES)
             return False
 

@@ -1,10 +1,11 @@
 """Recording what runs produced: a country's result, a country that failed, and the close of a run.
 
-Storing is idempotent on (run, country): a retried store never makes a second row. A failed
+Storing is idempotent on (run, country, sample): a retried store never makes a second row, nor
+counts an answer twice in the visibility counters. A failed
 country is stored as failed with one of the API's error codes, never as a success. A run is closed
 by its workflow's last state (``finish_run``), or, when its execution ended without getting there
-(failed, timed out, aborted, or gone), by ``close_run``: every country still pending is recorded
-failed with ``EXECUTION_LOST`` and the run gets its final status, so no run stays ``running``.
+(failed, timed out, aborted, or gone), by ``close_run``: every country and sample still pending
+is recorded failed with ``EXECUTION_LOST`` and the run gets its final status, so no run stays ``running``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from prompter.db.results import ResultStore, RunStore
 from prompter.db.schema import prompt_results
 from prompter.db.templates import TemplateStore
 from prompter.observability import MetricName, add_metric, logger
+from prompter.providers.answers import answer_text
 from prompter.sanitize import clean_json
 from prompter.workflow import CallOutcome, RecordFailureTask, error_code, is_domain_error
 
@@ -26,6 +28,12 @@ EXECUTION_LOST = "EXECUTION_LOST"
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def run_items(run: dict[str, Any]) -> list[tuple[str, int]]:
+    """Every (country, sample) a run was asked for, in order."""
+    samples = int((run.get("request") or {}).get("samples") or 1)
+    return [(country, sample) for country in run["countries"] for sample in range(1, samples + 1)]
 
 
 def run_status(succeeded: int, failed: int) -> str:
@@ -39,8 +47,8 @@ class ResultRecorder:
         self.runs = runs
 
     def store(self, outcome: CallOutcome, run: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
-        """Store a call's result (idempotent on run and country); ``run``: a single run's run row,
-        written with it."""
+        """Store a call's result and its analysis (idempotent on run, country and sample); ``run``: a
+        single run's run row, written with it."""
         try:
             return self._store(outcome, run)
         except Exception:
@@ -56,6 +64,7 @@ class ResultRecorder:
             "version_id": outcome.version_id,
             "run_id": outcome.run_id,
             "run_country": outcome.country,
+            "sample": outcome.sample,
             "status": "succeeded",
             "provider": outcome.provider,
             "model_id": outcome.model_id,
@@ -64,19 +73,18 @@ class ResultRecorder:
             "system_fingerprint": outcome.system_fingerprint,
             "request": outcome.request,
             "response": outcome.response,
+            "answer_text": answer_text(outcome.response),
             "analysis_config": outcome.analysis_config,
+            "analysis": outcome.analysis,
             "rendered_prompt_hash": outcome.rendered_prompt_hash,
             "used_grounding": outcome.used_grounding,
             "latency_ms": outcome.latency_ms,
             "created_at": utcnow(),
         }
-        if run is not None:
-            row, inserted = self.results.store_with_run(values, run), True
-        else:
-            row, inserted = self.results.store(values)
+        row, inserted = self.results.store(values, run)
         if inserted:
             add_metric(MetricName.RESULTS_INSERTED)
-        else:  # a replayed store task: (run_id, run_country) already holds this result
+        else:  # a replayed store task: (run_id, run_country, sample) already holds this result
             add_metric(MetricName.DB_UNIQUE_VIOLATION, table=prompt_results.name)
         logger.info(
             "result stored" if inserted else "result already stored",
@@ -107,9 +115,17 @@ class ResultRecorder:
         code = error_code(name)
         template = self.templates.get_active(task.org_id, task.template_id)
         row, inserted = self.results.store(
-            self._failed(task.run_id, task.org_id, task.template_id, template, task.country, code, message)
+            self._failed(
+                task.run_id,
+                task.org_id,
+                task.template_id,
+                template,
+                (task.country, task.sample),
+                code,
+                message,
+            )
         )
-        if not inserted:  # (run_id, run_country) already holds a result: a replayed task
+        if not inserted:  # (run_id, run_country, sample) already holds a result: a replayed task
             add_metric(MetricName.DB_UNIQUE_VIOLATION, table=prompt_results.name)
             if row["status"] == "succeeded":
                 # The result was stored before a later step failed: the country did succeed.
@@ -125,10 +141,11 @@ class ResultRecorder:
         org_id: str,
         template_id: str,
         template: dict[str, Any] | None,
-        country: str,
+        where: tuple[str, int],
         code: str,
         message: str,
     ) -> dict[str, Any]:
+        country, sample = where
         return {
             "id": str(uuid.uuid4()),
             "org_id": org_id,
@@ -137,6 +154,7 @@ class ResultRecorder:
             "version_id": None,
             "run_id": run_id,
             "run_country": country[:2].upper(),
+            "sample": sample,
             "status": "failed",
             "error_code": code,
             "error_message": str(clean_json(message))[:2000],
@@ -160,15 +178,13 @@ class ResultRecorder:
         run = self.runs.get(None, run_id)
         if run is None or run["status"] != "running":
             return {"run_id": run_id, "status": run["status"] if run else None, "closed": 0}
-        done = {row["run_country"] for row in self.results.for_run(run["org_id"], run_id)}
-        pending = [c for c in run["countries"] if c not in done]
+        done = {(row["run_country"], row["sample"]) for row in self.results.for_run(run["org_id"], run_id)}
+        pending = [item for item in run_items(run) if item not in done]
         why = f"the run's execution ended ({execution_status or 'not found'}) before this country finished"
         template = self.templates.get_active(run["org_id"], run["template_id"])
-        for country in pending:
+        for item in pending:
             _, inserted = self.results.store(
-                self._failed(
-                    run_id, run["org_id"], run["template_id"], template, country, EXECUTION_LOST, why
-                )
+                self._failed(run_id, run["org_id"], run["template_id"], template, item, EXECUTION_LOST, why)
             )
             if inserted:
                 add_metric(MetricName.RESULTS_FAILED)

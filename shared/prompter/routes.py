@@ -98,6 +98,20 @@ LIST_RESULTS = Route(
     "Stored results of a template, newest first",
 )
 
+GET_VISIBILITY = Route(
+    "GET",
+    f"{TEMPLATES}/{{template_id}}/visibility",
+    "store_result",
+    "getVisibility",
+    "Brand visibility per version (or day) and country, with 95 % intervals",
+)
+GET_DRIFT = Route(
+    "GET",
+    f"{TEMPLATES}/{{template_id}}/drift",
+    "store_result",
+    "getDrift",
+    "Did a new model version change how each brand appears, and where?",
+)
 BRAND_PROFILE = "/api/workspaces/{workspace_id}/brand-profile"
 PUT_BRAND_PROFILE = Route(
     "PUT", BRAND_PROFILE, "create_template", "putBrandProfile", "Set a workspace's brand profile"
@@ -127,6 +141,8 @@ ROUTES: tuple[Route, ...] = (
     START_RUNS,
     GET_RUN,
     LIST_RESULTS,
+    GET_VISIBILITY,
+    GET_DRIFT,
     PUT_BRAND_PROFILE,
     GET_BRAND_PROFILE,
     ANALYSIS_PREVIEW,

@@ -14,11 +14,12 @@ from typing import Any
 
 from pydantic import Field
 
+from prompter.brand_models import AnswerAnalysis
 from prompter.countries import country_code
 from prompter.db.results import ResultStore, RunStore
 from prompter.db.templates import TemplateStore
 from prompter.errors import RunNotFound, TemplateNotFound
-from prompter.recording import ResultRecorder
+from prompter.recording import ResultRecorder, run_items
 from prompter.schema_base import Model
 from prompter.templates import Scope, decode_cursor, encode_cursor, utc_instant
 from prompter.workflow import TERMINAL_EXECUTION
@@ -33,6 +34,7 @@ ExecutionStatus = Callable[[str], str | None]
 
 class CountryOutcome(Model):
     country: str
+    sample: int = Field(default=1, description="which of the country's samples (1-based)")
     status: str  # succeeded | failed | pending
     result_id: str | None = None
     version_id: str | None = None
@@ -45,7 +47,8 @@ class RunStatus(Model):
     run_id: str
     template_id: str
     status: str  # running | succeeded | partial | failed
-    countries: list[CountryOutcome]
+    samples: int = Field(default=1, description="answers asked for per country")
+    countries: list[CountryOutcome] = Field(description="one entry per country and sample")
     succeeded: int
     failed: int
     pending: int
@@ -60,6 +63,7 @@ class ResultOut(Model):
     template_id: str
     version_id: str | None
     run_country: str
+    sample: int = 1
     status: str
     error_code: str | None
     error_message: str | None
@@ -74,7 +78,9 @@ class ResultOut(Model):
     response: dict[str, Any] | None = Field(
         default=None, description="the full JSON the provider answered; with include=payloads only"
     )
+    answer_text: str | None = Field(default=None, description="the answer's text parts, concatenated")
     analysis_config: dict[str, Any] | None
+    analysis: AnswerAnalysis | None = Field(default=None, description="SPEC §2.6; null when not analysed")
     rendered_prompt_hash: str | None
     used_grounding: bool
     latency_ms: int | None
@@ -105,16 +111,20 @@ class RunQueries:
             if execution in (*TERMINAL_EXECUTION, EXECUTION_NOT_FOUND):
                 self.recorder.close_run(run_id, execution)
                 run = self.runs.get(run["org_id"], run_id) or run
-        rows = {row["run_country"]: row for row in self.results.for_run(run["org_id"], run_id)}
+        rows = {
+            (row["run_country"], row["sample"]): row for row in self.results.for_run(run["org_id"], run_id)
+        }
         countries = []
-        for country in run["countries"]:
-            row = rows.get(country)
+        items = run_items(run)
+        for country, sample in items:
+            row = rows.get((country, sample))
             if row is None:
-                countries.append(CountryOutcome(country=country, status="pending"))
+                countries.append(CountryOutcome(country=country, sample=sample, status="pending"))
             else:
                 countries.append(
                     CountryOutcome(
                         country=country,
+                        sample=sample,
                         status=row["status"],
                         result_id=row["id"],
                         version_id=row["version_id"],
@@ -128,6 +138,7 @@ class RunQueries:
             run_id=run_id,
             template_id=run["template_id"],
             status=run["status"],
+            samples=len(items) // max(1, len(run["countries"])),
             countries=countries,
             succeeded=sum(c.status == "succeeded" for c in done),
             failed=sum(c.status == "failed" for c in done),

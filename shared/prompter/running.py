@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
+from prompter.brand_analysis import analyse_response, analysis_config, run_profile
+from prompter.brand_models import MAX_COMPETITORS, BrandSpec
 from prompter.costguard import cost_problems
 from prompter.countries import country_code
 from prompter.db.results import RunStore
@@ -55,6 +57,11 @@ class _RunFields(Model):
     analysis_scope: str = Field(default="brand", min_length=1, max_length=64)
     runtime_vars: dict[str, str] = Field(default_factory=dict, description="values for {{placeholders}}")
     brand_aliases: list[str] = Field(default_factory=list, max_length=100, description="stored, never hashed")
+    competitors: list[BrandSpec] = Field(
+        default_factory=list,
+        max_length=MAX_COMPETITORS,
+        description="with brand_name: the brands the answers are analysed for; else the workspace's profile",
+    )
     alias_snapshot_id: str | None = Field(default=None, max_length=200)
     # JSON types only (no "true" or "5" strings): API Gateway's model validates the same body.
     use_grounding: bool = Field(default=False, strict=True)
@@ -70,6 +77,7 @@ class BatchRunRequest(_RunFields):
     countries: list[str] | None = Field(
         default=None, max_length=250, description="a subset of the template's countries; default all"
     )
+    samples: int = Field(default=1, ge=1, le=20, strict=True, description="answers per country")
     max_concurrency: int | None = Field(
         default=None, ge=1, le=40, strict=True, description="countries run at once"
     )
@@ -79,6 +87,7 @@ class RunResult(Model):
     result_id: str
     run_id: str
     country: str
+    sample: int
     version_id: str
     provider_version_key: str
     system_fingerprint: str | None
@@ -113,10 +122,18 @@ class Runner:
     # ------------------------------------------------------------ pieces
 
     def template(self, org_id: str | None, template_id: str) -> dict[str, Any]:
-        template = self.templates.get_active(org_id, template_id)
+        """The active template, with its workspace's brand profile (``brand_profile``)."""
+        template = self.templates.get_for_run(org_id, template_id)
         if template is None:
             raise TemplateNotFound(template_id)
         return template
+
+    @staticmethod
+    def profile(template: dict[str, Any], fields: _RunFields | RunCountryTask) -> Any:
+        competitors = [c if isinstance(c, dict) else c.model_dump() for c in fields.competitors]
+        return run_profile(
+            fields.brand_name, fields.brand_aliases, competitors, template.get("brand_profile")
+        )
 
     @staticmethod
     def country(template: dict[str, Any], raw: str | None, loc: tuple[str | int, ...] = ("country",)) -> str:
@@ -158,6 +175,7 @@ class Runner:
             raise InvalidInput(refused)
         country = self.country(template, task.country)
         prompt = self.rendered(template, task, country)
+        profile = self.profile(template, task)
         target = ProbeTarget(
             org_id=task.org_id,
             workspace_id=template["workspace_id"],
@@ -185,17 +203,21 @@ class Runner:
                 inference_params=dict(template["inference_params"] or {}),
                 response_format=template["response_format"],
                 tools_spec=list(template["tools_spec"] or []),
+                country=country,
+                tracked_brands=tuple(b.name for b in profile.brands()) if profile else (),
             ),
             credentials,
             self.settings.provider_timeout,
         )
         version = self.recorder.record(target, reply)
+        response = clean_json(reply.response, (credentials.api_key,))
         return CallOutcome(
             run_id=task.run_id,
             org_id=task.org_id,
             workspace_id=target.workspace_id,
             template_id=task.template_id,
             country=country,
+            sample=task.sample,
             version_id=version.version_id,
             provider=target.provider,
             model_id=target.model_id,
@@ -203,14 +225,16 @@ class Runner:
             provider_version_key=version.provider_version_key,
             system_fingerprint=version.system_fingerprint,
             request=clean_json(reply.request, (credentials.api_key,)),
-            response=clean_json(reply.response, (credentials.api_key,)),
+            response=response,
             rendered_prompt_hash=prompt_hash(prompt),
-            analysis_config={
-                "analysis_scope": task.analysis_scope,
-                "brand_name": task.brand_name,
-                "brand_aliases": task.brand_aliases,
-                "alias_snapshot_id": task.alias_snapshot_id,
-            },
+            analysis_config=analysis_config(
+                task.analysis_scope,
+                profile,
+                brand_name=task.brand_name,
+                brand_aliases=task.brand_aliases,
+                alias_snapshot_id=task.alias_snapshot_id,
+            ),
+            analysis=analyse_response(profile, response, prompt),
             used_grounding=task.use_grounding,
             latency_ms=reply.latency_ms,
         )
@@ -219,6 +243,7 @@ class Runner:
         template = self.template(scope.lookup_org, template_id)
         country = self.country(template, body.country)
         self.rendered(template, body, country)  # a missing variable is a 422 before any call
+        self.profile(template, body)  # so is an unusable brand
         task = RunCountryTask(
             run_id=str(uuid.uuid4()),
             org_id=template["org_id"],
@@ -247,6 +272,7 @@ class Runner:
             result_id=row["id"],
             run_id=outcome.run_id,
             country=country,
+            sample=outcome.sample,
             version_id=outcome.version_id,
             provider_version_key=outcome.provider_version_key,
             system_fingerprint=outcome.system_fingerprint,
@@ -279,6 +305,7 @@ class Runner:
             )
         for country in countries:
             self.rendered(template, body, country)  # every missing variable is a 422 before the run starts
+        self.profile(template, body)  # so is an unusable brand
         if starter is None:
             raise WorkflowUnavailable("batch runs are not configured (no RunBatch state machine)")
         run_id = str(uuid.uuid4())
@@ -300,6 +327,7 @@ class Runner:
             "org_id": org_id,
             "template_id": template_id,
             "countries": countries,
+            "samples": body.samples,
             "max_concurrency": body.max_concurrency or concurrency,
             **{
                 k: request[k]
@@ -309,6 +337,7 @@ class Runner:
                     "runtime_vars",
                     "analysis_scope",
                     "brand_aliases",
+                    "competitors",
                     "alias_snapshot_id",
                     "use_grounding",
                 )

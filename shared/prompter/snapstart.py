@@ -38,9 +38,10 @@ def before_snapshot() -> None:
     for module in ("sqlalchemy.dialects.postgresql.pg8000", "pg8000.dbapi"):
         importlib.import_module(module)
 
-    for warm in (results._insert_statement, versions._upsert_statement):
+    for warm in (results._insert_statement, results._counts_statement, versions._upsert_statement):
         warm("postgresql")
-    results._insert_with_run_statement()
+    for with_run in (False, True):
+        results._store_statement(with_run)
 
 
 def after_restore() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from prompter.proportions import benjamini_hochberg, two_proportion_test, wilson_interval
 
+ALL_DAYS = ""  # the counters' day that totals every day
 DEFAULT_ALPHA = 0.05
 DEFAULT_MARGIN = 0.10
 TOP = 3  # "top-3": an answer that ranks the brand 1, 2 or 3
@@ -118,3 +119,11 @@ def tallies(answers: Iterable[tuple[str, bool, int | None]]) -> dict[str, Tally]
     for brand, mentioned, rank in answers:
         out[brand] = out.get(brand, Tally()) + Tally.of_answer(mentioned, rank)
     return out
+
+
+def answer_tallies(analysis: Mapping[str, Any]) -> list[tuple[str, bool, Tally]]:
+    """What one stored analysis adds to its cell, brand by brand: (brand, primary, tally)."""
+    return [
+        (str(b["name"]), bool(b.get("primary")), Tally.of_answer(bool(b.get("mentioned")), b.get("rank")))
+        for b in analysis.get("brands") or ()
+    ]

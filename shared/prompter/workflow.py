@@ -91,11 +91,13 @@ class RunCountryTask(_Task):
     org_id: str = Field(min_length=1, max_length=128)
     template_id: str = Field(min_length=1, max_length=64)
     country: str = Field(min_length=2, max_length=2)
+    sample: int = Field(default=1, ge=1, le=20, description="which of the country's samples")
     brand_name: str | None = Field(default=None, max_length=200)
     runtime_vars: dict[str, str] = Field(default_factory=dict)
     rendered_prompt: str | None = None
     analysis_scope: str = "brand"
     brand_aliases: list[str] = Field(default_factory=list)
+    competitors: list[dict[str, Any]] = Field(default_factory=list, description="{name, aliases} each")
     alias_snapshot_id: str | None = None
     use_grounding: bool = False
     retry_count: int = Field(
@@ -111,6 +113,7 @@ class CallOutcome(_Task):
     workspace_id: str
     template_id: str
     country: str
+    sample: int = 1
     version_id: str
     provider: str
     model_id: str
@@ -121,6 +124,7 @@ class CallOutcome(_Task):
     response: dict[str, Any]
     rendered_prompt_hash: str
     analysis_config: dict[str, Any]
+    analysis: dict[str, Any] | None = None
     used_grounding: bool
     latency_ms: int
 
@@ -137,6 +141,7 @@ class RecordFailureTask(_Task):
     org_id: str
     template_id: str
     country: str
+    sample: int = 1
     error: dict[str, Any] = Field(description="Step Functions' caught error: {Error, Cause}")
 
 

@@ -33,6 +33,8 @@ EXPECTED_STATUS = {
     "startRuns": 202,
     "getRun": 200,
     "listResults": 200,
+    "getVisibility": 200,
+    "getDrift": 200,
     "putBrandProfile": 200,
     "getBrandProfile": 200,
     "previewAnalysis": 200,

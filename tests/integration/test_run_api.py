@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from prompter.brand_profiles import snapshot
 from prompter.errors import ProviderAuthError
 from prompter.providers import registry
 from tests.conftest import Api, AwsFakes
@@ -24,6 +25,7 @@ def run(api: Api, template_id: str, payload: Any, **kw: Any) -> Any:
 
 def test_run_renders_calls_and_stores(api: Api, aws: AwsFakes, clock: Any) -> None:
     template = create(api, user_prompt_template=PROMPT, country_set=["US", "DE"])
+    registry.fake("openai").answer_next("1. AVEA Life\n2. Elysium")
     reply = run(
         api,
         template["id"],
@@ -49,13 +51,24 @@ def test_run_renders_calls_and_stores(api: Api, aws: AwsFakes, clock: Any) -> No
     assert stored["id"] == got["result_id"] and stored["status"] == "succeeded"
     assert stored["rendered_prompt_hash"] == hashlib.sha256(rendered.encode()).hexdigest()
     assert stored["request"]["messages"][-1]["content"] == rendered  # the full request as sent
-    assert stored["response"]["choices"][0]["message"]["content"].endswith(rendered)  # the full response
+    assert stored["response"]["choices"][0]["message"]["content"] == "1. AVEA Life\n2. Elysium"  # as received
+    profile = snapshot("Avea", ["AVEA Life"])  # the run body's brand: no workspace profile needed
     assert stored["analysis_config"] == {
         "analysis_scope": "brand",
+        "snapshot_id": profile.snapshot_id,
+        "brands": ["Avea"],
         "brand_name": "Avea",
         "brand_aliases": ["AVEA Life"],
         "alias_snapshot_id": "aliases-7",
     }
+    # the answer's text and its analysis are stored with it
+    assert stored["answer_text"] == stored["response"]["choices"][0]["message"]["content"]
+    assert stored["analysis"]["snapshot_id"] == profile.snapshot_id
+    assert stored["analysis"]["branded_prompt"] is True  # the prompt names the brand
+    [brand] = stored["analysis"]["brands"]
+    assert brand["name"] == "Avea" and brand["primary"] is True and brand["mentioned"] is True
+    assert (brand["rank"], brand["rank_source"]) == (1, "numbered")  # by its alias
+    assert stored["sample"] == 1
     assert stored["version_id"] == got["version_id"] and stored["provider_version_key"] == key
     assert stored["run_country"] == "DE" and stored["used_grounding"] is False
 
@@ -209,7 +222,6 @@ def test_a_failed_store_is_counted(
         raise DatabaseUnavailable("the database is unavailable; try again shortly")
 
     monkeypatch.setattr(ResultStore, "store", unavailable)
-    monkeypatch.setattr(ResultStore, "store_with_run", unavailable)  # a single run's result and run row
     reply = run(api, template["id"], {})
     assert reply.status == 503 and reply.detail["code"] == "DB_UNAVAILABLE"
     assert metric_values(capsys.readouterr().out, "ResultStoreFailures") == [1.0]

@@ -226,7 +226,6 @@ def scenario(
 
     with mp.context() as store_down:
         store_down.setattr(ResultStore, "store", unavailable)
-        store_down.setattr(ResultStore, "store_with_run", unavailable)
         expect(run_once(main["id"]), 503, "DB_UNAVAILABLE")
 
     # the database is unreachable: every function answers 503 (DbUnavailable)
@@ -262,6 +261,25 @@ def scenario(
     swept = flows.sweep()
     assert swept["status"] == "SUCCEEDED", swept
     assert json.loads(swept["output"])["targets"] >= 1  # the targets went through S3
+
+    # a new build that names the brand in every answer where the old one never did: the batch that
+    # shows it reports a VisibilityShift (VisibilityShifts)
+    watched = flows.create_template(user_prompt_template="Which brands in {{country}}?", country_set=["US"])
+    profile = {"brand": {"name": "Avea"}, "competitors": [{"name": "Elysium"}]}
+    expect(api.call("PUT", f"/api/workspaces/{watched['workspace_id']}/brand-profile", profile), 200)
+    openai.answer_next(*["1. Elysium"] * 10)
+    assert flows.run(watched["id"], samples=10)[1]["status"] == "SUCCEEDED"
+    openai.generation += 1
+    now[0] += timedelta(hours=1)
+    openai.answer_next(*["1. Avea\n2. Elysium"] * 10)
+    assert flows.run(watched["id"], samples=10)[1]["status"] == "SUCCEEDED"
+    [shift] = [
+        c
+        for t in api.get(f"{TEMPLATES}/{watched['id']}/drift").body["transitions"]
+        for c in t["cells"]
+        if c["significant"]
+    ]
+    assert (shift["brand"], shift["country"], shift["delta"]) == ("Avea", "US", 1.0)
 
 
 @pytest.fixture(scope="session")

@@ -88,10 +88,12 @@ class Workflows:
     def wait(self, execution_arn: str, timeout: float = EXECUTION_TIMEOUT) -> dict[str, Any]:
         return dict(wait_for(self.sfn, execution_arn, timeout=timeout))
 
-    def run(self, template_id: str, **batch: Any) -> tuple[str, dict[str, Any]]:
+    def run(
+        self, template_id: str, timeout: float = EXECUTION_TIMEOUT, **batch: Any
+    ) -> tuple[str, dict[str, Any]]:
         """Start a batch through the API and wait for its execution: (run_id, described execution)."""
         run_id = self.start_run(template_id, **batch)
-        return run_id, self.wait(self.run_execution_arn(run_id))
+        return run_id, self.wait(self.run_execution_arn(run_id), timeout)
 
     def execute(
         self, state_machine_arn: str, execution_input: dict[str, Any], timeout: float = EXECUTION_TIMEOUT

@@ -140,11 +140,31 @@ def test_tasks_invoke_the_functions_by_plain_arn_from_substitutions(name: str) -
 def test_run_batch_payloads_match_the_task_contracts() -> None:
     machine = load("run_batch")
     countries = machine["States"]["Countries"]
+    # one Distributed Map child per country, at most max_concurrency at once; nothing comes back
     assert countries["ItemsPath"] == "$.countries"
     assert countries["MaxConcurrencyPath"] == "$.max_concurrency"
-    item = countries["ItemSelector"]
+    assert countries["ItemProcessor"]["ProcessorConfig"] == {
+        "Mode": "DISTRIBUTED",
+        "ExecutionType": "STANDARD",
+    }
+    assert countries["ResultPath"] is None
+    per_country = countries["ItemSelector"]
+    task_fields = fields(RunCountryTask) - {"retry_count", "action", "sample"}
+    assert keys(per_country) == task_fields | {"samples"}
+    assert per_country["country.$"] == "$$.Map.Item.Value" and per_country["samples.$"] == "$.samples"
+    # in each child, the samples 1..n one after another
+    child = countries["ItemProcessor"]["States"]
+    assert child["SampleNumbers"]["Parameters"] == {
+        "task.$": "$",
+        "numbers.$": "States.ArrayRange(1, $.samples, 1)",
+    }
+    samples = child["Samples"]
+    assert samples["ItemsPath"] == "$.numbers" and samples["MaxConcurrency"] == 1
+    assert samples["ResultPath"] is None
+    item = samples["ItemSelector"]
     assert keys(item) == fields(RunCountryTask) - {"retry_count"} and item["action"] == "call"
-    assert item["country.$"] == "$$.Map.Item.Value"
+    assert item["sample.$"] == "$$.Map.Item.Value"
+    assert all(item[f"{f}.$"] == f"$.task.{f}" for f in task_fields)
     run_tasks = tasks("run_batch")
     # the call passes the item on, with the task's own retry count (counted as ProviderRetries)
     call = run_tasks["CallProvider"]["Parameters"]

@@ -39,6 +39,11 @@ def _entry(data: Any) -> BrandEntry:
     return BrandEntry(str(data["name"]), tuple(data.get("aliases") or ()))
 
 
+def stored_profile(snapshot_id: str, brand: Any, competitors: Any) -> ProfileSnapshot:
+    """A snapshot as its row stores it."""
+    return ProfileSnapshot(snapshot_id, _entry(brand), tuple(_entry(c) for c in competitors))
+
+
 class BrandProfileStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -78,9 +83,7 @@ class BrandProfileStore:
             row = conn.execute(_CURRENT, {"org_id": org_id, "workspace_id": workspace_id}).first()
             if row is None:
                 return None
-            profile = ProfileSnapshot(
-                row.snapshot_id, _entry(row.brand), tuple(_entry(c) for c in row.competitors)
-            )
+            profile = stored_profile(row.snapshot_id, row.brand, row.competitors)
             updated = as_utc(row.updated_at)
             assert updated is not None
             return profile, updated

@@ -1,30 +1,38 @@
-"""Results (one per run and country) and batch runs.
+"""Results (one per run, country and sample), their visibility counters, and batch runs.
 
-Storing a result is idempotent on (run_id, run_country): ``INSERT ... ON CONFLICT DO NOTHING
+Storing a result is idempotent on (run_id, run_country, sample): ``INSERT ... ON CONFLICT DO NOTHING
 RETURNING``, and only when nothing was inserted a read of the row already there (at most two
-statements). A retried store task therefore never makes a second row.
+statements). A retried store task therefore never makes a second row, and never counts twice: an
+analysed answer's visibility counters (one row per brand for its day, one for all days) are added
+only when its result is inserted. On PostgreSQL that is the same statement (data-modifying CTEs);
+on SQLite, one transaction.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, select, true, tuple_, update
+from sqlalchemy import Engine, bindparam, column, exists, func, select, true, tuple_, update
 from sqlalchemy.engine import Connection
 
 from prompter.db.dialects import dml
-from prompter.db.engine import run_with_reconnect
+from prompter.db.engine import run_with_reconnect, transaction
+from prompter.db.schema import VISIBILITY_CELL, VISIBILITY_COUNTERS, JsonType
 from prompter.db.schema import prompt_results as r
 from prompter.db.schema import prompt_runs as runs
 from prompter.db.schema import prompt_templates as t
+from prompter.db.schema import visibility_counts as vc
 from prompter.db.templates import as_utc
+from prompter.visibility import ALL_DAYS, answer_tallies
 
 _INSERTED = list(r.c)
 _PAYLOADS = ("request", "response")  # the full provider exchange: read only when asked for
+_RESULT_KEY = ["run_id", "run_country", "sample"]
 _EXISTING = select(r.c.id, r.c.created_at, r.c.status).where(
-    r.c.run_id == bindparam("run_id"), r.c.run_country == bindparam("run_country")
+    *(r.c[name] == bindparam(name) for name in _RESULT_KEY)
 )
 
 
@@ -32,12 +40,64 @@ def _insert(dialect: Any) -> Any:
     return (
         dialect.insert(r)
         .values({c.name: bindparam(c.name, type_=c.type) for c in _INSERTED})
-        .on_conflict_do_nothing(index_elements=["run_id", "run_country"])
+        .on_conflict_do_nothing(index_elements=_RESULT_KEY)
         .returning(r.c.id, r.c.created_at, r.c.status)
     )
 
 
 _RUN_INSERT = runs.insert().values({c.name: bindparam(f"run_{c.name}", type_=c.type) for c in runs.c})
+
+
+def counter_rows(
+    values: Mapping[str, Any], analysis: Mapping[str, Any] | None, sign: int = 1
+) -> list[dict[str, Any]]:
+    """The visibility counter rows an analysed answer adds (``sign`` -1: takes away), one per brand
+    for its UTC day and one for all days, in key order (concurrent stores lock rows in one order)."""
+    if not analysis or values.get("status", "succeeded") != "succeeded":
+        return []
+    created = as_utc(values["created_at"])
+    assert created is not None
+    branded = bool(analysis.get("branded_prompt"))
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for brand, primary, tally in answer_tallies(analysis):
+        for day in (created.date().isoformat(), ALL_DAYS):
+            cell = {
+                "template_id": values["template_id"],
+                "provider": values["provider"],
+                "model_id": values["model_id"],
+                "provider_version_key": values["provider_version_key"],
+                "run_country": values["run_country"],
+                "day": day,
+                "brand": brand,
+                "is_primary": primary,
+                "branded_prompt": branded,
+            }
+            key = tuple(cell[name] for name in VISIBILITY_CELL)
+            row = rows.setdefault(key, {**cell, **dict.fromkeys(VISIBILITY_COUNTERS, 0)})
+            for name in VISIBILITY_COUNTERS:
+                row[name] += sign * getattr(tally, name)
+    return [rows[key] for key in sorted(rows, key=repr)]
+
+
+def _counts_source() -> Any:
+    """PostgreSQL: the counter rows, sent as one jsonb array parameter, as a table."""
+    return (
+        func.jsonb_to_recordset(bindparam("counts", type_=JsonType))
+        .table_valued(*(column(c.name, c.type) for c in vc.c))
+        .render_derived(name="counts", with_types=True)
+    )
+
+
+def _add_counts(dialect: Any, source: Any = None, *where: Any) -> Any:
+    """``INSERT`` counter rows, adding to the rows already there (``source``: rows from a query)."""
+    insert = dialect.insert(vc)
+    if source is not None:
+        ordered = select(*source.c).where(*where).order_by(*(source.c[name] for name in VISIBILITY_CELL))
+        insert = insert.from_select([c.name for c in vc.c], ordered)
+    return insert.on_conflict_do_update(
+        index_elements=list(VISIBILITY_CELL),
+        set_={name: vc.c[name] + insert.excluded[name] for name in VISIBILITY_COUNTERS},
+    )
 
 
 @functools.cache
@@ -46,9 +106,22 @@ def _insert_statement(dialect_name: str) -> Any:
 
 
 @functools.cache
-def _insert_with_run_statement() -> Any:
-    """PostgreSQL: a single run's run row and its result in one statement (a data-modifying CTE)."""
-    return _insert_statement("postgresql").add_cte(_RUN_INSERT.cte("run"))
+def _counts_statement(dialect_name: str) -> Any:
+    """Add counter rows: on PostgreSQL in one statement (a jsonb array); on SQLite, executemany."""
+    if dialect_name == "postgresql":
+        return _add_counts(dml(dialect_name), _counts_source())
+    return _add_counts(dml(dialect_name))
+
+
+@functools.cache
+def _store_statement(with_run: bool) -> Any:
+    """PostgreSQL, one statement: the result, its counters only when the result was inserted, and
+    for a single run its run row (data-modifying CTEs)."""
+    dialect = dml("postgresql")
+    stored = _insert(dialect).cte("stored")
+    counted = _add_counts(dialect, _counts_source(), exists(select(stored.c.id))).cte("counted")
+    statement = select(stored.c.id, stored.c.created_at, stored.c.status).add_cte(counted)
+    return statement.add_cte(_RUN_INSERT.cte("run")) if with_run else statement
 
 
 def _row(row: Any) -> dict[str, Any]:
@@ -63,38 +136,48 @@ class ResultStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def store(self, values: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        """Store a result unless (run_id, run_country) already has one; ``(row, inserted)``."""
+    def store(self, values: dict[str, Any], run: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+        """Store a result and its visibility counters unless (run_id, run_country, sample) already
+        has one; ``(row, inserted)``. ``run``: a single run's (finished) run row, written with it
+        (its run id is new, so its result is always inserted)."""
         params = {c.name: values.get(c.name) for c in _INSERTED}
-        insert = _insert_statement(self.engine.dialect.name)
+        counts = counter_rows(values, values.get("analysis"))
+        if run is not None:
+            params.update({f"run_{c.name}": run.get(c.name) for c in runs.c})
+        postgres = self.engine.dialect.name == "postgresql"
+
+        def inserted(conn: Connection) -> Any:
+            if postgres:
+                return conn.execute(_store_statement(run is not None), {**params, "counts": counts}).first()
+            with transaction(conn):
+                if run is not None:
+                    conn.execute(_RUN_INSERT, params)
+                row = conn.execute(_insert_statement("sqlite"), params).first()
+                if row is not None and counts:
+                    conn.execute(_counts_statement("sqlite"), counts)
+                return row
 
         def work(conn: Connection) -> tuple[dict[str, Any], bool]:
-            row = conn.execute(insert, params).first()
+            row = inserted(conn)
             if row is not None:
                 return _row(row), True
             return _row(conn.execute(_EXISTING, params).one()), False
 
         return run_with_reconnect(self.engine, work)
 
-    def store_with_run(self, values: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
-        """A single run's result and its (finished) run row, written together: one statement on
-        PostgreSQL. The run id is new, so the result is always inserted."""
-        params = {c.name: values.get(c.name) for c in _INSERTED}
-        params.update({f"run_{c.name}": run.get(c.name) for c in runs.c})
-
-        def work(conn: Connection) -> dict[str, Any]:
-            if self.engine.dialect.name == "postgresql":
-                return _row(conn.execute(_insert_with_run_statement(), params).one())
-            conn.execute(_RUN_INSERT, params)  # SQLite: two in-process statements
-            return _row(conn.execute(_insert_statement("sqlite"), params).one())
-
-        return run_with_reconnect(self.engine, work)
+    def add_counts(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Add (or, with negative values, take away) counter rows, on ``conn``'s transaction."""
+        if not rows:
+            return
+        statement = _counts_statement(conn.dialect.name)
+        conn.execute(statement, {"counts": list(rows)} if conn.dialect.name == "postgresql" else list(rows))
 
     def for_run(self, org_id: str, run_id: str) -> list[dict[str, Any]]:
         stmt = (
             select(
                 r.c.id,
                 r.c.run_country,
+                r.c.sample,
                 r.c.status,
                 r.c.error_code,
                 r.c.error_message,
@@ -103,7 +186,7 @@ class ResultStore:
                 r.c.created_at,
             )
             .where(r.c.org_id == org_id, r.c.run_id == run_id)
-            .order_by(r.c.run_country)
+            .order_by(r.c.run_country, r.c.sample)
         )
         return run_with_reconnect(self.engine, lambda conn: [_row(x) for x in conn.execute(stmt)])
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -132,6 +133,7 @@ prompt_results = Table(
     Column("version_id", ID, ForeignKey("prompt_versions.id"), nullable=True),
     Column("run_id", ID, nullable=False),
     Column("run_country", String(2), nullable=False),
+    Column("sample", Integer, nullable=False, server_default=text("1")),
     Column("status", String(16), nullable=False),
     Column("error_code", String(64), nullable=True),
     Column("error_message", Text, nullable=True),
@@ -142,12 +144,14 @@ prompt_results = Table(
     Column("system_fingerprint", String(256), nullable=True),
     Column("request", JsonType, nullable=True),
     Column("response", JsonType, nullable=True),
+    Column("answer_text", Text, nullable=True),
     Column("analysis_config", JsonType, nullable=True),
+    Column("analysis", JsonType, nullable=True),
     Column("rendered_prompt_hash", String(64), nullable=True),
     Column("used_grounding", Boolean, nullable=False, server_default=text("false")),
     Column("latency_ms", Integer, nullable=True),
     Column("created_at", Timestamp, nullable=False),
-    UniqueConstraint("run_id", "run_country"),
+    UniqueConstraint("run_id", "run_country", "sample"),
     # Every results filter, in the page's order (newest first, keyset on created_at, id).
     Index("ix_prompt_results_template_id_created_at_id", "template_id", "created_at", "id"),
     Index(
@@ -184,6 +188,51 @@ brand_profiles = Table(
     Column("workspace_id", SCOPE, primary_key=True),
     Column("snapshot_id", String(64), ForeignKey("brand_profile_snapshots.snapshot_id"), nullable=False),
     Column("updated_at", Timestamp, nullable=False),
+)
+
+# Visibility counters per brand and cell (SPEC §2.7); day '' totals every day (0007_answer_analysis).
+VISIBILITY_CELL = (
+    "template_id",
+    "provider",
+    "model_id",
+    "provider_version_key",
+    "run_country",
+    "day",
+    "brand",
+    "is_primary",
+    "branded_prompt",
+)
+VISIBILITY_COUNTERS = ("n", "mentioned", "top3", "rank_sum")
+visibility_counts = Table(
+    "visibility_counts",
+    metadata,
+    Column("template_id", ID, ForeignKey("prompt_templates.id"), primary_key=True),
+    Column("provider", String(32), primary_key=True),
+    Column("model_id", String(200), primary_key=True),
+    Column("provider_version_key", String(256), primary_key=True),
+    Column("run_country", String(2), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("brand", String(200), primary_key=True),
+    Column("is_primary", Boolean, primary_key=True),
+    Column("branded_prompt", Boolean, primary_key=True),
+    *(Column(name, Integer, nullable=False) for name in VISIBILITY_COUNTERS),
+)
+
+# Drift cells reported significant (a VisibilityShift event each, the first time only).
+visibility_shifts = Table(
+    "visibility_shifts",
+    metadata,
+    Column("template_id", ID, ForeignKey("prompt_templates.id"), primary_key=True),
+    Column("provider", String(32), primary_key=True),
+    Column("model_id", String(200), primary_key=True),
+    Column("from_key", String(256), primary_key=True),
+    Column("to_key", String(256), primary_key=True),
+    Column("brand", String(200), primary_key=True),
+    Column("run_country", String(2), primary_key=True),
+    Column("rate_before", Float, nullable=False),
+    Column("rate_after", Float, nullable=False),
+    Column("q_value", Float, nullable=False),
+    Column("detected_at", Timestamp, nullable=False),
 )
 
 prompt_runs = Table(

@@ -97,10 +97,35 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 
 def _record(row: Any) -> dict[str, Any]:
-    data = dict(row._mapping)
+    return _record_values(dict(row._mapping))
+
+
+def _record_values(data: dict[str, Any]) -> dict[str, Any]:
     data["created_at"] = as_utc(data["created_at"])
     data["deleted_at"] = as_utc(data.get("deleted_at"))
     return data
+
+
+@functools.cache
+def _for_run_statement(org_given: bool) -> Any:
+    """The active template outer-joined to its workspace's current brand profile snapshot."""
+    from prompter.db.schema import brand_profile_snapshots as s
+    from prompter.db.schema import brand_profiles as p
+
+    joined = t.outerjoin(p, (p.c.org_id == t.c.org_id) & (p.c.workspace_id == t.c.workspace_id)).outerjoin(
+        s, s.c.snapshot_id == p.c.snapshot_id
+    )
+    tenancy = (t.c.org_id == bindparam("org_id"),) if org_given else ()
+    return (
+        select(
+            t,
+            s.c.snapshot_id.label("profile_id"),
+            s.c.brand.label("profile_brand"),
+            s.c.competitors.label("profile_competitors"),
+        )
+        .select_from(joined)
+        .where(t.c.id == bindparam("id"), _ACTIVE, *tenancy)
+    )
 
 
 class TemplateStore:
@@ -152,6 +177,26 @@ class TemplateStore:
         def work(conn: Connection) -> dict[str, Any] | None:
             row = conn.execute(stmt).first()
             return _record(row) if row is not None else None
+
+        return run_with_reconnect(self.engine, work)
+
+    def get_for_run(self, org_id: str | None, template_id: str) -> dict[str, Any] | None:
+        """:meth:`get_active` with the workspace's current brand profile under ``brand_profile``
+        (a :class:`~prompter.brand_profiles.ProfileSnapshot`, or None), in the same statement."""
+        from prompter.db.brand_profiles import stored_profile
+
+        def work(conn: Connection) -> dict[str, Any] | None:
+            row = conn.execute(_for_run_statement(org_id is not None), {"id": template_id, "org_id": org_id})
+            found = row.first()
+            if found is None:
+                return None
+            data = dict(found._mapping)
+            snapshot_id, brand, competitors = (
+                data.pop(k) for k in ("profile_id", "profile_brand", "profile_competitors")
+            )
+            record = _record_values(data)
+            record["brand_profile"] = stored_profile(snapshot_id, brand, competitors) if snapshot_id else None
+            return record
 
         return run_with_reconnect(self.engine, work)
 

@@ -41,6 +41,10 @@ class ChatRequest:
     max_tokens: int | None = None  # overrides inference_params' max tokens (probes use 1)
     response_format: dict[str, Any] | None = None
     tools_spec: list[dict[str, Any]] = field(default_factory=list)
+    # What the local fake provider answers from (a run's country and the brands it tracks); the real
+    # adapters never send these.
+    country: str | None = None
+    tracked_brands: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,20 +3,32 @@
 It answers like the provider a template names, including that provider's version metadata:
 OpenAI gets a ``system_fingerprint``, Gemini a ``modelVersion``, Anthropic a resolved dated model
 for a ``-latest`` alias, Azure OpenAI only the model name (no fingerprint, so the fallbacks are
-exercised) and Bedrock nothing (the requested id is the key). Content echoes the prompt; usage
-counts words. ``generation`` stands for the provider's model build: bumping it changes every
+exercised) and Bedrock nothing (the requested id is the key); usage counts words.
+
+It answers like a model: a list-style prompt ("top", "best", "which", "recommend", ...) from a run
+that tracks brands gets a numbered list of some of those brands and some other names, each included
+with a probability fixed by (brand, country, model, generation) and drawn again for every call, so
+samples differ and a new generation moves visibility as well as the version key. Any other prompt
+is echoed back. ``generation`` stands for the provider's model build: bumping it changes every
 version the fake reports, which is how tests and local users make drift happen. ``calls`` counts
-calls, so tests can prove de-duplication.
+calls, so tests can prove de-duplication; ``answer_next`` scripts exact answers.
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
+import re
 import threading
 import time
 from typing import Any
 
 from prompter.providers.base import ChatReply, ChatRequest, Credentials
+
+LIST_PROMPT = re.compile(
+    r"\b(top|best|list|which|recommend\w*|leading|popular|alternatives?|compare\w*)\b", re.IGNORECASE
+)
+OTHER_NAMES = ("Northwind", "Contoso", "Fabrikam", "Globex", "Initech", "Tailspin", "Wingtip")
 
 
 def _digest(*parts: object) -> str:
@@ -29,11 +41,39 @@ class FakeProvider:
         self.generation = generation
         self.calls = 0
         self.failures: list[Exception] = []  # raised, in order, by the next calls (tests)
+        self.scripted: list[str] = []  # answered, in order, by the next calls (tests)
         self._lock = threading.Lock()
 
     def fail_next(self, *errors: Exception) -> None:
         with self._lock:
             self.failures.extend(errors)
+
+    def answer_next(self, *texts: str) -> None:
+        with self._lock:
+            self.scripted.extend(texts)
+
+    def inclusion(self, brand: str, country: str | None, model: str) -> float:
+        """How likely an answer lists ``brand`` (0.1 to 0.9): fixed by brand, country, model and
+        generation."""
+        share = int(_digest("include", brand.casefold(), country, model, self.generation)[:8], 16)
+        return 0.1 + 0.8 * share / 0xFFFFFFFF
+
+    def _answer(self, request: ChatRequest, call: int) -> str:
+        prompt = request.user_prompt
+        if not (request.tracked_brands and LIST_PROMPT.search(prompt)):
+            return f"[{self.name}:{request.model_id}] {prompt}"[:2000]
+        draw = random.Random(_digest(self.name, request.model_id, prompt, self.generation, call))
+        where = request.country or "your market"
+        scored = []
+        for name in dict.fromkeys((*request.tracked_brands, *OTHER_NAMES)):
+            chance = self.inclusion(name, request.country, request.model_id)
+            if draw.random() < chance:
+                scored.append((chance + draw.uniform(-0.2, 0.2), name))
+        if not scored:
+            return f"I could not name brands I would recommend in {where} with confidence."
+        ranked = [name for _, name in sorted(scored, reverse=True)]
+        lines = [f"{i}. {name}: often mentioned in {where}." for i, name in enumerate(ranked, 1)]
+        return "\n".join([f"Here are options people often consider in {where}:", "", *lines])
 
     def metadata(self, model: str) -> dict[str, Any]:
         build = _digest(self.name, model, self.generation)
@@ -54,7 +94,9 @@ class FakeProvider:
         started = time.perf_counter()
         with self._lock:
             self.calls += 1
+            call = self.calls
             failure = self.failures.pop(0) if self.failures else None
+            scripted = self.scripted.pop(0) if self.scripted and failure is None else None
         if failure is not None:
             raise failure
         params = dict(request.inference_params)
@@ -66,7 +108,7 @@ class FakeProvider:
         sent = {"model": request.model_id, "messages": messages, **params}
         if request.response_format:
             sent["response_format"] = request.response_format
-        content = f"[{self.name}:{request.model_id}] {request.user_prompt}"[:2000]
+        content = scripted if scripted is not None else self._answer(request, call)
         prompt_tokens = len(request.user_prompt.split()) + len(request.system_instructions.split())
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(content.split())}
         metadata = self.metadata(request.model_id)

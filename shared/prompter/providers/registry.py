@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import threading
 from typing import Any
 
@@ -27,20 +28,44 @@ REAL_ADAPTERS: dict[str, tuple[str, str]] = {
 
 _lock = threading.Lock()
 _fakes: dict[str, FakeProvider] = {}
+_generation = [0]  # set by set_fake_generation; 0: PROMPTER_FAKE_GENERATION's value
 _real: dict[str, ChatProvider] = {}
 
 
+FAKE_GENERATION_ENV = "PROMPTER_FAKE_GENERATION"
+
+
+def _start_generation() -> int:
+    raw = os.environ.get(FAKE_GENERATION_ENV, "").strip()
+    return int(raw) if raw.isdigit() else 1
+
+
 def fake(provider: str) -> FakeProvider:
-    """The process-wide fake for a provider (shared so tests can count its calls)."""
+    """The process-wide fake for a provider (shared so tests can count its calls); it starts at
+    generation ``PROMPTER_FAKE_GENERATION`` (default 1)."""
     with _lock:
         if provider not in _fakes:
-            _fakes[provider] = FakeProvider(provider)
+            _fakes[provider] = FakeProvider(provider, generation=_generation[0] or _start_generation())
         return _fakes[provider]
+
+
+def set_fake_generation(generation: int) -> None:
+    """Every fake provider, present and future, answers as this model build (local drift)."""
+    with _lock:
+        _generation[0] = generation
+        for provider in _fakes.values():
+            provider.generation = generation
+
+
+def fake_generation() -> int:
+    with _lock:
+        return _generation[0] or _start_generation()
 
 
 def reset_fakes() -> None:
     with _lock:
         _fakes.clear()
+        _generation[0] = 0
 
 
 def adapter(provider: str, settings: ProviderSettings) -> ChatProvider:
