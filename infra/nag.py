@@ -31,7 +31,7 @@ from constructs import IConstruct
 from prompter.routes import ROUTES, Route
 
 PACK = "AwsSolutions"
-STATE_MACHINES = ("RunBatch", "VersionSweep")
+STATE_MACHINES = ("RunBatch", "VersionSweep", "Reanalyze")
 PROVIDER_SECRETS = ("OpenaiSecret", "AnthropicSecret", "GoogleSecret", "AzureOpenaiSecret")
 MANAGED_POLICY = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
 

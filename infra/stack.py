@@ -77,6 +77,7 @@ class PrompterStack(Stack):
         self.functions.connect_workflows(
             event_bus=self.workflows.event_bus,
             run_batch_name=self.workflows.run_batch_name,
+            reanalyze_name=self.workflows.reanalyze_name,
             sweep_bucket=self.workflows.sweep_bucket,
         )
         self.api = PrompterApi(
@@ -98,6 +99,7 @@ class PrompterStack(Stack):
             state_machines={
                 "RunBatch": self.workflows.run_batch,
                 "VersionSweep": self.workflows.version_sweep,
+                "Reanalyze": self.workflows.reanalyze,
             },
             alarm_email=alarm_email,
         )
@@ -110,6 +112,7 @@ class PrompterStack(Stack):
             state_machines={
                 "RunBatch": self.workflows.run_batch,
                 "VersionSweep": self.workflows.version_sweep,
+                "Reanalyze": self.workflows.reanalyze,
             },
             idempotency_table=self.idempotency.table,
         )

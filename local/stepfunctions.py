@@ -38,11 +38,13 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/prompter-workflows-local"
 STATE_MACHINES: dict[str, str] = {
     "prompter-run-batch": "run_batch",
     "prompter-version-sweep": "version_sweep",
+    "prompter-reanalyze": "reanalyze",
 }
 # What the local server exports for the functions that start executions.
 STATE_MACHINE_ENV: dict[str, str] = {
     "prompter-run-batch": "PROMPTER_RUN_BATCH_STATE_MACHINE_ARN",
     "prompter-version-sweep": "PROMPTER_VERSION_SWEEP_STATE_MACHINE_ARN",
+    "prompter-reanalyze": "PROMPTER_REANALYZE_STATE_MACHINE_ARN",
 }
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
@@ -97,6 +99,17 @@ def local_function(function_name: str) -> str | None:
     return function
 
 
+# One invocation at a time per function, as in a Lambda execution environment: the handlers keep
+# per-process state (Powertools' metric set and logger keys) that concurrent Map iterations in one
+# process would otherwise interleave (a flush emptying another invocation's metrics).
+_environments: dict[str, threading.Lock] = {}
+
+
+def _environment(function: str) -> threading.Lock:
+    with _install_lock:
+        return _environments.setdefault(function, threading.Lock())
+
+
 def invoke_in_process(function: str, body: Any, response_headers: dict[str, Any]) -> bytes:
     """Run ``functions/<function>``'s handler on a JSON payload as Lambda would; an exception is
     answered as an unhandled function error named by the exception's bare class name."""
@@ -105,7 +118,8 @@ def invoke_in_process(function: str, body: Any, response_headers: dict[str, Any]
     name = f"{FUNCTION_PREFIX}{function}"
     try:
         # Looked up on every call, so a test may wrap a module's lambda_handler with monkeypatch.
-        result = handler_module(function).lambda_handler(event, LambdaContext(function_name=name))
+        with _environment(function):
+            result = handler_module(function).lambda_handler(event, LambdaContext(function_name=name))
     except Exception as error:
         _log.info("%s raised %s: %s", name, type(error).__name__, error, exc_info=_log.isEnabledFor(10))
         response_headers["x-amz-function-error"] = "Unhandled"
@@ -237,7 +251,7 @@ def install_lambda_seam() -> None:
 def create_state_machines(
     sfn_client: Any, region: str | None = None, account: str = "123456789012"
 ) -> dict[str, str]:
-    """Create (or update) ``prompter-run-batch`` and ``prompter-version-sweep``; name -> ARN.
+    """Create (or update) every state machine of :data:`STATE_MACHINES`; name -> ARN.
 
     moto's simple Lambda backend does not look functions up before invoking them, so no Lambda
     function resources are needed: the seam answers for ``prompter-<function>`` directly.

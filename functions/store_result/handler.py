@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 
 from prompter import routes, runtime, snapstart
 from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, run_task, serve
+from prompter.db.brand_profiles import BrandProfileStore
 from prompter.db.engine import build_engine
 from prompter.db.results import ResultStore, RunStore
 from prompter.db.templates import TemplateStore
@@ -33,6 +34,7 @@ from prompter.errors import FieldError, InvalidInput
 from prompter.observability import logger, metrics, set_env_dimension
 from prompter.once import Once
 from prompter.probing import DriftPublisher, VersionRecorder
+from prompter.reanalysis import ReanalysisReport, ReanalysisRequest, Reanalyzer, ReanalyzeTask
 from prompter.recording import ResultRecorder
 from prompter.run_queries import EXECUTION_NOT_FOUND, ResultsPage, RunQueries, RunStatus
 from prompter.running import BatchRunRequest, RunAccepted, Runner, RunRequest, RunResult
@@ -108,6 +110,11 @@ def shifts() -> ShiftReporter:
 
 
 @runtime.once
+def reanalyzer() -> Reanalyzer:
+    return Reanalyzer(TemplateStore(engine()), ResultStore(engine()), BrandProfileStore(engine()))
+
+
+@runtime.once
 def runner() -> Runner:
     config = settings()
     return Runner(
@@ -127,6 +134,15 @@ def start_execution(run_id: str, execution_input: dict[str, Any]) -> str:
         stateMachineArn=settings().run_batch_state_machine_arn,
         name=run_id,
         input=json.dumps(execution_input, ensure_ascii=False, separators=(",", ":")),
+    )
+    return str(answer["executionArn"])
+
+
+def start_reanalysis(name: str, execution_input: dict[str, Any]) -> str:
+    answer = stepfunctions_client().start_execution(
+        stateMachineArn=settings().reanalyze_state_machine_arn,
+        name=name,
+        input=json.dumps(execution_input, separators=(",", ":")),
     )
     return str(answer["executionArn"])
 
@@ -283,6 +299,29 @@ def get_drift(
     return visibility().drift(request_scope(app, settings()), template_id, alpha, margin)
 
 
+@register(
+    app,
+    routes.REANALYZE,
+    responses={
+        **ok_doc(200, ReanalysisReport, "Every stored answer is analysed with the current profile"),
+        **ok_doc(202, ReanalysisReport, "The first page is done; the Reanalyze workflow does the rest"),
+        **error_doc(404),
+    },
+)
+def reanalyze(
+    template_id: str, body: Annotated[ReanalysisRequest | None, Body()] = None
+) -> Response[ReanalysisReport]:
+    config = settings()
+    scope = request_scope(app, config, body.org_id if body else None)
+    starter = start_reanalysis if config.reanalyze_state_machine_arn else None
+    report = reanalyzer().start(scope, template_id, starter)
+    return Response(
+        status_code=HTTPStatus.ACCEPTED if report.status == "running" else HTTPStatus.OK,
+        content_type=content_types.APPLICATION_JSON,
+        body=report,
+    )
+
+
 def task(event: dict[str, Any]) -> dict[str, Any]:
     action = event.get("action")
     logger.append_keys(action=action, run_id=event.get("run_id"))
@@ -299,6 +338,8 @@ def task(event: dict[str, Any]) -> dict[str, Any]:
         }
     if action == "record_failure":
         return recorder().record_failure(RecordFailureTask.model_validate(event))
+    if action == "reanalyze":
+        return reanalyzer().page(ReanalyzeTask.model_validate(event))
     if action == "finish_run":
         run_id = FinishRunTask.model_validate(event).run_id
         finished = recorder().finish_run(run_id)

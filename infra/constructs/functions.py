@@ -276,10 +276,16 @@ class PrompterFunctions(Construct):
         return ("probe_provider", "store_result")
 
     def connect_workflows(
-        self, *, event_bus: events.IEventBus, run_batch_name: str, sweep_bucket: s3.IBucket
+        self,
+        *,
+        event_bus: events.IEventBus,
+        run_batch_name: str,
+        reanalyze_name: str,
+        sweep_bucket: s3.IBucket,
     ) -> None:
-        """Drift events go to ``event_bus``; store_result starts (and reads) RunBatch executions;
-        probe_provider writes the version sweep's target lists to ``sweep_bucket``.
+        """Drift events go to ``event_bus``; store_result starts (and reads) RunBatch executions
+        and starts Reanalyze ones; probe_provider writes the version sweep's target lists to
+        ``sweep_bucket``.
 
         The state machine is named by ARN, not referenced: its definition references the
         functions, so a reference back would be a circular dependency."""
@@ -295,6 +301,14 @@ class PrompterFunctions(Construct):
                 sid="StartRunBatch",
                 actions=["states:StartExecution"],
                 resources=[state_machine_arn(self, run_batch_name)],
+            )
+        )
+        store.add_environment("PROMPTER_REANALYZE_STATE_MACHINE_ARN", state_machine_arn(self, reanalyze_name))
+        store.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="StartReanalyze",
+                actions=["states:StartExecution"],
+                resources=[state_machine_arn(self, reanalyze_name)],
             )
         )
         store.add_to_role_policy(

@@ -32,6 +32,7 @@ from prompter.workflow import TERMINAL_EXECUTION
 WORKFLOWS_DIR = Path(__file__).resolve().parents[1] / "workflows"
 RUN_BATCH = "run_batch"
 VERSION_SWEEP = "version_sweep"
+REANALYZE = "reanalyze"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 
@@ -87,9 +88,11 @@ class PrompterWorkflows(Construct):
         }
         self.run_batch = self._state_machine("RunBatch", RUN_BATCH, substitutions)
         self.version_sweep = self._state_machine("VersionSweep", VERSION_SWEEP, substitutions)
+        self.reanalyze = self._state_machine("Reanalyze", REANALYZE, substitutions)
         for state_machine in (self.run_batch, self.version_sweep):
             probe_provider.grant_invoke(state_machine)
             store_result.grant_invoke(state_machine)
+        store_result.grant_invoke(self.reanalyze)
         self._let_the_sweep_fan_out(probe_provider)
         self._let_a_distributed_map_start_children(self.run_batch, RUN_BATCH)  # a child per country
 
@@ -189,6 +192,10 @@ class PrompterWorkflows(Construct):
     @property
     def run_batch_name(self) -> str:
         return state_machine_name(self.stage, RUN_BATCH)
+
+    @property
+    def reanalyze_name(self) -> str:
+        return state_machine_name(self.stage, REANALYZE)
 
     def _state_machine(
         self, construct_id: str, workflow: str, substitutions: dict[str, str]

@@ -132,7 +132,17 @@ class ResultRecorder:
                 return {"result_id": row["id"], "status": row["status"]}
         else:
             add_metric(MetricName.RESULTS_FAILED)
-        logger.warning("country failed", extra={"action": "record_failure", "code": code, "status": "failed"})
+        logger.warning(
+            "country failed",
+            extra={
+                "action": "record_failure",
+                "code": code,
+                "error": name,  # the caught error's class name (its message stays in the task's logs)
+                "country": task.country,
+                "sample": task.sample,
+                "status": "failed",
+            },
+        )
         return {"result_id": row["id"], "status": row["status"], "error_code": code}
 
     @staticmethod

@@ -112,6 +112,13 @@ GET_DRIFT = Route(
     "getDrift",
     "Did a new model version change how each brand appears, and where?",
 )
+REANALYZE = Route(
+    "POST",
+    f"{TEMPLATES}/{{template_id}}/reanalyze",
+    "store_result",
+    "reanalyzeTemplate",
+    "Re-analyse a template's stored answers with its workspace's current brand profile",
+)
 BRAND_PROFILE = "/api/workspaces/{workspace_id}/brand-profile"
 PUT_BRAND_PROFILE = Route(
     "PUT", BRAND_PROFILE, "create_template", "putBrandProfile", "Set a workspace's brand profile"
@@ -143,6 +150,7 @@ ROUTES: tuple[Route, ...] = (
     LIST_RESULTS,
     GET_VISIBILITY,
     GET_DRIFT,
+    REANALYZE,
     PUT_BRAND_PROFILE,
     GET_BRAND_PROFILE,
     ANALYSIS_PREVIEW,

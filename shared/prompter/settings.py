@@ -147,6 +147,9 @@ class WorkflowSettings(_EnvModel):
     """Where batch runs are orchestrated."""
 
     run_batch_state_machine_arn: str | None = Field(default=None, description="the RunBatch state machine")
+    reanalyze_state_machine_arn: str | None = Field(
+        default=None, description="the Reanalyze state machine (re-analysis past the first page)"
+    )
     run_max_concurrency: int = Field(default=5, ge=1, le=40, description="countries run at once per batch")
 
 

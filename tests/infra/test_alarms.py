@@ -192,9 +192,9 @@ def test_result_store_failures(template: dict[str, Any]) -> None:
     assert not breaches(alarm, {MetricName.RESULT_STORE_FAILURES: None})
 
 
-def test_failed_executions_of_both_state_machines(template: dict[str, Any]) -> None:
+def test_failed_executions_of_every_state_machine(template: dict[str, Any]) -> None:
     machines = set(resources(template, "AWS::StepFunctions::StateMachine"))
-    assert len(machines) == 2
+    assert len(machines) == 3  # RunBatch, VersionSweep, Reanalyze
     alarms = alarms_on(template, "ExecutionsFailed")
     watched = set()
     for alarm in alarms:
@@ -211,7 +211,7 @@ def test_failed_executions_of_both_state_machines(template: dict[str, Any]) -> N
         assert breaches(alarm, {**none, "ExecutionsAborted": 1})
         assert not breaches(alarm, {**none, "ExecutionsFailed": 0})
         assert not breaches(alarm, none)
-    assert len(alarms) == 2
+    assert len(alarms) == 3
     assert watched == {f"${{{machine}}}" for machine in machines}  # a Ref to each state machine
 
 
@@ -250,8 +250,8 @@ def test_every_alarm_belongs_to_a_rule(template: dict[str, Any]) -> None:
     alarms = resources(template, "AWS::CloudWatch::Alarm")
     for logical_id, alarm in alarms.items():
         assert sum(rule in names(alarm) for rule in rules) == 1, f"{logical_id} reads {names(alarm)}"
-    # 1 API + 5 providers + 1 latency + 1 store + 2 state machines + 2 fingerprint services
-    assert len(alarms) == 1 + len(set(PROVIDERS) - {"fake"}) + 1 + 1 + 2 + 2
+    # 1 API + 5 providers + 1 latency + 1 store + 3 state machines + 2 fingerprint services
+    assert len(alarms) == 1 + len(set(PROVIDERS) - {"fake"}) + 1 + 1 + 3 + 2
 
 
 def test_custom_metrics_are_emitted_names_in_the_prompter_namespace(template: dict[str, Any]) -> None:

@@ -132,13 +132,17 @@ def test_create_template_reaches_the_database_only(template: dict[str, Any]) -> 
     assert not provider_secrets & granted_refs(statements)
 
 
-def test_only_store_result_starts_run_batch_and_only_run_batch(template: dict[str, Any]) -> None:
+def test_only_store_result_starts_executions_and_only_of_run_batch_and_reanalyze(
+    template: dict[str, Any],
+) -> None:
+    reanalyze = run_batch_arn_text().replace("-run-batch", "-reanalyze")
     starts = statements_with(template, "store_result", "states:StartExecution")
-    assert [render(r) for s in starts for r in resources_of(s)] == [run_batch_arn_text()]
-    assert (
-        render(variables(template, "store_result")["PROMPTER_RUN_BATCH_STATE_MACHINE_ARN"])
-        == run_batch_arn_text()
+    assert sorted(render(r) for s in starts for r in resources_of(s)) == sorted(
+        [run_batch_arn_text(), reanalyze]
     )
+    env = variables(template, "store_result")
+    assert render(env["PROMPTER_RUN_BATCH_STATE_MACHINE_ARN"]) == run_batch_arn_text()
+    assert render(env["PROMPTER_REANALYZE_STATE_MACHINE_ARN"]) == reanalyze
     describes = statements_with(template, "store_result", "states:DescribeExecution")
     assert [render(r) for s in describes for r in resources_of(s)] == [
         run_batch_arn_text().replace(":stateMachine:", ":execution:") + ":*"
@@ -155,6 +159,7 @@ def test_the_run_batch_arn_granted_is_the_deployed_state_machine(template: dict[
         for sm in resources(template, "AWS::StepFunctions::StateMachine").values()
     }
     assert run_batch_arn_text().rsplit(":", 1)[1] in names
+    assert run_batch_arn_text().rsplit(":", 1)[1].replace("-run-batch", "-reanalyze") in names
 
 
 # ---------------------------------------------------------------- concurrency and idempotency

@@ -234,3 +234,73 @@ def test_unknown_and_foreign_templates_are_404(api: Api, aws: AwsFakes) -> None:
         assert missing.status == 404 and missing.detail["code"] == "TEMPLATE_NOT_FOUND"
         foreign = api.get(f"{TEMPLATES}/{template['id']}/{route}", query={"org_id": "another-org"})
         assert foreign.status == 404 and foreign.detail["code"] == "TEMPLATE_NOT_FOUND"
+
+
+# ------------------------------------------------------------------ re-analysis
+
+
+def reanalyze(api: Api, template_id: str) -> Any:
+    return api.post(f"{TEMPLATES}/{template_id}/reanalyze")
+
+
+def put_profile(api: Api, template: dict[str, Any], profile: dict[str, Any]) -> str:
+    reply = api.call("PUT", f"/api/workspaces/{template['workspace_id']}/brand-profile", profile)
+    assert reply.status == 200, reply.body
+    return str(reply.body["snapshot_id"])
+
+
+def test_reanalysis_applies_a_new_profile_to_stored_answers(api: Api, aws: AwsFakes) -> None:
+    # Given answers analysed before Thorne was a tracked competitor, and Avea known by an alias
+    template = create(api, user_prompt_template=PROMPT, country_set=["US"])
+    put_profile(api, template, {"brand": {"name": "Avea", "aliases": ["Aveo"]}})
+    answer(api, template["id"], "US", "1. Aveo\n2. Thorne", "1. Thorne\n2. Avea", "Thorne.", "Nothing.")
+    assert visibility(api, template["id"], brand="Thorne").body["cells"] == []
+    [before] = visibility(api, template["id"]).body["cells"]
+    assert (before["n"], before["mentioned"]) == (4, 2)
+    # When the profile gains Thorne, loses the alias, and the answers are re-analysed
+    snapshot_id = put_profile(api, template, {"brand": {"name": "Avea"}, "competitors": [{"name": "Thorne"}]})
+    reply = reanalyze(api, template["id"])
+    # Then every answer has the new analysis, and visibility counts it instead of the old one
+    assert reply.status == 200, reply.body
+    assert reply.body == {
+        "template_id": template["id"],
+        "snapshot_id": snapshot_id,
+        "status": "done",
+        "reanalyzed": 4,
+        "read": 4,
+    }
+    [avea] = visibility(api, template["id"]).body["cells"]
+    assert (avea["n"], avea["mentioned"], avea["mean_rank"]) == (4, 1, 2)  # "Aveo" is not Avea now
+    [thorne] = visibility(api, template["id"], brand="Thorne").body["cells"]
+    assert (thorne["n"], thorne["mentioned"]) == (4, 3)
+    assert avea["share_of_voice"] == pytest.approx(1 / 4)
+    results = api.get(f"{TEMPLATES}/{template['id']}/results").body["items"]
+    assert {r["analysis"]["snapshot_id"] for r in results} == {snapshot_id}
+    # and a second re-analysis changes nothing
+    again = reanalyze(api, template["id"]).body
+    assert (again["reanalyzed"], again["read"]) == (0, 4)
+    [same] = visibility(api, template["id"]).body["cells"]
+    assert same == avea
+
+
+def test_reanalysis_reads_the_prompt_again_for_branded_prompts(api: Api, aws: AwsFakes) -> None:
+    # the prompt names Avea's new alias: after re-analysis the answer is a branded prompt's
+    template = create(api, user_prompt_template="Is Aveo good in {{country}}?", country_set=["US"])
+    put_profile(api, template, {"brand": {"name": "Avea"}})
+    answer(api, template["id"], "US", "Aveo is fine, and so is Avea.")
+    assert visibility(api, template["id"]).body["cells"] != []  # the prompt did not name Avea
+    put_profile(api, template, {"brand": {"name": "Avea", "aliases": ["Aveo"]}})
+    assert reanalyze(api, template["id"]).body["reanalyzed"] == 1
+    assert visibility(api, template["id"]).body["cells"] == []  # now branded: left out
+    [cell] = visibility(api, template["id"], include_branded="true").body["cells"]
+    assert (cell["n"], cell["mentioned"]) == (1, 1)
+
+
+def test_reanalysis_needs_a_profile_and_a_template(api: Api, aws: AwsFakes) -> None:
+    template = create(api, user_prompt_template=PROMPT, country_set=["US"])
+    missing_profile = reanalyze(api, template["id"])
+    assert missing_profile.status == 404 and missing_profile.detail["code"] == "BRAND_PROFILE_NOT_FOUND"
+    missing = reanalyze(api, "00000000-0000-0000-0000-000000000000")
+    assert missing.status == 404 and missing.detail["code"] == "TEMPLATE_NOT_FOUND"
+    foreign = api.post(f"{TEMPLATES}/{template['id']}/reanalyze", {"org_id": "another-org"})
+    assert foreign.status == 404 and foreign.detail["code"] == "TEMPLATE_NOT_FOUND"

@@ -324,6 +324,7 @@ def emitted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emitted]:
                     sfn=boto3.client("stepfunctions"),
                     run_batch_arn=os.environ[STATE_MACHINE_ENV["prompter-run-batch"]],
                     version_sweep_arn=os.environ[STATE_MACHINE_ENV["prompter-version-sweep"]],
+                    reanalyze_arn=os.environ[STATE_MACHINE_ENV["prompter-reanalyze"]],
                     database_url=database_url,
                     backoff_waits=waits,
                     api=Api(),

@@ -63,6 +63,7 @@ class Workflows:
     sfn: Any
     run_batch_arn: str
     version_sweep_arn: str
+    reanalyze_arn: str
     database_url: str
     backoff_waits: list[float]
     api: Api = field(default_factory=Api)
@@ -121,6 +122,9 @@ class Workflows:
     def results(self, run_id: str) -> list[dict[str, Any]]:
         return self._rows(select(prompt_results).where(prompt_results.c.run_id == run_id))
 
+    def results_of(self, template_id: str) -> list[dict[str, Any]]:
+        return self._rows(select(prompt_results).where(prompt_results.c.template_id == template_id))
+
     def versions(self, template_id: str) -> list[dict[str, Any]]:
         return self._rows(
             select(prompt_versions)
@@ -148,11 +152,13 @@ def workflows(
     arns = create_state_machines(sfn)
     monkeypatch.setenv("PROMPTER_RUN_BATCH_STATE_MACHINE_ARN", arns["prompter-run-batch"])
     monkeypatch.setenv("PROMPTER_VERSION_SWEEP_STATE_MACHINE_ARN", arns["prompter-version-sweep"])
+    monkeypatch.setenv("PROMPTER_REANALYZE_STATE_MACHINE_ARN", arns["prompter-reanalyze"])
     runtime.reset()  # the functions read their settings (and the ARNs above) afresh
     return Workflows(
         sfn=sfn,
         run_batch_arn=arns["prompter-run-batch"],
         version_sweep_arn=arns["prompter-version-sweep"],
+        reanalyze_arn=arns["prompter-reanalyze"],
         database_url=database_url,
         backoff_waits=backoff_waits,
     )

@@ -16,6 +16,7 @@ from functions.probe_provider.handler import ProbeTask
 from local import stepfunctions
 from local.stepfunctions import definition, function_arn, invoke_in_process, local_function, substitutions
 from prompter.errors import ProviderAuthError
+from prompter.reanalysis import ReanalyzeTask
 from prompter.workflow import (
     LAMBDA_SERVICE_ERRORS,
     RETRYABLE_ERRORS,
@@ -32,7 +33,7 @@ from prompter.workflow import (
 )
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "infra" / "workflows"
-NAMES = ("run_batch", "version_sweep")
+NAMES = ("run_batch", "version_sweep", "reanalyze")
 RETRYABLE = set(error_names(RETRYABLE_ERRORS))
 TERMINAL = set(error_names(TERMINAL_ERRORS))
 LAMBDA = set(LAMBDA_SERVICE_ERRORS)
@@ -87,7 +88,7 @@ def test_every_error_name_is_a_domain_class_a_lambda_error_or_states_all(name: s
     assert used and used <= allowed, used - allowed
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ["run_batch", "version_sweep"])  # Reanalyze calls no provider
 def test_provider_tasks_retry_the_retryable_errors_and_catch_the_rest(name: str) -> None:
     found = {n: s for n, s in tasks(name).items() if n in PROVIDER_TASKS}
     assert found, "each workflow calls a provider"
@@ -188,7 +189,7 @@ def test_run_batch_payloads_match_the_task_contracts() -> None:
     assert closing["run_id.$"] == "$.run_id"
 
 
-@pytest.mark.parametrize("name", ["run_batch", "version_sweep"])
+@pytest.mark.parametrize("name", ["run_batch", "version_sweep", "reanalyze"])
 def test_every_task_and_the_execution_have_timeouts(name: str) -> None:
     from infra.constructs.functions import API_TIMEOUT
 
@@ -225,6 +226,18 @@ def test_version_sweep_payloads_match_the_task_contracts() -> None:
     assert keys(probe) == fields(ProbeTask) | {"action"} and probe["action"] == "probe"
     assert probe["retry_count.$"] == "$$.State.RetryCount"
     assert all(probe[f"{f}.$"] == f"$.{f}" for f in keys(item) - {"action"})
+
+
+def test_reanalyze_loops_over_pages_with_the_task_contract() -> None:
+    machine = load("reanalyze")
+    page = machine["States"]["ReanalyzePage"]
+    assert keys(page["Parameters"]) == fields(ReanalyzeTask) and page["Parameters"]["action"] == "reanalyze"
+    assert all(page["Parameters"][f"{f}.$"] == f"$.{f}" for f in fields(ReanalyzeTask) - {"action"})
+    assert "ResultPath" not in page  # the page's answer is the next page's input
+    assert retry_names(page) >= {"DatabaseUnavailable", *LAMBDA_SERVICE_ERRORS}
+    choice = machine["States"]["MorePages"]
+    assert choice["Choices"] == [{"Variable": "$.after", "IsNull": False, "Next": "ReanalyzePage"}]
+    assert machine["States"][choice["Default"]]["Type"] == "Succeed"
 
 
 # ------------------------------------------------------------------ definition()

@@ -76,6 +76,16 @@ class BrandProfileStore:
 
         return run_with_reconnect(self.engine, work)
 
+    def snapshot(self, snapshot_id: str) -> ProfileSnapshot | None:
+        """A stored snapshot by its id."""
+        stmt = select(s.c.snapshot_id, s.c.brand, s.c.competitors).where(s.c.snapshot_id == snapshot_id)
+
+        def work(conn: Connection) -> ProfileSnapshot | None:
+            row = conn.execute(stmt).first()
+            return stored_profile(row.snapshot_id, row.brand, row.competitors) if row is not None else None
+
+        return run_with_reconnect(self.engine, work)
+
     def current(self, org_id: str, workspace_id: str) -> tuple[ProfileSnapshot, datetime] | None:
         """The workspace's current profile and when it was set; None when it has none."""
 

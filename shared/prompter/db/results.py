@@ -11,7 +11,7 @@ on SQLite, one transaction.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -124,6 +124,51 @@ def _store_statement(with_run: bool) -> Any:
     return statement.add_cte(_RUN_INSERT.cte("run")) if with_run else statement
 
 
+@functools.cache
+def _reanalysis_page_statement() -> Any:
+    """A page of a template's successful results with what their analysis is made from, locked."""
+    columns = [
+        r.c[name]
+        for name in (
+            "id",
+            "template_id",
+            "provider",
+            "model_id",
+            "provider_version_key",
+            "run_country",
+            "status",
+            "created_at",
+            "request",
+            "response",
+            "answer_text",
+            "analysis",
+        )
+    ]
+    return (
+        select(*columns)
+        .where(
+            r.c.template_id == bindparam("template_id"),
+            r.c.status == "succeeded",
+            r.c.id > bindparam("after"),
+        )
+        .order_by(r.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update()
+    )
+
+
+@functools.cache
+def _analyses_update_statement() -> Any:
+    """PostgreSQL: store a page's new analyses in one statement (a jsonb array of {result_id,
+    analysis})."""
+    source = (
+        func.jsonb_to_recordset(bindparam("analyses", type_=JsonType))
+        .table_valued(column("result_id", r.c.id.type), column("analysis", JsonType))
+        .render_derived(name="analyses", with_types=True)
+    )
+    return update(r).values(analysis=source.c.analysis).where(r.c.id == source.c.result_id)
+
+
 def _row(row: Any) -> dict[str, Any]:
     data = dict(row._mapping)
     for name in ("created_at", "finished_at"):
@@ -165,7 +210,59 @@ class ResultStore:
 
         return run_with_reconnect(self.engine, work)
 
-    def add_counts(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    def reanalyse_page(
+        self,
+        template_id: str,
+        after: str | None,
+        limit: int,
+        reanalyse: Callable[[dict[str, Any]], dict[str, Any] | None],
+    ) -> tuple[int, int, str | None]:
+        """Re-analyse a page of a template's successful results, in id order after ``after``, in one
+        transaction: the page's rows are locked (PostgreSQL ``FOR UPDATE``; SQLite's write lock),
+        ``reanalyse`` gives each row's new analysis (None: keep it), and the new analyses are stored
+        with their counters moved from the old analysis to the new one. Returns (changed, read, the
+        last id read, or None after the last page)."""
+        params = {"template_id": template_id, "after": after or "", "limit": limit}
+
+        def work(conn: Connection) -> tuple[int, int, str | None]:
+            with transaction(conn):
+                rows = [dict(row._mapping) for row in conn.execute(_reanalysis_page_statement(), params)]
+                changed: list[dict[str, Any]] = []
+                deltas: dict[tuple[Any, ...], dict[str, Any]] = {}
+                for row in rows:
+                    new = reanalyse(row)
+                    if new is None:
+                        continue
+                    changed.append({"result_id": row["id"], "analysis": new})
+                    for sign, analysis in ((-1, row["analysis"]), (1, new)):
+                        for counted in counter_rows(row, analysis, sign):
+                            key = tuple(counted[name] for name in VISIBILITY_CELL)
+                            total = deltas.setdefault(
+                                key, {**counted, **dict.fromkeys(VISIBILITY_COUNTERS, 0)}
+                            )
+                            for name in VISIBILITY_COUNTERS:
+                                total[name] += counted[name]
+                if changed:
+                    self._store_analyses(conn, changed)
+                    moved = [d for _, d in sorted(deltas.items(), key=lambda item: repr(item[0]))]
+                    self.add_counts(conn, [d for d in moved if any(d[n] for n in VISIBILITY_COUNTERS)])
+            last = rows[-1]["id"] if len(rows) == limit else None
+            return len(changed), len(rows), last
+
+        return run_with_reconnect(self.engine, work)
+
+    @staticmethod
+    def _store_analyses(conn: Connection, changed: list[dict[str, Any]]) -> None:
+        if conn.dialect.name == "postgresql":
+            conn.execute(_analyses_update_statement(), {"analyses": changed})
+        else:
+            update_one = (
+                update(r).where(r.c.id == bindparam("result_id")).values(analysis=bindparam("analysis"))
+            )
+            conn.execute(update_one, changed)
+
+    @staticmethod
+    def add_counts(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Add (or, with negative values, take away) counter rows, on ``conn``'s transaction."""
         if not rows:
             return

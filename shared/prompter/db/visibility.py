@@ -50,7 +50,8 @@ def _cells_statement(
         counted = counted.where(c.c.provider == bindparam("provider"))
     if not branded:
         counted = counted.where(c.c.branded_prompt.is_(False))
-    found = counted.group_by(*keys).subquery("counted")
+    # a brand whose answers were all re-analysed away keeps rows of zeros: not a cell
+    found = counted.group_by(*keys).having(func.sum(c.c.n) > 0).subquery("counted")
     tenancy = (t.c.org_id == bindparam("org_id"),) if org_given else ()
     return (
         select(found)

@@ -1,4 +1,5 @@
-"""The answer text and citations of a stored provider response, whatever the provider's wire format.
+"""The answer text and citations of a stored provider response, and the prompt of a stored request,
+whatever the provider's wire format.
 
 Pure functions over the response JSON as received (the adapters use them for the reply's text, and
 the analysis uses them on stored responses, so both read an answer the same way). The format is
@@ -91,3 +92,20 @@ def citation_urls(response: Mapping[str, Any] | None) -> list[str]:
     if not isinstance(response, Mapping):
         return []
     return [url for url in _urls(response) if isinstance(url, str) and url]
+
+
+def prompt_text(request: Mapping[str, Any] | None) -> str | None:
+    """The user prompt of a stored request: the text of its last user turn (``messages`` for Chat
+    Completions, Anthropic and Bedrock Converse, ``contents`` for Gemini); None if it has none."""
+    if not isinstance(request, Mapping):
+        return None
+    turns = [
+        t
+        for t in map(_dict, _list(request.get("messages") or request.get("contents")))
+        if t.get("role") == "user"
+    ]
+    if not turns:
+        return None
+    last = turns[-1]
+    content = last.get("content", last.get("parts"))
+    return content if isinstance(content, str) else _texts(content)

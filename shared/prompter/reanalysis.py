@@ -1,0 +1,127 @@
+"""Re-analysing a template's stored answers after its workspace's brand profile changed.
+
+Every successful answer is analysed again with the workspace's current snapshot, page by page in id
+order; each page is one transaction that stores the new analyses and moves the visibility counters
+from the old analysis to the new one, so visibility always reflects each answer's latest analysis.
+Answers already analysed with that snapshot (and this extractor) are left as they are, so a repeated
+or resumed re-analysis changes nothing twice. The first page runs in the request; when there are
+more, the Reanalyze workflow carries on from where it stopped (or, without one, the request does).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field
+
+from prompter.analysis import EXTRACTOR_VERSION
+from prompter.brand_analysis import analyse_response
+from prompter.brand_profiles import ProfileSnapshot
+from prompter.db.brand_profiles import BrandProfileStore
+from prompter.db.results import ResultStore
+from prompter.db.templates import TemplateStore
+from prompter.errors import BrandProfileNotFound, FieldError, InvalidInput, TemplateNotFound
+from prompter.observability import logger
+from prompter.providers.answers import prompt_text
+from prompter.schema_base import Model
+from prompter.templates import Scope
+
+PAGE_SIZE = 500
+ReanalysisStarter = Callable[[str, dict[str, Any]], str]  # (name, execution input) -> execution ARN
+
+
+class ReanalysisRequest(Model):
+    model_config = ConfigDict(extra="forbid")
+
+    org_id: str | None = Field(default=None, min_length=1, max_length=128, description="tenant (local only)")
+
+
+class ReanalysisReport(Model):
+    template_id: str
+    snapshot_id: str = Field(description="the brand profile snapshot the answers are analysed with")
+    status: Literal["done", "running"] = Field(description="running: the Reanalyze workflow carries on")
+    reanalyzed: int = Field(description="answers whose analysis changed (so far)")
+    read: int = Field(description="answers read (so far)")
+
+
+class ReanalyzeTask(Model):
+    """store_result's ``reanalyze`` action: one page of a template's answers (the Reanalyze
+    workflow's loop)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    action: Literal["reanalyze"] = "reanalyze"
+    org_id: str = Field(min_length=1, max_length=128)
+    template_id: str = Field(min_length=1, max_length=64)
+    snapshot_id: str = Field(min_length=64, max_length=64)
+    after: str | None = Field(default=None, max_length=64, description="the last result id done")
+
+
+def reanalysis(profile: ProfileSnapshot) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    """A stored answer's new analysis with ``profile``, or None when it already has that one."""
+
+    def redo(row: dict[str, Any]) -> dict[str, Any] | None:
+        old = row.get("analysis") or {}
+        if (
+            old.get("snapshot_id") == profile.snapshot_id
+            and old.get("extractor_version") == EXTRACTOR_VERSION
+        ):
+            return None
+        return analyse_response(profile, row.get("response") or {}, prompt_text(row.get("request")))
+
+    return redo
+
+
+class Reanalyzer:
+    def __init__(self, templates: TemplateStore, results: ResultStore, profiles: BrandProfileStore) -> None:
+        self.templates = templates
+        self.results = results
+        self.profiles = profiles
+
+    def start(self, scope: Scope, template_id: str, starter: ReanalysisStarter | None) -> ReanalysisReport:
+        template = self.templates.get_for_run(scope.lookup_org, template_id)
+        if template is None:
+            raise TemplateNotFound(template_id)
+        profile: ProfileSnapshot | None = template["brand_profile"]
+        if profile is None:
+            raise BrandProfileNotFound(template["workspace_id"])
+        changed, read, after = self.results.reanalyse_page(template_id, None, PAGE_SIZE, reanalysis(profile))
+        report = ReanalysisReport(
+            template_id=template_id,
+            snapshot_id=profile.snapshot_id,
+            status="done",
+            reanalyzed=changed,
+            read=read,
+        )
+        if after is not None and starter is not None:
+            task = ReanalyzeTask(
+                org_id=template["org_id"],
+                template_id=template_id,
+                snapshot_id=profile.snapshot_id,
+                after=after,
+            )
+            starter(f"reanalyze-{uuid.uuid4()}", task.model_dump(exclude={"action"}))
+            report.status = "running"
+        while after is not None and starter is None:  # no workflow: the request does every page
+            changed, read, after = self.results.reanalyse_page(
+                template_id, after, PAGE_SIZE, reanalysis(profile)
+            )
+            report.reanalyzed += changed
+            report.read += read
+        logger.info(
+            "reanalysis started" if report.status == "running" else "reanalysed",
+            extra={"action": "reanalyze", "template_id": template_id, "reanalyzed": report.reanalyzed},
+        )
+        return report
+
+    def page(self, task: ReanalyzeTask) -> dict[str, Any]:
+        """One page of the workflow's loop; ``after`` None in the answer ends it."""
+        profile = self.profiles.snapshot(task.snapshot_id)
+        if profile is None:
+            raise InvalidInput([FieldError(("snapshot_id",), "no such brand profile snapshot", "not_found")])
+        changed, read, after = self.results.reanalyse_page(
+            task.template_id, task.after, PAGE_SIZE, reanalysis(profile)
+        )
+        return {**task.model_dump(exclude={"action"}), "after": after, "reanalyzed": changed, "read": read}
