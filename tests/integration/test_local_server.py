@@ -156,3 +156,23 @@ def test_the_earlier_services_own_test_passes_over_http(base_url: str) -> None:
     assert ran["provider_version_key"] and ran["result_id"]
     status, _, text = request("GET", f"{base_url}/api/runs/{ran['run_id']}")
     assert status == 200 and json.loads(text)["status"] == "succeeded", text
+
+
+def test_the_fake_providers_generation_is_set_over_http_and_nowhere_else(base_url: str) -> None:
+    from prompter import routes
+    from prompter.providers import registry
+
+    registry.reset_fakes()
+    status, _, text = request("GET", f"{base_url}/_local/fake-provider")
+    assert status == 200 and json.loads(text) == {"generation": 1}
+    status, _, text = request("PUT", f"{base_url}/_local/fake-provider", {"generation": 3})
+    assert status == 200 and json.loads(text) == {"generation": 3}
+    assert registry.fake("openai").generation == 3
+    for bad in ({"generation": 0}, {"generation": "3"}, {"generation": True}, {}, [3]):
+        status, _, text = request("PUT", f"{base_url}/_local/fake-provider", bad)
+        assert status == 422 and json.loads(text)["detail"]["errors"][0]["field"] == "generation"
+    # a local convenience only: not a route, not in the OpenAPI document
+    assert not any(r.path.startswith("/_local") for r in routes.ROUTES)
+    status, _, text = request("GET", f"{base_url}/api/openapi.json")
+    assert status == 200 and not any(p.startswith("/_local") for p in json.loads(text)["paths"])
+    registry.reset_fakes()

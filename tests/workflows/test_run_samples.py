@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from prompter.countries import ISO_3166_ALPHA2
+from prompter.providers import registry
+from tests.conftest import AwsFakes
 from tests.workflows.conftest import Workflows
 
 PROMPT = "Which longevity brands would you recommend in {{country}}?"
@@ -84,3 +86,37 @@ def test_a_batch_past_what_an_inline_map_holds_completes(workflows: Workflows) -
     events = workflows.history(workflows.run_execution_arn(run_id))
     assert len(events) < 50, len(events)
     print(f"3,000 iterations in {elapsed:.1f} s")
+
+
+def test_a_cell_turning_significant_is_published_once(workflows: Workflows, aws: AwsFakes) -> None:
+    # Given a brand in no answer of the old build and in every answer of the new one
+    created = workflows.create_template(user_prompt_template=PROMPT, country_set=["US"])
+    fake = registry.fake("openai")
+    fake.answer_next(*["1. Elysium"] * 10)
+    assert workflows.run(created["id"], samples=10, **PROFILE)[1]["status"] == "SUCCEEDED"
+    aws.drift_events()  # the first answers' own version: not a visibility shift
+    fake.generation += 1
+    fake.answer_next(*["1. Avea\n2. Elysium"] * 10)
+    # When the batch that shows it finishes
+    assert workflows.run(created["id"], samples=10, **PROFILE)[1]["status"] == "SUCCEEDED"
+    # Then one VisibilityShift event names the cell, its keys, both rates and its q-value
+    shifts = [e for e in aws.drift_events() if e["detail-type"] == "VisibilityShift"]
+    assert len(shifts) == 1, shifts
+    detail = shifts[0]["detail"]
+    old, new = (v["provider_version_key"] for v in workflows.versions(created["id"]))
+    assert (detail["brand"], detail["country"], detail["from_key"], detail["to_key"]) == (
+        "Avea",
+        "US",
+        old,
+        new,
+    )
+    assert (detail["rate_before"], detail["rate_after"]) == (0.0, 1.0) and detail["q_value"] < 0.05
+    assert (detail["template_id"], detail["provider"], detail["model_id"]) == (
+        created["id"],
+        "openai",
+        "gpt-4o",
+    )
+    # and another batch of the same build, answering alike, publishes nothing new
+    fake.answer_next(*["1. Avea\n2. Elysium"] * 10)
+    assert workflows.run(created["id"], samples=10, **PROFILE)[1]["status"] == "SUCCEEDED"
+    assert [e for e in aws.drift_events() if e["detail-type"] == "VisibilityShift"] == []

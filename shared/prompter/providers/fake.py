@@ -42,6 +42,7 @@ class FakeProvider:
         self.calls = 0
         self.failures: list[Exception] = []  # raised, in order, by the next calls (tests)
         self.scripted: list[str] = []  # answered, in order, by the next calls (tests)
+        self._asked: dict[tuple[str, str], int] = {}  # (model, prompt) -> calls so far
         self._lock = threading.Lock()
 
     def fail_next(self, *errors: Exception) -> None:
@@ -58,11 +59,13 @@ class FakeProvider:
         share = int(_digest("include", brand.casefold(), country, model, self.generation)[:8], 16)
         return 0.1 + 0.8 * share / 0xFFFFFFFF
 
-    def _answer(self, request: ChatRequest, call: int) -> str:
+    def _answer(self, request: ChatRequest, asked: int) -> str:
+        """The answer to the ``asked``-th call with this prompt: the same sequence of answers for
+        the same sequence of calls, whatever else runs between them."""
         prompt = request.user_prompt
         if not (request.tracked_brands and LIST_PROMPT.search(prompt)):
             return f"[{self.name}:{request.model_id}] {prompt}"[:2000]
-        draw = random.Random(_digest(self.name, request.model_id, prompt, self.generation, call))
+        draw = random.Random(_digest(self.name, request.model_id, prompt, self.generation, asked))
         where = request.country or "your market"
         scored = []
         for name in dict.fromkeys((*request.tracked_brands, *OTHER_NAMES)):
@@ -94,7 +97,9 @@ class FakeProvider:
         started = time.perf_counter()
         with self._lock:
             self.calls += 1
-            call = self.calls
+            asked = self._asked[(request.model_id, request.user_prompt)] = (
+                self._asked.get((request.model_id, request.user_prompt), 0) + 1
+            )
             failure = self.failures.pop(0) if self.failures else None
             scripted = self.scripted.pop(0) if self.scripted and failure is None else None
         if failure is not None:
@@ -108,12 +113,12 @@ class FakeProvider:
         sent = {"model": request.model_id, "messages": messages, **params}
         if request.response_format:
             sent["response_format"] = request.response_format
-        content = scripted if scripted is not None else self._answer(request, call)
+        content = scripted if scripted is not None else self._answer(request, asked)
         prompt_tokens = len(request.user_prompt.split()) + len(request.system_instructions.split())
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(content.split())}
         metadata = self.metadata(request.model_id)
         received = {
-            "id": f"fake-{_digest(request.model_id, request.user_prompt, self.calls)[:16]}",
+            "id": f"fake-{_digest(request.model_id, request.user_prompt, asked)[:16]}",
             "object": "chat.completion",
             "choices": [
                 {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}

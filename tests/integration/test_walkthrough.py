@@ -1,0 +1,117 @@
+"""The README's brand visibility walk-through, over HTTP from the local server (what `make dev`
+serves): the answers are the ones the README shows."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prompter.providers import registry
+from tests.integration.test_local_server import base_url, request  # noqa: F401 - the fixture
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+PROFILE = {
+    "brand": {"name": "Avea", "aliases": ["AVEA Life"]},
+    "competitors": [{"name": "Elysium", "aliases": ["Elysium Health"]}, {"name": "Timeline"}],
+}
+
+
+def call(base: str, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
+    status, _, text = request(method, base + path, payload)
+    return status, json.loads(text) if text else None
+
+
+def batch(base: str, template_id: str) -> dict[str, Any]:
+    status, accepted = call(base, "POST", f"/api/prompt-templates/{template_id}/runs", {"samples": 10})
+    assert status == 202, accepted
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        _, run = call(base, "GET", f"/api/runs/{accepted['run_id']}")
+        if run["status"] != "running":
+            return dict(run)
+        time.sleep(0.2)
+    raise TimeoutError("the batch did not finish")
+
+
+def test_the_readme_walk_through_answers_what_it_shows(base_url: str) -> None:  # noqa: F811
+    registry.reset_fakes()
+    readme = README.read_text(encoding="utf-8")
+    section = readme[readme.index("## Brand visibility walk-through") : readme.index("## The HTTP API")]
+    status, profile = call(base_url, "PUT", "/api/workspaces/ws-avea/brand-profile", PROFILE)
+    assert status == 200 and f'"snapshot_id":"{profile["snapshot_id"][:8]}…"' in section
+    preview_body = {
+        "text": "My picks:\n1. Elysium Health\n2. AVEA Life (https://www.avea-life.com)",
+        **PROFILE,
+    }
+    status, preview = call(base_url, "POST", "/api/analysis/preview", preview_body)
+    assert status == 200 and preview["cited_domains"] == ["avea-life.com"]
+    assert [(b["name"], b["rank"]) for b in preview["brands"]] == [
+        ("Avea", 2),
+        ("Elysium", 1),
+        ("Timeline", None),
+    ]
+    template_body = {
+        "workspace_id": "ws-avea",
+        "name": "Longevity picks",
+        "model_id": "gpt-4o",
+        "user_prompt_template": "Which longevity supplement brands would you recommend in {{country}}?",
+        "country_set": ["US", "DE"],
+        "inference_params": {"temperature": 0.7, "max_tokens": 256},
+    }
+    status, template = call(base_url, "POST", "/api/prompt-templates", template_body)
+    assert status == 201, template
+    first = batch(base_url, template["id"])
+    assert (first["status"], first["samples"], first["succeeded"], len(first["countries"])) == (
+        "succeeded",
+        10,
+        20,
+        20,
+    )
+    _, visibility = call(base_url, "GET", f"/api/prompt-templates/{template['id']}/visibility")
+    cells = {c["country"]: c for c in visibility["cells"]}
+    assert visibility["brand"] == "Avea" and set(cells) == {"DE", "US"}
+    old_key = cells["DE"]["provider_version_key"]
+    de, us = cells["DE"], cells["US"]
+    assert (de["n"], de["mentioned"], de["mean_rank"], de["top3_rate"], de["share_of_voice"]) == (
+        10,
+        7,
+        3.0,
+        0.4,
+        0.35,
+    )
+    assert (round(de["ci_low"], 3), round(de["ci_high"], 3)) == (0.397, 0.892)
+    assert (us["n"], us["mentioned"], us["mean_rank"], round(us["share_of_voice"], 3)) == (10, 1, 6.0, 0.083)
+    status, _, text = request("PUT", f"{base_url}/_local/fake-provider", {"generation": 5})
+    assert status == 200 and json.loads(text) == {"generation": 5}
+    assert batch(base_url, template["id"])["status"] == "succeeded"
+    _, drift = call(base_url, "GET", f"/api/prompt-templates/{template['id']}/drift")
+    [transition] = drift["transitions"]
+    assert (
+        transition["from_key"] == old_key
+        and f'"from_key":"{old_key}","to_key":"{transition["to_key"]}"' in section
+    )
+    found = {(c["brand"], c["country"]): c for c in transition["cells"]}
+    assert [k for k, c in found.items() if c["significant"]] == [("Elysium", "DE")]
+    shift = found[("Elysium", "DE")]
+    assert (shift["before"]["mentioned"], shift["after"]["mentioned"], shift["test"]) == (9, 1, "z_test")
+    assert round(shift["q_value"], 4) == 0.0021 and round(shift["p_value"], 5) == 0.00035
+    assert (found[("Avea", "US")]["test"], round(found[("Avea", "US")]["q_value"], 3)) == (
+        "fisher_exact",
+        0.742,
+    )
+    for shown in ('"mentioned":7,"rate":0.7', '"mentioned":1,"rate":0.1', '"generation": 5', "q = 0.002"):
+        assert shown in section, shown
+    assert re.search(r'"delta":-0\.8,"p_value":0\.00035,"test":"z_test"', section)
+    registry.reset_fakes()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fakes() -> Any:
+    registry.reset_fakes()
+    yield
+    registry.reset_fakes()
