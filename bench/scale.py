@@ -7,7 +7,9 @@ Two databases hold the same shape at two sizes (1,000 rows, and 100,000 by defau
 - one workspace holding every template (the list's worst case: a deep page is far down one index);
 - one template holding every result (the results' worst case), over 100 versions and 26 countries,
   five minutes apart; a version belongs to one country, so a country + version filter finds rows;
-- versions: the big template's 100, and the rest spread over the other templates.
+- versions: the big template's 100, and the rest spread over the other templates;
+- visibility counters for the big template's results, as the store statement keeps them: five
+  brands per answer, a row per brand and cell for its day and one for all days.
 
 Each query runs through the store the function uses (SQLAlchemy, pg8000, the server), warm, the
 two sizes alternating; the figure is the ratio of the medians. Pages are 10 rows: at 1,000 rows
@@ -39,6 +41,12 @@ BASE = datetime(2026, 1, 1, tzinfo=UTC)
 STEP = timedelta(minutes=5)  # between two results of the big template
 SWEEP_SIZES = (300, 3000)
 SWEEP_TARGET = 1.1  # the largest state at 3,000 targets over the largest at 300
+
+
+def _scope() -> Any:
+    from prompter.templates import Scope
+
+    return Scope(org_id=ORG)
 
 
 def scale_rows() -> tuple[str, int]:
@@ -78,6 +86,31 @@ def populate(conn: Any, rows: int) -> None:
         " jsonb_build_object('messages', repeat('x', 200)), jsonb_build_object('choices', g), false,"
         " timestamptz '2026-01-01' + g * interval '5 minutes' FROM generate_series(1, %s) AS g",
         (ORG, WORKSPACE, BIG, VERSIONS, VERSIONS, COUNTRIES, rows),
+    )
+    # each result's version key is its version's ('fp_<n>'); each brand is mentioned in about half
+    # of the answers, at a rank of 1 to 5
+    sql(
+        "UPDATE prompt_results SET provider_version_key = 'fp_' || ltrim(substr(version_id, 3), '0')"
+        " WHERE template_id = %s AND version_id <> 'v-00000000'",
+        (BIG,),
+    )
+    sql("UPDATE prompt_results SET provider_version_key = 'fp_0' WHERE version_id = 'v-00000000'")
+    sql(
+        "INSERT INTO visibility_counts (template_id, day, provider, model_id, provider_version_key,"
+        " run_country, brand, is_primary, branded_prompt, n, mentioned, top3, rank_sum)"
+        " SELECT r.template_id, d.day, r.provider, r.model_id, r.provider_version_key, r.run_country,"
+        " b.brand, b.brand = 'Brand 0', false, count(*), sum(m.mentioned), sum(m.top3), sum(m.rank)"
+        " FROM prompt_results r"
+        " CROSS JOIN (VALUES ('Brand 0'), ('Brand 1'), ('Brand 2'), ('Brand 3'), ('Brand 4')) AS b(brand)"
+        " CROSS JOIN LATERAL (VALUES (to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')), (''))"
+        "   AS d(day)"
+        " CROSS JOIN LATERAL (SELECT mod(h, 2) AS mentioned, CASE WHEN mod(h, 2) = 1 AND mod(h, 5) < 3"
+        "   THEN 1 ELSE 0 END AS top3, CASE WHEN mod(h, 2) = 1 THEN 1 + mod(h, 5) ELSE 0 END AS rank"
+        "   FROM (SELECT abs(hashtext(r.id || b.brand)) AS h) AS hashed) AS m"
+        " WHERE r.template_id = %s"
+        " GROUP BY r.template_id, d.day, r.provider, r.model_id, r.provider_version_key, r.run_country,"
+        " b.brand",
+        (BIG,),
     )
     sql("ANALYZE")
 
@@ -122,7 +155,18 @@ def queries() -> list[Query]:
 
         return run
 
+    def visibility(**filters: Any) -> Callable[[Any, int], int]:
+        def run(stores: Any, rows: int) -> int:
+            return len(stores.visibility.visibility(_scope(), BIG, **filters).cells)
+
+        return run
+
+    def drift(stores: Any, rows: int) -> int:
+        report = stores.visibility.drift(_scope(), BIG)
+        return sum(len(t.cells) for t in report.transitions)
+
     version = 42
+    day = (BASE + timedelta(days=1)).date()  # inside both sizes' range (1,000 results: 3.5 days)
     return [
         Query("list templates, first page", listing(deep=False)),
         Query("list templates, page 90 % deep", listing(deep=True)),
@@ -141,6 +185,10 @@ def queries() -> list[Query]:
             results(since=lambda rows: at(rows, 0.5), until=lambda rows: at(rows, 0.55)),
         ),
         Query("versions of a template", lambda stores, rows: len(stores.versions.history(ORG, BIG) or [])),
+        Query("visibility, by version", visibility()),
+        Query("visibility, one country", visibility(country=_country_of(0))),  # AX: an ISO code
+        Query("visibility, by day, one day", visibility(group_by="day", first_day=day, last_day=day)),
+        Query("drift impact, every transition", drift),
     ]
 
 
@@ -149,6 +197,7 @@ class Stores:
     templates: Any
     results: Any
     versions: Any
+    visibility: Any
     engine: Any
 
 
@@ -157,10 +206,13 @@ def stores_for(url: str) -> Stores:
     from prompter.db.results import ResultStore
     from prompter.db.templates import TemplateStore
     from prompter.db.versions import VersionStore
+    from prompter.db.visibility import VisibilityStore
     from prompter.settings import DatabaseSettings
+    from prompter.visibility_queries import VisibilityQueries
 
     engine = build_engine(DatabaseSettings.from_env({"DATABASE_URL": url}))
-    return Stores(TemplateStore(engine), ResultStore(engine), VersionStore(engine), engine)
+    queries = VisibilityQueries(VisibilityStore(engine))
+    return Stores(TemplateStore(engine), ResultStore(engine), VersionStore(engine), queries, engine)
 
 
 def bulk_engine(url: str) -> Any:

@@ -191,13 +191,15 @@ brand_profiles = Table(
 )
 
 # Visibility counters per brand and cell (SPEC §2.7); day '' totals every day (0007_answer_analysis).
+# The key starts (template_id, day): the all-days rows ('') and a range of days are each one index
+# range, however many days a template has.
 VISIBILITY_CELL = (
     "template_id",
+    "day",
     "provider",
     "model_id",
     "provider_version_key",
     "run_country",
-    "day",
     "brand",
     "is_primary",
     "branded_prompt",
@@ -207,11 +209,11 @@ visibility_counts = Table(
     "visibility_counts",
     metadata,
     Column("template_id", ID, ForeignKey("prompt_templates.id"), primary_key=True),
+    Column("day", String(10), primary_key=True),
     Column("provider", String(32), primary_key=True),
     Column("model_id", String(200), primary_key=True),
     Column("provider_version_key", String(256), primary_key=True),
     Column("run_country", String(2), primary_key=True),
-    Column("day", String(10), primary_key=True),
     Column("brand", String(200), primary_key=True),
     Column("is_primary", Boolean, primary_key=True),
     Column("branded_prompt", Boolean, primary_key=True),

@@ -26,13 +26,13 @@ branch_labels = None
 depends_on = None
 
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-CELL = [
+CELL = [  # (template_id, day) first: the all-days rows and a range of days are each one index range
     "template_id",
+    "day",
     "provider",
     "model_id",
     "provider_version_key",
     "run_country",
-    "day",
     "brand",
     "is_primary",
     "branded_prompt",
@@ -52,11 +52,11 @@ def upgrade() -> None:
     op.create_table(
         "visibility_counts",
         sa.Column("template_id", sa.String(36), nullable=False),
+        sa.Column("day", sa.String(10), nullable=False),
         sa.Column("provider", sa.String(32), nullable=False),
         sa.Column("model_id", sa.String(200), nullable=False),
         sa.Column("provider_version_key", sa.String(256), nullable=False),
         sa.Column("run_country", sa.String(2), nullable=False),
-        sa.Column("day", sa.String(10), nullable=False),
         sa.Column("brand", sa.String(200), nullable=False),
         sa.Column("is_primary", sa.Boolean(), nullable=False),
         sa.Column("branded_prompt", sa.Boolean(), nullable=False),
