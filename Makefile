@@ -32,7 +32,7 @@ postgres: ## install the PostgreSQL 15 server package if the machine has none
 
 test: $(STAMP) postgres ## run every test, on SQLite and on a PostgreSQL the run starts itself
 	$(PY) -m compileall -q shared functions local
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .

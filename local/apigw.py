@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -117,6 +118,19 @@ def handler_module(function: str) -> ModuleType:
     return importlib.import_module(f"functions.{function}.handler")
 
 
+_environments: dict[str, threading.Lock] = {}
+_environments_lock = threading.Lock()
+
+
+def environment(function: str) -> threading.Lock:
+    """Held while one invocation of ``function`` runs: a Lambda execution environment runs one
+    invocation at a time, and the handlers keep per-process state (the Powertools resolver's current
+    event and route, its metric set, the logger's keys) that concurrent invocations in one process
+    would interleave. The local server's threads and the local workflows' tasks take it alike."""
+    with _environments_lock:
+        return _environments.setdefault(function, threading.Lock())
+
+
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
     """Call the function that owns the event's route, as API Gateway would; 404 for unknown routes."""
     found = find_route(event["httpMethod"], event["path"])
@@ -128,7 +142,8 @@ def invoke(event: dict[str, Any]) -> dict[str, Any]:
         }
     function = found[0].function
     module = handler_module(function)
-    return module.lambda_handler(event, LambdaContext(function_name=f"prompter-{function}"))
+    with environment(function):
+        return module.lambda_handler(event, LambdaContext(function_name=f"prompter-{function}"))
 
 
 def response_headers(response: dict[str, Any]) -> list[tuple[str, str]]:

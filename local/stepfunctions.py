@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from local.apigw import LambdaContext, handler_module
+from local.apigw import LambdaContext, environment, handler_module
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / "infra" / "workflows"
@@ -99,17 +99,6 @@ def local_function(function_name: str) -> str | None:
     return function
 
 
-# One invocation at a time per function, as in a Lambda execution environment: the handlers keep
-# per-process state (Powertools' metric set and logger keys) that concurrent Map iterations in one
-# process would otherwise interleave (a flush emptying another invocation's metrics).
-_environments: dict[str, threading.Lock] = {}
-
-
-def _environment(function: str) -> threading.Lock:
-    with _install_lock:
-        return _environments.setdefault(function, threading.Lock())
-
-
 def invoke_in_process(function: str, body: Any, response_headers: dict[str, Any]) -> bytes:
     """Run ``functions/<function>``'s handler on a JSON payload as Lambda would; an exception is
     answered as an unhandled function error named by the exception's bare class name."""
@@ -118,7 +107,7 @@ def invoke_in_process(function: str, body: Any, response_headers: dict[str, Any]
     name = f"{FUNCTION_PREFIX}{function}"
     try:
         # Looked up on every call, so a test may wrap a module's lambda_handler with monkeypatch.
-        with _environment(function):
+        with environment(function):  # one invocation at a time, as in a Lambda environment
             result = handler_module(function).lambda_handler(event, LambdaContext(function_name=name))
     except Exception as error:
         _log.info("%s raised %s: %s", name, type(error).__name__, error, exc_info=_log.isEnabledFor(10))

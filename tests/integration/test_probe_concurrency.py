@@ -11,13 +11,15 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, func, select
 
+from local.apigw import handler_module
 from prompter.db.engine import build_engine
 from prompter.db.schema import prompt_versions
 from prompter.db.versions import VersionCapture, VersionStore
 from prompter.providers import registry
 from prompter.settings import DatabaseSettings
+from prompter.templates import Scope
 from tests.conftest import Api, AwsFakes
-from tests.integration.test_probe_api import create, ensure
+from tests.integration.test_probe_api import create
 
 
 def version_rows(url: str) -> int:
@@ -32,18 +34,19 @@ def version_rows(url: str) -> int:
 def test_twenty_parallel_ensure_version_calls_make_one_provider_call(
     pg_api: Api, postgres_only: str, aws: AwsFakes
 ) -> None:
+    # concurrent invocations are separate environments: threads running the probe use case, the
+    # handler's code under its HTTP layer (whose Powertools resolver state is per process)
     template = create(pg_api)
+    prober = handler_module("probe_provider").prober()
     gate = threading.Barrier(20)
 
-    def call(_: int) -> tuple[int, str]:
+    def call(_: int) -> str:
         gate.wait()
-        reply = ensure(pg_api, template["id"])
-        return reply.status, reply.body.get("version_id") if reply.status == 200 else str(reply.body)
+        return prober.ensure_version(Scope(org_id="default"), template["id"], None, None).version_id
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         outcomes = list(pool.map(call, range(20)))
-    assert {status for status, _ in outcomes} == {200}, outcomes
-    assert len({version for _, version in outcomes}) == 1
+    assert len(set(outcomes)) == 1
     assert registry.fake("openai").calls == 1
     assert version_rows(postgres_only) == 1
 
