@@ -393,13 +393,44 @@ def route_round_trips(url: str) -> tuple[list[Figure], list[str]]:
                     wait_for(sfn, f"{arn}:{json.loads(response['body'])['run_id']}")
                 name = route.operation_id + (" (duplicate)" if index == 1 else "")
                 figures.append(Figure("routes/PostgreSQL", f"{name}: statements", count, "stmts"))
-                figures.append(Figure("routes/PostgreSQL", f"{name}: wire round trips", flushes[0], "RT"))
+                target = 3 if route.operation_id == "runOnce" else None  # template, version, store
+                figures.append(
+                    Figure("routes/PostgreSQL", f"{name}: wire round trips", flushes[0], "RT", target)
+                )
                 details.append(
                     f"{route.method} {route.path} ({name}) → HTTP {response['statusCode']}: "
                     f"{count} statement(s), {flushes[0]} round trip(s)"
                 )
                 if count and route.operation_id != "startRuns":
                     worst = max(worst, flushes[0] / count)
+            # the workflows' per-answer tasks: a call (analysed), then its store with the counters
+            from local.stepfunctions import invoke_in_process
+
+            profile = {"brand": {"name": "Avea"}, "competitors": [{"name": "Thorne"}]}
+            call("PUT", f"/api/workspaces/{BASE_REQUEST['workspace_id']}/brand-profile", profile)
+            task = {"action": "call", "run_id": f"bench-{tag}", "org_id": created["org_id"]}
+            task |= {"template_id": tid, "country": "US", "sample": 1}
+            for sample in (1, 2):  # the first warms both tasks' statements
+                statements.clear()
+                with pg8000_flush_counter() as call_flushes:
+                    outcome = json.loads(
+                        invoke_in_process("probe_provider", json.dumps(task | {"sample": sample}), {})
+                    )
+                call_count = len(statements)
+                statements.clear()
+                with pg8000_flush_counter() as store_flushes:
+                    stored = json.loads(
+                        invoke_in_process("store_result", json.dumps({**outcome, "action": "store"}), {})
+                    )
+                if "result_id" not in stored or outcome.get("analysis") is None:
+                    raise RuntimeError(f"the store task did not store an analysed answer: {stored}")
+            for name, count, trips, target in (
+                ("task call (analysed answer)", call_count, call_flushes[0], 3),
+                ("task store (result, analysis, counters)", len(statements), store_flushes[0], 2),
+            ):
+                figures.append(Figure("routes/PostgreSQL", f"{name}: wire round trips", trips, "RT", target))
+                details.append(f"{name}: {count} statement(s), {trips} round trip(s)")
+                worst = max(worst, trips / count) if count else worst
         finally:
             for engine in engines:
                 event.remove(engine, "before_cursor_execute", record)
