@@ -20,7 +20,7 @@ from typing import Any
 from prompter.analysis import Brand
 
 MAX_NAME_LENGTH = 200
-MAX_ALIASES = 20
+MAX_ALIASES = 100  # the run body's limit on brand_aliases since the first release
 MAX_COMPETITORS = 50
 
 

@@ -78,7 +78,7 @@ def test_a_body_org_that_differs_from_the_callers_is_a_403(database_url: str) ->
     [
         ({"brand": {"name": "  "}}, "brand.name"),
         ({"brand": {"name": "x" * 201}}, "brand.name"),
-        ({"brand": {"name": "Avea", "aliases": ["a"] * 21}}, "brand.aliases"),
+        ({"brand": {"name": "Avea", "aliases": ["a"] * 101}}, "brand.aliases"),
         ({"competitors": [{"name": "Thorne"}] * 51}, "competitors"),
         ({"competitors": [{"name": "avea"}]}, "competitors[0].name"),
         ({"competitors": [{"name": "Thorne", "weight": 2}]}, "competitors[0].weight"),

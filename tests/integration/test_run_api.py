@@ -260,3 +260,13 @@ def test_results_carry_the_payloads_only_when_asked(api: Api, aws: AwsFakes) -> 
     assert full["request"]["messages"] and full["response"]["choices"]
     bad = api.get(f"{TEMPLATES}/{template['id']}/results", query={"include": "everything"})
     assert bad.status == 422 and bad.detail["errors"][0]["field"] == "query.include"
+
+
+def test_a_run_body_keeps_its_limit_of_100_brand_aliases(api: Api, aws: AwsFakes) -> None:
+    # the earlier service accepted up to 100 aliases; analysing them must not refuse 21
+    template = create(api, user_prompt_template=PROMPT, country_set=["US"])
+    aliases = [f"Avea {i}" for i in range(100)]
+    payload = {"brand_name": "Avea", "brand_aliases": aliases, "runtime_vars": {"category": "x"}}
+    assert run(api, template["id"], payload).status == 200
+    too_many = run(api, template["id"], {**payload, "brand_aliases": [*aliases, "one more"]})
+    assert too_many.status == 422 and too_many.detail["errors"][0]["loc"][-1] == "brand_aliases"
