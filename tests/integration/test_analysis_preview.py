@@ -57,7 +57,7 @@ def test_the_preview_stores_nothing(api: Api, database_url: str) -> None:
     ("change", "field"),
     [
         ({"brand": {"name": ""}}, "brand.name"),
-        ({"brand": {"name": "Avea", "aliases": ["x"] * 21}}, "brand.aliases"),
+        ({"brand": {"name": "Avea", "aliases": ["x"] * 101}}, "brand.aliases"),
         ({"competitors": [{"name": "AVEA", "aliases": []}]}, "competitors[0].name"),
         ({"competitors": [{"name": "Thorne", "nickname": "T"}]}, "competitors[0].nickname"),
         ({"text": 5}, "text"),
