@@ -17,7 +17,9 @@ CDK := npx --yes aws-cdk@2
 .PHONY: help dev test lint format openapi dashboards bench synth deploy destroy migrate lock postgres clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) \
+		| sed -e 's/$$(PORT)/$(PORT)/g' -e 's/$$(STAGE)/$(STAGE)/g' \
+		| awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): requirements/dev.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,6 +56,7 @@ bench: $(STAMP) postgres ## measure round trips, warm latency and cold-start imp
 
 synth: $(STAMP) ## synthesise the CDK app offline into cdk.out/
 	$(PY) infra/app.py
+	@echo "wrote cdk.out/: $$(cd cdk.out && ls *.template.json | tr "\n" " ")(CloudFormation) and the assets they name"
 
 deploy: $(STAMP) ## deploy the stack Prompter-$(STAGE) (needs AWS credentials; STAGE=dev by default)
 	$(CDK) deploy -c stage=$(STAGE) --require-approval broadening

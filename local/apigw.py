@@ -17,7 +17,15 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs
 
-from prompter.routes import Route, find_route
+from prompter.routes import (
+    CORS_ALLOW_HEADERS,
+    CORS_EXPOSE_HEADERS,
+    CORS_MAX_AGE_SECONDS,
+    ROUTES,
+    Route,
+    find_route,
+    methods_of,
+)
 
 
 @dataclass
@@ -131,10 +139,35 @@ def environment(function: str) -> threading.Lock:
         return _environments.setdefault(function, threading.Lock())
 
 
+def preflight() -> dict[str, Any]:
+    """A CORS preflight's answer, as the gateway's (every origin: the stage's default)."""
+    return {
+        "statusCode": 204,
+        "headers": {
+            "Access-Control-Allow-Origin": "*",
+            "Access-Control-Allow-Methods": ",".join(sorted({r.method for r in ROUTES} | {"OPTIONS"})),
+            "Access-Control-Allow-Headers": ",".join(CORS_ALLOW_HEADERS),
+            "Access-Control-Expose-Headers": ",".join(CORS_EXPOSE_HEADERS),
+            "Access-Control-Max-Age": str(CORS_MAX_AGE_SECONDS),
+        },
+        "body": "",
+    }
+
+
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
     """Call the function that owns the event's route, as API Gateway would; 404 for unknown routes."""
     found = find_route(event["httpMethod"], event["path"])
     if found is None:
+        allowed = methods_of(event["path"])
+        if allowed and event["httpMethod"] == "OPTIONS":
+            return preflight()
+        if allowed:
+            message = f"{event['path']} answers {', '.join(allowed)}, not {event['httpMethod']}"
+            return {
+                "statusCode": 405,
+                "headers": {"Content-Type": "application/json", "Allow": ", ".join(allowed)},
+                "body": json.dumps({"detail": {"code": "METHOD_NOT_ALLOWED", "message": message}}),
+            }
         return {
             "statusCode": 404,
             "headers": {"Content-Type": "application/json"},

@@ -110,6 +110,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._proxy()
 
+    def do_OPTIONS(self) -> None:  # CORS preflight, answered as the gateway does
+        self._proxy()
+
     def _proxy(self) -> None:
         started = time.perf_counter()
         length = int(self.headers.get("Content-Length") or 0)
@@ -201,9 +204,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     for noisy in ("alembic", "botocore", "boto3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        server = make_server(args.host, args.port)
+    except OSError as error:
+        print(
+            f"cannot serve on {args.host}:{args.port}: {error.strerror or error}"
+            f" (another server holds the port? stop it, or PORT={args.port + 1} make dev)",
+            file=sys.stderr,
+        )
+        return 1
     with local_aws() as described:
         database = migrate()
-        server = make_server(args.host, args.port)
         log.info("database %s migrated", database)
         for line in described:
             log.info("%s", line)

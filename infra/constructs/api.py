@@ -29,19 +29,10 @@ from infra.constructs.request_models import (
     request_body_schema,
     required_query_parameters,
 )
-from prompter.routes import ROUTES, Route
+from prompter.routes import CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS, ROUTES, Route
 
 ORG_ATTRIBUTE = "org_id"  # the token claim is "custom:org_id"
 ORG_ID_MAX_LENGTH = 128  # as prompter.models accepts
-CORS_ALLOW_HEADERS = [
-    "Authorization",
-    "Content-Type",
-    "Idempotency-Key",
-    "X-Correlation-Id",
-    "X-Amz-Date",
-    "X-Amz-Security-Token",
-]
-CORS_EXPOSE_HEADERS = ["X-Correlation-Id"]
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 # Errors API Gateway answers itself (bad token, throttling, unknown route, integration failure)
@@ -150,9 +141,9 @@ class PrompterApi(Construct):
             default_cors_preflight_options=apigw.CorsOptions(
                 allow_origins=list(cors_allow_origins),
                 allow_methods=sorted({route.method for route in routes}),
-                allow_headers=CORS_ALLOW_HEADERS,
-                expose_headers=CORS_EXPOSE_HEADERS,
-                max_age=Duration.hours(1),
+                allow_headers=list(CORS_ALLOW_HEADERS),
+                expose_headers=list(CORS_EXPOSE_HEADERS),
+                max_age=Duration.seconds(CORS_MAX_AGE_SECONDS),
             ),
         )
         self._add_gateway_responses(cors_allow_origins)

@@ -173,3 +173,21 @@ def find_route(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
 
 def path_exists(path: str) -> bool:
     return any(r.match(r.method, path) is not None for r in ROUTES)
+
+
+def methods_of(path: str) -> list[str]:
+    """The methods some route answers on ``path`` (empty: no route has this path)."""
+    return sorted({r.method for r in ROUTES if r.match(r.method, path) is not None})
+
+
+# CORS: what a browser may send and read (the gateway's preflight, and the local server's).
+CORS_ALLOW_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "X-Correlation-Id",
+    "X-Amz-Date",
+    "X-Amz-Security-Token",
+)
+CORS_EXPOSE_HEADERS = ("X-Correlation-Id",)
+CORS_MAX_AGE_SECONDS = 3600

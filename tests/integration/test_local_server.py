@@ -176,3 +176,45 @@ def test_the_fake_providers_generation_is_set_over_http_and_nowhere_else(base_ur
     status, _, text = request("GET", f"{base_url}/api/openapi.json")
     assert status == 200 and not any(p.startswith("/_local") for p in json.loads(text)["paths"])
     registry.reset_fakes()
+
+
+def test_a_known_path_with_another_method_is_405_naming_the_methods(base_url: str) -> None:
+    status, headers, text = request("PATCH", base_url + TEMPLATES, body())
+    assert status == 405 and headers["Allow"] == "GET, POST"
+    assert json.loads(text) == {
+        "detail": {"code": "METHOD_NOT_ALLOWED", "message": f"{TEMPLATES} answers GET, POST, not PATCH"}
+    }
+    status, _, text = request("PATCH", f"{base_url}/api/no-such-thing")
+    assert status == 404 and json.loads(text)["detail"]["code"] == "ROUTE_NOT_FOUND"
+
+
+def test_a_cors_preflight_is_answered_as_the_gateway_does(base_url: str) -> None:
+    from prompter.routes import CORS_ALLOW_HEADERS
+
+    req = urllib.request.Request(
+        f"{base_url}{TEMPLATES}/some-id/run",
+        method="OPTIONS",
+        headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 204
+        assert resp.headers["Access-Control-Allow-Origin"] == "*"
+        assert "POST" in resp.headers["Access-Control-Allow-Methods"].split(",")
+        assert resp.headers["Access-Control-Allow-Headers"].split(",") == list(CORS_ALLOW_HEADERS)
+
+
+def test_a_port_in_use_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    from local.server import main
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    try:
+        port = holder.getsockname()[1]
+        assert main(["--port", str(port)]) == 1
+    finally:
+        holder.close()
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and f"PORT={port + 1} make dev" in lines[0]
