@@ -114,8 +114,11 @@ class PrompterDashboard(Construct):
                 text = "(" + " + ".join(f"FILL({i}, 0)" for i in ids) + ")"
                 zeroed[text] = text
             texts[series.id] = text
+        # Rates divide by PERIOD() of a metric they read: right at whatever period the dashboard is
+        # viewed (CloudWatch widens it for long time ranges), where a number of seconds would not be.
+        period = f"PERIOD({next(iter(using))})"
         return cloudwatch.MathExpression(
-            expression=rewrite(formula, panel.period, series=texts, zero=zeroed.__getitem__),
+            expression=rewrite(formula, period, series=texts, zero=zeroed.__getitem__),
             using_metrics=using,
             label=label if group is None else f"{label}: {group}",
             period=Duration.seconds(panel.period),

@@ -89,16 +89,18 @@ def identifiers(formula: str) -> list[str]:
     ]
 
 
-def rewrite(formula: str, period: int, *, series: dict[str, str], zero: Callable[[str], str]) -> str:
-    """``formula`` with ``{period}`` filled in, each series id replaced by ``series[id]`` and
-    ``zero(x)`` by ``zero(series[x])``."""
+def rewrite(formula: str, period: int | str, *, series: dict[str, str], zero: Callable[[str], str]) -> str:
+    """``formula`` with ``{period}`` filled in (seconds, or an expression such as CloudWatch's
+    ``PERIOD(m)``), each series id replaced by ``series[id]`` and ``zero(x)`` by ``zero(series[x])``."""
 
     def replace(match: re.Match[str]) -> str:
         zeroed, name = match.group(1), match.group(2)
         return zero(series[zeroed]) if zeroed else series[name]
 
-    text = formula.replace("{period}", str(period))
-    return re.sub(r"zero\(\s*([A-Za-z_]\w*)\s*\)|([A-Za-z_]\w*)", replace, text)
+    pieces = (
+        re.sub(r"zero\(\s*([A-Za-z_]\w*)\s*\)|([A-Za-z_]\w*)", replace, p) for p in formula.split("{period}")
+    )
+    return str(period).join(pieces)
 
 
 def _api(id_: str, metric: str, stat: Literal["Sum", "p95"], datadog: str) -> Series:

@@ -59,6 +59,7 @@ def metric_entries(widget: dict[str, Any]) -> list[dict[str, Any]]:
                 "dimensions": dict(zip(dims[::2], dims[1::2], strict=True)),
                 "id": options["id"],
                 "stat": options["stat"],
+                "period": options.get("period", widget["properties"].get("period", 300)),
             }
         )
     return found
@@ -68,8 +69,12 @@ def expressions(widget: dict[str, Any]) -> list[dict[str, Any]]:
     return [entry[-1] for entry in widget["properties"]["metrics"] if "expression" in entry[-1]]
 
 
-def evaluate(expression: str, values: dict[str, float | None]) -> float | None:
-    """A metric-math expression on one datapoint per id (None: no data; FILL honoured)."""
+def evaluate(
+    expression: str, values: dict[str, float | None], periods: dict[str, float] | None = None
+) -> float | None:
+    """A metric-math expression on one datapoint per id (None: no data; FILL honoured; PERIOD(m)
+    is m's period in seconds, from ``periods``)."""
+    expression = re.sub(r"PERIOD\((\w+)\)", lambda m: str((periods or {})[m.group(1)]), expression)
     fill = r"FILL\((\w+),\s*([0-9.]+)\)"
     unfilled = re.findall(r"\b[a-zA-Z]\w*\b", re.sub(fill, "", expression))
     if any(values.get(name) is None for name in unfilled):
@@ -88,7 +93,8 @@ def value(widget: dict[str, Any], label: str, by_metric: dict[str, float | None]
     values: dict[str, float | None] = {}
     for m in metric_entries(widget):
         values[m["id"]] = by_metric.get(f"{m['name']}/{m['stat']}", by_metric.get(m["name"]))
-    return evaluate(line["expression"], values)
+    periods = {m["id"]: float(m["period"]) for m in metric_entries(widget)}
+    return evaluate(line["expression"], values, periods)
 
 
 # ---------------------------------------------------------------- coverage
@@ -137,7 +143,7 @@ def test_every_expression_reads_metrics_of_its_own_widget(widgets: dict[str, dic
         assert len(ids) == len(set(ids)), title
         read: set[str] = set()
         for line in expressions(widget):
-            names = set(re.findall(r"\b[a-zA-Z]\w*\b", line["expression"])) - {"FILL"}
+            names = set(re.findall(r"\b[a-zA-Z]\w*\b", line["expression"])) - {"FILL", "PERIOD"}
             assert names <= set(ids), (title, line)
             read |= names
         assert read == set(ids), f"{title}: metrics no line reads"
@@ -234,3 +240,14 @@ def test_latencies_are_p95_in_milliseconds(widgets: dict[str, dict[str, Any]]) -
         assert m["stat"] == "p95"
         assert widgets[title]["properties"]["yAxis"]["left"]["label"] == "ms"
     assert METRICS[MetricName.ENSURE_VERSION_LATENCY].unit == "Milliseconds"
+
+
+def test_rates_divide_by_the_period_they_are_viewed_at(widgets: dict[str, dict[str, Any]]) -> None:
+    # a hard-coded 60 or 300 is wrong as soon as CloudWatch widens the period for a long range
+    rates = [e["expression"] for w in widgets.values() for e in expressions(w) if "/" in e["expression"]]
+    per_period = [x for x in rates if "PERIOD(" in x]
+    assert per_period, rates
+    for expression in per_period:
+        assert not re.search(r"/\s*(60|300)\b", expression), expression
+        (operand,) = set(re.findall(r"PERIOD\((\w+)\)", expression))
+        assert operand in expression.replace(f"PERIOD({operand})", ""), expression
