@@ -4,6 +4,10 @@ same ``lambda_handler`` functions that deploy, routed by the one route table.
     python -m local.server --port 3000      (what `make dev` runs)
 
 Migrations are applied on start. The database is ``DATABASE_URL`` or the local SQLite file.
+
+Logs: one access line per request on stderr (method, path, status, error code, latency). With
+``--log json`` (or ``PROMPTER_LOCAL_LOG=json``) the functions' own Powertools JSON lines and EMF
+metrics are printed on stdout as well, as Lambda would write them to CloudWatch.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ from urllib.parse import urlsplit
 LOCAL_ENV = {
     "POWERTOOLS_SERVICE_NAME": "prompter",
     "POWERTOOLS_METRICS_NAMESPACE": "Prompter",
-    "POWERTOOLS_LOG_LEVEL": "INFO",
     "PROMPTER_ENV": "local",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
@@ -34,6 +37,8 @@ for _key, _value in LOCAL_ENV.items():
 from local.apigw import invoke, response_headers, rest_event  # noqa: E402
 from local.aws import local_aws  # noqa: E402
 
+# What the server prints: one access line per request, or that plus the functions' JSON and EMF lines.
+LOG_MODES = ("access", "json")
 FAKE_PROVIDER_PATH = "/_local/fake-provider"
 READ_LIMIT = 8 * 1024 * 1024  # bodies beyond this are refused before the handler sees them
 SWAGGER_HTML = """<!doctype html>
@@ -129,14 +134,18 @@ class Handler(BaseHTTPRequestHandler):
         response = invoke(event)
         body = response.get("body") or ""
         data = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
-        self._send(int(response["statusCode"]), response_headers(response), data)
+        status = int(response["statusCode"])
+        code = error_code(data) if status >= 400 else None
         log.info(
-            "%s %s %s %.1f ms",
+            "%s %s %d%s %.1f ms",
             self.command,
             self.path,
-            response["statusCode"],
+            status,
+            f" {code}" if code else "",
             (time.perf_counter() - started) * 1e3,
         )
+        # Sent after its line: a client never sees an answer the log does not have.
+        self._send(status, response_headers(response), data)
 
     def _send(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
         self.send_response(status)
@@ -150,6 +159,30 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # one access line per request is written by _proxy
+
+
+def error_code(body: bytes) -> str | None:
+    """An error answer's ``detail.code`` (for the access line), if the body carries one."""
+    try:
+        detail = json.loads(body).get("detail")
+    except (ValueError, AttributeError):
+        return None
+    code = detail.get("code") if isinstance(detail, dict) else None
+    return code if isinstance(code, str) and len(code) <= 64 else None
+
+
+def apply_log_mode(mode: str) -> None:
+    """``access``: the functions log warnings and errors only and publish no EMF lines, so the access
+    lines are what a person reads; ``json``: their INFO lines and metrics too. A level or switch
+    already set in the environment wins."""
+    if mode == "access":
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    else:
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
+    from prompter.observability import logger
+
+    logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"].upper())
 
 
 def migrate() -> str:
@@ -200,6 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument(
+        "--log",
+        choices=LOG_MODES,
+        default=os.environ.get("PROMPTER_LOCAL_LOG", "access"),
+        help="access: one line per request (default); json: also the functions' JSON and EMF lines",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     for noisy in ("alembic", "botocore", "boto3"):
@@ -213,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    apply_log_mode(args.log)
     with local_aws() as described:
         database = migrate()
         log.info("database %s migrated", database)
@@ -226,8 +266,10 @@ def main(argv: list[str] | None = None) -> int:
         log.info(
             "Prompter API on http://%s:%d  (OpenAPI: /api/openapi.json, Swagger UI: /api/docs)",
             args.host,
-            args.port,
+            server.server_address[1],
         )
+        if args.log == "access":
+            log.info("one line per request; PROMPTER_LOCAL_LOG=json adds the functions' JSON and EMF lines")
         try:
             server.serve_forever()
         except KeyboardInterrupt:

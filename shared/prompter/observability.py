@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from prompter.identity import PROVIDERS
 
@@ -147,6 +148,8 @@ def add_metric(name: MetricName, value: float = 1, unit: str = "Count", **dimens
     metrics of other dimensions in the same invocation keep theirs."""
     if not dimensions:
         metrics.add_metric(name=name, unit=unit, value=value)
+        return
+    if is_metrics_disabled():  # as Metrics' flush does; single_metric would print regardless
         return
     with single_metric(
         name=name,

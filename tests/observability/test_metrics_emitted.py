@@ -100,3 +100,18 @@ def test_idempotency_store_errors_are_counted_by_both_users_of_the_store(emitted
         "prompter-probe_provider",
         "prompter-store_result",
     }
+
+
+def test_metrics_disabled_silences_dimensioned_metrics_too(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POWERTOOLS_METRICS_DISABLED turns off every metric, also those emitted on their own with a
+    dimension (Powertools' single_metric prints them regardless)."""
+    from prompter.observability import add_metric
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    add_metric(MetricName.DB_UNIQUE_VIOLATION, table="prompt_templates")
+    assert "_aws" not in capsys.readouterr().out
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    add_metric(MetricName.DB_UNIQUE_VIOLATION, table="prompt_templates")
+    assert '"DbUniqueViolation"' in capsys.readouterr().out
