@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import email.utils
+import json
+import re
+import socket
+import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -94,3 +99,134 @@ def test_round_trip_returns_status_body_headers_latency(server: Any) -> None:
     assert server.last.query == {"a": ["1"]}
     assert server.last.body == {"é": "ü"}
     assert server.last.headers["x-test"] == "1"
+
+
+# How the answer is framed and when the server ends the connection decide when http.client closes
+# the response and its socket; since Python 3.13 that happens as soon as the last byte of a body of
+# known length is read. Every framing must come back whole, and the deadline must still bound a
+# body that trickles in.
+
+
+class _RawServer:
+    """Answers one connection on 127.0.0.1 with scripted bytes: ``pieces`` are sent one after the
+    other, ``pause`` seconds apart; the connection is closed after them unless ``keep_open``."""
+
+    def __init__(self, pieces: list[bytes], *, pause: float = 0.0, keep_open: bool = False) -> None:
+        self._pieces = pieces
+        self._pause = pause
+        self._keep_open = keep_open
+        self._done = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(5)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}/v1/x"
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self._listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(5)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(65536)
+            head, _, body = request.partition(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))  # type: ignore[union-attr]
+            while len(body) < length:
+                body += conn.recv(65536)
+            try:
+                for index, piece in enumerate(self._pieces):
+                    if index and self._pause and self._done.wait(self._pause):
+                        return
+                    conn.sendall(piece)
+                if self._keep_open:
+                    self._done.wait(5)
+            except OSError:  # the client gave up (the deadline test)
+                pass
+
+    def close(self) -> None:
+        self._done.set()
+        self._listener.close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[..., _RawServer]]:
+    started: list[_RawServer] = []
+
+    def start(pieces: list[bytes], **options: Any) -> _RawServer:
+        started.append(_RawServer(pieces, **options))
+        return started[-1]
+
+    yield start
+    for one in started:
+        one.close()
+
+
+def _head(version: str, headers: dict[str, str]) -> bytes:
+    lines = [
+        f"{version} 200 OK",
+        "Content-Type: application/json",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def _chunked(payload: bytes, size: int) -> bytes:
+    parts = [
+        b"%x\r\n%s\r\n" % (len(payload[i : i + size]), payload[i : i + size])
+        for i in range(0, len(payload), size)
+    ]
+    return b"".join(parts) + b"0\r\n\r\n"
+
+
+BIG = json.dumps({"text": "x" * 300_000}).encode()  # several reads
+
+
+CONTENT_LENGTH = {"Content-Length": str(len(BIG))}
+CLOSE = {"Connection": "close"}
+CHUNKED = {"Transfer-Encoding": "chunked"}
+
+
+@pytest.mark.parametrize(
+    ("pieces", "keep_open"),
+    [
+        pytest.param([_head("HTTP/1.0", CONTENT_LENGTH), BIG], False, id="1.0-content-length"),
+        pytest.param([_head("HTTP/1.1", CONTENT_LENGTH | CLOSE), BIG], False, id="1.1-content-length-close"),
+        pytest.param(
+            [_head("HTTP/1.1", CONTENT_LENGTH | CLOSE), BIG[:1000], BIG[1000:]],
+            False,
+            id="1.1-content-length-close-in-pieces",
+        ),
+        pytest.param([_head("HTTP/1.1", CONTENT_LENGTH), BIG], True, id="1.1-content-length-keep-alive"),
+        pytest.param(
+            [_head("HTTP/1.1", CHUNKED | CLOSE), _chunked(BIG, 70_000)], False, id="1.1-chunked-close"
+        ),
+        pytest.param([_head("HTTP/1.1", CHUNKED), _chunked(BIG, 70_000)], True, id="1.1-chunked-keep-alive"),
+        pytest.param([_head("HTTP/1.0", {}), BIG], False, id="1.0-ended-by-close"),
+    ],
+)
+def test_every_framing_reads_the_whole_body(
+    raw_server: Callable[..., _RawServer], pieces: list[bytes], keep_open: bool
+) -> None:
+    fake = raw_server(pieces, pause=0.05, keep_open=keep_open)
+    answer = post_json("openai", fake.url, {"q": 1}, {}, 5.0)
+    assert answer.status == 200
+    assert answer.body == json.loads(BIG)
+
+
+def test_a_body_that_trickles_in_stops_at_the_deadline(raw_server: Callable[..., _RawServer]) -> None:
+    body = b'{"text": "' + b"x" * 40 + b'"}'
+    head = _head("HTTP/1.1", {"Content-Length": str(len(body)), "Connection": "close"})
+    fake = raw_server([head, *(body[i : i + 1] for i in range(len(body)))], pause=0.1)
+    started = time.monotonic()
+    with pytest.raises(ProviderUnavailable) as caught:
+        post_json("openai", fake.url, {"q": 1}, {}, 1.0)
+    elapsed = time.monotonic() - started
+    assert caught.value.details["reason"] == "timed out"
+    assert 0.9 <= elapsed < 2.0  # every read waits less than the budget left: ~1 s, not 5 s of trickle

@@ -32,6 +32,7 @@ import http.client
 import json
 import logging
 import re
+import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -256,22 +257,29 @@ def _connection(provider: str, url: str, connect_timeout: float) -> tuple[http.c
     raise _local_error(provider, "endpoint must use https")
 
 
-def _read_body(response: http.client.HTTPResponse, sock: Any, deadline: float) -> bytes:
+def _read_body(response: http.client.HTTPResponse, sock: socket.socket, deadline: float) -> bytes:
+    """The body, each read bounded by what is left of the deadline.
+
+    The response closes itself once it has delivered the whole body, and the socket with it when
+    the server ends the connection (``Connection: close``, HTTP/1.0). Since Python 3.13 ``read1``
+    does so as soon as it returns the last byte of a body of known length (before, only on the
+    empty read after it), so the socket is only touched while the response is open: a closed
+    socket refuses ``settimeout``."""
     chunks: list[bytes] = []
     size = 0
-    while True:
+    while not response.isclosed():
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("deadline")
-        if sock is not None:
-            sock.settimeout(remaining)
+        sock.settimeout(remaining)
         chunk = response.read1(65536)
         if not chunk:
-            return b"".join(chunks)
+            break
         size += len(chunk)
         if size > MAX_RESPONSE_BYTES:
             raise _TooLarge
         chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class _TooLarge(Exception):
