@@ -3,8 +3,8 @@
 Database (VPC, Aurora Serverless v2, secret, RDS Proxy), idempotency table, functions (domain
 layer with its dependencies, grants), migrations on deploy (a custom resource the API functions
 wait for), workflows (state machines, drift bus, sweep schedule), API (API Gateway, Cognito),
-monitoring (the SPEC §6 alarms and their SNS topic), dashboard (the rollout board in CloudWatch).
-cdk-nag is applied by the app (infra/nag.py).
+monitoring (the SPEC §6 alarms, the functions' and the database's, and their SNS topic),
+dashboard (the rollout board in CloudWatch). cdk-nag is applied by the app (infra/nag.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from constructs import Construct
 from infra.constructs.api import PrompterApi
 from infra.constructs.dashboard import PrompterDashboard
 from infra.constructs.database import DatabaseOptions, PrompterDatabase
-from infra.constructs.functions import PrompterFunctions
+from infra.constructs.functions import MIGRATE_FUNCTION, PrompterFunctions
 from infra.constructs.idempotency import PrompterIdempotency
 from infra.constructs.migrations import PrompterMigrations
 from infra.constructs.monitoring import PrompterMonitoring
@@ -101,6 +101,8 @@ class PrompterStack(Stack):
                 "VersionSweep": self.workflows.version_sweep,
                 "Reanalyze": self.workflows.reanalyze,
             },
+            functions={**self.functions.functions, MIGRATE_FUNCTION: self.functions.migrate_function},
+            database=self.database,
             alarm_email=alarm_email,
         )
 

@@ -12,6 +12,7 @@ swapped operand or a missing ``* 100`` fails here, as does a metric name that is
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -22,11 +23,15 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
 
 from infra.constructs import monitoring
+from infra.constructs.database import DB_MAX_CONNECTIONS_AT_ONE_ACU
+from infra.constructs.functions import MIGRATE_FUNCTION
 from infra.constructs.monitoring import PrompterMonitoring
 from prompter.identity import PROVIDERS
-from prompter.observability import NAMESPACE, MetricName
+from prompter.observability import METRICS, NAMESPACE, MetricName, service_name
+from prompter.routes import FUNCTIONS
 from tests.infra.conftest import STAGE
-from tests.infra.helpers import get_atts, only, render, resources
+from tests.infra.helpers import function_named, get_atts, only, render, resources
+from tests.infra.metric_math import evaluate, operands
 
 PROBE_SERVICE = "prompter-probe_provider"
 STORE_SERVICE = "prompter-store_result"
@@ -71,28 +76,46 @@ def stats(alarm: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def value_of(alarm: dict[str, Any], values: dict[str, float | None]) -> float | None:
-    """The alarm's value when each metric (by metric name) has the given datapoint (None: no data)."""
+    """The alarm's value when each metric has the given datapoint (None: no data), by metric name,
+    or by ``name/statistic`` where an alarm reads one metric under two statistics."""
     props = alarm["Properties"]
-    by_id = {query_id: values.get(stat["name"]) for query_id, stat in stats(alarm).items()}
+    by_id = {
+        query_id: values.get(f"{stat['name']}/{stat['stat']}", values.get(stat["name"]))
+        for query_id, stat in stats(alarm).items()
+    }
     if "MetricName" in props:
         return by_id["m"]
     (expression,) = [
         q["Expression"] for q in props["Metrics"] if q.get("ReturnData", True) and "Expression" in q
     ]
-    fill = r"FILL\((\w+),\s*([0-9.]+)\)"
-    unfilled = re.findall(r"\b[a-zA-Z]\w*\b", re.sub(fill, "", expression))
-    if any(by_id[name] is None for name in unfilled):
-        return None  # an operand without data that is not filled: no datapoint
-    python = re.sub(fill, r"_fill(\1, \2)", expression)
-    return float(eval(python, {"_fill": lambda v, d: d if v is None else v}, dict(by_id)))
+    return evaluate(expression, by_id)
 
 
 def breaches(alarm: dict[str, Any], values: dict[str, float | None]) -> bool:
+    """Whether one datapoint with these values breaches (missing data as the alarm treats it)."""
     props = alarm["Properties"]
     value = value_of(alarm, values)
     if value is None:
         return props.get("TreatMissingData") == "breaching"
     return COMPARISONS[props["ComparisonOperator"]](value, props["Threshold"])
+
+
+def pages(alarm: dict[str, Any], datapoints: list[dict[str, float | None]]) -> bool:
+    """Whether the alarm goes to ALARM at some point of a series of consecutive datapoints (one
+    dict of values per period, oldest first): ``DatapointsToAlarm`` of the last
+    ``EvaluationPeriods`` breach."""
+    props = alarm["Properties"]
+    m, n = props["DatapointsToAlarm"], props["EvaluationPeriods"]
+    assert 1 <= m <= n
+    breached = [breaches(alarm, values) for values in datapoints]
+    return any(sum(breached[max(0, end - n) : end]) >= m for end in range(1, len(breached) + 1))
+
+
+def expression_of(alarm: dict[str, Any]) -> str | None:
+    (found,) = [
+        q.get("Expression") for q in alarm["Properties"].get("Metrics", [{}]) if q.get("ReturnData", True)
+    ]
+    return found
 
 
 def period(alarm: dict[str, Any]) -> int:
@@ -112,12 +135,32 @@ def custom(alarm: dict[str, Any]) -> list[dict[str, Any]]:
     return [stat for stat in stats(alarm).values() if stat["namespace"] == NAMESPACE]
 
 
+def alarm_named(template: dict[str, Any], alarm_id: str) -> dict[str, Any]:
+    (found,) = [
+        a
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["AlarmName"] == f"prompter-{STAGE}-{alarm_id}"
+    ]
+    return found
+
+
+def evaluation(alarm: dict[str, Any]) -> tuple[int, int, int]:
+    """(period in seconds, datapoints to alarm, evaluation periods)."""
+    props = alarm["Properties"]
+    return period(alarm), props["DatapointsToAlarm"], props["EvaluationPeriods"]
+
+
+def steady(minutes: int, **values: float | None) -> list[dict[str, float | None]]:
+    """The same datapoint ``minutes`` times (one per period)."""
+    return [dict(values)] * minutes
+
+
 # --- The thresholds are the runbook's --------------------------------------------------------
 
 
 def test_thresholds_are_the_spec_numbers() -> None:
     assert monitoring.API_5XX_PERCENT == 1
-    assert monitoring.API_5XX_PERIOD.to_minutes() == 5
+    assert monitoring.API_5XX_WINDOW.minutes == 5  # "over 5 min": 3 of the last 5 one-minute rates
     assert monitoring.PROBE_FAILURE_PERCENT == 10
     assert monitoring.ENSURE_VERSION_P95_MS == 3 * 1000
     assert monitoring.RESULT_STORE_FAILURES_PER_MINUTE == 1
@@ -138,11 +181,21 @@ def test_api_5xx_rate(template: dict[str, Any]) -> None:
         assert stat["dimensions"] == {"ApiName": api["Properties"]["Name"], "Stage": f"${{{stage_id}}}"}
         assert stat["stat"] == "Sum"
     assert names(alarm) == {"5XXError", "Count"}
-    assert period(alarm) == 5 * 60
+    assert evaluation(alarm) == (60, 3, 5)
     assert breaches(alarm, {"5XXError": 1, "Count": 100})  # exactly 1 %
     assert not breaches(alarm, {"5XXError": 1, "Count": 101})
     assert not breaches(alarm, {"5XXError": None, "Count": 100})  # no 5xx series yet
     assert not breaches(alarm, {"5XXError": None, "Count": None})  # no traffic
+    # Below the traffic floor there is no rate: one failure among three requests is not 33 %.
+    assert not breaches(alarm, {"5XXError": 1, "Count": 3})
+    assert not pages(alarm, steady(10, **{"5XXError": 1, "Count": 3}))
+    assert breaches(alarm, {"5XXError": 1, "Count": monitoring.API_5XX_MIN_REQUESTS})
+    # One bad minute, or two, is not a page; a failure rate held for 3 of 5 minutes is.
+    ok, bad = {"5XXError": None, "Count": 600}, {"5XXError": 30, "Count": 600}
+    assert not pages(alarm, [ok, bad, ok, ok, bad, ok, ok, ok])
+    assert pages(alarm, [ok, bad, ok, bad, bad, ok])
+    assert pages(alarm, steady(3, **{"5XXError": 2, "Count": 100}))
+    assert not pages(alarm, steady(5, **{"5XXError": 1, "Count": 200}))  # 0.5 %, sustained
 
 
 def test_probe_failure_rate_per_real_provider(template: dict[str, Any]) -> None:
@@ -155,12 +208,16 @@ def test_probe_failure_rate_per_real_provider(template: dict[str, Any]) -> None:
         for stat in custom(alarm):
             assert stat["dimensions"] == {"service": PROBE_SERVICE, "env": STAGE, "provider": provider}
             assert stat["stat"] == "Sum"
-        assert period(alarm) == 5 * 60
+        assert evaluation(alarm) == (5 * 60, 2, 3)
         attempts, failures = MetricName.PROBE_ATTEMPTS, MetricName.PROBE_FAILURES
         assert breaches(alarm, {failures: 1, attempts: 10})  # exactly 10 %
         assert not breaches(alarm, {failures: 9, attempts: 100})
         assert not breaches(alarm, {failures: None, attempts: 50})  # nothing failed
         assert not breaches(alarm, {failures: None, attempts: None})  # nothing probed
+        assert not pages(alarm, steady(6, **{failures: 1, attempts: 3}))  # below the floor
+        bad, ok = {failures: 10, attempts: 20}, {failures: 0, attempts: 20}
+        assert not pages(alarm, [bad, ok, ok] * 3)
+        assert pages(alarm, steady(2, **{failures: 5, attempts: 20}))  # 25 % for 10 minutes
     assert len(alarms) == len(covered)
     assert covered == set(PROVIDERS) - {"fake"}
 
@@ -219,15 +276,21 @@ def test_openai_fingerprint_presence(template: dict[str, Any]) -> None:
     alarms = alarms_on(template, MetricName.OPENAI_FINGERPRINT_PRESENT)
     services = set()
     for alarm in alarms:
-        (stat,) = custom(alarm)
-        assert stat["dimensions"].keys() == {"service", "env"}
-        assert stat["dimensions"]["env"] == STAGE
-        services.add(stat["dimensions"]["service"])
-        assert stat["stat"] == "Average"  # 1 or 0 per answer: the Average is the share
-        assert period(alarm) == 15 * 60
-        assert breaches(alarm, {MetricName.OPENAI_FINGERPRINT_PRESENT: 0.79})
-        assert not breaches(alarm, {MetricName.OPENAI_FINGERPRINT_PRESENT: 0.8})
-        assert not breaches(alarm, {MetricName.OPENAI_FINGERPRINT_PRESENT: None})  # no OpenAI traffic
+        (service,) = {stat["dimensions"]["service"] for stat in custom(alarm)}
+        for stat in custom(alarm):
+            assert stat["dimensions"] == {"service": service, "env": STAGE}
+        services.add(service)
+        assert {s["stat"] for s in custom(alarm)} == {"Average", "SampleCount"}  # share, answers
+        assert evaluation(alarm) == (15 * 60, 2, 3)
+        presence, answers = (
+            f"{MetricName.OPENAI_FINGERPRINT_PRESENT}/{s}" for s in ("Average", "SampleCount")
+        )
+        assert breaches(alarm, {presence: 0.79, answers: 100})
+        assert not breaches(alarm, {presence: 0.8, answers: 100})
+        assert not breaches(alarm, {presence: None, answers: None})  # no OpenAI traffic
+        # One answer without a fingerprint among three is not "33 % present".
+        assert not pages(alarm, steady(4, **{presence: 2 / 3, answers: 3}))
+        assert pages(alarm, steady(2, **{presence: 0.5, answers: 40}))
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
     # VersionRecorder.record runs in both functions: probes and the RunBatch call task in
     # probe_provider, the synchronous run route in store_result.
@@ -235,23 +298,177 @@ def test_openai_fingerprint_presence(template: dict[str, Any]) -> None:
     assert services == {PROBE_SERVICE, STORE_SERVICE}
 
 
+# --- The functions ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [*FUNCTIONS, MIGRATE_FUNCTION])
+def test_lambda_errors_and_throttles_of_every_function(template: dict[str, Any], name: str) -> None:
+    logical_id, _ = function_named(template, name)
+    errors, throttles = (alarm_named(template, f"Lambda{kind}-{name}") for kind in ("Errors", "Throttles"))
+    for alarm in (errors, throttles):
+        for stat in stats(alarm).values():
+            assert stat["namespace"] == "AWS/Lambda"
+            assert stat["dimensions"] == {"FunctionName": f"${{{logical_id}}}"}  # every version
+            assert stat["stat"] == "Sum"
+    if name == MIGRATE_FUNCTION:  # once per deploy: any error or throttle is a failed deploy
+        assert names(errors) == {"Errors"} and names(throttles) == {"Throttles"}
+        for alarm, metric in ((errors, "Errors"), (throttles, "Throttles")):
+            assert evaluation(alarm) == (5 * 60, 1, 1)
+            assert breaches(alarm, {metric: 1})
+            assert not breaches(alarm, {metric: 0})
+            assert not breaches(alarm, {metric: None})
+        return
+    assert names(errors) == {"Errors", "Invocations"}
+    assert names(throttles) == {"Throttles", "Invocations"}
+    assert evaluation(errors) == evaluation(throttles) == (60, 3, 5)
+    # One failure among three invocations, every minute, pages neither.
+    assert not pages(errors, steady(10, Errors=1, Invocations=3))
+    assert not pages(throttles, steady(10, Throttles=1, Invocations=2))
+    # A share held for 3 of 5 minutes does; a lower share or a single bad minute does not.
+    assert pages(errors, steady(3, Errors=5, Invocations=100))  # 5 %
+    assert not pages(errors, steady(10, Errors=4, Invocations=100))
+    assert not pages(errors, [{"Errors": 100, "Invocations": 100}, *steady(4, Errors=0, Invocations=100)])
+    assert pages(throttles, steady(3, Throttles=1, Invocations=99))  # 1 % of requests refused
+    assert pages(throttles, steady(3, Throttles=30, Invocations=None))  # every request refused
+    assert not pages(throttles, steady(10, Throttles=None, Invocations=500))
+
+
+# --- Failure counters without a denominator --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("alarm_id", "metric"),
+    [
+        ("DbUnavailable", MetricName.DB_UNAVAILABLE),
+        ("IdempotencyStoreErrors", MetricName.IDEMPOTENCY_STORE_ERRORS),
+    ],
+)
+def test_failure_counters_page_when_they_persist(
+    template: dict[str, Any], alarm_id: str, metric: MetricName
+) -> None:
+    alarm = alarm_named(template, alarm_id)
+    assert names(alarm) == {metric}
+    # Summed over every function that emits it, each addressed as it emits it (service and env).
+    assert {stat["dimensions"]["service"] for stat in custom(alarm)} == {
+        service_name(f) for f in METRICS[metric].emitters
+    }
+    for stat in custom(alarm):
+        assert stat["dimensions"] == {"service": stat["dimensions"]["service"], "env": STAGE}
+        assert stat["stat"] == "Sum"
+    assert evaluation(alarm) == (60, 3, 5)
+    # A burst in one minute (a failover, a throttled table) is not a page; 3 minutes of 5 are.
+    assert not pages(alarm, [{metric: 50}, *steady(9, **{metric: None})])
+    quiet, failing = {metric: None}, {metric: 1}
+    assert not pages(alarm, [failing, quiet, quiet, quiet, failing, quiet, quiet, quiet, failing])
+    assert pages(alarm, [failing, quiet, failing, quiet, failing])
+
+
+# --- The database --------------------------------------------------------------------------------
+
+
+def test_aurora_capacity_against_the_configured_max_acu(template: dict[str, Any]) -> None:
+    cluster_id, cluster = only(template, "AWS::RDS::DBCluster")
+    max_acu = cluster["Properties"]["ServerlessV2ScalingConfiguration"]["MaxCapacity"]
+    alarm = alarm_named(template, "DbCapacity")
+    (stat,) = stats(alarm).values()
+    assert stat["namespace"] == "AWS/RDS"
+    assert stat["name"] == "ServerlessDatabaseCapacity"
+    assert stat["dimensions"] == {"DBClusterIdentifier": f"${{{cluster_id}}}"}
+    assert stat["stat"] == "Average"
+    assert alarm["Properties"]["Threshold"] == max_acu * monitoring.DB_CAPACITY_PERCENT / 100
+    assert evaluation(alarm) == (5 * 60, 3, 3)
+    at_max, below = {"ServerlessDatabaseCapacity": max_acu}, {"ServerlessDatabaseCapacity": max_acu - 0.5}
+    assert pages(alarm, [at_max] * 3)  # 15 minutes at the ceiling
+    assert not pages(alarm, [at_max, at_max, below, at_max, at_max])  # bursts it scales back from
+
+
+def test_connections_against_the_database_and_proxy_budgets(template: dict[str, Any]) -> None:
+    cluster_id, _ = only(template, "AWS::RDS::DBCluster")
+    proxy_id, _ = only(template, "AWS::RDS::DBProxy")
+    _, target_group = only(template, "AWS::RDS::DBProxyTargetGroup")
+    percent = target_group["Properties"]["ConnectionPoolConfigurationInfo"]["MaxConnectionsPercent"]
+    budget = DB_MAX_CONNECTIONS_AT_ONE_ACU * percent // 100  # what the proxy may open
+    expected = {
+        "DbConnections": ("DatabaseConnections", {"DBClusterIdentifier": f"${{{cluster_id}}}"}, 0.9 * 189),
+        "ProxyDatabaseConnections": ("DatabaseConnections", {"ProxyName": f"${{{proxy_id}}}"}, 0.9 * budget),
+        "ProxyClientConnections": ("ClientConnections", {"ProxyName": f"${{{proxy_id}}}"}, budget),
+    }
+    for alarm_id, (metric, dimensions, limit) in expected.items():
+        alarm = alarm_named(template, alarm_id)
+        (stat,) = stats(alarm).values()
+        assert (stat["namespace"], stat["name"], stat["dimensions"]) == ("AWS/RDS", metric, dimensions)
+        assert stat["stat"] == "Maximum"
+        assert alarm["Properties"]["Threshold"] == math.ceil(limit), alarm_id  # a whole connection
+        assert evaluation(alarm) == (60, 3, 5)
+        near, fine = {metric: math.ceil(limit)}, {metric: math.ceil(limit) - 1}
+        assert pages(alarm, [near, fine, near, near]), alarm_id
+        assert not pages(alarm, [near, fine, fine, near, fine, fine]), alarm_id
+
+
 # --- Every alarm ------------------------------------------------------------------------------
+
+RATE = re.compile(
+    r"^IF\((?P<attempts>.+) >= (?P<floor>\d+), 100 \* FILL\((?P<failures>\w+), 0\) / (?P=attempts), 0\)$"
+)
+
+
+def test_every_rate_alarm_has_a_traffic_floor_and_needs_several_datapoints(template: dict[str, Any]) -> None:
+    """A ratio of failures to attempts is computed only above a floor of attempts, and pages on M
+    of N datapoints: one failure among three requests, each period, pages none of them."""
+    rates = 0
+    for logical_id, alarm in resources(template, "AWS::CloudWatch::Alarm").items():
+        expression = expression_of(alarm)
+        if expression is None or "/" not in expression:
+            continue
+        rates += 1
+        match = RATE.match(expression)
+        assert match, f"{logical_id}: {expression}"
+        assert int(match["floor"]) >= 10, logical_id
+        props = alarm["Properties"]
+        assert 2 <= props["DatapointsToAlarm"] <= props["EvaluationPeriods"], logical_id
+        # Three attempts, one of them failed: the failure counts among the attempts if it is one.
+        failures, attempts = match["failures"], operands(match["attempts"])
+        by_id: dict[str, float | None] = dict.fromkeys(attempts, 0)
+        by_id[failures] = 1
+        first = sorted(attempts - {failures})[0]
+        by_id[first] = 3 - (1 if failures in attempts else 0)
+        assert evaluate(expression, by_id) == 0, logical_id
+        # The same share above the floor does breach (every rate alarm's threshold is <= 33 %).
+        scale = int(match["floor"])
+        assert evaluate(expression, {k: v * scale for k, v in by_id.items() if v is not None}) == (
+            pytest.approx(100 / 3)
+        )
+        assert props["Threshold"] <= 100 / 3, logical_id
+    # API 5xx, 5 providers' probes, 3 functions' errors and throttles
+    assert rates == 1 + len(set(PROVIDERS) - {"fake"}) + 2 * len(FUNCTIONS)
 
 
 def test_every_alarm_belongs_to_a_rule(template: dict[str, Any]) -> None:
-    rules = [
-        "5XXError",
-        MetricName.PROBE_FAILURES,
-        MetricName.ENSURE_VERSION_LATENCY,
-        MetricName.RESULT_STORE_FAILURES,
-        "ExecutionsFailed",
-        MetricName.OPENAI_FINGERPRINT_PRESENT,
-    ]
+    providers = len(set(PROVIDERS) - {"fake"})
+    functions = len(FUNCTIONS) + 1  # and the migrations function
+    rules = {
+        "5XXError": 1,
+        MetricName.PROBE_FAILURES: providers,
+        MetricName.ENSURE_VERSION_LATENCY: 1,
+        MetricName.RESULT_STORE_FAILURES: 1,
+        "ExecutionsFailed": 3,  # RunBatch, VersionSweep, Reanalyze
+        MetricName.OPENAI_FINGERPRINT_PRESENT: 2,  # probe_provider, store_result
+        "Errors": functions,
+        "Throttles": functions,
+        MetricName.DB_UNAVAILABLE: 1,
+        MetricName.IDEMPOTENCY_STORE_ERRORS: 1,
+        "ServerlessDatabaseCapacity": 1,
+        "DatabaseConnections": 2,  # the cluster's and the proxy's
+        "ClientConnections": 1,
+    }
+    found = dict.fromkeys(rules, 0)
     alarms = resources(template, "AWS::CloudWatch::Alarm")
     for logical_id, alarm in alarms.items():
-        assert sum(rule in names(alarm) for rule in rules) == 1, f"{logical_id} reads {names(alarm)}"
-    # 1 API + 5 providers + 1 latency + 1 store + 3 state machines + 2 fingerprint services
-    assert len(alarms) == 1 + len(set(PROVIDERS) - {"fake"}) + 1 + 1 + 3 + 2
+        matched = [rule for rule in rules if rule in names(alarm)]
+        assert len(matched) == 1, f"{logical_id} reads {names(alarm)}"
+        found[matched[0]] += 1
+    assert found == rules
+    assert len(alarms) == sum(rules.values())
 
 
 def test_custom_metrics_are_emitted_names_in_the_prompter_namespace(template: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from prompter.observability import DIMENSION_VALUES, METRICS, NAMESPACE, MetricN
 from tests.conftest import REFERENCE
 from tests.infra.conftest import STAGE
 from tests.infra.helpers import only
+from tests.infra.metric_math import evaluate
 
 GRAFANA = REFERENCE / "grafana_prompter_rollout_dashboard.json"
 
@@ -67,23 +68,6 @@ def metric_entries(widget: dict[str, Any]) -> list[dict[str, Any]]:
 
 def expressions(widget: dict[str, Any]) -> list[dict[str, Any]]:
     return [entry[-1] for entry in widget["properties"]["metrics"] if "expression" in entry[-1]]
-
-
-def evaluate(
-    expression: str, values: dict[str, float | None], periods: dict[str, float] | None = None
-) -> float | None:
-    """A metric-math expression on one datapoint per id (None: no data; FILL honoured; PERIOD(m)
-    is m's period in seconds, from ``periods``)."""
-    expression = re.sub(r"PERIOD\((\w+)\)", lambda m: str((periods or {})[m.group(1)]), expression)
-    fill = r"FILL\((\w+),\s*([0-9.]+)\)"
-    unfilled = re.findall(r"\b[a-zA-Z]\w*\b", re.sub(fill, "", expression))
-    if any(values.get(name) is None for name in unfilled):
-        return None
-    python = re.sub(fill, r"_fill(\1, \2)", expression)
-    try:
-        return float(eval(python, {"_fill": lambda v, d: d if v is None else v}, dict(values)))
-    except ZeroDivisionError:
-        return None
 
 
 def value(widget: dict[str, Any], label: str, by_metric: dict[str, float | None]) -> float | None:

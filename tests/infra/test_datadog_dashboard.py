@@ -5,12 +5,22 @@ Datadog board, and every metric the service emits on it under the name Datadog g
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from datadog_api_client import Configuration
+from datadog_api_client.model_utils import (
+    ModelComposed,
+    ModelSimple,
+    OpenApiModel,
+    UnparsedObject,
+    validate_and_convert_types,
+)
+from datadog_api_client.v1.model.dashboard import Dashboard
 
 from infra.dashboards import datadog
 from infra.dashboards.panels import PANELS, Source, identifiers
@@ -166,3 +176,83 @@ def test_the_readme_documents_every_metric() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
     for name in MetricName:
         assert f"`{name}`" in readme, name
+
+
+# ---------------------------------------------------------------- Datadog's own model, strictly
+
+
+def strict_problems(value: Any, path: str = "$") -> list[str]:
+    """What Datadog's API client would not take as written in a model the client parsed: a field
+    no model declares (the client keeps it as an "additional property"), a value that matches none
+    of a oneOf's schemas (the client keeps an "unparsed" object), or an enum value it does not know."""
+    if isinstance(value, ModelSimple):
+        return (
+            [f"{path}: {value.value!r} is not one of {sorted(value.allowed_values)}"]
+            if value._unparsed
+            else []
+        )
+    if isinstance(value, UnparsedObject):
+        return [f"{path}: matches no schema of the field ({sorted(value._data_store)})"]
+    if isinstance(value, ModelComposed):  # a oneOf (a widget definition, a query): its match
+        return [p for instance in value._composed_instances for p in strict_problems(instance, path)]
+    if isinstance(value, OpenApiModel):
+        found = [
+            f"{path}.{key}: not a field of {type(value).__name__}"
+            for key in value._data_store
+            if key not in value.attribute_map
+        ]
+        return found + [
+            p for key, item in value._data_store.items() for p in strict_problems(item, f"{path}.{key}")
+        ]
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in strict_problems(item, f"{path}[{i}]")]
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in strict_problems(item, f"{path}.{key}")]
+    return []
+
+
+def load_strictly(document: dict[str, Any]) -> Dashboard:
+    """The document through the client's deserialisation with type checks (as a response of
+    ``GET /api/v1/dashboard/{id}`` would be read); a wrongly typed value raises."""
+    model = validate_and_convert_types(
+        document, (Dashboard,), ["dashboard"], True, True, configuration=Configuration()
+    )
+    problems = strict_problems(model)
+    assert not problems, "\n".join(problems)
+    return model
+
+
+def test_datadogs_api_client_takes_the_dashboard_in_strict_mode(board: dict[str, Any]) -> None:
+    model = load_strictly(board)
+    assert model.to_dict() == board  # nothing dropped or reinterpreted on the way
+
+
+@pytest.mark.parametrize(
+    ("breakage", "problem"),
+    [
+        ("a misspelled widget key", r"requets: not a field of QueryValueWidgetDefinition|matches no schema"),
+        ("a misspelled query key", r"datasource: not a field of FormulaAndFunctionMetricQueryDefinition"),
+        ("an unknown widget type", r"definition: matches no schema"),
+        ("a number as a string", r"definition: matches no schema"),
+        ("an unknown layout", r"layout_type: 'grid' is not one of"),
+        ("an unknown top-level key", r"layot_type: not a field of Dashboard"),
+    ],
+)
+def test_the_strict_check_refuses_a_broken_copy(board: dict[str, Any], breakage: str, problem: str) -> None:
+    broken = copy.deepcopy(board)
+    value, series = broken["widgets"][0]["definition"], broken["widgets"][-1]["definition"]
+    if breakage == "a misspelled widget key":
+        value["requets"] = value.pop("requests")
+    elif breakage == "a misspelled query key":
+        query = series["requests"][0]["queries"][0]
+        query["datasource"] = query["data_source"]
+    elif breakage == "an unknown widget type":
+        value["type"] = "query_values"
+    elif breakage == "a number as a string":
+        value["precision"] = str(value["precision"])
+    elif breakage == "an unknown layout":
+        broken["layout_type"] = "grid"
+    else:
+        broken["layot_type"] = broken["layout_type"]
+    with pytest.raises(AssertionError, match=problem):
+        load_strictly(broken)
