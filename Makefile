@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 STAGE ?= dev
 CDK := npx --yes aws-cdk@2
 
-.PHONY: help dev test lint format openapi dashboards bench synth deploy destroy migrate lock postgres clean
+.PHONY: help dev test lint format openapi dashboards bench synth sam-env deploy destroy migrate lock postgres browser packages clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) \
@@ -32,7 +32,16 @@ dev: $(STAMP) ## serve the whole API at http://127.0.0.1:$(PORT) on a local SQLi
 postgres: ## install the PostgreSQL 15 server package if the machine has none
 	@bash scripts/ensure-postgres.sh
 
-test: $(STAMP) postgres ## run every test, on SQLite and on a PostgreSQL the run starts itself
+browser: ## install Debian's Chromium for the Swagger UI browser test if the machine has no Chromium
+	@bash scripts/ensure-chromium.sh
+
+packages: ## install the Debian packages the tests need (PostgreSQL 15 server, Chromium) when missing
+	@bash scripts/ensure-postgres.sh
+	@bash scripts/ensure-chromium.sh
+
+# The Python packages and the Debian packages install side by side (pip and apt do not share a lock).
+test: ## run every test, on SQLite and on a PostgreSQL the run starts itself
+	@$(MAKE) --no-print-directory -j2 $(STAMP) packages
 	$(PY) -m compileall -q shared functions local
 	$(PY) -m pytest -n auto --dist loadfile
 

@@ -41,14 +41,6 @@ from local.aws import local_aws  # noqa: E402
 LOG_MODES = ("access", "json")
 FAKE_PROVIDER_PATH = "/_local/fake-provider"
 READ_LIMIT = 8 * 1024 * 1024  # bodies beyond this are refused before the handler sees them
-SWAGGER_HTML = """<!doctype html>
-<html><head><meta charset="utf-8"><title>Prompter API</title>
-<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="ui"></div>
-<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#ui"});</script>
-</body></html>
-"""
 
 log = logging.getLogger("local.server")
 
@@ -58,9 +50,6 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
-        if urlsplit(self.path).path in ("/api/docs", "/api/docs/"):
-            self._send(200, [("Content-Type", "text/html; charset=utf-8")], SWAGGER_HTML.encode())
-            return
         if urlsplit(self.path).path == FAKE_PROVIDER_PATH:
             from prompter.providers import registry
 

@@ -167,6 +167,40 @@ def openapi() -> dict[str, Any]:
     return openapi_document()
 
 
+@register(app, routes.DOCS, responses=ok_doc(200, None, "Swagger UI"))
+def docs() -> Response[str]:
+    from prompter.api import docs as swagger_ui
+
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type="text/html; charset=utf-8",
+        body=swagger_ui.PAGE,
+        headers={"Cache-Control": swagger_ui.PAGE_CACHE_CONTROL},
+    )
+
+
+def _docs_asset(route: routes.Route) -> Response[str]:
+    from prompter.api import docs as swagger_ui
+
+    body, content_type = swagger_ui.asset(route)
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type=content_type,
+        body=body,
+        headers={"Cache-Control": swagger_ui.ASSET_CACHE_CONTROL},
+    )
+
+
+@register(app, routes.DOCS_SCRIPT, responses=ok_doc(200, None, "Swagger UI's script"))
+def docs_script() -> Response[str]:
+    return _docs_asset(routes.DOCS_SCRIPT)
+
+
+@register(app, routes.DOCS_STYLESHEET, responses=ok_doc(200, None, "Swagger UI's stylesheet"))
+def docs_stylesheet() -> Response[str]:
+    return _docs_asset(routes.DOCS_STYLESHEET)
+
+
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True, log_event=False
 )

@@ -187,6 +187,9 @@ class PrompterApi(Construct):
         self.body_models: dict[Route, apigw.Model] = {}
         self.required_parameters: dict[Route, dict[str, bool]] = {}
         for route in routes:
+            if not route.in_document:  # Swagger UI's page and assets: no parameters, no body
+                self.required_parameters[route] = {}
+                continue
             self.required_parameters[route] = {
                 **{f"method.request.path.{name}": True for name in route.path_params},
                 **{

@@ -17,6 +17,9 @@ class Route:
     operation_id: str
     summary: str
     authorized: bool = True
+    # False for the pages a person reads (Swagger UI and its assets): routed and deployed like every
+    # route, but not operations of the OpenAPI document (a generated client has no use for them).
+    in_document: bool = True
 
     @property
     def resolver_path(self) -> str:
@@ -58,6 +61,33 @@ DELETE_TEMPLATE = Route(
 )
 OPENAPI = Route(
     "GET", "/api/openapi.json", "create_template", "openapi", "This API's OpenAPI document", authorized=False
+)
+DOCS = Route(
+    "GET",
+    "/api/docs",
+    "create_template",
+    "docs",
+    "Swagger UI for this API",
+    authorized=False,
+    in_document=False,
+)
+DOCS_SCRIPT = Route(
+    "GET",
+    "/api/docs/swagger-ui-bundle.js",
+    "create_template",
+    "docsScript",
+    "Swagger UI's script, served by the API itself",
+    authorized=False,
+    in_document=False,
+)
+DOCS_STYLESHEET = Route(
+    "GET",
+    "/api/docs/swagger-ui.css",
+    "create_template",
+    "docsStylesheet",
+    "Swagger UI's stylesheet, served by the API itself",
+    authorized=False,
+    in_document=False,
 )
 
 ENSURE_VERSION = Route(
@@ -142,6 +172,9 @@ ROUTES: tuple[Route, ...] = (
     GET_TEMPLATE,
     DELETE_TEMPLATE,
     OPENAPI,
+    DOCS,
+    DOCS_SCRIPT,
+    DOCS_STYLESHEET,
     ENSURE_VERSION,
     LIST_VERSIONS,
     RUN_ONCE,

@@ -76,7 +76,14 @@ def test_openapi_and_docs_are_served(base_url: str) -> None:
     document = json.loads(text)
     assert document["openapi"].startswith("3.") and TEMPLATES in document["paths"]
     status, headers, text = request("GET", base_url + "/api/docs")
-    assert status == 200 and "/api/openapi.json" in text
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    # Relative URLs: the page works under the gateway's stage prefix too.
+    assert 'url: "openapi.json"' in text and 'src="docs/swagger-ui-bundle.js"' in text
+    assert "https://" not in text  # nothing from elsewhere
+    for asset, kind in (("swagger-ui-bundle.js", "text/javascript"), ("swagger-ui.css", "text/css")):
+        status, headers, text = request("GET", f"{base_url}/api/docs/{asset}")
+        assert status == 200 and headers["Content-Type"].startswith(kind) and len(text) > 100_000
+        assert headers["Cache-Control"].startswith("public")
 
 
 def test_unknown_path_is_404(base_url: str) -> None:

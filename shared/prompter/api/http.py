@@ -96,6 +96,7 @@ def register(app: APIGatewayRestResolver, route: Route, *, responses: dict[int, 
         operation_id=route.operation_id,
         tags=["prompt-templates"],
         responses=responses,
+        include_in_schema=route.in_document,
     )
 
 

@@ -1,0 +1,61 @@
+"""Swagger UI, served by the API itself: the page and the script and stylesheet it loads, from the
+copy of Swagger UI that Powertools ships (in the layer already), so the docs work with no network
+beyond the API: no CDN, nothing fetched from elsewhere.
+
+Every URL on the page is relative to it (``/api/docs``, or ``/<stage>/api/docs`` behind the gateway):
+the assets are ``docs/<file>`` and the document is ``openapi.json`` beside it.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from prompter import routes
+
+# route -> (Powertools' file, content type)
+ASSETS = {
+    routes.DOCS_SCRIPT: ("swagger-ui-bundle.min.js", "text/javascript; charset=utf-8"),
+    routes.DOCS_STYLESHEET: ("swagger-ui.min.css", "text/css; charset=utf-8"),
+}
+ASSET_PACKAGE = "aws_lambda_powertools.event_handler.openapi.swagger_ui"
+# The assets change only with a new layer (a new deployment); the page is always fetched anew.
+ASSET_CACHE_CONTROL = "public, max-age=86400"
+PAGE_CACHE_CONTROL = "no-cache"
+
+
+def _relative(route: routes.Route) -> str:
+    """``route``'s path relative to the page's directory (the page is ``/api/docs``)."""
+    return route.path.removeprefix(routes.DOCS.path.rsplit("/", 1)[0] + "/")
+
+
+PAGE = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Prompter API</title>
+<link rel="stylesheet" href="{_relative(routes.DOCS_STYLESHEET)}">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{_relative(routes.DOCS_SCRIPT)}"></script>
+<script>
+window.ui = SwaggerUIBundle({{
+  url: "{_relative(routes.OPENAPI)}",
+  dom_id: "#swagger-ui",
+  docExpansion: "list",
+  deepLinking: true,
+  validatorUrl: null
+}});
+</script>
+</body>
+</html>
+"""
+
+
+@functools.cache
+def asset(route: routes.Route) -> tuple[str, str]:
+    """(body, content type) of a Swagger UI asset, read once per execution environment."""
+    from importlib import resources  # only these routes read a resource: not paid at start-up
+
+    name, content_type = ASSETS[route]
+    return resources.files(ASSET_PACKAGE).joinpath(name).read_text(encoding="utf-8"), content_type
