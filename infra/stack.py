@@ -91,6 +91,8 @@ class PrompterStack(Stack):
             throttle_burst_limit=throttle_burst_limit,
         )
 
+        # Every function, the migrations one included: the alarms and the dashboard watch them all.
+        functions = {**self.functions.functions, MIGRATE_FUNCTION: self.functions.migrate_function}
         self.monitoring = PrompterMonitoring(
             self,
             "Monitoring",
@@ -101,7 +103,7 @@ class PrompterStack(Stack):
                 "VersionSweep": self.workflows.version_sweep,
                 "Reanalyze": self.workflows.reanalyze,
             },
-            functions={**self.functions.functions, MIGRATE_FUNCTION: self.functions.migrate_function},
+            functions=functions,
             database=self.database,
             alarm_email=alarm_email,
         )
@@ -117,6 +119,8 @@ class PrompterStack(Stack):
                 "Reanalyze": self.workflows.reanalyze,
             },
             idempotency_table=self.idempotency.table,
+            functions=functions,
+            database=self.database,
         )
 
         CfnOutput(self, "ApiUrl", value=self.api.rest_api.url, description="Base URL of the API stage")

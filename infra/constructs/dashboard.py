@@ -5,7 +5,9 @@ expression per group (provider, table, service or state machine), over the metri
 are emitted: custom metrics by their full dimension set (``service``, ``env`` = the stage, and the
 metric's own dimensions), summed where a panel does not split by a dimension; API Gateway metrics
 by the API's name and stage; Step Functions metrics by state machine ARN; DynamoDB metrics by the
-idempotency table's name. The same panels render the Datadog dashboard, so the two boards match.
+idempotency table's name; Lambda metrics by function name (every version); RDS metrics by the
+cluster's identifier or the proxy's name. The same panels render the Datadog dashboard, so the
+two boards match.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.constructs.database import PrompterDatabase
 from infra.dashboards.panels import (
     PANELS,
     Panel,
@@ -46,13 +50,20 @@ class PrompterDashboard(Construct):
         rest_api: apigw.RestApi,
         state_machines: Mapping[str, sfn.IStateMachine],
         idempotency_table: dynamodb.ITable,
+        functions: Mapping[str, lambda_.IFunction] | None = None,
+        database: PrompterDatabase | None = None,
         panels: Sequence[Panel] = PANELS,
     ) -> None:
+        """``functions`` (by name) and ``database`` are what the Lambda and RDS panels read; a
+        panel whose resources are not given is left out."""
         super().__init__(scope, construct_id)
         self.stage = stage
         self._rest_api = rest_api
         self._state_machines = state_machines
         self._table = idempotency_table
+        self._functions = functions or {}
+        self._database = database
+        panels = [p for p in panels if self._has_resources(p)]
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
@@ -91,9 +102,18 @@ class PrompterDashboard(Construct):
             legend_position=cloudwatch.LegendPosition.BOTTOM,
         )
 
+    def _has_resources(self, panel: Panel) -> bool:
+        sources = {s.source for s in panel.series}
+        return not (
+            (Source.LAMBDA in sources and not self._functions)
+            or (Source.RDS in sources and self._database is None)
+        )
+
     def _groups(self, panel: Panel) -> Sequence[str | None]:
         if panel.by == "state_machine":
             return sorted(self._state_machines)
+        if panel.by == "function":
+            return sorted(self._functions)
         return groups(panel)
 
     def _expression(
@@ -144,4 +164,12 @@ class PrompterDashboard(Construct):
         if series.source is Source.STATES:
             names = [group] if panel.by == "state_machine" and group else sorted(self._state_machines)
             return [metric({"StateMachineArn": self._state_machines[n].state_machine_arn}) for n in names]
+        if series.source is Source.LAMBDA:
+            names = [group] if panel.by == "function" and group else sorted(self._functions)
+            return [metric({"FunctionName": self._functions[n].function_name}) for n in names]
+        if series.source is Source.RDS:
+            assert self._database is not None  # panels without their resources are left out
+            if series.rds == "proxy":
+                return [metric({"ProxyName": self._database.proxy.db_proxy_name})]
+            return [metric({"DBClusterIdentifier": self._database.cluster.cluster_identifier})]
         return [metric({"TableName": self._table.table_name})]

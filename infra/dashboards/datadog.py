@@ -14,9 +14,10 @@ custom metrics collected for the ``Prompter`` namespace):
 - the EMF dimensions become tags: ``env:<stage>``, ``service:prompter-<function>``,
   ``provider:<provider>``, ``table:<table>``;
 - AWS service metrics keep the integration's names (``aws.apigateway.count``,
-  ``aws.states.execution_time.p95``, ...) and carry their dimensions (``apiname``, ``stage``,
-  ``statemachinearn``, ``tablename``) plus the resources' AWS tags (the stack tags every resource
-  ``project:prompter`` and ``stage:<stage>``).
+  ``aws.states.execution_time.p95``, ``aws.lambda.errors``, ``aws.rds.proxy.client_connections``,
+  ...) and carry their dimensions (``apiname``, ``stage``, ``statemachinearn``, ``tablename``,
+  ``functionname``, ``dbclusteridentifier``, ``proxyname``) plus the resources' AWS tags (the stack
+  tags every resource ``project:prompter`` and ``stage:<stage>``).
 
 Template variables: ``$env`` (the stage) and ``$service`` (one function's metrics, ``*`` for all).
 API Gateway panels follow ``$env`` through the API's name and stage; ``$service`` narrows the
@@ -43,8 +44,16 @@ _FILTERS = {
     Source.API: "apiname:prompter-$env.value,stage:$env.value",
     Source.STATES: "project:prompter,stage:$env.value",
     Source.DYNAMODB: "project:prompter,stage:$env.value",
+    Source.LAMBDA: "project:prompter,stage:$env.value",
+    Source.RDS: "project:prompter,stage:$env.value",
 }
-_BY_TAG = {"provider": "provider", "table": "table", "service": "service", "state_machine": "statemachinearn"}
+_BY_TAG = {
+    "provider": "provider",
+    "table": "table",
+    "service": "service",
+    "state_machine": "statemachinearn",
+    "function": "functionname",
+}
 
 
 def snake_case(name: str) -> str:

@@ -37,6 +37,8 @@ class Source(StrEnum):
     API = "AWS/ApiGateway"  # the stage of the REST API
     STATES = "AWS/States"  # the state machines
     DYNAMODB = "AWS/DynamoDB"  # the idempotency table
+    LAMBDA = "AWS/Lambda"  # the functions, every version (FunctionName)
+    RDS = "AWS/RDS"  # the Aurora cluster (DBClusterIdentifier) and its RDS Proxy (ProxyName)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,12 @@ class Series:
     # Datadog's name for an AWS service metric (its integration fixes one per metric); custom
     # metrics follow the CloudWatch-to-Datadog naming rule (infra/dashboards/datadog.py).
     datadog: str | None = None
+    # For an AWS/RDS metric: whether the cluster or the proxy publishes it.
+    rds: Literal["cluster", "proxy"] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.source is Source.RDS) != (self.rds is not None):
+            raise ValueError(f"{self.id}: an AWS/RDS series, and only one, names its cluster or proxy")
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,7 @@ class Panel:
     lines: tuple[Line, ...]
     unit: str
     period: int = 60
-    by: Literal["provider", "table", "service", "state_machine"] | None = None
+    by: Literal["provider", "table", "service", "state_machine", "function"] | None = None
     ports: str | None = None  # the title of the Grafana panel this one replaces
 
     def __post_init__(self) -> None:
@@ -338,6 +346,75 @@ PANELS: tuple[Panel, ...] = (
         period=300,
         by="state_machine",
     ),
+    # ---- the functions and the database (what the non-runbook alarms watch)
+    Panel(
+        "Lambda invocations, errors and throttles / min",
+        "timeseries",
+        (
+            Series("invocations", Source.LAMBDA, "Invocations", "Sum", "aws.lambda.invocations"),
+            Series("errors", Source.LAMBDA, "Errors", "Sum", "aws.lambda.errors"),
+            Series("throttles", Source.LAMBDA, "Throttles", "Sum", "aws.lambda.throttles"),
+        ),
+        (
+            Line("invocations / min", "60 * zero(invocations) / {period}"),
+            Line("errors / min", "60 * zero(errors) / {period}"),
+            Line("throttled requests / min", "60 * zero(throttles) / {period}"),
+        ),
+        "/min",
+        by="function",
+    ),
+    Panel(
+        "Database capacity (ACU)",
+        "timeseries",
+        (
+            Series(
+                "capacity",
+                Source.RDS,
+                "ServerlessDatabaseCapacity",
+                "Average",
+                "aws.rds.serverless_database_capacity",
+                rds="cluster",
+            ),
+        ),
+        (Line("Aurora Serverless v2 capacity", "capacity"),),
+        "ACU",
+    ),
+    Panel(
+        "Database connections",
+        "timeseries",
+        (
+            Series(
+                "cluster",
+                Source.RDS,
+                "DatabaseConnections",
+                "Average",
+                "aws.rds.database_connections",
+                rds="cluster",
+            ),
+            Series(
+                "pooled",
+                Source.RDS,
+                "DatabaseConnections",
+                "Average",
+                "aws.rds.proxy.database_connections",
+                rds="proxy",
+            ),
+            Series(
+                "clients",
+                Source.RDS,
+                "ClientConnections",
+                "Average",
+                "aws.rds.proxy.client_connections",
+                rds="proxy",
+            ),
+        ),
+        (
+            Line("connections to the cluster", "cluster"),
+            Line("RDS Proxy connections to the database", "pooled"),
+            Line("client connections to RDS Proxy", "clients"),
+        ),
+        "count",
+    ),
 )
 
 
@@ -348,7 +425,7 @@ def custom_metrics(panels: tuple[Panel, ...] = PANELS) -> set[MetricName]:
 
 def groups(panel: Panel) -> list[str | None]:
     """The values a custom-metric panel is split by (``[None]`` when it is not split); state
-    machines are the CDK app's to enumerate."""
+    machines and functions are the CDK app's to enumerate."""
     if panel.by is None:
         return [None]
     if panel.by == "service":
@@ -359,8 +436,8 @@ def groups(panel: Panel) -> list[str | None]:
             for f in METRICS[MetricName(s.metric)].emitters
         }
         return [service_name(f) for f in sorted(emitters)]
-    if panel.by == "state_machine":
-        raise ValueError("state machines are enumerated by the stack")
+    if panel.by in ("state_machine", "function"):
+        raise ValueError(f"{panel.by.replace('_', ' ')}s are enumerated by the stack")
     return list(DIMENSION_VALUES[panel.by])
 
 

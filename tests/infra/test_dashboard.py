@@ -13,9 +13,10 @@ import pytest
 
 from infra.dashboards.panels import PANELS
 from prompter.observability import DIMENSION_VALUES, METRICS, NAMESPACE, MetricName, service_name
+from prompter.routes import FUNCTIONS
 from tests.conftest import REFERENCE
 from tests.infra.conftest import STAGE
-from tests.infra.helpers import only
+from tests.infra.helpers import only, resources
 from tests.infra.metric_math import evaluate
 
 GRAFANA = REFERENCE / "grafana_prompter_rollout_dashboard.json"
@@ -59,7 +60,7 @@ def metric_entries(widget: dict[str, Any]) -> list[dict[str, Any]]:
                 "name": name,
                 "dimensions": dict(zip(dims[::2], dims[1::2], strict=True)),
                 "id": options["id"],
-                "stat": options["stat"],
+                "stat": options.get("stat", "Average"),  # CDK leaves out the default statistic
                 "period": options.get("period", widget["properties"].get("period", 300)),
             }
         )
@@ -145,6 +146,57 @@ def test_aws_metrics_are_this_stages(widgets: dict[str, dict[str, Any]]) -> None
                 assert m["dimensions"]["StateMachineArn"].startswith("<Ref:Workflows")
             elif m["namespace"] == "AWS/DynamoDB":
                 assert m["dimensions"]["TableName"].startswith("<Ref:IdempotencyTable")
+            elif m["namespace"] == "AWS/Lambda":
+                assert m["dimensions"]["FunctionName"].startswith("<Ref:Functions"), m
+            elif m["namespace"] == "AWS/RDS":
+                (dimension,) = m["dimensions"].items()
+                assert dimension[0] in ("DBClusterIdentifier", "ProxyName"), m
+                assert dimension[1].startswith("<Ref:DatabaseCluster"), m
+
+
+def test_every_metric_an_alarm_reads_is_on_the_dashboard(
+    template: dict[str, Any], widgets: dict[str, dict[str, Any]]
+) -> None:
+    def dimensions(node: list[dict[str, Any]]) -> dict[str, str]:
+        return {d["Name"]: d["Value"] if isinstance(d["Value"], str) else token(d["Value"]) for d in node}
+
+    on_board = {
+        (m["namespace"], m["name"], tuple(sorted(m["dimensions"].items())))
+        for w in widgets.values()
+        for m in metric_entries(w)
+    }
+    for logical_id, alarm in resources(template, "AWS::CloudWatch::Alarm").items():
+        props = alarm["Properties"]
+        read = [q["MetricStat"]["Metric"] for q in props.get("Metrics", []) if "MetricStat" in q] or [props]
+        for metric in read:
+            key = (
+                metric["Namespace"],
+                metric["MetricName"],
+                tuple(sorted(dimensions(metric["Dimensions"]).items())),
+            )
+            assert key in on_board, f"{logical_id}: {key} is on no widget"
+
+
+def test_functions_and_database_panels(template: dict[str, Any], widgets: dict[str, dict[str, Any]]) -> None:
+    functions = widgets["Lambda invocations, errors and throttles / min"]
+    # One line per function and kind, the migrations function included.
+    assert {e["label"] for e in expressions(functions)} == {
+        f"{kind} / min: {name}"
+        for kind in ("invocations", "errors", "throttled requests")
+        for name in [*FUNCTIONS, "migrate"]
+    }
+    assert value(functions, "errors / min: probe_provider", {"Errors": 30, "Throttles": None}) == 30
+    assert value(functions, "throttled requests / min: migrate", {"Throttles": None}) == 0
+    connections = widgets["Database connections"]
+    by_label = {e["label"]: e["expression"] for e in expressions(connections)}
+    read = {m["id"]: (m["name"], *m["dimensions"]) for m in metric_entries(connections)}
+    assert {label: read[expression.strip()] for label, expression in by_label.items()} == {
+        "connections to the cluster": ("DatabaseConnections", "DBClusterIdentifier"),
+        "RDS Proxy connections to the database": ("DatabaseConnections", "ProxyName"),
+        "client connections to RDS Proxy": ("ClientConnections", "ProxyName"),
+    }
+    (capacity,) = metric_entries(widgets["Database capacity (ACU)"])
+    assert (capacity["name"], capacity["stat"]) == ("ServerlessDatabaseCapacity", "Average")
 
 
 # ---------------------------------------------------------------- what the panels compute

@@ -142,7 +142,8 @@ def test_statistics_follow_how_each_metric_is_read(board: dict[str, Any]) -> Non
                 assert match["agg"] == ("sum" if series.stat in ("Sum", "SampleCount") else "avg")
                 assert METRICS[MetricName(series.metric)].statistic in ("Sum", "Average", "p95")
             if panel.by:
-                assert match["by"] == {"state_machine": "statemachinearn"}.get(panel.by, panel.by)
+                tags = {"state_machine": "statemachinearn", "function": "functionname"}
+                assert match["by"] == tags.get(panel.by, panel.by)
         for line, formula in zip(panel.lines, request["formulas"], strict=True):
             assert set(identifiers(line.formula)) <= set(queries)
             assert formula["alias"] == line.label
