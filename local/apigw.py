@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs
 
+from prompter.api.errors import METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND
 from prompter.routes import (
     CORS_ALLOW_HEADERS,
     CORS_EXPOSE_HEADERS,
@@ -166,12 +167,12 @@ def invoke(event: dict[str, Any]) -> dict[str, Any]:
             return {
                 "statusCode": 405,
                 "headers": {"Content-Type": "application/json", "Allow": ", ".join(allowed)},
-                "body": json.dumps({"detail": {"code": "METHOD_NOT_ALLOWED", "message": message}}),
+                "body": json.dumps({"detail": {"code": METHOD_NOT_ALLOWED, "message": message}}),
             }
         return {
             "statusCode": 404,
             "headers": {"Content-Type": "application/json"},
-            "body": json.dumps({"detail": {"code": "ROUTE_NOT_FOUND", "message": "no such route"}}),
+            "body": json.dumps({"detail": {"code": ROUTE_NOT_FOUND, "message": "no such route"}}),
         }
     function = found[0].function
     module = handler_module(function)

@@ -23,7 +23,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sqlalchemy import Engine
 
 from prompter import routes, runtime, snapstart
-from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, run_task, serve
+from prompter.api.http import (
+    IDEMPOTENCY_HEADER,
+    error_doc,
+    new_resolver,
+    ok_doc,
+    register,
+    request_scope,
+    run_task,
+    serve,
+)
 from prompter.db.brand_profiles import BrandProfileStore
 from prompter.db.engine import build_engine
 from prompter.db.results import ResultStore, RunStore
@@ -46,7 +55,6 @@ from prompter.workflow import CallOutcome, CloseRunTask, FinishRunTask, RecordFa
 
 app = new_resolver()
 snapstart.register()  # SnapStart hooks: drop connections, secrets and random state after a restore
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAY_SECONDS = 24 * 3600
 
 
@@ -177,7 +185,12 @@ def replayable(route: str, org_id: str, template_id: str, work: Any) -> dict[str
     return answer
 
 
-@register(app, routes.RUN_ONCE, responses={**ok_doc(200, RunResult, "OK"), **error_doc(404, 502)})
+@register(
+    app,
+    routes.RUN_ONCE,
+    responses={**ok_doc(200, RunResult, "OK"), **error_doc(404, 502)},
+    headers=(IDEMPOTENCY_HEADER,),
+)
 def run_once(template_id: str, body: Annotated[RunRequest, Body()]) -> RunResult:
     scope = request_scope(app, settings(), body.org_id)
     answer = replayable(
@@ -193,7 +206,12 @@ def run_once(template_id: str, body: Annotated[RunRequest, Body()]) -> RunResult
     return result
 
 
-@register(app, routes.START_RUNS, responses={**ok_doc(202, RunAccepted, "Accepted"), **error_doc(404)})
+@register(
+    app,
+    routes.START_RUNS,
+    responses={**ok_doc(202, RunAccepted, "Accepted"), **error_doc(404)},
+    headers=(IDEMPOTENCY_HEADER,),
+)
 def start_runs(template_id: str, body: Annotated[BatchRunRequest, Body()]) -> Response[RunAccepted]:
     config = settings()
     scope = request_scope(app, config, body.org_id)

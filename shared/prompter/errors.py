@@ -148,6 +148,12 @@ class IdempotencyUnavailable(PrompterError):
         self.retry_after = retry_after
 
 
+class WorkflowUnavailable(RetryableError):
+    """A batch run cannot be started (no RunBatch state machine, or Step Functions refused)."""
+
+    code = "WORKFLOW_UNAVAILABLE"
+
+
 class SweepStorageUnavailable(RetryableError):
     """The version sweep's bucket is not configured or cannot be written."""
 

@@ -21,7 +21,7 @@ from prompter.costguard import cost_problems
 from prompter.countries import country_code
 from prompter.db.results import RunStore
 from prompter.db.templates import TemplateStore
-from prompter.errors import FieldError, InvalidInput, RetryableError, TemplateNotFound
+from prompter.errors import FieldError, InvalidInput, TemplateNotFound, WorkflowUnavailable
 from prompter.observability import MetricName, add_metric, logger
 from prompter.probing import ProbeTarget, VersionRecorder
 from prompter.providers import registry
@@ -35,10 +35,6 @@ from prompter.templates import Scope
 from prompter.workflow import CallOutcome, RunCountryTask
 
 RunStarter = Callable[[str, dict[str, Any]], str]  # (run_id, execution input) -> execution ARN
-
-
-class WorkflowUnavailable(RetryableError):
-    code = "WORKFLOW_UNAVAILABLE"
 
 
 class _RunFields(Model):

@@ -8,7 +8,8 @@ with auth on as deployed (``PROMPTER_REQUIRE_AUTH``, the Cognito authorizer's cl
 Dispatch: schemathesis sends requests in-process to a WSGI application (its WSGI transport; no socket).
 :class:`LambdaGateway` is that application: it turns the WSGI request that schemathesis serialised
 (method, path, query string, headers, body bytes) into a proxy event with ``local.apigw.rest_event`` and
-calls ``local.apigw.invoke``, as API Gateway would. Going through the transport, rather than calling
+calls ``local.apigw.invoke``, as API Gateway would; like its Cognito authorizer, it answers 401 for a
+route that needs a token when the request has no ``Authorization`` header. Going through the transport, rather than calling
 ``invoke`` from the test body, means that checks which send a follow-up request (e.g. the control request
 of a ``Content-Type`` probe) reach the same handlers instead of a network address.
 
@@ -59,6 +60,7 @@ from schemathesis.specs.openapi.checks import (
 from local.apigw import invoke, rest_event
 from local.openapi import SHIPPED
 from prompter import runtime
+from prompter.routes import find_route
 from tests.conftest import wipe
 
 # Fixed seed: each operation's examples are derived from it, so a CI failure replays locally.
@@ -107,6 +109,13 @@ class LambdaGateway:
         raw = environ["wsgi.input"].read(length) if length else None
         if raw is not None:
             headers["Content-Length"] = str(len(raw))
+        route = find_route(method, path)
+        if route is not None and route[0].authorized and not headers.get("Authorization"):
+            # The Cognito authorizer refuses a request without a token before any function runs
+            # (the gateway's Default4xx body; the document's security says which routes need one).
+            body = json.dumps({"detail": {"code": "UNAUTHORIZED", "message": "Unauthorized"}})
+            start_response("401 Unauthorized", [("Content-Type", "application/json")])
+            return [body.encode()]
         event = rest_event(method, path, raw_body=raw, query=query, headers=headers, claims=self.claims)
         if "Content-Type" not in headers:
             # rest_event adds `Content-Type: application/json` by default; forward only what was sent.

@@ -173,6 +173,34 @@ def test_tokens_carry_an_org_the_user_cannot_change(template: dict[str, Any]) ->
     assert "implicit" not in props.get("AllowedOAuthFlows", [])
 
 
+def test_the_authorizer_reads_the_token_the_openapi_document_describes(template: dict[str, Any]) -> None:
+    from infra.constructs.request_models import openapi_document
+    from prompter.api.http import SECURITY_SCHEME
+
+    _, authorizer = only(template, "AWS::ApiGateway::Authorizer")
+    assert authorizer["Properties"]["IdentitySource"] == "method.request.header.Authorization"
+    scheme = openapi_document()["components"]["securitySchemes"][SECURITY_SCHEME]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")  # a bearer token is sent in Authorization
+
+
+def test_every_code_the_gateway_answers_with_is_in_the_error_code_enum(template: dict[str, Any]) -> None:
+    """The gateway's own error bodies name their response type as the code (or a code of the API's)."""
+    from aws_cdk import aws_apigateway as apigw
+
+    from prompter.api.errors import ERROR_CODES, GATEWAY_CODES
+
+    response_types = {
+        getattr(apigw.ResponseType, name).response_type for name in dir(apigw.ResponseType) if name.isupper()
+    }
+    assert set(GATEWAY_CODES) == response_types
+    assert set(GATEWAY_CODES) <= set(ERROR_CODES)
+    for response in resources(template, "AWS::ApiGateway::GatewayResponse").values():
+        body = response["Properties"]["ResponseTemplates"]["application/json"]
+        code = re.fullmatch(r'\{"detail":\{"code":"([^"]+)".*', body)
+        assert code is not None, body
+        assert code.group(1) == "$context.error.responseType" or code.group(1) in ERROR_CODES, body
+
+
 # ---------------------------------------------------------------- functions and layer
 
 

@@ -36,6 +36,52 @@ STATUS: dict[type[errors.PrompterError], HTTPStatus] = {
 }
 
 
+# Codes the API layer answers with itself (no domain error behind them).
+ROUTE_NOT_FOUND = "ROUTE_NOT_FOUND"
+INTERNAL_ERROR = "INTERNAL_ERROR"
+METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"  # the local server, for a known path with another method
+# API Gateway's own answers name their response type as the code (infra/constructs/api.py's
+# gateway responses): every type it has, whichever the stage can meet.
+GATEWAY_CODES = (
+    "ACCESS_DENIED",
+    "API_CONFIGURATION_ERROR",
+    "AUTHORIZER_CONFIGURATION_ERROR",
+    "AUTHORIZER_FAILURE",
+    "BAD_REQUEST_BODY",
+    "BAD_REQUEST_PARAMETERS",
+    "DEFAULT_4XX",
+    "DEFAULT_5XX",
+    "EXPIRED_TOKEN",
+    "INTEGRATION_FAILURE",
+    "INTEGRATION_TIMEOUT",
+    "INVALID_API_KEY",
+    "INVALID_SIGNATURE",
+    "MISSING_AUTHENTICATION_TOKEN",
+    "QUOTA_EXCEEDED",
+    "REQUEST_TOO_LARGE",
+    "RESOURCE_NOT_FOUND",
+    "THROTTLED",
+    "UNAUTHORIZED",
+    "UNSUPPORTED_MEDIA_TYPE",
+    "WAF_FILTERED",
+)
+
+
+def _domain_codes() -> list[str]:
+    """The codes of the error classes of :mod:`prompter.errors`, where every domain error is defined."""
+    return [
+        value.code
+        for value in vars(errors).values()
+        if isinstance(value, type) and issubclass(value, errors.PrompterError)
+    ]
+
+
+# Every ``detail.code`` an error body can carry (the OpenAPI document's enum), sorted.
+ERROR_CODES: tuple[str, ...] = tuple(
+    sorted({*_domain_codes(), ROUTE_NOT_FOUND, INTERNAL_ERROR, METHOD_NOT_ALLOWED, *GATEWAY_CODES})
+)
+
+
 def status_of(error: errors.PrompterError) -> HTTPStatus:
     for cls in type(error).__mro__:
         if cls in STATUS:
@@ -88,7 +134,7 @@ def unsupported_content_type(_: RequestUnsupportedContentType) -> Response[dict[
 
 
 def not_found(_: NotFoundError) -> Response[dict[str, Any]]:
-    return error_response(HTTPStatus.NOT_FOUND, {"code": "ROUTE_NOT_FOUND", "message": "no such route"})
+    return error_response(HTTPStatus.NOT_FOUND, {"code": ROUTE_NOT_FOUND, "message": "no such route"})
 
 
 def unexpected(error: Exception) -> Response[dict[str, Any]]:
@@ -97,7 +143,7 @@ def unexpected(error: Exception) -> Response[dict[str, Any]]:
     return error_response(
         HTTPStatus.INTERNAL_SERVER_ERROR,
         {
-            "code": "INTERNAL_ERROR",
+            "code": INTERNAL_ERROR,
             "message": "unexpected failure; quote the correlation id when reporting it",
             "correlation_id": correlation_id,
         },

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
+from prompter.api.errors import ERROR_CODES
 from prompter.schema_base import Model
 
 
@@ -17,7 +18,10 @@ class FieldProblem(Model):
 class ErrorDetail(Model):
     model_config = ConfigDict(extra="allow")
 
-    code: str
+    code: str = Field(
+        description="The error's stable code (part of the contract)",
+        json_schema_extra={"enum": list(ERROR_CODES)},
+    )
     message: str
     errors: list[FieldProblem] | None = None
     template_id: str | None = None
