@@ -9,9 +9,10 @@ Dispatch: schemathesis sends requests in-process to a WSGI application (its WSGI
 :class:`LambdaGateway` is that application: it turns the WSGI request that schemathesis serialised
 (method, path, query string, headers, body bytes) into a proxy event with ``local.apigw.rest_event`` and
 calls ``local.apigw.invoke``, as API Gateway would; like its Cognito authorizer, it answers 401 for a
-route that needs a token when the request has no ``Authorization`` header. Going through the transport, rather than calling
-``invoke`` from the test body, means that checks which send a follow-up request (e.g. the control request
-of a ``Content-Type`` probe) reach the same handlers instead of a network address.
+route that needs a token when the request has no ``Authorization`` header. Going through the
+transport, rather than calling ``invoke`` from the test body, means that checks which send a
+follow-up request (e.g. the control request of a ``Content-Type`` probe) reach the same handlers
+instead of a network address.
 
 Checks on every response:
 
