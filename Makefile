@@ -67,6 +67,9 @@ synth: $(STAMP) ## synthesise the CDK app offline into cdk.out/
 	$(PY) infra/app.py
 	@echo "wrote cdk.out/: $$(cd cdk.out && ls *.template.json | tr "\n" " ")(CloudFormation) and the assets they name"
 
+sam-env: $(STAMP) ## write env.json for `sam local ... --env-vars env.json` (DATABASE_URL=... names the database)
+	$(PY) -m local.sam_env --stage $(STAGE)
+
 deploy: $(STAMP) ## deploy the stack Prompter-$(STAGE) (needs AWS credentials; STAGE=dev by default)
 	$(CDK) deploy -c stage=$(STAGE) --require-approval broadening
 

@@ -1,6 +1,7 @@
-"""Sample events for every function: an API Gateway proxy event per route of the route table and a
-payload per workflow task. ``python -m local.events`` writes them to ``events/<function>/``; they
-are what ``sam local invoke -e`` takes, and the tests invoke every one of them.
+"""Sample events for every function: an API Gateway proxy event per route of the route table, a
+payload per workflow task, and the CloudFormation request the migration function answers.
+``python -m local.events`` writes them to ``events/<function>/``; they are what
+``sam local invoke -e`` takes, and the tests invoke every one of them.
 
 Ids in paths and payloads are placeholders (:data:`TEMPLATE_ID`, :data:`RUN_ID`) that the tests
 replace with real ones.
@@ -105,6 +106,24 @@ TASKS: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 
+# What the CDK Provider framework passes to functions/migrate, the onEvent handler of the
+# migrations custom resource (infra/constructs/migrations.py): Create and Update upgrade the
+# database to head, Delete leaves it. Also how to migrate a database under `sam local invoke`.
+CUSTOM_RESOURCE_EVENTS: dict[str, dict[str, dict[str, Any]]] = {
+    "migrate": {
+        "custom-resource-create": {
+            "RequestType": "Create",
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:sample-provider-onEvent",
+            "ResponseURL": "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/sample",
+            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/Prompter-dev/sample",
+            "RequestId": "sample-migrations-create",
+            "LogicalResourceId": "MigrationsResource",
+            "ResourceType": "Custom::PrompterMigrations",
+            "ResourceProperties": {"MigrationsHash": "sample"},
+        },
+    },
+}
+
 
 def _stable(event: dict[str, Any], name: str) -> dict[str, Any]:
     """Fixed request ids and times, so regenerating the files changes nothing."""
@@ -135,9 +154,10 @@ def files() -> dict[Path, str]:
     out: dict[Path, str] = {}
     for operation, (function, event) in route_events().items():
         out[ROOT / function / f"{operation}.json"] = json.dumps(event, indent=2, sort_keys=True) + "\n"
-    for function, tasks in TASKS.items():
-        for name, payload in tasks.items():
-            out[ROOT / function / f"{name}.json"] = json.dumps(payload, indent=2, sort_keys=True) + "\n"
+    for group in (TASKS, CUSTOM_RESOURCE_EVENTS):
+        for function, payloads in group.items():
+            for name, payload in payloads.items():
+                out[ROOT / function / f"{name}.json"] = json.dumps(payload, indent=2, sort_keys=True) + "\n"
     return out
 
 
