@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
@@ -159,6 +159,9 @@ class PrompterDatabase(Construct):
         # authentication with the secret (no IAM database auth).
         self.proxy = self.cluster.add_proxy(
             "Proxy",
+            # Proxy names are unique per account and region: named after the stack, so two stages
+            # (Prompter-dev, Prompter-prod) deploy side by side. CDK's default names every one "Proxy".
+            db_proxy_name=f"{Stack.of(self).stack_name}-proxy".lower(),
             secrets=[self.secret],
             vpc=self.vpc,
             vpc_subnets=DATA_SUBNETS,
