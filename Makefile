@@ -45,10 +45,11 @@ test: ## run every test, on SQLite and on a PostgreSQL the run starts itself
 	$(PY) -m compileall -q shared functions local
 	$(PY) -m pytest -n auto --dist loadfile
 
-lint: $(STAMP) ## ruff (lint + format check) and mypy
+lint: $(STAMP) ## ruff (lint + format check), mypy, and the CI workflow against GitHub's schema
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

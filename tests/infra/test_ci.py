@@ -1,0 +1,92 @@
+"""The GitHub Actions workflow a fork runs: push and pull requests run ``make lint``, ``make test``
+and ``make synth`` with the interpreters and tools they need, and ``make lint`` checks the workflow
+itself against GitHub's workflow schema (check-jsonschema's vendored copy, offline)."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from infra.layer import PYTHON_VERSION
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
+TARGETS = ["make lint", "make test", "make synth"]
+
+
+def load(path: Path) -> dict[str, Any]:
+    # YAML 1.2, as GitHub reads it: `on` is a key, not the boolean true.
+    return dict(YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8")))
+
+
+def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in workflow["jobs"].values() for step in job["steps"]]
+
+
+def uses(workflow: dict[str, Any], action: str) -> dict[str, Any]:
+    (found,) = [s for s in steps(workflow) if str(s.get("uses", "")).startswith(f"{action}@")]
+    return found
+
+
+def lint_schema_command(workflow: Path) -> list[str]:
+    """The check-jsonschema line of the Makefile's ``lint`` recipe, for ``workflow``."""
+    lines = (ROOT / "Makefile").read_text(encoding="utf-8").splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("lint:")))
+    recipe = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("\t"):
+            break
+        recipe.append(line.strip())
+    (command,) = [line for line in recipe if "check-jsonschema" in line]
+    words = shlex.split(command.replace("$(BIN)", str(Path(sys.executable).parent)))
+    assert words[-1] == ".github/workflows/*.yml", "make lint checks every workflow"
+    return [*words[:-1], str(workflow)]
+
+
+def test_push_and_pull_requests_run_lint_test_and_synth_in_that_order() -> None:
+    workflow = load(WORKFLOW)
+    assert {"push", "pull_request"} <= set(workflow["on"])
+    (job,) = workflow["jobs"].values()
+    assert job["runs-on"] == "ubuntu-latest"
+    assert 0 < job["timeout-minutes"] <= 60
+    runs = [s["run"].strip() for s in job["steps"] if "run" in s]
+    assert [r for r in runs if r in TARGETS] == TARGETS
+    assert uses(workflow, "actions/checkout") == job["steps"][0]
+
+
+def test_the_interpreters_and_tools_the_targets_need() -> None:
+    workflow = load(WORKFLOW)
+    python = uses(workflow, "actions/setup-python")["with"]
+    versions = str(python["python-version"]).split()
+    assert versions[-1] == "3.11", "the last version listed is python3, the Makefile's PYTHON"
+    assert {PYTHON_VERSION, "3.13"} <= set(versions)  # the layer's bytecode (infra/layer.py); make test-3.13
+    assert python["cache"] == "pip" and python["cache-dependency-path"] == "requirements/dev.lock"
+    assert str(uses(workflow, "actions/setup-node")["with"]["node-version"]) == "20"
+
+
+def test_make_lint_accepts_the_workflow() -> None:
+    checked = subprocess.run(lint_schema_command(WORKFLOW), capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "replacement", "named"),
+    [
+        ("    runs-on: ubuntu-latest\n", "", "'runs-on' is a required property"),  # runs nowhere
+        ("on:\n", "when:\n", "'on' is a required property"),  # no triggers
+        ("    timeout-minutes: 45\n", "    timeout-minutes: soon\n", "'soon' is not of type 'number'"),
+    ],
+)
+def test_make_lint_refuses_a_broken_workflow(tmp_path: Path, line: str, replacement: str, named: str) -> None:
+    text = WORKFLOW.read_text(encoding="utf-8")
+    assert line in text
+    copy = tmp_path / "ci.yml"
+    copy.write_text(text.replace(line, replacement, 1), encoding="utf-8")
+    checked = subprocess.run(lint_schema_command(copy), capture_output=True, text=True, check=False)
+    assert checked.returncode != 0 and named in checked.stdout, checked.stdout
