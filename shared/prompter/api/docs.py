@@ -28,6 +28,21 @@ def _relative(route: routes.Route) -> str:
     return route.path.removeprefix(routes.DOCS.path.rsplit("/", 1)[0] + "/")
 
 
+# Behind the gateway the page is ``/<stage>/api/docs`` while the document's paths start at ``/api``:
+# "Try it out" requests to this origin get the page's prefix (none locally).
+_DOCS_PATTERN = routes.DOCS.path.replace("/", "\\/")  # the page's path as a JavaScript regex
+PREFIX_SCRIPT = f"""
+var prefix = window.location.pathname.replace(/{_DOCS_PATTERN}\\/?$/, "");
+function withPrefix(request) {{
+  var url = new URL(request.url, window.location.href);
+  if (prefix && url.origin === window.location.origin && !url.pathname.startsWith(prefix + "/")) {{
+    url.pathname = prefix + url.pathname;
+    request.url = url.href;
+  }}
+  return request;
+}}
+"""
+
 PAGE = f"""<!doctype html>
 <html lang="en">
 <head>
@@ -38,13 +53,14 @@ PAGE = f"""<!doctype html>
 <body>
 <div id="swagger-ui"></div>
 <script src="{_relative(routes.DOCS_SCRIPT)}"></script>
-<script>
+<script>{PREFIX_SCRIPT}
 window.ui = SwaggerUIBundle({{
   url: "{_relative(routes.OPENAPI)}",
   dom_id: "#swagger-ui",
   docExpansion: "list",
   deepLinking: true,
-  validatorUrl: null
+  validatorUrl: null,
+  requestInterceptor: withPrefix
 }});
 </script>
 </body>
