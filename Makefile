@@ -14,10 +14,10 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 STAGE ?= dev
 CDK := npx --yes aws-cdk@2
 
-.PHONY: help dev test lint format openapi dashboards bench synth sam-env deploy destroy migrate lock postgres browser packages clean
+.PHONY: help dev test test-3.13 lint format openapi dashboards bench synth sam-env deploy destroy migrate lock postgres browser packages clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) \
+	@grep -E '^[a-z0-9.-]+:.*## ' $(MAKEFILE_LIST) \
 		| sed -e 's/$$(PORT)/$(PORT)/g' -e 's/$$(STAGE)/$(STAGE)/g' \
 		| awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
@@ -44,6 +44,11 @@ test: ## run every test, on SQLite and on a PostgreSQL the run starts itself
 	@$(MAKE) --no-print-directory -j2 $(STAMP) packages
 	$(PY) -m compileall -q shared functions local
 	$(PY) -m pytest -n auto --dist loadfile
+	@$(MAKE) --no-print-directory test-3.13
+
+# The Lambda runtime's Python (infra/layer.py PYTHON_VERSION); skipped with one line when absent.
+test-3.13: $(STAMP) postgres ## the unit, provider and contract tests again on Python 3.13, in .venv-3.13, when the machine has it
+	@PY=$(PY) bash scripts/test-python.sh 3.13
 
 lint: $(STAMP) ## ruff (lint + format check), mypy, and the CI workflow against GitHub's schema
 	$(BIN)/ruff check .
@@ -91,4 +96,4 @@ lock: ## re-pin requirements/*.lock from pyproject.toml
 	$(PYTHON) -m uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 -o requirements/dev.lock
 
 clean: ## remove the virtualenv, local database and build output
-	rm -rf $(VENV) .data cdk.out build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-* .data cdk.out build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -6,14 +6,14 @@ Layout (Lambda puts ``/opt/python`` on ``sys.path``)::
     build/layer/<key>/python/prompter/...            shared/prompter, copied
     build/layer/<key>/python/<dependencies>/...      requirements/runtime.lock, for Lambda
 
-The dependencies are installed by pip for the Lambda platform (manylinux2014 aarch64, CPython 3.12),
+The dependencies are installed by pip for the Lambda platform (manylinux2014 aarch64, CPython 3.13),
 binary wheels only, so nothing is compiled and no Docker image is needed. ``runtime.lock`` leaves
 boto3, botocore and urllib3 out (the Lambda runtime provides them; ``make lock`` resolves them but
 does not emit them), pip installs exactly its lines (``--no-deps``), and the build fails if boto3 or
 botocore end up in the layer anyway: the runtime's copy is the one that should load, and it costs
 ~100 ms of cold start if a handler imports it eagerly.
 
-Bytecode: every ``.py`` is compiled by a CPython 3.12 interpreter (the magic number must match the
+Bytecode: every ``.py`` is compiled by a CPython 3.13 interpreter (the magic number must match the
 Lambda runtime's, or Python silently ignores the ``.pyc`` and compiles at every cold start) in
 ``unchecked-hash`` mode: the asset zip does not keep file modification times, so timestamp-checked
 ``.pyc`` would look stale and be recompiled (and never written back: ``/opt`` is read-only) on every
@@ -44,7 +44,9 @@ DOMAIN_PACKAGE = ROOT / "shared" / "prompter"
 BUILD_DIR = ROOT / "build" / "layer"
 
 PLATFORM = "manylinux2014_aarch64"
-PYTHON_VERSION = "3.12"
+# The Lambda runtime's Python (infra/constructs/functions.py RUNTIME): what pip installs for and what
+# compiles the bytecode; `make test-3.13` runs the unit, provider and contract tests on it too.
+PYTHON_VERSION = "3.13"
 # Bump when the build steps change, so cached builds made the old way are not reused.
 BUILDER_VERSION = "2"
 # Installed by the Lambda runtime; the layer must not shadow them.
@@ -144,7 +146,7 @@ def build(target: Path, *, lock_file: Path = LOCK_FILE, package: Path = DOMAIN_P
             "install",
             "--quiet",
             "--disable-pip-version-check",
-            "--no-compile",  # compiled below, by a 3.12 interpreter
+            "--no-compile",  # compiled below, by an interpreter of the runtime's version
             # runtime.lock is the complete set: what the Lambda runtime provides (botocore, which
             # aws-xray-sdk requires, and its urllib3) is left out of it and must not be pulled back in
             "--no-deps",

@@ -123,9 +123,9 @@ def acknowledgements(
         add(
             f"Functions/{function}",
             "L1",
-            "Deferred: pinned to Python 3.12, the version the domain layer is built and tested "
-            "with (local toolchain, SAM build); move RUNTIME in infra/constructs/functions.py to "
-            "the latest Python runtime together with the CI/local interpreter.",
+            "Deferred: pinned to Python 3.13, the version the domain layer is built for and its "
+            "bytecode compiled by, and that make test-3.13 runs the tests on; move PYTHON_VERSION "
+            "in infra/layer.py to the latest Python runtime together with the CI/local interpreter.",
         )
     for function in ("ProbeProvider", "StoreResult"):
         add(

@@ -26,6 +26,7 @@ Logs and traces (SPEC §6), the same on every function:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -41,13 +42,14 @@ from constructs import Construct
 
 from infra.constructs.database import DB_NAME, PROXY_CONNECTION_BUDGET, PrompterDatabase
 from infra.constructs.workflows import executions_arn, state_machine_arn
-from infra.layer import build_layer
+from infra.layer import PYTHON_VERSION, build_layer
 from prompter.routes import FUNCTIONS, ROUTES, Route
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
 
-RUNTIME = lambda_.Runtime.PYTHON_3_12
+# The Python the layer is built for (infra/layer.py PYTHON_VERSION, 3.13): Lambda.Runtime.PYTHON_3_13.
+RUNTIME: lambda_.Runtime = getattr(lambda_.Runtime, "PYTHON_" + PYTHON_VERSION.replace(".", "_"))
 ARCHITECTURE = lambda_.Architecture.ARM_64
 HANDLER = "handler.lambda_handler"
 METRICS_NAMESPACE = "Prompter"
@@ -56,10 +58,15 @@ API_TIMEOUT = Duration.seconds(29)
 LIVE_ALIAS = "live"
 API_MEMORY_MB = 512
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
-# Reserved concurrency per function. Each execution environment holds at most one database
-# connection (PROMPTER_DB_POOL_SIZE=1; a handler runs one request at a time), so the sum is the
-# most connections the functions can ask the proxy for: 20 + 15 + 15 = 50 <= 94, the proxy's
-# budget (50 % of the 189 connections Aurora allows at 1 ACU, see infra/constructs/database.py).
+# Reserved concurrency: off unless the `reserved_concurrency` context asks for it (see
+# reserved_concurrency_of). Lambda keeps 100 of an account's concurrency unreserved, so reserving
+# fails on an account whose quota is below 100 + the reservations (new accounts start lower);
+# without it, the proxy bounds the database connections (docs/decision_log.md).
+RESERVED_CONCURRENCY_CONTEXT = "reserved_concurrency"
+# What `-c reserved_concurrency=true` reserves. Each execution environment holds at most one
+# database connection (PROMPTER_DB_POOL_SIZE=1; a handler runs one request at a time), so the sum is
+# the most connections the functions can ask the proxy for: 20 + 15 + 15 + 1 = 51 <= 94, the
+# proxy's budget (50 % of the 189 connections Aurora allows at 1 ACU, infra/constructs/database.py).
 # It also caps what a burst (or a runaway batch) can cost at the providers.
 RESERVED_CONCURRENCY: dict[str, int] = {"create_template": 20, "probe_provider": 15, "store_result": 15}
 # The deploy-time migration function (functions/migrate): one upgrade at a time, one connection.
@@ -120,6 +127,53 @@ def tracer_of(value: object, default: bool = False) -> bool:
     return bool_of(TRACER_CONTEXT, value, default)
 
 
+def reserved_concurrency_of(value: object) -> dict[str, int] | None:
+    """The ``reserved_concurrency`` context: ``None`` (no function reserves any) when absent or false.
+
+    ``true`` reserves :data:`RESERVED_CONCURRENCY` and :data:`MIGRATE_CONCURRENCY` for the
+    migrations; an object (cdk.json, or ``-c 'reserved_concurrency={"store_result": 30}'``)
+    reserves the numbers it gives and the defaults for the functions it leaves out. The total,
+    one database connection per execution environment, must fit the proxy's connection budget.
+    """
+    if isinstance(value, str) and value.strip().startswith("{"):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError(f"{RESERVED_CONCURRENCY_CONTEXT} is not a JSON object: {value!r}") from None
+    if not isinstance(value, Mapping):
+        try:
+            on = bool_of(RESERVED_CONCURRENCY_CONTEXT, value, False)
+        except ValueError:
+            raise ValueError(
+                f"{RESERVED_CONCURRENCY_CONTEXT} must be true, false or a JSON object of numbers by "
+                f"function name, got {value!r}"
+            ) from None
+        if not on:
+            return None
+        value = {}
+    names = (*FUNCTIONS, MIGRATE_FUNCTION)
+    unknown = sorted(set(value) - set(names))
+    if unknown:
+        raise ValueError(
+            f"{RESERVED_CONCURRENCY_CONTEXT} names unknown functions {unknown}; "
+            f"the functions are {list(names)}"
+        )
+    reserved = {**RESERVED_CONCURRENCY, MIGRATE_FUNCTION: MIGRATE_CONCURRENCY}
+    for name, number in value.items():
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            raise ValueError(
+                f"{RESERVED_CONCURRENCY_CONTEXT}.{name} must be a whole number of at least 1, got {number!r}"
+            )
+        reserved[name] = number
+    total = sum(reserved.values()) * DB_POOL_SIZE
+    if total > PROXY_CONNECTION_BUDGET:
+        raise ValueError(
+            f"{RESERVED_CONCURRENCY_CONTEXT} reserves {total} (one database connection each), more than "
+            f"the proxy connection budget {PROXY_CONNECTION_BUDGET}"
+        )
+    return reserved
+
+
 def functions_with_routes(routes: Iterable[Route] = ROUTES, names: Sequence[str] = FUNCTIONS) -> list[str]:
     """The functions that serve at least one route, in ``FUNCTIONS`` order.
 
@@ -146,13 +200,13 @@ class PrompterFunctions(Construct):
         database: PrompterDatabase,
         idempotency_table: dynamodb.ITable,
         routes: Sequence[Route] = ROUTES,
-        reserved_concurrency: Mapping[str, int] = RESERVED_CONCURRENCY,
+        reserved_concurrency: bool | Mapping[str, int] | None = None,
         cors_allow_origins: Sequence[str] = ("*",),
         log_debug_sample_rate: float | None = None,
         tracer: bool | None = None,
     ) -> None:
-        """``log_debug_sample_rate`` and ``tracer`` default to the context keys of the same names
-        (cdk.json, ``-c``), then to 1 % and off."""
+        """``log_debug_sample_rate``, ``tracer`` and ``reserved_concurrency`` default to the context
+        keys of the same names (cdk.json, ``-c``), then to 1 %, off and none reserved."""
         super().__init__(scope, construct_id)
         context = self.node.try_get_context
         self.log_debug_sample_rate = debug_sample_rate_of(
@@ -161,12 +215,13 @@ class PrompterFunctions(Construct):
             else context(LOG_DEBUG_SAMPLE_RATE_CONTEXT)
         )
         self.tracer = tracer_of(tracer if tracer is not None else context(TRACER_CONTEXT))
+        # By function name (the migrations' included), or None: nothing reserved.
+        self.reserved_concurrency = reserved_concurrency_of(
+            reserved_concurrency
+            if reserved_concurrency is not None
+            else context(RESERVED_CONCURRENCY_CONTEXT)
+        )
         functions_with_routes(routes)  # a route naming an unknown function fails the synth
-        total = (sum(reserved_concurrency[name] for name in FUNCTIONS) + MIGRATE_CONCURRENCY) * DB_POOL_SIZE
-        if total > PROXY_CONNECTION_BUDGET:
-            raise ValueError(
-                f"reserved concurrency {total} exceeds the proxy connection budget {PROXY_CONNECTION_BUDGET}"
-            )
         self.stage = stage
         self.database = database
         # Built at synth time without Docker (infra/layer.py), cached in build/layer: the first
@@ -221,7 +276,7 @@ class PrompterFunctions(Construct):
             calls_providers = name != "create_template"
             self.functions[name] = self.build_function(
                 name,
-                reserved_concurrency=reserved_concurrency[name],
+                reserved_concurrency=self.reserved(name),
                 environment={
                     **database_environment,
                     # Browsers see proxy responses only with CORS headers of their own.
@@ -240,7 +295,7 @@ class PrompterFunctions(Construct):
         # (infra/constructs/migrations.py), with the same database settings as the API functions.
         self.migrate_function = self.build_function(
             MIGRATE_FUNCTION,
-            reserved_concurrency=MIGRATE_CONCURRENCY,
+            reserved_concurrency=self.reserved(MIGRATE_FUNCTION),
             timeout=MIGRATE_TIMEOUT,
             environment=database_environment,
         )
@@ -269,6 +324,10 @@ class PrompterFunctions(Construct):
                     ],
                 )
             )
+
+    def reserved(self, name: str) -> int | None:
+        """The concurrency reserved for function ``name``, or None (the account's unreserved pool)."""
+        return None if self.reserved_concurrency is None else self.reserved_concurrency[name]
 
     @property
     def provider_functions(self) -> tuple[str, ...]:
@@ -325,12 +384,12 @@ class PrompterFunctions(Construct):
         *,
         memory_size: int = API_MEMORY_MB,
         timeout: Duration = API_TIMEOUT,
-        reserved_concurrency: int,
+        reserved_concurrency: int | None = None,
         environment: Mapping[str, str] | None = None,
         snap_start: bool = False,
     ) -> lambda_.Function:
         """The one way a Prompter function is built: code from ``functions/<name>``, the domain layer,
-        Python 3.12 on arm64, Powertools JSON logs kept one month (INFO, DEBUG for a sample of
+        Python 3.13 on arm64, Powertools JSON logs kept one month (INFO, DEBUG for a sample of
         invocations), active tracing, in the VPC's app subnets with the functions' security group,
         and the settings every function reads; with ``snap_start``, SnapStart on published versions
         (its hooks: ``prompter.snapstart``)."""

@@ -107,7 +107,7 @@ FINGERPRINT_MIN_ANSWERS = 10  # per 15 minutes: below it one answer without a fi
 
 # --- Functions ---------------------------------------------------------------------------------
 LAMBDA_ERROR_PERCENT = 5.0  # unhandled errors (crash, timeout, out of memory, a task error)
-LAMBDA_THROTTLE_PERCENT = 1.0  # invocations refused at the reserved concurrency
+LAMBDA_THROTTLE_PERCENT = 1.0  # invocations refused at the reserved or the account's concurrency
 LAMBDA_WINDOW = Window(Duration.minutes(1), datapoints=3, periods=5)
 LAMBDA_MIN_INVOCATIONS = 20  # per minute, as for the API's 5xx
 # Invoked once per deploy (the migrations custom resource): every error or throttle is a failed
@@ -381,9 +381,9 @@ class PrompterMonitoring(Construct):
             threshold=LAMBDA_THROTTLE_PERCENT,
             comparison=GTE,
             description=f"{name} refuses >= {LAMBDA_THROTTLE_PERCENT:g} % of invocation requests at "
-            f"its reserved concurrency {window.describe()} with >= {floor} requests a minute: "
-            "raise it within the RDS Proxy connection budget (infra/constructs/functions.py) or "
-            "find the burst.",
+            f"its reserved concurrency, or the account's, {window.describe()} with >= {floor} "
+            "requests a minute: raise the reserved_concurrency context within the RDS Proxy "
+            "connection budget, or the account's Lambda concurrency quota, or find the burst.",
         )
 
     def _database_alarms(self, database: PrompterDatabase) -> None:
@@ -422,8 +422,9 @@ class PrompterMonitoring(Construct):
             (
                 "ClientConnections",
                 PROXY_CLIENT_CONNECTIONS_PERCENT,
-                "more clients than the functions' reserved concurrency can open: something else "
-                "connects through the proxy, or connections leak",
+                "more clients than the proxy has database connections: with reserved_concurrency "
+                "on, something else connects through the proxy or connections leak; without it, "
+                "requests may wait for a connection, then answer 503 DB_UNAVAILABLE",
             ),
         ):
             limit = math.ceil(PROXY_CONNECTION_BUDGET * percent / 100)

@@ -221,7 +221,7 @@ def test_function_runtime_logging_layer_and_settings(template: dict[str, Any], n
     _, function = function_named(template, name)
     props = function["Properties"]
 
-    assert props["Runtime"] == "python3.12"
+    assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
     assert props["Handler"] == "handler.lambda_handler"
     assert props["MemorySize"] == 512
@@ -243,7 +243,7 @@ def test_function_runtime_logging_layer_and_settings(template: dict[str, Any], n
 def test_layer_ships_the_domain_package_under_python(template: dict[str, Any], outdir: Path) -> None:
     _, layer = only(template, "AWS::Lambda::LayerVersion")
     props = layer["Properties"]
-    assert props["CompatibleRuntimes"] == ["python3.12"]
+    assert props["CompatibleRuntimes"] == ["python3.13"]
     assert props["CompatibleArchitectures"] == ["arm64"]
 
     staged = staged_asset(outdir, props["Content"])
@@ -251,7 +251,7 @@ def test_layer_ships_the_domain_package_under_python(template: dict[str, Any], o
     shipped = staged / "python" / "prompter"
     assert filecmp.cmp(shipped / "routes.py", ROOT / "shared" / "prompter" / "routes.py", shallow=False)
     # Bytecode is compiled into the layer for the Lambda runtime only (tests/infra/test_layer.py).
-    assert {p.name.split(".")[1] for p in shipped.rglob("*.pyc")} == {"cpython-312"}
+    assert {p.name.split(".")[1] for p in shipped.rglob("*.pyc")} == {"cpython-313"}
 
 
 def test_a_route_to_an_unknown_function_fails_the_synth() -> None:
@@ -267,7 +267,7 @@ def test_callers_invoke_a_snapstart_version_through_the_live_alias(
     logical_id, function = function_named(template, name)
     props = function["Properties"]
     assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}
-    assert props["Runtime"] in ("python3.12", "python3.13")  # SnapStart's Python runtimes
+    assert props["Runtime"] == "python3.13"  # SnapStart supports the Python 3.12+ runtimes
     alias = resources(template, "AWS::Lambda::Alias")[live_alias(template, logical_id)]["Properties"]
     (version_id,) = set(get_atts(alias["FunctionVersion"]))
     version = resources(template, "AWS::Lambda::Version")[version_id]["Properties"]

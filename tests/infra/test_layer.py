@@ -1,4 +1,4 @@
-"""The shared layer: domain package + runtime dependencies for Lambda (arm64, CPython 3.12), with
+"""The shared layer: domain package + runtime dependencies for Lambda (arm64, CPython 3.13), with
 compiled bytecode and without boto3; and the cache that builds it once per set of sources."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 from infra import layer
 from tests.infra.helpers import only, resources
 
-# CPython 3.12's bytecode magic number (3531): the Lambda runtime ignores .pyc with another one.
-PY312_MAGIC = (3531).to_bytes(2, "little") + b"\r\n"
+# CPython 3.13's bytecode magic number (3571): the Lambda runtime ignores .pyc with another one.
+PY313_MAGIC = (3571).to_bytes(2, "little") + b"\r\n"
 UNCHECKED_HASH = 0b01  # PEP 552 flags: hash-based, source not checked
 ELF_MACHINE_AARCH64 = 183
 
@@ -38,7 +38,7 @@ def test_layer_holds_the_domain_package_and_its_dependencies(site: Path) -> None
 
 def test_native_extensions_are_built_for_lambda_arm64(site: Path) -> None:
     (extension,) = (site / "pydantic_core").glob("_pydantic_core*.so")
-    assert "cpython-312-aarch64-linux-gnu" in extension.name
+    assert "cpython-313-aarch64-linux-gnu" in extension.name
     header = extension.read_bytes()[:20]
     assert header[:4] == b"\x7fELF"
     assert struct.unpack_from("<H", header, 18)[0] == ELF_MACHINE_AARCH64
@@ -49,21 +49,21 @@ def test_boto3_and_botocore_are_left_to_the_runtime(site: Path) -> None:
     assert not list(site.glob("boto*")), "the Lambda runtime provides boto3/botocore"
 
 
-def test_every_module_ships_unchecked_bytecode_for_python_3_12(site: Path) -> None:
+def test_every_module_ships_unchecked_bytecode_for_python_3_13(site: Path) -> None:
     sources = sorted(site.rglob("*.py"))
     assert len(sources) > 100
     missing = []
     for source in sources:
-        compiled = source.parent / "__pycache__" / f"{source.stem}.cpython-312.pyc"
+        compiled = source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc"
         if not compiled.is_file():
             missing.append(source.relative_to(site))
             continue
         header = compiled.read_bytes()[:8]
-        assert header[:4] == PY312_MAGIC, compiled
+        assert header[:4] == PY313_MAGIC, compiled
         assert int.from_bytes(header[4:8], "little") == UNCHECKED_HASH, compiled
     assert missing == []
     # Nothing compiled for the build machine's interpreter leaks in.
-    assert [p for p in site.rglob("*.pyc") if ".cpython-312." not in p.name] == []
+    assert [p for p in site.rglob("*.pyc") if ".cpython-313." not in p.name] == []
 
 
 def test_every_function_uses_the_layer(template: dict[str, Any]) -> None:
@@ -71,7 +71,7 @@ def test_every_function_uses_the_layer(template: dict[str, Any]) -> None:
     python_functions = {
         k: f
         for k, f in resources(template, "AWS::Lambda::Function").items()
-        if f["Properties"]["Runtime"] == "python3.12"
+        if f["Properties"]["Runtime"] == "python3.13"
     }
     assert len(python_functions) == 4  # create_template, probe_provider, store_result, migrate
     for logical_id, function in python_functions.items():
@@ -159,6 +159,6 @@ def test_forbidden_packages_are_detected(tmp_path: Path) -> None:
     assert layer.forbidden_packages(tmp_path) == ["boto3", "botocore"]
 
 
-def test_bytecode_is_compiled_by_a_python_3_12() -> None:
+def test_bytecode_is_compiled_by_a_python_3_13() -> None:
     python = layer.find_python()
-    assert layer._is_version(python, "3.12")
+    assert layer._is_version(python, "3.13")

@@ -7,8 +7,6 @@ from typing import Any
 
 import pytest
 
-from infra.constructs.database import PROXY_CONNECTION_BUDGET
-from infra.constructs.functions import DB_POOL_SIZE, RESERVED_CONCURRENCY
 from prompter import tracing
 from prompter.routes import FUNCTIONS
 from prompter.settings import ProbeFunctionSettings, StoreFunctionSettings, TemplateFunctionSettings
@@ -162,19 +160,7 @@ def test_the_run_batch_arn_granted_is_the_deployed_state_machine(template: dict[
     assert run_batch_arn_text().rsplit(":", 1)[1].replace("-run-batch", "-reanalyze") in names
 
 
-# ---------------------------------------------------------------- concurrency and idempotency
-
-
-def test_reserved_concurrency_stays_within_the_proxy_connection_budget(template: dict[str, Any]) -> None:
-    reserved = {
-        name: function_named(template, name)[1]["Properties"]["ReservedConcurrentExecutions"]
-        for name in FUNCTIONS
-    }
-    assert reserved == RESERVED_CONCURRENCY
-    assert sum(reserved.values()) * DB_POOL_SIZE <= PROXY_CONNECTION_BUDGET
-    _, target_group = only(template, "AWS::RDS::DBProxyTargetGroup")
-    percent = target_group["Properties"]["ConnectionPoolConfigurationInfo"]["MaxConnectionsPercent"]
-    assert 189 * percent // 100 == PROXY_CONNECTION_BUDGET
+# ---------------------------------------------------------------- idempotency
 
 
 def test_idempotency_table_is_powertools_shaped_with_ttl_and_pitr(template: dict[str, Any]) -> None:

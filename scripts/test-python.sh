@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Run the tests that exercise the interpreter rather than the tooling (unit, provider adapters and
+# their stdlib HTTPS client, the API contract on SQLite and PostgreSQL) on another CPython version,
+# in its own virtualenv .venv-<version> installed from requirements/dev.lock (the lock is universal).
+#
+#   scripts/test-python.sh 3.13 [pytest arguments...]
+#
+# The interpreter is found as the layer build finds the one it compiles bytecode with
+# (infra.layer.find_python: PROMPTER_LAYER_PYTHON, python<version> on PATH, then pyenv's). With
+# none on the machine it prints one line saying so and succeeds. The main virtualenv's interpreter
+# (PY, default .venv/bin/python) only runs the finder; it is never the one tested.
+set -euo pipefail
+
+version="${1:?usage: scripts/test-python.sh <major.minor> [pytest arguments...]}"
+shift
+cd "$(dirname "$0")/.."
+PY="${PY:-.venv/bin/python}"
+venv=".venv-$version"
+suites=(tests/unit tests/providers tests/contract)
+
+main_version="$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+if [[ "$main_version" == "$version" ]]; then
+    echo "test-$version: skipped, the main test run already uses Python $version ($PY)"
+    exit 0
+fi
+
+if ! python="$(PYTHONPATH=. "$PY" -c "
+import sys
+from infra.layer import LayerBuildError, find_python
+try:
+    print(find_python(sys.argv[1]))
+except LayerBuildError:
+    sys.exit(1)
+" "$version")"; then
+    echo "test-$version: skipped, no Python $version interpreter (looked for PROMPTER_LAYER_PYTHON, python$version on PATH, pyenv's $version.*)"
+    exit 0
+fi
+
+stamp="$venv/.installed"
+if [[ ! -x "$venv/bin/python" ]] || [[ "$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$version" ]]; then
+    rm -rf "$venv"
+    "$python" -m venv "$venv"
+fi
+if [[ ! -f "$stamp" || requirements/dev.lock -nt "$stamp" ]]; then
+    echo "test-$version: installing requirements/dev.lock into $venv ($python)"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r requirements/dev.lock
+    touch "$stamp"
+fi
+
+echo "test-$version: ${suites[*]} on $("$venv/bin/python" -c 'import platform; print(platform.python_version())')"
+started=$SECONDS
+"$venv/bin/python" -m pytest -n auto --dist loadfile -p no:cacheprovider "${suites[@]}" "$@"
+echo "test-$version: done in $((SECONDS - started)) s"
