@@ -7,6 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
+# uv installs the locks (a pip install of dev.lock took about three minutes on two cores; uv one).
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv
 PORT ?= 3000
 export PYTHONPATH := $(CURDIR):$(CURDIR)/shared
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -14,7 +17,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 STAGE ?= dev
 CDK := npx --yes aws-cdk@2
 
-.PHONY: help dev test test-3.13 lint format openapi dashboards bench synth sam-env deploy destroy migrate lock postgres browser packages clean
+.PHONY: help dev test venv-3.13 test-3.13 lint format openapi dashboards bench synth sam-env deploy destroy migrate lock postgres browser packages clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9.-]+:.*## ' $(MAKEFILE_LIST) \
@@ -23,7 +26,8 @@ help: ## list the targets
 
 $(STAMP): requirements/dev.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.lock
+	@test -x $(UV) || $(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) pip install --quiet --python $(PY) --compile-bytecode -r requirements/dev.lock
 	@touch $@
 
 dev: $(STAMP) ## serve the whole API at http://127.0.0.1:$(PORT) on a local SQLite file
@@ -39,16 +43,20 @@ packages: ## install the Debian packages the tests need (PostgreSQL 15 server, C
 	@bash scripts/ensure-postgres.sh
 	@bash scripts/ensure-chromium.sh
 
-# The Python packages and the Debian packages install side by side (pip and apt do not share a lock).
+# The Python packages and the Debian packages install side by side (uv and apt do not share a lock).
+# .venv-3.13 is ready before the main run: its document check compares the OpenAPI document there.
 test: ## run every test, on SQLite and on a PostgreSQL the run starts itself
-	@$(MAKE) --no-print-directory -j2 $(STAMP) packages
+	@$(MAKE) --no-print-directory -j2 venv-3.13 packages
 	$(PY) -m compileall -q shared functions local
-	$(PY) -m pytest -n auto --dist loadfile
+	$(PY) -m pytest -n auto --dist loadgroup
 	@$(MAKE) --no-print-directory test-3.13
 
 # The Lambda runtime's Python (infra/layer.py PYTHON_VERSION); skipped with one line when absent.
-test-3.13: $(STAMP) postgres ## the unit, provider and contract tests again on Python 3.13, in .venv-3.13, when the machine has it
-	@PY=$(PY) bash scripts/test-python.sh 3.13
+venv-3.13: $(STAMP) ## install requirements/dev.lock into .venv-3.13 when the machine has Python 3.13
+	@PY=$(PY) UV=$(UV) bash scripts/test-python.sh 3.13 --install-only
+
+test-3.13: venv-3.13 postgres ## the unit, provider and contract tests again on Python 3.13, in .venv-3.13, when the machine has it
+	@PY=$(PY) UV=$(UV) bash scripts/test-python.sh 3.13
 
 lint: $(STAMP) ## ruff (lint + format check), mypy, and the CI workflow against GitHub's schema
 	$(BIN)/ruff check .
@@ -90,7 +98,7 @@ migrate: $(STAMP) ## apply migrations to DATABASE_URL (default: the local SQLite
 RUNTIME_PROVIDED := boto3 botocore s3transfer urllib3
 
 lock: ## re-pin requirements/*.lock from pyproject.toml
-	$(PYTHON) -m pip install --quiet uv
+	$(PYTHON) -m pip install --quiet uv==$(UV_VERSION)
 	$(PYTHON) -m uv pip compile pyproject.toml --universal --python-version 3.11 \
 		$(foreach p,$(RUNTIME_PROVIDED),--no-emit-package $(p)) -o requirements/runtime.lock
 	$(PYTHON) -m uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 -o requirements/dev.lock

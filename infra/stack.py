@@ -24,10 +24,6 @@ from infra.constructs.migrations import PrompterMigrations
 from infra.constructs.monitoring import PrompterMonitoring
 from infra.constructs.workflows import PrompterWorkflows
 from prompter.routes import ROUTES, Route
-from prompter.settings import DatabaseSettings
-
-# The variable DatabaseSettings reads a database URL from (DATABASE_URL); empty when deployed.
-LOCAL_DATABASE_VARIABLE = DatabaseSettings.env_aliases["database_url"]
 
 
 class PrompterStack(Stack):
@@ -63,11 +59,6 @@ class PrompterStack(Stack):
             routes=routes,
             cors_allow_origins=cors_allow_origins,
         )
-        # `sam local` sets only the variables a function's template declares: DATABASE_URL is
-        # declared empty (unset for prompter.settings, which then reads the secret), so that the
-        # env.json of `make sam-env` can point a local invocation at a local PostgreSQL.
-        for function in [*self.functions.functions.values(), self.functions.migrate_function]:
-            function.add_environment(LOCAL_DATABASE_VARIABLE, "")
         self.migrations = PrompterMigrations(
             self, "Migrations", migrate_function=self.functions.migrate_function
         )

@@ -4,6 +4,7 @@
 # in its own virtualenv .venv-<version> installed from requirements/dev.lock (the lock is universal).
 #
 #   scripts/test-python.sh 3.13 [pytest arguments...]
+#   scripts/test-python.sh 3.13 --install-only      (only create or update the virtualenv)
 #
 # The interpreter is found as the layer build finds the one it compiles bytecode with
 # (infra.layer.find_python: PROMPTER_LAYER_PYTHON, python<version> on PATH, then pyenv's). With
@@ -15,12 +16,18 @@ version="${1:?usage: scripts/test-python.sh <major.minor> [pytest arguments...]}
 shift
 cd "$(dirname "$0")/.."
 PY="${PY:-.venv/bin/python}"
+UV="${UV:-.venv/bin/uv}"
+install_only=false
+if [[ "${1:-}" == "--install-only" ]]; then
+    install_only=true
+    shift
+fi
 venv=".venv-$version"
 suites=(tests/unit tests/providers tests/contract)
 
 main_version="$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 if [[ "$main_version" == "$version" ]]; then
-    echo "test-$version: skipped, the main test run already uses Python $version ($PY)"
+    $install_only || echo "test-$version: skipped, the main test run already uses Python $version ($PY)"
     exit 0
 fi
 
@@ -32,19 +39,22 @@ try:
 except LayerBuildError:
     sys.exit(1)
 " "$version")"; then
-    echo "test-$version: skipped, no Python $version interpreter (looked for PROMPTER_LAYER_PYTHON, python$version on PATH, pyenv's $version.*)"
+    $install_only || echo "test-$version: skipped, no Python $version interpreter (looked for PROMPTER_LAYER_PYTHON, python$version on PATH, pyenv's $version.*)"
     exit 0
 fi
 
 stamp="$venv/.installed"
 if [[ ! -x "$venv/bin/python" ]] || [[ "$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$version" ]]; then
     rm -rf "$venv"
-    "$python" -m venv "$venv"
+    "$UV" venv --quiet --python "$python" "$venv"
 fi
 if [[ ! -f "$stamp" || requirements/dev.lock -nt "$stamp" ]]; then
     echo "test-$version: installing requirements/dev.lock into $venv ($python)"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r requirements/dev.lock
+    "$UV" pip install --quiet --python "$venv/bin/python" --compile-bytecode -r requirements/dev.lock
     touch "$stamp"
+fi
+if $install_only; then
+    exit 0
 fi
 
 echo "test-$version: ${suites[*]} on $("$venv/bin/python" -c 'import platform; print(platform.python_version())')"

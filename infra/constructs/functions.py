@@ -44,12 +44,16 @@ from infra.constructs.database import DB_NAME, PROXY_CONNECTION_BUDGET, Prompter
 from infra.constructs.workflows import executions_arn, state_machine_arn
 from infra.layer import PYTHON_VERSION, build_layer
 from prompter.routes import FUNCTIONS, ROUTES, Route
+from prompter.settings import DatabaseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
 
 # The Python the layer is built for (infra/layer.py PYTHON_VERSION, 3.13): Lambda.Runtime.PYTHON_3_13.
 RUNTIME: lambda_.Runtime = getattr(lambda_.Runtime, "PYTHON_" + PYTHON_VERSION.replace(".", "_"))
+
+# The variable DatabaseSettings reads a database URL from (DATABASE_URL); empty when deployed.
+LOCAL_DATABASE_VARIABLE = DatabaseSettings.env_aliases["database_url"]
 ARCHITECTURE = lambda_.Architecture.ARM_64
 HANDLER = "handler.lambda_handler"
 METRICS_NAMESPACE = "Prompter"
@@ -253,6 +257,10 @@ class PrompterFunctions(Construct):
             for provider in SECRET_PROVIDERS
         }
         database_environment = {
+            # Declared empty (unset for prompter.settings, which then reads the secret): `sam local`
+            # sets only the variables a function's template declares, so the env.json of
+            # `make sam-env` can point a local invocation at a local PostgreSQL.
+            LOCAL_DATABASE_VARIABLE: "",
             "PROMPTER_DB_SECRET_ARN": database.secret.secret_arn,
             "PROMPTER_DB_HOST": database.proxy.endpoint,
             "PROMPTER_DB_NAME": DB_NAME,

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine
 
+from infra.layer import PYTHON_VERSION
 from local import events, sam_env
 from prompter import tracing
 from prompter.db.results import RunStore
@@ -48,7 +49,7 @@ RUNTIME_VARIABLES = {
     "AWS_ACCOUNT_ID": "123456789012",
     "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
     "AWS_LAMBDA_LOG_STREAM_NAME": "$LATEST",
-    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+    "AWS_EXECUTION_ENV": f"AWS_Lambda_python{PYTHON_VERSION}",
     "LANG": "en_US.UTF-8",
     "TZ": ":UTC",
     "PATH": "/usr/local/bin:/usr/bin:/bin",
