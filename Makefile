@@ -48,7 +48,7 @@ packages: ## install the Debian packages the tests need (PostgreSQL 15 server, C
 test: ## run every test, on SQLite and on a PostgreSQL the run starts itself
 	@$(MAKE) --no-print-directory -j2 venv-3.13 packages
 	$(PY) -m compileall -q shared functions local
-	$(PY) -m pytest -n auto --dist loadgroup
+	$(PY) -m pytest -n auto --dist loadfile
 	@$(MAKE) --no-print-directory test-3.13
 
 # The Lambda runtime's Python (infra/layer.py PYTHON_VERSION); skipped with one line when absent.

@@ -254,13 +254,3 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     monkeypatch.setattr("prompter.probing.utcnow", lambda: now[0])
     return now
 
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Groups for `pytest -n auto --dist loadgroup` (what `make test` runs): each test module is one
-    group, as with `--dist loadfile`, except the infra tests, which read one synthesised stack: they
-    are one group, so the stack is synthesised by one worker, not once per worker."""
-    for item in items:
-        module = item.path.relative_to(TESTS)
-        group = "infra" if module.parts[0] == "infra" else module.as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))

@@ -1,5 +1,5 @@
 """``make sam-env``'s env.json makes every function of the synthesised template answer its sample
-events under ``sam local``: each event runs the real handler in a fresh interpreter whose
+events under ``sam local``: each function's events run the real handler in a fresh interpreter whose
 environment is exactly what SAM would give the function's container (the variables the template
 declares, each overridden by env.json, plus the variables the Lambda runtime sets), on a new
 PostgreSQL database that the migration function's own sample event migrates."""
@@ -7,8 +7,10 @@ PostgreSQL database that the migration function's own sample event migrates."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,8 +57,9 @@ RUNTIME_VARIABLES = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
 }
 # The Lambda runtime's bootstrap in a few lines: import the handler module from the function's code
-# (on PYTHONPATH with the layer, as /var/task and /opt/python are), call it once with the event on
-# stdin, write the answer (or the error type and message the runtime reports) to the file named.
+# (on PYTHONPATH with the layer, as /var/task and /opt/python are), then, as a warm container does,
+# call it once per event read from stdin, writing each answer (or the error type and message the
+# runtime reports) as one line to the file descriptor named.
 BOOTSTRAP = """
 import json, os, sys, time, uuid
 import handler
@@ -66,22 +69,63 @@ class Context:
     function_version = os.environ["AWS_LAMBDA_FUNCTION_VERSION"]
     memory_limit_in_mb = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:" + function_name
-    aws_request_id = str(uuid.uuid4())
     log_group_name = os.environ["AWS_LAMBDA_LOG_GROUP_NAME"]
     log_stream_name = os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]
-    _deadline = time.time() + int(os.environ["AWS_LAMBDA_FUNCTION_TIMEOUT"])
+
+    def __init__(self):
+        self.aws_request_id = str(uuid.uuid4())
+        self._deadline = time.time() + int(os.environ["AWS_LAMBDA_FUNCTION_TIMEOUT"])
 
     def get_remaining_time_in_millis(self):
         return max(0, int((self._deadline - time.time()) * 1000))
 
-event = json.load(sys.stdin)
-try:
-    answer = {"result": handler.lambda_handler(event, Context())}
-except Exception as error:
-    answer = {"errorType": type(error).__name__, "errorMessage": str(error)}
-with open(sys.argv[1], "w", encoding="utf-8") as out:
-    json.dump(answer, out)
+answers = os.fdopen(int(sys.argv[1]), "w", encoding="utf-8")
+for line in sys.stdin:
+    try:
+        answer = {"result": handler.lambda_handler(json.loads(line), Context())}
+    except Exception as error:
+        answer = {"errorType": type(error).__name__, "errorMessage": str(error)}
+    answers.write(json.dumps(answer) + "\\n")
+    answers.flush()
 """
+
+
+class Container:
+    """One function's container: a fresh interpreter with exactly ``environment``, kept warm across
+    invocations (as ``sam local start-api --warm-containers`` does)."""
+
+    def __init__(self, function: str, logical_id: str, environment: dict[str, str], tmp: Path) -> None:
+        self.logical_id = logical_id
+        self.log = tmp / f"{logical_id}.log"
+        read, write = os.pipe()
+        code = ROOT / "functions" / function
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(  # this interpreter, a fixed bootstrap
+                [sys.executable, "-c", BOOTSTRAP, str(write)],
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=log,
+                env={**environment, "PYTHONPATH": f"{code}:{ROOT / 'shared'}"},
+                cwd=tmp,
+                text=True,
+                pass_fds=(write,),
+            )
+        os.close(write)
+        self.answers = os.fdopen(read, encoding="utf-8")
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(event) + "\n")
+        self.process.stdin.flush()
+        line = self.answers.readline()
+        assert line, (self.logical_id, self.log.read_text(encoding="utf-8")[-3000:])
+        return json.loads(line)
+
+    def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+        self.answers.close()
 
 
 def declared(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
@@ -108,26 +152,6 @@ def sam_environment(template: dict[str, Any], logical_id: str, overrides: dict[s
         value = overrides.get(variable, value)
         env[variable] = "" if isinstance(value, dict | list) or value is None else str(value)
     return env
-
-
-def invoke(
-    function: str, logical_id: str, environment: dict[str, str], event: dict[str, Any], tmp: Path
-) -> Any:
-    out = tmp / "answer.json"
-    out.unlink(missing_ok=True)
-    code = ROOT / "functions" / function
-    completed = subprocess.run(  # this interpreter, a fixed bootstrap
-        [sys.executable, "-c", BOOTSTRAP, str(out)],
-        input=json.dumps(event),
-        env={**environment, "PYTHONPATH": f"{code}:{ROOT / 'shared'}"},
-        cwd=tmp,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert completed.returncode == 0 and out.is_file(), (logical_id, completed.stderr[-3000:])
-    return json.loads(out.read_text(encoding="utf-8"))
 
 
 def load(path: Path, ids: dict[str, str]) -> dict[str, Any]:
@@ -242,9 +266,17 @@ def test_env_json_is_not_committed() -> None:
 # ---------------------------------------------------------------- every sample event under env.json
 
 
+@pytest.fixture
+def containers() -> Iterator[dict[str, Container]]:
+    started: dict[str, Container] = {}
+    yield started
+    for container in started.values():
+        container.stop()
+
+
 @pytest.mark.postgres
 def test_every_function_answers_its_sample_events_under_env_json(
-    template: dict[str, Any], pg_cluster: Any, tmp_path: Path
+    template: dict[str, Any], pg_cluster: Any, tmp_path: Path, containers: dict[str, Container]
 ) -> None:
     # A new, empty database: the migration function's sample event migrates it, as under
     # `sam local invoke <Migrate> -e events/migrate/custom-resource-create.json --env-vars env.json`.
@@ -253,10 +285,11 @@ def test_every_function_answers_its_sample_events_under_env_json(
     ids = {name: function_named(template, name)[0] for name in ALL_FUNCTIONS}
 
     def call(function: str, event: dict[str, Any]) -> Any:
-        logical_id = ids[function]
-        return invoke(
-            function, logical_id, sam_environment(template, logical_id, env[logical_id]), event, tmp_path
-        )
+        if function not in containers:
+            logical_id = ids[function]
+            environment = sam_environment(template, logical_id, env[logical_id])
+            containers[function] = Container(function, logical_id, environment, tmp_path)
+        return containers[function].invoke(event)
 
     def route(operation: str, placeholders: dict[str, str], workspace: str | None = None) -> dict[str, Any]:
         (function,) = [r.function for r in ROUTES if r.operation_id == operation]
