@@ -24,9 +24,11 @@ help: ## list the targets
 		| sed -e 's/$$(PORT)/$(PORT)/g' -e 's/$$(STAGE)/$(STAGE)/g' \
 		| awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements/dev.lock
+$(UV):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@test -x $(UV) || $(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(STAMP): requirements/dev.lock | $(UV)
 	$(UV) pip install --quiet --python $(PY) --compile-bytecode -r requirements/dev.lock
 	@touch $@
 
@@ -43,16 +45,16 @@ packages: ## install the Debian packages the tests need (PostgreSQL 15 server, C
 	@bash scripts/ensure-postgres.sh
 	@bash scripts/ensure-chromium.sh
 
-# The Python packages and the Debian packages install side by side (uv and apt do not share a lock).
+# The two virtualenvs and the Debian packages install side by side (uv and apt share no lock).
 # .venv-3.13 is ready before the main run: its document check compares the OpenAPI document there.
 test: ## run every test, on SQLite and on a PostgreSQL the run starts itself
-	@$(MAKE) --no-print-directory -j2 venv-3.13 packages
+	@$(MAKE) --no-print-directory -j3 $(STAMP) venv-3.13 packages
 	$(PY) -m compileall -q shared functions local
 	$(PY) -m pytest -n auto --dist loadfile
 	@$(MAKE) --no-print-directory test-3.13
 
 # The Lambda runtime's Python (infra/layer.py PYTHON_VERSION); skipped with one line when absent.
-venv-3.13: $(STAMP) ## install requirements/dev.lock into .venv-3.13 when the machine has Python 3.13
+venv-3.13: | $(UV) ## install requirements/dev.lock into .venv-3.13 when the machine has Python 3.13
 	@PY=$(PY) UV=$(UV) bash scripts/test-python.sh 3.13 --install-only
 
 test-3.13: venv-3.13 postgres ## the unit, provider and contract tests again on Python 3.13, in .venv-3.13, when the machine has it

@@ -42,7 +42,7 @@ def test_the_runtime_is_the_python_the_layer_is_built_for() -> None:
 
 def test_make_test_ends_with_the_run_on_the_runtime_python() -> None:
     version = layer.PYTHON_VERSION
-    assert recipe("test")[0] == f"@$(MAKE) --no-print-directory -j2 venv-{version} packages"
+    assert recipe("test")[0] == f"@$(MAKE) --no-print-directory -j3 $(STAMP) venv-{version} packages"
     assert recipe("test")[-1] == f"@$(MAKE) --no-print-directory test-{version}"
     assert recipe(f"venv-{version}") == [
         f"@PY=$(PY) UV=$(UV) bash scripts/test-python.sh {version} --install-only"
