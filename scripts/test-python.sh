@@ -64,5 +64,8 @@ fi
 
 echo "test-$version: ${suites[*]} (PostgreSQL) on $("$venv/bin/python" -c 'import platform; print(platform.python_version())')"
 started=$SECONDS
-env -u PYTHONDONTWRITEBYTECODE "$venv/bin/python" -m pytest -n auto --dist loadfile -p no:cacheprovider "${select[@]}" "${suites[@]}" "$@"
+# A quarter of the generated examples (tests/examples.py, the fuzz's PROMPTER_FUZZ_EXAMPLES): this
+# run checks the interpreter; the main run draws them all.
+env -u PYTHONDONTWRITEBYTECODE PROMPTER_HYPOTHESIS_SHARE=0.25 PROMPTER_FUZZ_EXAMPLES=10 \
+    "$venv/bin/python" -m pytest -n auto --dist loadfile -p no:cacheprovider "${select[@]}" "${suites[@]}" "$@"
 echo "test-$version: done in $((SECONDS - started)) s"

@@ -252,11 +252,12 @@ def test_unknown_error_codes_fall_back_to_the_status(server: Any) -> None:
 
 
 def test_read_timeout_is_unavailable(server: Any) -> None:
-    server.reply(200, CONVERSE, delay=3.0)
+    server.reply(200, CONVERSE, delay=5.0)
     started = time.monotonic()
     with pytest.raises(ProviderUnavailable) as caught:
         chat(server.url, timeout=0.5)
-    assert time.monotonic() - started < 2.0
+    # Gave up well before the answer (5 s) came; the margin absorbs first imports on a busy machine.
+    assert time.monotonic() - started < 4.0
     assert caught.value.details["reason"] == "timed out"
     assert len(server.requests) == 1
 

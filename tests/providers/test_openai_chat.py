@@ -253,11 +253,12 @@ def test_errors_are_classified(
 
 
 def test_read_timeout_is_unavailable(server: Any) -> None:
-    server.reply(200, COMPLETION, delay=3.0)
+    server.reply(200, COMPLETION, delay=5.0)
     started = time.monotonic()
     with pytest.raises(ProviderUnavailable) as caught:
         chat(server.url, timeout=0.5)
-    assert time.monotonic() - started < 2.0
+    # Gave up well before the answer (5 s) came; the margin absorbs first imports on a busy machine.
+    assert time.monotonic() - started < 4.0
     assert caught.value.details["reason"] == "timed out"
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from prompter.analysis import Brand, analyse, cited_domains
 from tests.conftest import ANALYSIS_VECTORS_PATH
+from tests.examples import examples
 
 CASES = json.loads(ANALYSIS_VECTORS_PATH.read_text("utf-8"))["analysis_cases"]
 
@@ -50,7 +51,7 @@ FULL_WIDTH = {c: chr(ord(c) + 0xFEE0) for c in string.ascii_letters + string.dig
 
 
 @given(texts, st.randoms(use_true_random=False))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_case_and_nfkc_variants_never_change_counts(text: str, rnd: Any) -> None:
     variant = "".join(
         FULL_WIDTH[c] if c in FULL_WIDTH and rnd.random() < 0.3 else c.swapcase() if rnd.random() < 0.5 else c
@@ -60,7 +61,7 @@ def test_case_and_nfkc_variants_never_change_counts(text: str, rnd: Any) -> None
 
 
 @given(texts, texts)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_text_appended_after_a_match_never_changes_its_rank(text: str, appended: str) -> None:
     """A brand that the appended text does not mention keeps its rank and rank source."""
     before = analyse(text, BRANDS).brands
@@ -72,7 +73,7 @@ def test_text_appended_after_a_match_never_changes_its_rank(text: str, appended:
 
 
 @given(texts, st.sampled_from(WORDS), st.sampled_from(["", "/", "/Thorne-Research", "?q=Avea"]), st.data())
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_a_url_never_creates_a_mention(text: str, word: str, tail: str, data: st.DataObject) -> None:
     host = word.replace(" ", "-").lower()
     url = f"https://www.{host}.com{tail}"

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prompter.brand_profiles import MAX_ALIASES, MAX_COMPETITORS, canonical_json, problems, snapshot
+from tests.examples import examples
 
 COMPETITORS = [
     {"name": "Thorne", "aliases": ["Thorne Research"]},
@@ -37,7 +38,7 @@ aliases = st.lists(
 
 
 @given(aliases, st.randoms(use_true_random=False))
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_alias_order_case_and_competitor_order_do_not_change_the_id(names: list[str], rnd: object) -> None:
     shuffled = list(names)
     rnd.shuffle(shuffled)  # type: ignore[attr-defined]

@@ -23,6 +23,7 @@ from prompter.identity import (
     normalize_text,
 )
 from tests.conftest import VECTORS_PATH
+from tests.examples import examples
 
 VECTORS = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
 CASES = {case["name"]: case for case in VECTORS["config_hash_cases"]}
@@ -126,7 +127,7 @@ def _shuffled(value: Any, rnd: Any) -> Any:
     return value
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(inference=params, retrieval=params, response_format=params, rnd=st.randoms(use_true_random=False))
 def test_key_order_never_changes_the_hash(
     inference: dict[str, Any], retrieval: dict[str, Any], response_format: dict[str, Any], rnd: Any
@@ -144,7 +145,7 @@ def test_key_order_never_changes_the_hash(
 words = st.lists(st.text(alphabet="abcXYZ{}_.!?é日", min_size=1, max_size=6), min_size=1, max_size=6)
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(
     lines=st.lists(words, min_size=1, max_size=4),
     gaps=st.lists(st.text(alphabet=" \t", min_size=1, max_size=4), min_size=40, max_size=40),
@@ -185,7 +186,7 @@ def test_changing_a_generation_field_changes_the_hash(field: str) -> None:
     assert config_hash(changed) != config_hash(BASE)
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(
     org_id=st.text(max_size=10),
     workspace_id=st.text(max_size=10),
@@ -215,7 +216,7 @@ def test_scope_fields_never_enter_the_hash(
     assert config_hash(scoped) == CASES["base"]["config_hash"]
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(value=st.floats(allow_nan=False, allow_infinity=False, min_value=-1e9, max_value=1e9))
 def test_float_rounding_is_idempotent_and_integral_floats_are_ints(value: float) -> None:
     once = canonical_config({**BASE, "inference_params": {"x": value}})["inference_params"]["x"]

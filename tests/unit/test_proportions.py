@@ -16,6 +16,7 @@ from scipy import stats
 
 from prompter.proportions import FISHER, Z_TEST, benjamini_hochberg, two_proportion_test, wilson_interval
 from tests.conftest import ANALYSIS_VECTORS_PATH
+from tests.examples import examples
 
 VECTORS = json.loads(ANALYSIS_VECTORS_PATH.read_text("utf-8"))
 
@@ -60,7 +61,7 @@ tables = st.tuples(st.integers(1, 300), st.integers(1, 300)).flatmap(
 
 
 @given(st.integers(1, 2000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_wilson_matches_scipy(kn: tuple[int, int]) -> None:
     k, n = kn
     low, high = wilson(k, n)
@@ -69,7 +70,7 @@ def test_wilson_matches_scipy(kn: tuple[int, int]) -> None:
 
 
 @given(tables)
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 def test_the_test_matches_scipy(table: tuple[int, int, int, int]) -> None:
     k1, n1, k2, n2 = table
     found = two_proportion_test((k1, n1), (k2, n2))
@@ -87,7 +88,7 @@ def test_the_test_matches_scipy(table: tuple[int, int, int, int]) -> None:
 
 
 @given(st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=60))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_benjamini_hochberg_matches_scipy(p_values: list[float]) -> None:
     expected = stats.false_discovery_control(p_values, method="bh")
     assert benjamini_hochberg(p_values) == pytest.approx(list(expected), rel=1e-12, abs=1e-15)

@@ -9,6 +9,7 @@ from scipy import stats
 
 from prompter.proportions import two_proportion_test
 from prompter.visibility import Tally, cell_figures, drift_impact, tallies
+from tests.examples import examples
 from tests.unit.test_proportions import wilson
 
 
@@ -51,7 +52,7 @@ families = st.dictionaries(
 
 
 @given(families)
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_drift_cells_test_each_cell_and_correct_across_the_transition(family: dict) -> None:  # type: ignore[type-arg]
     before = {key: Tally(n=b[1], mentioned=b[0]) for key, (b, _) in family.items()}
     after = {key: Tally(n=a[1], mentioned=a[0]) for key, (_, a) in family.items()}
