@@ -253,4 +253,3 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     now = [datetime(2026, 11, 26, 9, 15, tzinfo=UTC)]
     monkeypatch.setattr("prompter.probing.utcnow", lambda: now[0])
     return now
-
