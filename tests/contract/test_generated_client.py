@@ -28,6 +28,7 @@ from local.openapi import SHIPPED
 from prompter.api.http import CORRELATION_HEADER, IDEMPOTENCY_HEADER, ORG_CLAIM
 from prompter.providers import registry
 from prompter.routes import find_route
+from tests.integration.test_walkthrough import PICKS
 from tests.workflows.conftest import Workflows, aws, backoff_waits, moto_sfn, workflows  # noqa: F401
 
 PACKAGE = "prompter_generated_client"
@@ -161,14 +162,6 @@ SAME_CONFIG = {
 PROFILE = {
     "brand": {"name": "Avea", "aliases": ["AVEA Life"]},
     "competitors": [{"name": "Elysium", "aliases": ["Elysium Health"]}, {"name": "Timeline"}],
-}
-PICKS = {
-    "workspace_id": "ws-avea",
-    "name": "Longevity picks",
-    "model_id": "gpt-4o",
-    "user_prompt_template": "Which longevity supplement brands would you recommend in {{country}}?",
-    "country_set": ["US", "DE"],
-    "inference_params": {"temperature": 0.7, "max_tokens": 256},
 }
 
 

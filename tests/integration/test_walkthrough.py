@@ -21,6 +21,17 @@ PROFILE = {
 }
 
 
+# The README walk-through's template (also driven through a generated client, tests/contract).
+PICKS = {
+    "workspace_id": "ws-avea",
+    "name": "Longevity picks",
+    "model_id": "gpt-4o",
+    "user_prompt_template": "Which longevity supplement brands would you recommend in {{country}}?",
+    "country_set": ["US", "DE"],
+    "inference_params": {"temperature": 0.7, "max_tokens": 256},
+}
+
+
 def call(base: str, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
     status, _, text = request(method, base + path, payload)
     return status, json.loads(text) if text else None
@@ -55,15 +66,7 @@ def test_the_readme_walk_through_answers_what_it_shows(base_url: str) -> None:  
         ("Elysium", 1),
         ("Timeline", None),
     ]
-    template_body = {
-        "workspace_id": "ws-avea",
-        "name": "Longevity picks",
-        "model_id": "gpt-4o",
-        "user_prompt_template": "Which longevity supplement brands would you recommend in {{country}}?",
-        "country_set": ["US", "DE"],
-        "inference_params": {"temperature": 0.7, "max_tokens": 256},
-    }
-    status, template = call(base_url, "POST", "/api/prompt-templates", template_body)
+    status, template = call(base_url, "POST", "/api/prompt-templates", PICKS)
     assert status == 201, template
     first = batch(base_url, template["id"])
     assert (first["status"], first["samples"], first["succeeded"], len(first["countries"])) == (
