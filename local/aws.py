@@ -58,10 +58,38 @@ def make_moto_dynamodb_atomic() -> None:
 
 @contextlib.contextmanager
 def local_aws() -> Iterator[list[str]]:
-    """Start moto and create the resources; yields a description of what was set up."""
+    """Start moto and create the resources; yields a description of what was set up.
+
+    The credentials, resource names and state machine ARNs it exports are those the functions read;
+    a variable already set is kept. On exit every variable is back to what it was, so nothing later
+    in the process uses credentials or resources that no longer exist.
+    """
     if os.environ.get("PROMPTER_LOCAL_AWS", "on").lower() == "off":
         yield ["AWS: the environment's own (PROMPTER_LOCAL_AWS=off)"]
         return
+    from local.stepfunctions import STATE_MACHINE_ENV
+
+    exported = [
+        *_FAKE_CREDENTIALS,
+        "PROMPTER_IDEMPOTENCY_TABLE",
+        "PROMPTER_EVENT_BUS_NAME",
+        "PROMPTER_SWEEP_BUCKET",
+        *STATE_MACHINE_ENV.values(),
+    ]
+    before = {name: os.environ.get(name) for name in exported}
+    try:
+        with _moto() as described:
+            yield described
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def _moto() -> Iterator[list[str]]:
     for key, value in _FAKE_CREDENTIALS.items():
         os.environ[key] = value
     import boto3
@@ -87,19 +115,12 @@ def local_aws() -> Iterator[list[str]]:
         os.environ.setdefault("PROMPTER_SWEEP_BUCKET", SWEEP_BUCKET)
         install_lambda_seam()
         machines = create_state_machines(boto3.client("stepfunctions"))
-        # The ARNs exist only while this mock runs: unset on exit what was set here, so nothing
-        # later in the process starts executions against a state machine that is gone.
-        exported = [STATE_MACHINE_ENV[name] for name in machines if STATE_MACHINE_ENV[name] not in os.environ]
         for name, arn in machines.items():
             os.environ.setdefault(STATE_MACHINE_ENV[name], arn)
-        try:
-            yield [
-                f"AWS: in-process (moto): DynamoDB table {IDEMPOTENCY_TABLE} de-duplicates probes, "
-                f"EventBridge bus {EVENT_BUS} receives drift events, S3 bucket {SWEEP_BUCKET} holds "
-                "the version sweep's target lists",
-                f"Workflows: Step Functions state machines {', '.join(machines)} execute "
-                "infra/workflows/*.asl.json in-process; their Lambda tasks call the handlers directly",
-            ]
-        finally:
-            for key in exported:
-                os.environ.pop(key, None)
+        yield [
+            f"AWS: in-process (moto): DynamoDB table {IDEMPOTENCY_TABLE} de-duplicates probes, "
+            f"EventBridge bus {EVENT_BUS} receives drift events, S3 bucket {SWEEP_BUCKET} holds "
+            "the version sweep's target lists",
+            f"Workflows: Step Functions state machines {', '.join(machines)} execute "
+            "infra/workflows/*.asl.json in-process; their Lambda tasks call the handlers directly",
+        ]

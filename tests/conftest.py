@@ -3,6 +3,7 @@ client that sends real API Gateway proxy events to the deployed ``lambda_handler
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -19,6 +20,7 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 from sqlalchemy import create_engine, text
 
+import local.server  # noqa: F401  (its import sets the local defaults, as `make dev` does: before any test)
 from local.apigw import invoke, response_headers, rest_event
 from prompter import runtime
 from prompter.db.migrate import upgrade
@@ -29,6 +31,39 @@ TESTS = Path(__file__).resolve().parent
 VECTORS_PATH = TESTS / "vectors" / "identity.json"
 ANALYSIS_VECTORS_PATH = TESTS / "vectors" / "analysis.json"
 REFERENCE = TESTS / "reference"
+
+# The variables the functions configure themselves from. A test (with its fixtures, setup to
+# teardown) must leave them as it found them: a table name or credentials left behind by one test
+# make a later test on the same worker reach for AWS resources that no longer exist.
+CONFIGURATION_PREFIXES = ("PROMPTER_", "AWS_", "DATABASE_URL")
+_CONFIGURATION_BEFORE = pytest.StashKey[dict[str, str]]()
+
+
+def configuration() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name.startswith(CONFIGURATION_PREFIXES)}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    item.stash[_CONFIGURATION_BEFORE] = configuration()
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    before = item.stash.get(_CONFIGURATION_BEFORE, None)
+    if call.when != "teardown" or before is None or not report.passed:
+        return
+    after = configuration()
+    changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+    if changed:
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{item.nodeid} left the environment changed: {', '.join(changed)} "
+            "(set them with monkeypatch, or restore them)"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -187,14 +222,20 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsFakes]:
     from prompter.providers import registry
 
     make_moto_dynamodb_atomic()
+    # The credentials have their own monkeypatch, undone when this fixture ends: an outer moto mock
+    # (tests/observability) puts back, when it stops, the credentials it found, so these must be
+    # gone by then, not restored after it.
+    credentials = pytest.MonkeyPatch()
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
+        credentials.setenv(name, value)
+    with contextlib.ExitStack() as stack:
+        stack.callback(credentials.undo)
+        stack.enter_context(mock_aws())
         dynamodb = boto3.client("dynamodb")
         dynamodb.create_table(
             TableName="prompter-idempotency",

@@ -21,7 +21,7 @@ from tests.integration.test_templates_api import TEMPLATES, body
 def base_url(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/local.db")
     for name in ("PROMPTER_IDEMPOTENCY_TABLE", "PROMPTER_EVENT_BUS_NAME", "AWS_ACCESS_KEY_ID"):
-        monkeypatch.delenv(name, raising=False)  # local_aws sets them; monkeypatch restores them
+        monkeypatch.delenv(name, raising=False)  # local_aws then exports its own
     runtime.reset()
     with local_aws():
         assert migrate().endswith("local.db")  # the server migrates on start

@@ -165,13 +165,17 @@ def scenario(
     handlers: dict[str, HandlerFn],
 ) -> None:
     """``handlers``: each function's own lambda_handler (before :func:`as_deployed` wrapped it)."""
-    from local.aws import EVENT_BUS, IDEMPOTENCY_TABLE
 
     api = flows.api
 
-    def reconfigure(name: str, value: str) -> None:
-        mp.setenv(name, value)  # restored when the scenario's monkeypatch is undone
-        runtime.reset()  # the functions read their settings afresh
+    @contextlib.contextmanager
+    def reconfigured(name: str, value: str) -> Iterator[None]:
+        """The functions with one setting changed (read afresh), then as before."""
+        with pytest.MonkeyPatch.context() as setting:
+            setting.setenv(name, value)
+            runtime.reset()
+            yield
+        runtime.reset()
 
     def ensure(template_id: str) -> Any:
         return api.post(f"{TEMPLATES}/{template_id}/ensure-version", {})
@@ -203,20 +207,18 @@ def scenario(
 
     # the provider ships a new build while drift events cannot be published: drift counted by the
     # probe (probe_provider) and by a run (store_result), with DriftEventPublishFailures in both
-    reconfigure("PROMPTER_EVENT_BUS_NAME", "no-such-bus")
-    openai.generation += 1
-    now[0] += timedelta(hours=1)
-    assert ensure(main["id"]).body["is_new_version"] is True
-    openai.generation += 1
-    expect(run_once(main["id"]), 200)  # store_result: ResultsInserted, OpenAIFingerprintPresent
-    reconfigure("PROMPTER_EVENT_BUS_NAME", EVENT_BUS)
+    with reconfigured("PROMPTER_EVENT_BUS_NAME", "no-such-bus"):
+        openai.generation += 1
+        now[0] += timedelta(hours=1)
+        assert ensure(main["id"]).body["is_new_version"] is True
+        openai.generation += 1
+        expect(run_once(main["id"]), 200)  # store_result: ResultsInserted, OpenAIFingerprintPresent
 
     # the idempotency store fails: a probe (probe de-duplication) still runs, a run with an
     # Idempotency-Key (replays) is refused; both count IdempotencyStoreErrors
-    reconfigure("PROMPTER_IDEMPOTENCY_TABLE", "no-such-table")
-    expect(ensure(main["id"]), 200)
-    expect(run_once(main["id"], headers={"Idempotency-Key": "obs-1"}), 503, "IDEMPOTENCY_UNAVAILABLE")
-    reconfigure("PROMPTER_IDEMPOTENCY_TABLE", IDEMPOTENCY_TABLE)
+    with reconfigured("PROMPTER_IDEMPOTENCY_TABLE", "no-such-table"):
+        expect(ensure(main["id"]), 200)
+        expect(run_once(main["id"], headers={"Idempotency-Key": "obs-1"}), 503, "IDEMPOTENCY_UNAVAILABLE")
 
     # a result that cannot be written (ResultStoreFailures; the request is a 503)
     from prompter.db.results import ResultStore
@@ -231,11 +233,10 @@ def scenario(
     # the database is unreachable: every function answers 503 (DbUnavailable)
     from local.pgcluster import free_port
 
-    reconfigure("DATABASE_URL", f"postgresql+pg8000://postgres@127.0.0.1:{free_port()}/prompter")
-    expect(api.post(TEMPLATES, body(name="unreachable")), 503, "DB_UNAVAILABLE")
-    expect(ensure(main["id"]), 503, "DB_UNAVAILABLE")
-    expect(api.get("/api/runs/no-such-run"), 503, "DB_UNAVAILABLE")
-    reconfigure("DATABASE_URL", database_url)
+    with reconfigured("DATABASE_URL", f"postgresql+pg8000://postgres@127.0.0.1:{free_port()}/prompter"):
+        expect(api.post(TEMPLATES, body(name="unreachable")), 503, "DB_UNAVAILABLE")
+        expect(ensure(main["id"]), 503, "DB_UNAVAILABLE")
+        expect(api.get("/api/runs/no-such-run"), 503, "DB_UNAVAILABLE")
 
     # a batch (RunsStarted) whose first call is throttled and retried (ProviderRetries), whose
     # next call is refused (a recorded failure: ResultsFailed), and whose first store is retried

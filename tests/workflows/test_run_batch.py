@@ -273,7 +273,7 @@ def test_the_local_server_environment_runs_batches(
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/local.db")
     for name in ("PROMPTER_IDEMPOTENCY_TABLE", "PROMPTER_EVENT_BUS_NAME", "AWS_ACCESS_KEY_ID"):
-        monkeypatch.delenv(name, raising=False)  # local_aws sets them; monkeypatch restores them
+        monkeypatch.delenv(name, raising=False)  # local_aws then exports its own
     runtime.reset()
     try:
         with local_aws() as described:
@@ -291,3 +291,23 @@ def test_the_local_server_environment_runs_batches(
         assert "PROMPTER_VERSION_SWEEP_STATE_MACHINE_ARN" not in os.environ
     finally:
         runtime.reset()
+
+
+def test_the_local_environment_is_undone_on_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What local_aws() exports (credentials, resource names, state machine ARNs) exists only while
+    moto runs: on exit every variable is back to what it was, set or unset, so a later request does
+    not reach for a table with no credentials (it answered 503 IDEMPOTENCY_UNAVAILABLE)."""
+    from local.aws import local_aws
+    from local.stepfunctions import STATE_MACHINE_ENV
+    from tests.conftest import configuration
+
+    for name in ("PROMPTER_IDEMPOTENCY_TABLE", "AWS_ACCESS_KEY_ID", *STATE_MACHINE_ENV.values()):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PROMPTER_EVENT_BUS_NAME", "the-operators-bus")
+    before = configuration()
+    with local_aws():
+        assert os.environ["PROMPTER_IDEMPOTENCY_TABLE"] == "prompter-idempotency-local"
+        assert os.environ["AWS_ACCESS_KEY_ID"]  # moto's
+        assert os.environ["PROMPTER_EVENT_BUS_NAME"] == "the-operators-bus"  # kept, not replaced
+        assert all(os.environ[name].startswith("arn:aws:states:") for name in STATE_MACHINE_ENV.values())
+    assert configuration() == before
