@@ -61,6 +61,7 @@ from schemathesis.specs.openapi.checks import (
 from local.apigw import invoke, rest_event
 from local.openapi import SHIPPED
 from prompter import runtime
+from prompter.api.http import IDEMPOTENCY_HEADER
 from prompter.routes import find_route
 from tests.conftest import wipe
 
@@ -192,6 +193,17 @@ def fuzz_report() -> Iterator[None]:
 FUZZ_ORG_CLAIMS = {"sub": "fuzz-user", "custom:org_id": "fuzz-org"}
 
 
+def takes_idempotency_key(test_name: str) -> bool:
+    """Whether the operation a test is named after (``test_fuzz[POST /api/...][target]``) documents
+    the ``Idempotency-Key`` header."""
+    method, path = test_name.split("[", 1)[1].split("]", 1)[0].split(" ", 1)
+    operation = json.loads(SHIPPED.read_text(encoding="utf-8"))["paths"][path][method.lower()]
+    return any(
+        parameter.get("in") == "header" and parameter.get("name") == IDEMPOTENCY_HEADER
+        for parameter in operation.get("parameters", [])
+    )
+
+
 @pytest.fixture(
     params=[
         ("sqlite", False),
@@ -201,8 +213,12 @@ FUZZ_ORG_CLAIMS = {"sub": "fuzz-user", "custom:org_id": "fuzz-org"}
     ids=["sqlite", "postgresql", "postgresql-auth"],
 )
 def target(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """One database per operation and target, shared by that operation's examples, wiped after."""
+    """One database per operation and target, shared by that operation's examples, wiped after. An
+    operation that takes an ``Idempotency-Key`` has the idempotency table a deployed stack has
+    (moto), so its keys are honoured (and refused when reused with another body) as deployed."""
     engine, auth = request.param
+    if takes_idempotency_key(request.node.name):
+        request.getfixturevalue("aws")
     url = request.getfixturevalue(f"{engine}_url")
     monkeypatch.setenv("DATABASE_URL", url)
     if auth:
