@@ -118,6 +118,25 @@ def test_run_with_idempotency_key_replays_the_first_response(
     assert fresh.status == 200 and fresh.body["result_id"] != first.body["result_id"]
 
 
+@pytest.mark.parametrize("store", ["table", "none"])
+def test_an_idempotency_key_longer_than_255_characters_is_422_with_or_without_a_store(
+    api: Api, aws: AwsFakes, monkeypatch: pytest.MonkeyPatch, store: str
+) -> None:
+    from prompter import runtime
+
+    if store == "none":
+        monkeypatch.delenv("PROMPTER_IDEMPOTENCY_TABLE")
+        runtime.reset()
+    template = create(api, user_prompt_template="Brands in {{country}}", country_set=["US"])
+    for path, body in (("run", {}), ("runs", {})):
+        reply = api.post(f"{TEMPLATES}/{template['id']}/{path}", body, headers={"Idempotency-Key": "k" * 256})
+        assert reply.status == 422, reply.body
+        assert reply.detail["errors"][0]["loc"] == ["header", "Idempotency-Key"]
+        assert reply.detail["errors"][0]["type"] == "too_long"
+    assert registry.fake("openai").calls == 0
+    assert run(api, template["id"], {}, headers={"Idempotency-Key": "k" * 255}).status == 200
+
+
 def test_provider_failure_stores_nothing_and_is_retryable_with_the_same_key(api: Api, aws: AwsFakes) -> None:
     template = create(api, user_prompt_template="Brands in {{country}}", country_set=["US"])
     registry.fake("openai").fail_next(ProviderAuthError("openai refused the credentials (401)"))
