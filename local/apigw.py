@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from prompter.api.errors import METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND
+from prompter.api.http import ORG_HEADER
 from prompter.routes import (
     CORS_ALLOW_HEADERS,
     CORS_EXPOSE_HEADERS,
@@ -141,13 +142,14 @@ def environment(function: str) -> threading.Lock:
 
 
 def preflight() -> dict[str, Any]:
-    """A CORS preflight's answer, as the gateway's (every origin: the stage's default)."""
+    """A CORS preflight's answer, as the gateway's (every origin: the stage's default), and with the
+    header that names the org when auth is off (the local contract)."""
     return {
         "statusCode": 204,
         "headers": {
             "Access-Control-Allow-Origin": "*",
             "Access-Control-Allow-Methods": ",".join(sorted({r.method for r in ROUTES} | {"OPTIONS"})),
-            "Access-Control-Allow-Headers": ",".join(CORS_ALLOW_HEADERS),
+            "Access-Control-Allow-Headers": ",".join((*CORS_ALLOW_HEADERS, ORG_HEADER)),
             "Access-Control-Expose-Headers": ",".join(CORS_EXPOSE_HEADERS),
             "Access-Control-Max-Age": str(CORS_MAX_AGE_SECONDS),
         },

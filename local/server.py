@@ -33,6 +33,9 @@ LOCAL_ENV = {
 }
 for _key, _value in LOCAL_ENV.items():
     os.environ.setdefault(_key, _value)
+# What the server itself runs with, as a deployed stage does by default (cdk.json): a browser app
+# on any origin can read the answers.
+SERVE_DEFAULTS = {"PROMPTER_CORS_ALLOW_ORIGINS": "*"}
 
 from local.apigw import invoke, response_headers, rest_event  # noqa: E402
 from local.aws import local_aws  # noqa: E402
@@ -107,6 +110,13 @@ class Handler(BaseHTTPRequestHandler):
     def do_OPTIONS(self) -> None:  # CORS preflight, answered as the gateway does
         self._proxy()
 
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (HEAD, or one no route declares) reaches the gateway's answer too: a 405
+        naming the methods a known path has, else a 404, as JSON (http.server would send a 501 page)."""
+        if name.startswith("do_"):
+            return self._proxy
+        raise AttributeError(name)
+
     def _proxy(self) -> None:
         started = time.perf_counter()
         length = int(self.headers.get("Content-Length") or 0)
@@ -120,7 +130,16 @@ class Handler(BaseHTTPRequestHandler):
         headers = {k: v for k, v in self.headers.items()}
         headers.setdefault("Content-Type", "application/json")
         event = rest_event(self.command, url.path, raw_body=raw, headers=headers, query=url.query or None)
-        response = invoke(event)
+        try:
+            response = invoke(event)
+        except Exception:  # the function itself failed: the gateway's 502 (its DEFAULT_5XX response)
+            log.exception("%s %s: the function failed", self.command, self.path)
+            message = "the function failed (its traceback is in the server's log)"
+            response = {
+                "statusCode": 502,
+                "headers": {"Content-Type": "application/json"},
+                "body": json.dumps({"detail": {"code": "DEFAULT_5XX", "message": message}}),
+            }
         body = response.get("body") or ""
         data = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
         status = int(response["statusCode"])
@@ -137,14 +156,18 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, response_headers(response), data)
 
     def _send(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
-        self.send_response(status)
-        for name, value in headers:
-            if name.lower() not in ("content-length", "connection"):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD" and data:
-            self.wfile.write(data)
+        try:
+            self.send_response(status)
+            for name, value in headers:
+                if name.lower() not in ("content-length", "connection"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD" and data:
+                self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+            log.info("%s %s: the client closed the connection before the answer", self.command, self.path)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # one access line per request is written by _proxy
@@ -172,6 +195,9 @@ def apply_log_mode(mode: str) -> None:
     from prompter.observability import logger
 
     logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"].upper())
+    # The functions' logger writes its JSON lines itself; without this, the server's own handler
+    # (set up after that logger was created) would print each again, bare.
+    logging.getLogger(logger.name).propagate = False
 
 
 def migrate() -> str:
@@ -210,6 +236,22 @@ def start_sweeps(interval_seconds: float) -> threading.Event:
     return stop
 
 
+def settings_problems() -> list[str]:
+    """What is wrong with the settings of every function (one line each), before anything serves."""
+    from prompter.settings import ProbeFunctionSettings, StoreFunctionSettings, TemplateFunctionSettings
+
+    found: dict[str, None] = {}
+    for settings in (TemplateFunctionSettings, ProbeFunctionSettings, StoreFunctionSettings):
+        found.update(dict.fromkeys(settings.problems(os.environ)))
+    return list(found)
+
+
+def one_line(error: BaseException) -> str:
+    """An error's message without SQLAlchemy's background link, or its type when it has none."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
 def make_server(host: str, port: int) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
@@ -229,6 +271,15 @@ def main(argv: list[str] | None = None) -> int:
         help="access: one line per request (default); json: also the functions' JSON and EMF lines",
     )
     args = parser.parse_args(argv)
+    if args.log not in LOG_MODES:  # argparse checks what was typed, not a default from the environment
+        parser.error(f"PROMPTER_LOCAL_LOG={args.log!r}: choose one of {', '.join(LOG_MODES)}")
+    for name, value in SERVE_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    problems = settings_problems()
+    if problems:
+        for problem in problems:
+            print(f"cannot start: {problem}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     for noisy in ("alembic", "botocore", "boto3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -243,7 +294,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     apply_log_mode(args.log)
     with local_aws() as described:
-        database = migrate()
+        try:
+            database = migrate()
+        except Exception as error:
+            print(f"cannot migrate the database: {one_line(error)}", file=sys.stderr)
+            server.server_close()
+            return 1
         log.info("database %s migrated", database)
         for line in described:
             log.info("%s", line)

@@ -30,17 +30,37 @@ class _EnvModel(Model):
     env_aliases: ClassVar[Mapping[str, str]] = {}
 
     @classmethod
+    def env_key(cls, name: str) -> str:
+        """The environment variable of field ``name``."""
+        for base in cls.__mro__:
+            alias = getattr(base, "env_aliases", {}).get(name)
+            if alias:
+                return str(alias)
+        return f"PROMPTER_{name.upper()}"
+
+    @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Self:
-        aliases: dict[str, str] = {}
-        for base in reversed(cls.__mro__):
-            aliases.update(getattr(base, "env_aliases", {}))
         values: dict[str, str] = {}
         for name in cls.model_fields:
-            key = aliases.get(name, f"PROMPTER_{name.upper()}")
-            raw = environ.get(key)
+            raw = environ.get(cls.env_key(name))
             if raw is not None and raw != "":
                 values[name] = raw
         return cls.model_validate(values)
+
+    @classmethod
+    def problems(cls, environ: Mapping[str, str]) -> list[str]:
+        """What is wrong with the settings in ``environ``, one line per variable (never its value,
+        which may hold a password); empty when :meth:`from_env` succeeds."""
+        from pydantic import ValidationError
+
+        try:
+            cls.from_env(environ)
+        except ValidationError as error:
+            return [
+                f"{cls.env_key(str(item['loc'][0]))}: {item['msg']}" if item["loc"] else item["msg"]
+                for item in error.errors(include_url=False)
+            ]
+        return []
 
 
 class DatabaseSettings(_EnvModel):

@@ -131,7 +131,8 @@ def utc_instant(value: datetime, loc: tuple[str | int, ...]) -> datetime:
     """``value`` in UTC; a 422 naming ``loc`` when it has no zone or its UTC value is out of range
     (``9999-12-31T23:59:59-14:00`` is in the year 10000), before it can reach a database driver."""
     if value.tzinfo is None:
-        raise InvalidInput([FieldError(loc, "needs a UTC offset (e.g. Z or +02:00)", "timezone")])
+        why = "needs a time and a UTC offset, e.g. 2026-12-01T00:00:00Z or ...+02:00"
+        raise InvalidInput([FieldError(loc, why, "timezone")])
     try:
         return value.astimezone(UTC)
     except OverflowError as exc:

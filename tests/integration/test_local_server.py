@@ -207,14 +207,17 @@ def test_a_cors_preflight_is_answered_as_the_gateway_does(base_url: str) -> None
         assert resp.status == 204
         assert resp.headers["Access-Control-Allow-Origin"] == "*"
         assert "POST" in resp.headers["Access-Control-Allow-Methods"].split(",")
-        assert resp.headers["Access-Control-Allow-Headers"].split(",") == list(CORS_ALLOW_HEADERS)
+        assert resp.headers["Access-Control-Allow-Headers"].split(",") == [*CORS_ALLOW_HEADERS, "X-Org-Id"]
 
 
-def test_a_port_in_use_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_port_in_use_is_one_clear_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import socket
 
     from local.server import main
 
+    monkeypatch.setenv("PROMPTER_CORS_ALLOW_ORIGINS", "*")  # main() sets its defaults before it binds
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))
     holder.listen()
@@ -225,3 +228,67 @@ def test_a_port_in_use_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> 
         holder.close()
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and f"PORT={port + 1} make dev" in lines[0]
+
+
+def test_a_function_that_fails_outright_is_the_gateways_502_as_json(
+    base_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not one of the handlers' own answers (those map every error), but the function raising, as
+    Lambda reports it: the gateway's 502, with an access line, never a dropped connection."""
+    import local.server
+
+    def fails(event: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(local.server, "invoke", fails)
+    with caplog.at_level("INFO", logger="local.server"):
+        status, headers, text = request("GET", f"{base_url}{TEMPLATES}/health")
+    assert status == 502 and headers["Content-Type"] == "application/json"
+    assert json.loads(text)["detail"]["code"] == "DEFAULT_5XX"
+    assert any(r.getMessage().startswith(f"GET {TEMPLATES}/health 502 DEFAULT_5XX") for r in caplog.records)
+
+
+@pytest.mark.parametrize("method", ["HEAD", "TRACE", "FOO"])
+def test_any_other_method_is_the_gateways_json_answer(base_url: str, method: str) -> None:
+    status, headers, text = request(method, f"{base_url}{TEMPLATES}/health")
+    assert status == 405 and headers["Allow"] == "DELETE, GET"  # {template_id}'s methods
+    if method != "HEAD":  # a HEAD answer has the headers of the body it leaves out
+        assert json.loads(text)["detail"]["code"] == "METHOD_NOT_ALLOWED"
+    assert headers["Content-Type"] == "application/json"
+    status, _, text = request(method, f"{base_url}/api/nowhere")
+    assert status == 404
+
+
+def test_a_client_that_hangs_up_early_costs_one_line(
+    base_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+    import struct
+    import time
+
+    import local.server
+
+    answered = local.server.invoke
+
+    def slow(event: dict[str, Any]) -> dict[str, Any]:
+        answer = answered(event)
+        time.sleep(0.3)  # the client is gone by the time the answer is written
+        return answer
+
+    monkeypatch.setattr(local.server, "invoke", slow)
+    host, port = base_url.removeprefix("http://").split(":")
+    with caplog.at_level("INFO", logger="local.server"):
+        client = socket.create_connection((host, int(port)))
+        client.sendall(f"GET {TEMPLATES}/health HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # a reset, as a client that timed out sends
+        deadline = time.monotonic() + 10
+        while not any("closed the connection" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, [r.getMessage() for r in caplog.records]
+            time.sleep(0.02)
+    assert "Traceback" not in capsys.readouterr().err
+    monkeypatch.setattr(local.server, "invoke", answered)
+    assert request("GET", f"{base_url}{TEMPLATES}/health")[0] == 200  # and the server serves on

@@ -1,15 +1,22 @@
 """What `make dev` prints: one access line per request by default, so a person finds the request;
-the functions' JSON and EMF lines only when asked for (PROMPTER_LOCAL_LOG=json)."""
+the functions' JSON and EMF lines only when asked for (PROMPTER_LOCAL_LOG=json); one line, not a
+traceback, when it cannot start."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+import urllib.request
 from pathlib import Path
+
+import pytest
 
 from tests.integration.test_local_server import request
 from tests.integration.test_templates_api import TEMPLATES, body
-from tests.local_process import local_server
+from tests.local_process import NOT_INHERITED, ROOT, local_server
 
 ACCESS = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (?P<request>[A-Z]+ \S+ \d{3}(?: [A-Z_]+)?) [\d.]+ ms$"
@@ -65,3 +72,76 @@ def test_json_mode_adds_the_functions_json_and_emf_lines(tmp_path: Path) -> None
     assert summaries[0]["template_id"] == template_id
     emf = [d for d in documents if "_aws" in d]
     assert any("TemplatesCreated" in d for d in emf), [sorted(d) for d in emf]
+    # each function line once, as JSON on stdout: not again, bare, among the access lines
+    assert "template created" not in stderr and "request completed" not in stderr, stderr[-2000:]
+
+
+def test_a_browser_app_on_another_origin_can_read_the_answers(tmp_path: Path) -> None:
+    """make dev allows every origin, as a deployed stage does by default (cdk.json)."""
+    with local_server(tmp_path) as server:
+        req = urllib.request.Request(
+            f"{server.url}{TEMPLATES}/health", headers={"Origin": "http://localhost:5173"}
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert resp.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+    environment.update(
+        {
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'shared'}",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'local.db'}",
+            "PROMPTER_LOCAL_SWEEP_SECONDS": "0",
+            **env,
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "local.server", "--port", "0"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "status", "says"),
+    [
+        (
+            {"PROMPTER_MAX_PAGE_SIZE": "5000"},
+            2,
+            ["cannot start: PROMPTER_MAX_PAGE_SIZE: Input should be less than or equal to 1000"],
+        ),
+        (
+            {"PROMPTER_DB_POOL_SIZE": "many", "PROMPTER_PROVIDER_TIMEOUT": "0"},
+            2,
+            [
+                "cannot start: PROMPTER_DB_POOL_SIZE: Input should be a valid integer",
+                "cannot start: PROMPTER_PROVIDER_TIMEOUT: Input should be greater than 0",
+            ],
+        ),
+        (
+            {"DATABASE_URL": "postgresql+pg8000://prompter:s3cret@127.0.0.1:1/prompter"},
+            1,
+            ["cannot migrate the database: "],
+        ),
+    ],
+    ids=["out-of-range", "two-wrong", "unreachable-database"],
+)
+def test_a_server_that_cannot_start_says_why_in_one_line_per_problem(
+    tmp_path: Path, env: dict[str, str], status: int, says: list[str]
+) -> None:
+    finished = start(tmp_path, **env)
+    assert finished.returncode == status, finished.stderr[-3000:]
+    lines = [line for line in finished.stderr.splitlines() if not line[:4].isdigit()]  # not the INFO lines
+    assert len(lines) == len(says), lines
+    assert all(line.startswith(s) for line, s in zip(lines, says, strict=True)), lines
+    assert "Traceback" not in finished.stderr and "s3cret" not in finished.stderr
+
+
+def test_an_unknown_log_mode_is_refused(tmp_path: Path) -> None:
+    finished = start(tmp_path, PROMPTER_LOCAL_LOG="off")
+    assert finished.returncode == 2
+    assert "PROMPTER_LOCAL_LOG='off': choose one of access, json" in finished.stderr
