@@ -99,11 +99,10 @@ migrate: $(STAMP) ## apply migrations to DATABASE_URL (default: the local SQLite
 # in runtime.lock, whose every line the layer installs (infra/layer.py, pip --no-deps).
 RUNTIME_PROVIDED := boto3 botocore s3transfer urllib3
 
-lock: ## re-pin requirements/*.lock from pyproject.toml
-	$(PYTHON) -m pip install --quiet uv==$(UV_VERSION)
-	$(PYTHON) -m uv pip compile pyproject.toml --universal --python-version 3.11 \
+lock: | $(UV) ## re-pin requirements/*.lock from pyproject.toml (with the project's uv, in .venv)
+	$(UV) pip compile pyproject.toml --universal --python-version 3.11 \
 		$(foreach p,$(RUNTIME_PROVIDED),--no-emit-package $(p)) -o requirements/runtime.lock
-	$(PYTHON) -m uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 -o requirements/dev.lock
+	$(UV) pip compile pyproject.toml --extra dev --universal --python-version 3.11 -o requirements/dev.lock
 
 clean: ## remove the virtualenv, local database and build output
 	rm -rf $(VENV) .venv-* .data cdk.out build .pytest_cache .mypy_cache .ruff_cache .hypothesis
