@@ -54,7 +54,11 @@ class RunStatus(Model):
     pending: int
     created_at: datetime
     finished_at: datetime | None
-    execution_status: str | None = None
+    execution_status: str | None = Field(
+        default=None,
+        description="the Step Functions execution's status, read while the run was running: RUNNING, "
+        "or the ending status that has just closed the run; null when it was not read",
+    )
 
 
 class ResultOut(Model):
