@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import os
 import threading
 import time
 import uuid
@@ -157,6 +158,23 @@ def preflight() -> dict[str, Any]:
     }
 
 
+def gateway_answer(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """An answer the gateway gives itself (no function ran): the error body, and the one allowed
+    origin when the stage has a single one (``*`` by default), as infra/constructs/api.py's gateway
+    responses carry it."""
+    answer_headers = {"Content-Type": "application/json", **(headers or {})}
+    origins = [o.strip() for o in os.environ.get("PROMPTER_CORS_ALLOW_ORIGINS", "").split(",") if o.strip()]
+    if len(origins) == 1:
+        answer_headers["Access-Control-Allow-Origin"] = origins[0]
+    return {
+        "statusCode": status,
+        "headers": answer_headers,
+        "body": json.dumps({"detail": {"code": code, "message": message}}),
+    }
+
+
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
     """Call the function that owns the event's route, as API Gateway would; 404 for unknown routes."""
     found = find_route(event["httpMethod"], event["path"])
@@ -166,16 +184,8 @@ def invoke(event: dict[str, Any]) -> dict[str, Any]:
             return preflight()
         if allowed:
             message = f"{event['path']} answers {', '.join(allowed)}, not {event['httpMethod']}"
-            return {
-                "statusCode": 405,
-                "headers": {"Content-Type": "application/json", "Allow": ", ".join(allowed)},
-                "body": json.dumps({"detail": {"code": METHOD_NOT_ALLOWED, "message": message}}),
-            }
-        return {
-            "statusCode": 404,
-            "headers": {"Content-Type": "application/json"},
-            "body": json.dumps({"detail": {"code": ROUTE_NOT_FOUND, "message": "no such route"}}),
-        }
+            return gateway_answer(405, METHOD_NOT_ALLOWED, message, {"Allow": ", ".join(allowed)})
+        return gateway_answer(404, ROUTE_NOT_FOUND, "no such route")
     function = found[0].function
     module = handler_module(function)
     with environment(function):

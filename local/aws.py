@@ -22,6 +22,12 @@ MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": 
 IDEMPOTENCY_TABLE = "prompter-idempotency-local"
 EVENT_BUS = "prompter-local"
 SWEEP_BUCKET = "prompter-sweeps-local"
+# The variables naming them, as the functions read them.
+RESOURCE_ENV = {
+    "PROMPTER_IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+    "PROMPTER_EVENT_BUS_NAME": EVENT_BUS,
+    "PROMPTER_SWEEP_BUCKET": SWEEP_BUCKET,
+}
 
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -60,22 +66,16 @@ def make_moto_dynamodb_atomic() -> None:
 def local_aws() -> Iterator[list[str]]:
     """Start moto and create the resources; yields a description of what was set up.
 
-    The credentials, resource names and state machine ARNs it exports are those the functions read;
-    a variable already set is kept. On exit every variable is back to what it was, so nothing later
-    in the process uses credentials or resources that no longer exist.
+    It exports what the functions read: moto's credentials (always), and the resource names and
+    state machine ARNs (a name already set is kept). On exit every variable is back to what it was,
+    so nothing later in the process uses credentials or resources that no longer exist.
     """
     if os.environ.get("PROMPTER_LOCAL_AWS", "on").lower() == "off":
         yield ["AWS: the environment's own (PROMPTER_LOCAL_AWS=off)"]
         return
     from local.stepfunctions import STATE_MACHINE_ENV
 
-    exported = [
-        *_FAKE_CREDENTIALS,
-        "PROMPTER_IDEMPOTENCY_TABLE",
-        "PROMPTER_EVENT_BUS_NAME",
-        "PROMPTER_SWEEP_BUCKET",
-        *STATE_MACHINE_ENV.values(),
-    ]
+    exported = [*_FAKE_CREDENTIALS, *RESOURCE_ENV, *STATE_MACHINE_ENV.values()]
     before = {name: os.environ.get(name) for name in exported}
     try:
         with _moto() as described:
@@ -110,9 +110,8 @@ def _moto() -> Iterator[list[str]]:
         )
         boto3.client("events").create_event_bus(Name=EVENT_BUS)
         boto3.client("s3").create_bucket(Bucket=SWEEP_BUCKET)
-        os.environ.setdefault("PROMPTER_IDEMPOTENCY_TABLE", IDEMPOTENCY_TABLE)
-        os.environ.setdefault("PROMPTER_EVENT_BUS_NAME", EVENT_BUS)
-        os.environ.setdefault("PROMPTER_SWEEP_BUCKET", SWEEP_BUCKET)
+        for name, value in RESOURCE_ENV.items():
+            os.environ.setdefault(name, value)
         install_lambda_seam()
         machines = create_state_machines(boto3.client("stepfunctions"))
         for name, arn in machines.items():

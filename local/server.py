@@ -20,6 +20,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,8 +38,9 @@ for _key, _value in LOCAL_ENV.items():
 # on any origin can read the answers.
 SERVE_DEFAULTS = {"PROMPTER_CORS_ALLOW_ORIGINS": "*"}
 
-from local.apigw import invoke, response_headers, rest_event  # noqa: E402
+from local.apigw import gateway_answer, invoke, response_headers, rest_event  # noqa: E402
 from local.aws import local_aws  # noqa: E402
+from prompter.api.errors import ROUTE_NOT_FOUND  # noqa: E402
 
 # What the server prints: one access line per request, or that plus the functions' JSON and EMF lines.
 LOG_MODES = ("access", "json")
@@ -59,12 +61,6 @@ class Handler(BaseHTTPRequestHandler):
             answer = json.dumps({"generation": registry.fake_generation()}).encode()
             self._send(200, [("Content-Type", "application/json")], answer)
             return
-        self._proxy()
-
-    def do_POST(self) -> None:
-        self._proxy()
-
-    def do_DELETE(self) -> None:
         self._proxy()
 
     def do_PUT(self) -> None:
@@ -104,42 +100,23 @@ class Handler(BaseHTTPRequestHandler):
         answer = {"generation": registry.fake_generation()}
         self._send(200, [("Content-Type", "application/json")], json.dumps(answer).encode())
 
-    def do_PATCH(self) -> None:
-        self._proxy()
-
-    def do_OPTIONS(self) -> None:  # CORS preflight, answered as the gateway does
-        self._proxy()
-
-    def __getattr__(self, name: str) -> Any:
-        """Any other method (HEAD, or one no route declares) reaches the gateway's answer too: a 405
-        naming the methods a known path has, else a 404, as JSON (http.server would send a 501 page)."""
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        """Every other method (POST, DELETE, PATCH, the OPTIONS preflight, HEAD, one no route
+        declares) goes to the gateway emulation: the function's answer, or a 405 naming the methods a
+        known path has, or a 404, as JSON (http.server would send a 501 page)."""
         if name.startswith("do_"):
             return self._proxy
         raise AttributeError(name)
 
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except ConnectionError:  # the client reset the connection while it was idle or sending
+            self.close_connection = True
+
     def _proxy(self) -> None:
         started = time.perf_counter()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > READ_LIMIT:
-            self.close_connection = True
-            payload = {"detail": {"code": "PAYLOAD_TOO_LARGE", "message": f"the body is {length} bytes"}}
-            self._send(413, [("Content-Type", "application/json")], json.dumps(payload).encode())
-            return
-        raw = self.rfile.read(length) if length else None
-        url = urlsplit(self.path)
-        headers = {k: v for k, v in self.headers.items()}
-        headers.setdefault("Content-Type", "application/json")
-        event = rest_event(self.command, url.path, raw_body=raw, headers=headers, query=url.query or None)
-        try:
-            response = invoke(event)
-        except Exception:  # the function itself failed: the gateway's 502 (its DEFAULT_5XX response)
-            log.exception("%s %s: the function failed", self.command, self.path)
-            message = "the function failed (its traceback is in the server's log)"
-            response = {
-                "statusCode": 502,
-                "headers": {"Content-Type": "application/json"},
-                "body": json.dumps({"detail": {"code": "DEFAULT_5XX", "message": message}}),
-            }
+        response = self._answer()
         body = response.get("body") or ""
         data = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
         status = int(response["statusCode"])
@@ -155,6 +132,33 @@ class Handler(BaseHTTPRequestHandler):
         # Sent after its line: a client never sees an answer the log does not have.
         self._send(status, response_headers(response), data)
 
+    def _answer(self) -> dict[str, Any]:
+        """The gateway's answer to the request: the body read, then the function's proxy response."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True  # the body's end is unknown: nothing more can be read
+            return gateway_answer(400, "BAD_REQUEST_BODY", "Content-Length is not a number of bytes")
+        if length > READ_LIMIT:
+            self.close_connection = True
+            return gateway_answer(413, "PAYLOAD_TOO_LARGE", f"the body is {length} bytes")
+        raw = self.rfile.read(length) if length else None
+        if not self.command.isupper():  # methods are case-sensitive: "get" is not GET
+            return gateway_answer(404, ROUTE_NOT_FOUND, "no such route")
+        url = urlsplit(self.path)
+        headers = {k: v for k, v in self.headers.items()}
+        headers.setdefault("Content-Type", "application/json")
+        event = rest_event(self.command, url.path, raw_body=raw, headers=headers, query=url.query or None)
+        try:
+            return invoke(event)
+        except Exception:  # the function itself failed: the gateway's 502 (its DEFAULT_5XX response)
+            log.exception("%s %s: the function failed", self.command, self.path)
+            return gateway_answer(
+                502, "DEFAULT_5XX", "the function failed (its traceback is in the server's log)"
+            )
+
     def _send(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
         try:
             self.send_response(status)
@@ -165,7 +169,7 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             if self.command != "HEAD" and data:
                 self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
+        except ConnectionError:
             self.close_connection = True
             log.info("%s %s: the client closed the connection before the answer", self.command, self.path)
 
@@ -237,19 +241,35 @@ def start_sweeps(interval_seconds: float) -> threading.Event:
 
 
 def settings_problems() -> list[str]:
-    """What is wrong with the settings of every function (one line each), before anything serves."""
+    """What is wrong with the settings of every function and of the server itself (one line each),
+    before anything serves."""
     from prompter.settings import ProbeFunctionSettings, StoreFunctionSettings, TemplateFunctionSettings
 
     found: dict[str, None] = {}
     for settings in (TemplateFunctionSettings, ProbeFunctionSettings, StoreFunctionSettings):
         found.update(dict.fromkeys(settings.problems(os.environ)))
+    try:
+        float(os.environ.get("PROMPTER_LOCAL_SWEEP_SECONDS", "3600"))
+    except ValueError:
+        found["PROMPTER_LOCAL_SWEEP_SECONDS: Input should be a number of seconds (0: never)"] = None
+    if os.environ.get("PROMPTER_LOCAL_AWS", "on").lower() not in ("on", "off"):
+        found["PROMPTER_LOCAL_AWS: Input should be 'on' or 'off'"] = None
     return list(found)
 
 
 def one_line(error: BaseException) -> str:
-    """An error's message without SQLAlchemy's background link, or its type when it has none."""
+    """An error's message without SQLAlchemy's background link (or its type when it has none), and
+    without any piece of the database URL's credentials: a password with an unescaped ``@`` ends up
+    in the host name a driver's message repeats."""
     text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+    line = text[0] if text else type(error).__name__
+    url = os.environ.get("DATABASE_URL", "")
+    credentials = url.split("://", 1)[1].rpartition("@")[0] if "://" in url else ""
+    password = credentials.partition(":")[2]
+    pieces = {piece for piece in (*password.split("@"), *password.split(":")) if len(piece) >= 3}
+    for secret in sorted({password, *pieces} - {""}, key=len, reverse=True):
+        line = line.replace(secret, "***")
+    return line
 
 
 def make_server(host: str, port: int) -> ThreadingHTTPServer:
@@ -263,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument("--port", type=int, default=os.environ.get("PORT", "3000"))  # typed by argparse
     parser.add_argument(
         "--log",
         choices=LOG_MODES,

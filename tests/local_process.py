@@ -32,10 +32,13 @@ class ServerProcess:
         return self.stdout.read_text(encoding="utf-8"), self.stderr.read_text(encoding="utf-8")
 
 
-@contextmanager
-def local_server(directory: Path, env: Mapping[str, str] | None = None) -> Iterator[ServerProcess]:
-    """Start the local server on a free port; stop it (Ctrl-C) on exit. Its output stays readable
-    after it stopped."""
+# How `make dev` starts the server (on a free port).
+COMMAND = [sys.executable, "-m", "local.server", "--port", "0"]
+
+
+def server_environment(directory: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A person's shell: this one without the test run's own settings, its own SQLite file in
+    ``directory``, no version sweep, then ``env``."""
     environment = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     environment.update(
         {
@@ -45,10 +48,18 @@ def local_server(directory: Path, env: Mapping[str, str] | None = None) -> Itera
             **(env or {}),
         }
     )
+    return environment
+
+
+@contextmanager
+def local_server(directory: Path, env: Mapping[str, str] | None = None) -> Iterator[ServerProcess]:
+    """Start the local server on a free port; stop it (Ctrl-C) on exit. Its output stays readable
+    after it stopped."""
+    environment = server_environment(directory, env)
     stdout, stderr = directory / "stdout.log", directory / "stderr.log"
     with stdout.open("w") as out, stderr.open("w") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "local.server", "--port", "0"],
+            COMMAND,
             cwd=ROOT,
             env=environment,
             stdout=out,

@@ -64,7 +64,7 @@ def run_batch_arn_text() -> str:
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_every_prompter_variable_is_a_setting_the_function_reads(template: dict[str, Any], name: str) -> None:
     settings = SETTINGS[name]
-    known = {f"PROMPTER_{field.upper()}" for field in settings.model_fields}
+    known = {settings.env_key(field) for field in settings.model_fields}
     known |= {tracing.TRACING_ENV, tracing.PATCH_ENV}  # read at import by prompter.tracing
     prompter_vars = {k for k in variables(template, name) if k.startswith("PROMPTER_")}
     assert prompter_vars <= known, prompter_vars - known

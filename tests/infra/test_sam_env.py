@@ -225,9 +225,9 @@ def test_a_variable_without_a_local_value_stops_the_file(template: dict[str, Any
 
 
 def test_every_local_variable_is_one_the_functions_read() -> None:
-    read = {tracing.TRACING_ENV, tracing.PATCH_ENV, "DATABASE_URL"}
+    read = {tracing.TRACING_ENV, tracing.PATCH_ENV}
     for model in (TemplateFunctionSettings, ProbeFunctionSettings, StoreFunctionSettings):
-        read |= {f"PROMPTER_{field.upper()}" for field in model.model_fields}
+        read |= {model.env_key(field) for field in model.model_fields}
     names = set(sam_env.LOCAL_VALUES) | sam_env.KEPT
     assert {n for n in names if not n.startswith("POWERTOOLS_")} <= read
 

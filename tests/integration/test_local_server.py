@@ -259,32 +259,42 @@ def test_any_other_method_is_the_gateways_json_answer(base_url: str, method: str
     assert status == 404
 
 
-def test_a_client_that_hangs_up_early_costs_one_line(
+def reset(client: Any) -> None:
+    """Close with a reset (RST), as a client that gave up does, rather than a FIN."""
+    import socket
+    import struct
+
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.close()
+
+
+def test_a_client_that_hangs_up_before_the_answer_costs_one_line(
     base_url: str,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     import socket
-    import struct
     import time
 
     import local.server
 
     answered = local.server.invoke
+    gone = threading.Event()
 
-    def slow(event: dict[str, Any]) -> dict[str, Any]:
+    def after_the_client_left(event: dict[str, Any]) -> dict[str, Any]:
         answer = answered(event)
-        time.sleep(0.3)  # the client is gone by the time the answer is written
+        assert gone.wait(10)
+        time.sleep(0.05)  # the reset has reached the server's socket
         return answer
 
-    monkeypatch.setattr(local.server, "invoke", slow)
+    monkeypatch.setattr(local.server, "invoke", after_the_client_left)
     host, port = base_url.removeprefix("http://").split(":")
     with caplog.at_level("INFO", logger="local.server"):
         client = socket.create_connection((host, int(port)))
         client.sendall(f"GET {TEMPLATES}/health HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        client.close()  # a reset, as a client that timed out sends
+        reset(client)
+        gone.set()
         deadline = time.monotonic() + 10
         while not any("closed the connection" in r.getMessage() for r in caplog.records):
             assert time.monotonic() < deadline, [r.getMessage() for r in caplog.records]
@@ -292,3 +302,66 @@ def test_a_client_that_hangs_up_early_costs_one_line(
     assert "Traceback" not in capsys.readouterr().err
     monkeypatch.setattr(local.server, "invoke", answered)
     assert request("GET", f"{base_url}{TEMPLATES}/health")[0] == 200  # and the server serves on
+
+
+def test_a_kept_alive_connection_reset_while_idle_costs_nothing(
+    base_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+    import time
+
+    host, port = base_url.removeprefix("http://").split(":")
+    client = socket.create_connection((host, int(port)))
+    client.sendall(f"GET {TEMPLATES}/health HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert b" 200 " in client.recv(65536).split(b"\r\n", 1)[0]
+    reset(client)  # the server is waiting for this connection's next request
+    time.sleep(0.3)
+    assert "Traceback" not in capsys.readouterr().err
+    assert request("GET", f"{base_url}{TEMPLATES}/health")[0] == 200
+
+
+def raw_request(base_url: str, text: str) -> tuple[int, dict[str, str], str]:
+    import socket
+
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as client:
+        client.sendall(text.encode())
+        data = b""
+        while chunk := client.recv(65536):
+            data += chunk
+            head, _, rest = data.partition(b"\r\n\r\n")
+            sizes = [line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
+            length = int(sizes[0].split(b":")[1]) if sizes else None
+            if length is not None and len(rest) >= length:
+                break
+    lines = head.decode().split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers, rest.decode()
+
+
+@pytest.mark.parametrize("length", ["abc", "-1"])
+def test_a_content_length_that_is_not_a_byte_count_is_a_400(base_url: str, length: str) -> None:
+    status, _, text = raw_request(
+        base_url, f"POST {TEMPLATES} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n{{}}"
+    )
+    assert status == 400 and json.loads(text)["detail"]["code"] == "BAD_REQUEST_BODY"
+
+
+def test_methods_are_case_sensitive(base_url: str) -> None:
+    status, _, text = raw_request(
+        base_url, f"get {TEMPLATES}/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert status == 404 and json.loads(text)["detail"]["code"] == "ROUTE_NOT_FOUND"
+
+
+def test_the_gateways_own_answers_can_be_read_from_the_allowed_origin(
+    base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the deployed gateway responses carry it (one allowed origin: `*` by default)."""
+    monkeypatch.setenv("PROMPTER_CORS_ALLOW_ORIGINS", "*")
+    for method, path, status in (("FOO", f"{TEMPLATES}/health", 405), ("GET", "/api/nowhere", 404)):
+        answer, headers, _ = request(method, base_url + path)
+        assert answer == status and headers["Access-Control-Allow-Origin"] == "*"
+    monkeypatch.setenv("PROMPTER_CORS_ALLOW_ORIGINS", "https://a.example,https://b.example")
+    _, headers, _ = request("GET", f"{base_url}/api/nowhere")
+    assert headers["Access-Control-Allow-Origin"] is None  # a static header cannot name two

@@ -5,10 +5,8 @@ traceback, when it cannot start."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import pytest
 
 from tests.integration.test_local_server import request
 from tests.integration.test_templates_api import TEMPLATES, body
-from tests.local_process import NOT_INHERITED, ROOT, local_server
+from tests.local_process import COMMAND, ROOT, local_server, server_environment
 
 ACCESS = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (?P<request>[A-Z]+ \S+ \d{3}(?: [A-Z_]+)?) [\d.]+ ms$"
@@ -87,22 +85,8 @@ def test_a_browser_app_on_another_origin_can_read_the_answers(tmp_path: Path) ->
 
 
 def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
-    environment.update(
-        {
-            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'shared'}",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'local.db'}",
-            "PROMPTER_LOCAL_SWEEP_SECONDS": "0",
-            **env,
-        }
-    )
     return subprocess.run(
-        [sys.executable, "-m", "local.server", "--port", "0"],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=90,
+        COMMAND, cwd=ROOT, env=server_environment(tmp_path, env), capture_output=True, text=True, timeout=90
     )
 
 
@@ -123,12 +107,26 @@ def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
             ],
         ),
         (
+            {"PROMPTER_LOCAL_SWEEP_SECONDS": "hourly", "PROMPTER_LOCAL_AWS": "of"},
+            2,
+            [
+                "cannot start: PROMPTER_LOCAL_SWEEP_SECONDS: Input should be a number of seconds",
+                "cannot start: PROMPTER_LOCAL_AWS: Input should be 'on' or 'off'",
+            ],
+        ),
+        (
             {"DATABASE_URL": "postgresql+pg8000://prompter:s3cret@127.0.0.1:1/prompter"},
             1,
             ["cannot migrate the database: "],
         ),
+        (
+            # an unescaped @ in the password: the driver names the "host" s3cret@127.0.0.1
+            {"DATABASE_URL": "postgresql+pg8000://prompter:p@s3cret@127.0.0.1:1/prompter"},
+            1,
+            ["cannot migrate the database: "],
+        ),
     ],
-    ids=["out-of-range", "two-wrong", "unreachable-database"],
+    ids=["out-of-range", "two-wrong", "server-settings", "unreachable-database", "unescaped-password"],
 )
 def test_a_server_that_cannot_start_says_why_in_one_line_per_problem(
     tmp_path: Path, env: dict[str, str], status: int, says: list[str]
@@ -145,3 +143,17 @@ def test_an_unknown_log_mode_is_refused(tmp_path: Path) -> None:
     finished = start(tmp_path, PROMPTER_LOCAL_LOG="off")
     assert finished.returncode == 2
     assert "PROMPTER_LOCAL_LOG='off': choose one of access, json" in finished.stderr
+
+
+def test_a_port_that_is_not_a_number_is_argparses_one_line(tmp_path: Path) -> None:
+    without_port = COMMAND[: COMMAND.index("--port")]  # `PORT=abc make dev`: the port from PORT
+    finished = subprocess.run(
+        without_port,
+        cwd=ROOT,
+        env=server_environment(tmp_path, {"PORT": "abc"}),
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert finished.returncode == 2 and "Traceback" not in finished.stderr
+    assert "argument --port: invalid int value: 'abc'" in finished.stderr

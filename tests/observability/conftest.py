@@ -161,7 +161,6 @@ def scenario(
     mp: pytest.MonkeyPatch,
     flows: Workflows,
     now: list[datetime],
-    database_url: str,
     handlers: dict[str, HandlerFn],
 ) -> None:
     """``handlers``: each function's own lambda_handler (before :func:`as_deployed` wrapped it)."""
@@ -171,11 +170,13 @@ def scenario(
     @contextlib.contextmanager
     def reconfigured(name: str, value: str) -> Iterator[None]:
         """The functions with one setting changed (read afresh), then as before."""
-        with pytest.MonkeyPatch.context() as setting:
-            setting.setenv(name, value)
+        try:
+            with pytest.MonkeyPatch.context() as setting:
+                setting.setenv(name, value)
+                runtime.reset()
+                yield
+        finally:
             runtime.reset()
-            yield
-        runtime.reset()
 
     def ensure(template_id: str) -> Any:
         return api.post(f"{TEMPLATES}/{template_id}/ensure-version", {})
@@ -330,7 +331,7 @@ def emitted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emitted]:
                     backoff_waits=waits,
                     api=Api(),
                 )
-                scenario(mp, flows, now, database_url, handlers)
+                scenario(mp, flows, now, handlers)
         finally:
             runtime.reset()
             registry.reset_fakes()

@@ -51,6 +51,8 @@ def bounds(field: Any) -> str | None:
         return f"more than {above}, at most {high}"
     if low:
         return f"at least {low}"
+    if field.metadata:
+        raise AssertionError(f"no README wording for the bounds {field.metadata}: add one here")
     return None
 
 
@@ -64,3 +66,17 @@ def test_every_setting_is_in_the_table_with_its_bounds(key: str, field: Any) -> 
         assert re.search(rf"\({re.escape(expected)}\)", line), (
             f"{key}: the row should say ({expected}): {line}"
         )
+
+
+@pytest.mark.parametrize(
+    "cls", sorted(classes(settings._EnvModel), key=lambda c: c.__name__), ids=lambda c: c.__name__
+)
+def test_a_settings_problem_names_the_variable_never_its_value(cls: type[Any]) -> None:
+    """`make dev` prints these lines; a value may be a password (DATABASE_URL) or a key."""
+    canary = "s3cret-Canary"
+    environ = {cls.env_key(name): canary for name in cls.model_fields}
+    problems = cls.problems(environ)
+    assert all(canary not in line for line in problems), problems
+    # every field but a text one refuses the canary, each in a line of its own
+    typed = [name for name, field in cls.model_fields.items() if field.annotation not in (str, str | None)]
+    assert {line.split(":")[0] for line in problems} == {cls.env_key(name) for name in typed}
