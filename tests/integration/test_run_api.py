@@ -133,6 +133,8 @@ def test_an_idempotency_key_longer_than_255_characters_is_422_with_or_without_a_
         assert reply.status == 422, reply.body
         assert reply.detail["errors"][0]["loc"] == ["header", "Idempotency-Key"]
         assert reply.detail["errors"][0]["type"] == "too_long"
+    empty = run(api, template["id"], {}, headers={"Idempotency-Key": ""})
+    assert empty.status == 422 and empty.detail["errors"][0]["type"] == "too_short"
     assert registry.fake("openai").calls == 0
     assert run(api, template["id"], {}, headers={"Idempotency-Key": "k" * 255}).status == 200
 

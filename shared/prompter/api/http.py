@@ -287,7 +287,8 @@ def _check_parameters(event: dict[str, Any]) -> None:
         if value is None:
             continue
         if not isinstance(value, str) or not value or len(value) > longest:
-            problems.append(FieldError(("header", name), f"must be 1 to {longest} characters", "too_long"))
+            kind = "too_long" if isinstance(value, str) and value else "too_short"
+            problems.append(FieldError(("header", name), f"must be 1 to {longest} characters", kind))
         elif any(ord(c) < 32 or ord(c) == 127 for c in value) or _text_problem(value):
             problems.append(
                 FieldError(("header", name), "must not contain control characters", "invalid_text")
