@@ -129,17 +129,19 @@ def handler_module(function: str) -> ModuleType:
     return importlib.import_module(f"functions.{function}.handler")
 
 
-_environments: dict[str, threading.Lock] = {}
-_environments_lock = threading.Lock()
+# One for the process, not one per function: the functions run in-process here share what in AWS
+# each function's own environment has alone (Powertools' metric set, a class-level dict every
+# Metrics instance uses; the "prompter" logger's keys), so a store_result flushing its metrics
+# while a probe_provider adds one made that flush fail ("Must contain at least one metric").
+_ENVIRONMENT = threading.RLock()
 
 
-def environment(function: str) -> threading.Lock:
-    """Held while one invocation of ``function`` runs: a Lambda execution environment runs one
-    invocation at a time, and the handlers keep per-process state (the Powertools resolver's current
-    event and route, its metric set, the logger's keys) that concurrent invocations in one process
-    would interleave. The local server's threads and the local workflows' tasks take it alike."""
-    with _environments_lock:
-        return _environments.setdefault(function, threading.Lock())
+def environment(function: str) -> threading.RLock:
+    """Held while one invocation runs: a Lambda execution environment runs one invocation at a
+    time, and the handlers keep per-process state (the Powertools resolver's current event and
+    route, the metric set, the logger's keys) that concurrent invocations in one process would
+    interleave. The local server's threads and the local workflows' tasks take it alike."""
+    return _ENVIRONMENT
 
 
 def preflight() -> dict[str, Any]:
