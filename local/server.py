@@ -313,13 +313,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     apply_log_mode(args.log)
+    try:  # before moto starts: a database it cannot use is the first thing a person hears about
+        database = migrate()
+    except Exception as error:
+        print(f"cannot migrate the database: {one_line(error)}", file=sys.stderr)
+        server.server_close()
+        return 1
     with local_aws() as described:
-        try:
-            database = migrate()
-        except Exception as error:
-            print(f"cannot migrate the database: {one_line(error)}", file=sys.stderr)
-            server.server_close()
-            return 1
         log.info("database %s migrated", database)
         for line in described:
             log.info("%s", line)

@@ -64,8 +64,10 @@ fi
 
 echo "test-$version: ${suites[*]} (PostgreSQL) on $("$venv/bin/python" -c 'import platform; print(platform.python_version())')"
 started=$SECONDS
-# A quarter of the generated examples (tests/examples.py, the fuzz's PROMPTER_FUZZ_EXAMPLES): this
-# run checks the interpreter; the main run draws them all.
+# A quarter of the generated examples (tests/examples.py, the fuzz's PROMPTER_FUZZ_EXAMPLES), and the
+# fuzz on the deployed configuration only (PostgreSQL, auth on): this run checks the interpreter; the
+# main run draws every example on every target.
 env -u PYTHONDONTWRITEBYTECODE PROMPTER_HYPOTHESIS_SHARE=0.25 PROMPTER_FUZZ_EXAMPLES=10 \
+    PROMPTER_FUZZ_TARGETS=postgresql-auth \
     "$venv/bin/python" -m pytest -n auto --dist loadfile -p no:cacheprovider "${select[@]}" "${suites[@]}" "$@"
 echo "test-$version: done in $((SECONDS - started)) s"

@@ -204,14 +204,17 @@ def takes_idempotency_key(test_name: str) -> bool:
     )
 
 
-@pytest.fixture(
-    params=[
-        ("sqlite", False),
-        pytest.param(("postgresql", False), marks=pytest.mark.postgres),
-        pytest.param(("postgresql", True), marks=pytest.mark.postgres),
-    ],
-    ids=["sqlite", "postgresql", "postgresql-auth"],
-)
+TARGETS = {
+    "sqlite": pytest.param(("sqlite", False), id="sqlite"),
+    "postgresql": pytest.param(("postgresql", False), marks=pytest.mark.postgres, id="postgresql"),
+    "postgresql-auth": pytest.param(("postgresql", True), marks=pytest.mark.postgres, id="postgresql-auth"),
+}
+# PROMPTER_FUZZ_TARGETS narrows them (comma-separated): the run on the Lambda runtime's Python
+# fuzzes the deployed configuration only (scripts/test-python.sh).
+CHOSEN = [name.strip() for name in os.environ.get("PROMPTER_FUZZ_TARGETS", ",".join(TARGETS)).split(",")]
+
+
+@pytest.fixture(params=[TARGETS[name] for name in CHOSEN if name])
 def target(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """One database per operation and target, shared by that operation's examples, wiped after. An
     operation that takes an ``Idempotency-Key`` has the idempotency table a deployed stack has

@@ -29,7 +29,11 @@ def exercise(url: str) -> list[str]:
     template_id = json.loads(text)["id"]
     assert request("POST", url + TEMPLATES, body())[0] == 409
     assert request("GET", f"{url}{TEMPLATES}/no-such-template")[0] == 404
-    assert request("GET", f"{url}{TEMPLATES}/health")[0] == 200
+    # a browser app on another origin can read the answers: make dev allows every origin, as a
+    # deployed stage does by default (cdk.json)
+    asked = urllib.request.Request(f"{url}{TEMPLATES}/health", headers={"Origin": "http://localhost:5173"})
+    with urllib.request.urlopen(asked, timeout=10) as answer:
+        assert answer.status == 200 and answer.headers["Access-Control-Allow-Origin"] == "*"
     return [
         f"POST {TEMPLATES} 201",
         f"POST {TEMPLATES} 409 TEMPLATE_EXISTS",
@@ -74,16 +78,6 @@ def test_json_mode_adds_the_functions_json_and_emf_lines(tmp_path: Path) -> None
     assert "template created" not in stderr and "request completed" not in stderr, stderr[-2000:]
 
 
-def test_a_browser_app_on_another_origin_can_read_the_answers(tmp_path: Path) -> None:
-    """make dev allows every origin, as a deployed stage does by default (cdk.json)."""
-    with local_server(tmp_path) as server:
-        req = urllib.request.Request(
-            f"{server.url}{TEMPLATES}/health", headers={"Origin": "http://localhost:5173"}
-        )
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            assert resp.headers["Access-Control-Allow-Origin"] == "*"
-
-
 def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         COMMAND, cwd=ROOT, env=server_environment(tmp_path, env), capture_output=True, text=True, timeout=90
@@ -94,39 +88,30 @@ def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     ("env", "status", "says"),
     [
         (
-            {"PROMPTER_MAX_PAGE_SIZE": "5000"},
-            2,
-            ["cannot start: PROMPTER_MAX_PAGE_SIZE: Input should be less than or equal to 1000"],
-        ),
-        (
-            {"PROMPTER_DB_POOL_SIZE": "many", "PROMPTER_PROVIDER_TIMEOUT": "0"},
+            {
+                "PROMPTER_MAX_PAGE_SIZE": "5000",
+                "PROMPTER_DB_POOL_SIZE": "many",
+                "PROMPTER_PROVIDER_TIMEOUT": "0",
+                "PROMPTER_LOCAL_SWEEP_SECONDS": "hourly",
+                "PROMPTER_LOCAL_AWS": "of",
+            },
             2,
             [
+                "cannot start: PROMPTER_MAX_PAGE_SIZE: Input should be less than or equal to 1000",
                 "cannot start: PROMPTER_DB_POOL_SIZE: Input should be a valid integer",
                 "cannot start: PROMPTER_PROVIDER_TIMEOUT: Input should be greater than 0",
-            ],
-        ),
-        (
-            {"PROMPTER_LOCAL_SWEEP_SECONDS": "hourly", "PROMPTER_LOCAL_AWS": "of"},
-            2,
-            [
                 "cannot start: PROMPTER_LOCAL_SWEEP_SECONDS: Input should be a number of seconds",
                 "cannot start: PROMPTER_LOCAL_AWS: Input should be 'on' or 'off'",
             ],
         ),
         (
-            {"DATABASE_URL": "postgresql+pg8000://prompter:s3cret@127.0.0.1:1/prompter"},
-            1,
-            ["cannot migrate the database: "],
-        ),
-        (
-            # an unescaped @ in the password: the driver names the "host" s3cret@127.0.0.1
+            # unreachable, and an unescaped @ in the password: the driver names the "host" s3cret@127.0.0.1
             {"DATABASE_URL": "postgresql+pg8000://prompter:p@s3cret@127.0.0.1:1/prompter"},
             1,
             ["cannot migrate the database: "],
         ),
     ],
-    ids=["out-of-range", "two-wrong", "server-settings", "unreachable-database", "unescaped-password"],
+    ids=["settings", "unreachable-database"],
 )
 def test_a_server_that_cannot_start_says_why_in_one_line_per_problem(
     tmp_path: Path, env: dict[str, str], status: int, says: list[str]
