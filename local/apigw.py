@@ -29,6 +29,7 @@ from prompter.routes import (
     find_route,
     methods_of,
 )
+from prompter.settings import ApiSettings
 
 
 @dataclass
@@ -167,7 +168,7 @@ def gateway_answer(
     origin when the stage has a single one (``*`` by default), as infra/constructs/api.py's gateway
     responses carry it."""
     answer_headers = {"Content-Type": "application/json", **(headers or {})}
-    origins = [o.strip() for o in os.environ.get("PROMPTER_CORS_ALLOW_ORIGINS", "").split(",") if o.strip()]
+    origins = ApiSettings.from_env(os.environ).origins()
     if len(origins) == 1:
         answer_headers["Access-Control-Allow-Origin"] = origins[0]
     return {

@@ -104,9 +104,13 @@ class ApiSettings(_EnvModel):
         default="", description="comma-separated browser origins allowed to read responses; * for any"
     )
 
+    def origins(self) -> list[str]:
+        """The allowed origins, as listed."""
+        return [o.strip() for o in self.cors_allow_origins.split(",") if o.strip()]
+
     def allowed_origin(self, origin: str | None) -> str | None:
         """The Access-Control-Allow-Origin value for a request's Origin, or None."""
-        allowed = [o.strip() for o in self.cors_allow_origins.split(",") if o.strip()]
+        allowed = self.origins()
         if "*" in allowed:
             return "*"
         return origin if origin and origin in allowed else None

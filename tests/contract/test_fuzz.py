@@ -141,7 +141,8 @@ class LambdaGateway:
         return [payload]
 
 
-SCHEMA = schemathesis.openapi.from_dict(json.loads(SHIPPED.read_text(encoding="utf-8")), config=CONFIG)
+DOCUMENT = json.loads(SHIPPED.read_text(encoding="utf-8"))
+SCHEMA = schemathesis.openapi.from_dict(DOCUMENT, config=CONFIG)
 SCHEMA.app = LambdaGateway()
 
 
@@ -197,7 +198,7 @@ def takes_idempotency_key(test_name: str) -> bool:
     """Whether the operation a test is named after (``test_fuzz[POST /api/...][target]``) documents
     the ``Idempotency-Key`` header."""
     method, path = test_name.split("[", 1)[1].split("]", 1)[0].split(" ", 1)
-    operation = json.loads(SHIPPED.read_text(encoding="utf-8"))["paths"][path][method.lower()]
+    operation = DOCUMENT["paths"][path][method.lower()]
     return any(
         parameter.get("in") == "header" and parameter.get("name") == IDEMPOTENCY_HEADER
         for parameter in operation.get("parameters", [])
