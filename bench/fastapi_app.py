@@ -11,7 +11,7 @@ serving the same routes with the same behaviour:
   unique index on the active identity), sessions per request, an engine created lazily on first use,
   single-statement ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` creates;
 - prometheus-client Counters and a Histogram, recorded by a middleware;
-- the same domain code for the config identity (``prompter.identity``), so only the framework
+- the same domain code for the config identity (``prompter.registry.identity``), so only the framework
   stack differs from ``functions/create_template/handler.py``.
 
 It is not deployed; ``bench.run`` imports it in fresh processes and smoke-tests it in-process.
@@ -54,7 +54,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from prompter.errors import InvalidInput
-from prompter.identity import canonical_config, effective_provider, hash_canonical
+from prompter.registry.identity import canonical_config, effective_provider, hash_canonical
 
 log = logging.getLogger("prompter")
 log.setLevel(os.environ.get("LOG_LEVEL", "INFO"))

@@ -626,9 +626,9 @@ def layer_breakdown(handler: Any, tag: str, count: int = 200) -> list[str]:
     import pg8000.core
 
     from local.apigw import LambdaContext, rest_event
-    from prompter import templates
     from prompter.api import http
     from prompter.observability import logger, metrics
+    from prompter.registry import templates
 
     layers = Layers()
     store = handler.store()

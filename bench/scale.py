@@ -44,7 +44,7 @@ SWEEP_TARGET = 1.1  # the largest state at 3,000 targets over the largest at 300
 
 
 def _scope() -> Any:
-    from prompter.templates import Scope
+    from prompter.scope import Scope
 
     return Scope(org_id=ORG)
 
@@ -202,13 +202,13 @@ class Stores:
 
 
 def stores_for(url: str) -> Stores:
+    from prompter.analytics.visibility_queries import VisibilityQueries
     from prompter.db.engine import build_engine
     from prompter.db.results import ResultStore
     from prompter.db.templates import TemplateStore
     from prompter.db.versions import VersionStore
     from prompter.db.visibility import VisibilityStore
     from prompter.settings import DatabaseSettings
-    from prompter.visibility_queries import VisibilityQueries
 
     engine = build_engine(DatabaseSettings.from_env({"DATABASE_URL": url}))
     queries = VisibilityQueries(VisibilityStore(engine))

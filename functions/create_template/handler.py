@@ -13,15 +13,23 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from prompter import brand_analysis, routes, runtime, snapstart, templates
+from prompter import routes, runtime, snapstart
+from prompter.analytics import brand_analysis
 from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, serve
-from prompter.brand_models import AnalysisPreviewRequest, AnswerAnalysis, BrandProfile, BrandProfileRequest
 from prompter.db.brand_profiles import BrandProfileStore
 from prompter.db.engine import build_engine
 from prompter.db.schema import prompt_templates
 from prompter.db.templates import TemplateStore
 from prompter.errors import TemplateExists
-from prompter.models import (
+from prompter.observability import MetricName, add_metric, logger, metrics, set_env_dimension
+from prompter.registry import templates
+from prompter.registry.brand_models import (
+    AnalysisPreviewRequest,
+    AnswerAnalysis,
+    BrandProfile,
+    BrandProfileRequest,
+)
+from prompter.registry.models import (
     CreateTemplateRequest,
     DuplicateCheck,
     Health,
@@ -29,7 +37,6 @@ from prompter.models import (
     TemplateDetail,
     TemplatePage,
 )
-from prompter.observability import MetricName, add_metric, logger, metrics, set_env_dimension
 from prompter.settings import TemplateFunctionSettings
 from prompter.tracing import traced
 

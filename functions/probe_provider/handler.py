@@ -19,16 +19,15 @@ from pydantic import ConfigDict, Field
 from sqlalchemy import Engine
 
 from prompter import routes, runtime, snapstart
+from prompter.adapters.idempotency import Once
 from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, run_task, serve
 from prompter.db.engine import build_engine
 from prompter.db.results import ResultStore, RunStore
 from prompter.db.templates import TemplateStore
 from prompter.db.versions import VersionStore
 from prompter.errors import FieldError, InvalidInput
-from prompter.models import Provider
 from prompter.observability import logger, metrics, set_env_dimension
-from prompter.once import Once
-from prompter.probing import (
+from prompter.probing.probes import (
     PROBE_DEDUP_SECONDS,
     DriftPublisher,
     EnsureVersionResult,
@@ -36,12 +35,13 @@ from prompter.probing import (
     VersionHistory,
     VersionRecorder,
 )
-from prompter.recording import ResultRecorder
-from prompter.running import Runner
+from prompter.probing.sweep import write_targets
+from prompter.registry.models import Provider
+from prompter.runs.recording import ResultRecorder
+from prompter.runs.running import Runner
 from prompter.schema_base import Model
+from prompter.scope import Scope
 from prompter.settings import ProbeFunctionSettings
-from prompter.sweeping import write_targets
-from prompter.templates import Scope
 from prompter.tracing import traced
 from prompter.workflow import RunCountryTask, SweepTargetsTask
 

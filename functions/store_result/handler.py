@@ -23,6 +23,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sqlalchemy import Engine
 
 from prompter import routes, runtime, snapstart
+from prompter.adapters.idempotency import Once
+from prompter.analytics.reanalysis import ReanalysisReport, ReanalysisRequest, Reanalyzer, ReanalyzeTask
+from prompter.analytics.visibility import DEFAULT_ALPHA, DEFAULT_MARGIN
+from prompter.analytics.visibility_queries import (
+    DriftReport,
+    ShiftReporter,
+    VisibilityQueries,
+    VisibilityReport,
+)
 from prompter.api.http import (
     IDEMPOTENCY_HEADER,
     error_doc,
@@ -41,16 +50,12 @@ from prompter.db.versions import VersionStore
 from prompter.db.visibility import VisibilityStore
 from prompter.errors import FieldError, InvalidInput
 from prompter.observability import logger, metrics, set_env_dimension
-from prompter.once import Once
-from prompter.probing import DriftPublisher, VersionRecorder
-from prompter.reanalysis import ReanalysisReport, ReanalysisRequest, Reanalyzer, ReanalyzeTask
-from prompter.recording import ResultRecorder
-from prompter.run_queries import EXECUTION_NOT_FOUND, ResultsPage, RunQueries, RunStatus
-from prompter.running import BatchRunRequest, RunAccepted, Runner, RunRequest, RunResult
+from prompter.probing.probes import DriftPublisher, VersionRecorder
+from prompter.runs.queries import EXECUTION_NOT_FOUND, ResultsPage, RunQueries, RunStatus
+from prompter.runs.recording import ResultRecorder
+from prompter.runs.running import BatchRunRequest, RunAccepted, Runner, RunRequest, RunResult
 from prompter.settings import StoreFunctionSettings
 from prompter.tracing import traced
-from prompter.visibility import DEFAULT_ALPHA, DEFAULT_MARGIN
-from prompter.visibility_queries import DriftReport, ShiftReporter, VisibilityQueries, VisibilityReport
 from prompter.workflow import CallOutcome, CloseRunTask, FinishRunTask, RecordFailureTask
 
 app = new_resolver()

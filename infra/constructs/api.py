@@ -32,7 +32,7 @@ from infra.constructs.request_models import (
 from prompter.routes import CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS, ROUTES, Route
 
 ORG_ATTRIBUTE = "org_id"  # the token claim is "custom:org_id"
-ORG_ID_MAX_LENGTH = 128  # as prompter.models accepts
+ORG_ID_MAX_LENGTH = 128  # as prompter.registry.models accepts
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 # Errors API Gateway answers itself (bad token, throttling, unknown route, integration failure)

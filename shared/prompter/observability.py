@@ -17,7 +17,7 @@ from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
-from prompter.identity import PROVIDERS
+from prompter.registry.identity import PROVIDERS
 
 NAMESPACE = "Prompter"
 

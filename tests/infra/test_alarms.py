@@ -26,8 +26,8 @@ from infra.constructs import monitoring
 from infra.constructs.database import DB_MAX_CONNECTIONS_AT_ONE_ACU
 from infra.constructs.functions import MIGRATE_FUNCTION
 from infra.constructs.monitoring import PrompterMonitoring
-from prompter.identity import PROVIDERS
 from prompter.observability import METRICS, NAMESPACE, MetricName, service_name
+from prompter.registry.identity import PROVIDERS
 from prompter.routes import FUNCTIONS
 from tests.infra.conftest import STAGE
 from tests.infra.helpers import function_named, get_atts, only, render, resources

@@ -27,8 +27,8 @@ from infra.constructs.request_models import (
     required_query_parameters,
 )
 from local import events
-from prompter.brand_models import AnalysisPreviewRequest, BrandProfileRequest
-from prompter.models import CreateTemplateRequest
+from prompter.registry.brand_models import AnalysisPreviewRequest, BrandProfileRequest
+from prompter.registry.models import CreateTemplateRequest
 from prompter.routes import (
     ANALYSIS_PREVIEW,
     CHECK_DUPLICATE,
@@ -39,7 +39,7 @@ from prompter.routes import (
     START_RUNS,
     Route,
 )
-from prompter.running import BatchRunRequest, RunRequest
+from prompter.runs.running import BatchRunRequest, RunRequest
 from tests.infra.helpers import resources
 from tests.infra.test_api import methods_by_route, route_id
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from prompter.brand_profiles import snapshot
+from prompter.registry.brand_profiles import snapshot
 from tests.conftest import ANALYSIS_VECTORS_PATH, Api
 from tests.integration.test_local_server import base_url, request  # noqa: F401 - the fixture
 

@@ -13,11 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from prompter import templates
 from prompter.db.engine import build_engine
 from prompter.db.templates import TemplateStore
 from prompter.errors import TemplateExists
-from prompter.models import CreateTemplateRequest
+from prompter.registry import templates
+from prompter.registry.models import CreateTemplateRequest
+from prompter.scope import Scope
 from prompter.settings import DatabaseSettings
 from tests.conftest import Api
 from tests.integration.test_templates_api import TEMPLATES, body, count_rows
@@ -33,7 +34,7 @@ def create_in_parallel(url: str, parallel: int) -> list[tuple[int, str]]:
     def create(_: int) -> tuple[int, str]:
         gate.wait()
         try:
-            return 201, templates.create_template(store, templates.Scope(org_id="default"), request).id
+            return 201, templates.create_template(store, Scope(org_id="default"), request).id
         except TemplateExists as conflict:
             return 409, str(conflict.details["template_id"])
 

@@ -15,9 +15,9 @@ from local.apigw import handler_module
 from prompter.db.engine import build_engine
 from prompter.db.schema import prompt_versions
 from prompter.db.versions import VersionCapture, VersionStore
-from prompter.providers import registry
+from prompter.probing.providers import registry
+from prompter.scope import Scope
 from prompter.settings import DatabaseSettings
-from prompter.templates import Scope
 from tests.conftest import Api, AwsFakes
 from tests.integration.test_probe_api import create
 

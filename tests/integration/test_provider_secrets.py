@@ -79,7 +79,9 @@ def test_canary_key_never_leaks(
 
     # The key works: the version is recorded from the real response shape.
     openai.reply(200, COMPLETION)
-    monkeypatch.setattr("prompter.probing.utcnow", lambda: __import__("datetime").datetime(2030, 1, 1, 1))
+    monkeypatch.setattr(
+        "prompter.probing.probes.utcnow", lambda: __import__("datetime").datetime(2030, 1, 1, 1)
+    )
     accepted = ensure(api, template["id"])
     assert accepted.status == 200, accepted.body
     assert accepted.body["provider_version_key"] == "fp_canarytest"

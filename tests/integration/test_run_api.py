@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from prompter.brand_profiles import snapshot
 from prompter.errors import ProviderAuthError
-from prompter.providers import registry
+from prompter.probing.providers import registry
+from prompter.registry.brand_profiles import snapshot
 from tests.conftest import Api, AwsFakes
 from tests.integration.test_probe_api import create
 from tests.integration.test_templates_api import TEMPLATES

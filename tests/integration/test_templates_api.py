@@ -322,7 +322,7 @@ def test_unknown_route_is_404_json(api: Api) -> None:
 def test_unexpected_failure_is_500_with_correlation_id_and_no_internals(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prompter import templates
+    from prompter.registry import templates
 
     def explode(*_: Any, **__: Any) -> Any:
         raise RuntimeError("internal detail: password=hunter2")

@@ -95,7 +95,7 @@ def test_ensure_version_latency_is_positive_milliseconds(emitted: Emitted) -> No
 
 def test_idempotency_store_errors_are_counted_by_both_users_of_the_store(emitted: Emitted) -> None:
     """Probe de-duplication (probe_provider) and Idempotency-Key replays of the run routes
-    (store_result) use the same store (prompter.once), which counts its failures."""
+    (store_result) use the same store (prompter.adapters.idempotency), which counts its failures."""
     assert emitted.services(MetricName.IDEMPOTENCY_STORE_ERRORS) == {
         "prompter-probe_provider",
         "prompter-store_result",

@@ -1,4 +1,4 @@
-"""Answer analysis (prompter.analysis, SPEC §2.6): every golden case of tests/vectors/analysis.json,
+"""Answer analysis (prompter.analytics.analysis, SPEC §2.6): every golden case of tests/vectors/analysis.json,
 and properties that must hold for any answer."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from prompter.analysis import Brand, analyse, cited_domains
+from prompter.analytics.analysis import Brand, analyse, cited_domains
 from tests.conftest import ANALYSIS_VECTORS_PATH
 from tests.examples import examples
 

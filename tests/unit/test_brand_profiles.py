@@ -1,4 +1,4 @@
-"""Brand profile snapshots (prompter.brand_profiles): canonical, content-addressed, validated."""
+"""Brand profile snapshots (prompter.registry.brand_profiles): canonical, content-addressed, validated."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prompter.brand_profiles import MAX_ALIASES, MAX_COMPETITORS, canonical_json, problems, snapshot
+from prompter.registry.brand_profiles import MAX_ALIASES, MAX_COMPETITORS, canonical_json, problems, snapshot
 from tests.examples import examples
 
 COMPETITORS = [

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from scipy.stats import binomtest
 
-from prompter.analysis import Brand, analyse
-from prompter.providers import registry
-from prompter.providers.base import ChatRequest, Credentials
-from prompter.providers.fake import FakeProvider
+from prompter.analytics.analysis import Brand, analyse
+from prompter.probing.providers import registry
+from prompter.probing.providers.base import ChatRequest, Credentials
+from prompter.probing.providers.fake import FakeProvider
 
 BRANDS = ("Avea", "Elysium", "Timeline")
 KEY = Credentials(api_key="unused")

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prompter.errors import InvalidInput
-from prompter.identity import (
+from prompter.registry.identity import (
     CANONICAL_FIELDS,
     canonical_config,
     canonical_json,

@@ -1,6 +1,7 @@
-"""The statistics of visibility and drift (prompter.proportions) against an independent oracle, scipy:
-``binomtest(...).proportion_ci(method="wilson")``, ``fisher_exact``, Pearson's chi-square without
-continuity correction (the pooled two-proportion z-test's square) and ``false_discovery_control``,
+"""The statistics of visibility and drift (prompter.analytics.proportions) against an independent
+oracle, scipy: ``binomtest(...).proportion_ci(method="wilson")``, ``fisher_exact``, Pearson's
+chi-square without continuity correction (the pooled two-proportion z-test's square) and
+``false_discovery_control``,
 on the vectors of tests/vectors/analysis.json and on random tables."""
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from prompter.proportions import FISHER, Z_TEST, benjamini_hochberg, two_proportion_test, wilson_interval
+from prompter.analytics.proportions import (
+    FISHER,
+    Z_TEST,
+    benjamini_hochberg,
+    two_proportion_test,
+    wilson_interval,
+)
 from tests.conftest import ANALYSIS_VECTORS_PATH
 from tests.examples import examples
 

@@ -1,4 +1,4 @@
-"""Visibility cells and drift impact (prompter.visibility) against scipy and by construction."""
+"""Visibility cells and drift impact (prompter.analytics.visibility) against scipy and by construction."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from prompter.proportions import two_proportion_test
-from prompter.visibility import Tally, cell_figures, drift_impact, tallies
+from prompter.analytics.proportions import two_proportion_test
+from prompter.analytics.visibility import Tally, cell_figures, drift_impact, tallies
 from tests.examples import examples
 from tests.unit.test_proportions import wilson
 

@@ -15,8 +15,8 @@ from pydantic import BaseModel
 from functions.probe_provider.handler import ProbeTask
 from local import stepfunctions
 from local.stepfunctions import definition, function_arn, invoke_in_process, local_function, substitutions
+from prompter.analytics.reanalysis import ReanalyzeTask
 from prompter.errors import ProviderAuthError
-from prompter.reanalysis import ReanalyzeTask
 from prompter.workflow import (
     LAMBDA_SERVICE_ERRORS,
     RETRYABLE_ERRORS,

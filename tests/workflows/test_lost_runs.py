@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import create_engine
 
 from local.apigw import LambdaContext, handler_module
-from prompter.countries import ISO_3166_ALPHA2
 from prompter.db.results import RunStore
+from prompter.registry.countries import ISO_3166_ALPHA2
 from tests.workflows.conftest import Workflows
 
 MANY = sorted(ISO_3166_ALPHA2)[:240]

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from prompter import reanalysis
-from prompter.providers import registry
+from prompter.analytics import reanalysis
+from prompter.probing.providers import registry
 from tests.workflows.conftest import Workflows
 
 PROMPT = "Which longevity brands would you recommend in {{country}}?"

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from prompter.countries import ISO_3166_ALPHA2
-from prompter.providers import registry
+from prompter.probing.providers import registry
+from prompter.registry.countries import ISO_3166_ALPHA2
 from tests.conftest import AwsFakes
 from tests.workflows.conftest import Workflows
 

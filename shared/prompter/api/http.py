@@ -49,8 +49,8 @@ from prompter.errors import (
 )
 from prompter.observability import logger
 from prompter.routes import ROUTES, Route, find_route
+from prompter.scope import Scope
 from prompter.settings import ApiSettings
-from prompter.templates import Scope
 
 ORG_CLAIM = "custom:org_id"
 ORG_HEADER = "X-Org-Id"

@@ -9,12 +9,11 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.engine import Connection
 
-from prompter.brand_profiles import BrandEntry, ProfileSnapshot
-from prompter.db.dialects import dml
+from prompter.db.dialects import as_utc, dml
 from prompter.db.engine import run_with_reconnect
 from prompter.db.schema import brand_profile_snapshots as s
 from prompter.db.schema import brand_profiles as p
-from prompter.db.templates import as_utc
+from prompter.registry.brand_profiles import BrandEntry, ProfileSnapshot
 
 _CURRENT = (
     select(s.c.snapshot_id, s.c.brand, s.c.competitors, p.c.updated_at)

@@ -1,4 +1,5 @@
-"""What a process imports of SQLAlchemy's dialects: only what its database needs.
+"""What differs between the databases: the dialect modules a process imports (only what its database
+needs), and the naive datetimes SQLite hands back.
 
 - Statements that differ per dialect (``INSERT ... ON CONFLICT``) are built by each store once per
   dialect, on first use (``functools.cache``), through :func:`dml`: a Lambda function on PostgreSQL
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 import importlib
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -18,3 +20,10 @@ def dml(dialect_name: str) -> Any:
     if dialect_name not in ("postgresql", "sqlite"):
         raise ValueError(f"unsupported dialect {dialect_name!r}")
     return importlib.import_module(f"sqlalchemy.dialects.{dialect_name}")
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every stored timestamp is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value

@@ -18,15 +18,14 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, column, exists, func, select, true, tuple_, update
 from sqlalchemy.engine import Connection
 
-from prompter.db.dialects import dml
+from prompter.analytics.visibility import ALL_DAYS, answer_tallies
+from prompter.db.dialects import as_utc, dml
 from prompter.db.engine import run_with_reconnect, transaction
 from prompter.db.schema import VISIBILITY_CELL, VISIBILITY_COUNTERS, JsonType
 from prompter.db.schema import prompt_results as r
 from prompter.db.schema import prompt_runs as runs
 from prompter.db.schema import prompt_templates as t
 from prompter.db.schema import visibility_counts as vc
-from prompter.db.templates import as_utc
-from prompter.visibility import ALL_DAYS, answer_tallies
 
 _INSERTED = list(r.c)
 _PAYLOADS = ("request", "response")  # the full provider exchange: read only when asked for

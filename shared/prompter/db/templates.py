@@ -10,13 +10,13 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, literal, select, tuple_, update
 from sqlalchemy.engine import Connection
 
-from prompter.db.dialects import dml
+from prompter.db.dialects import as_utc, dml
 from prompter.db.engine import run_with_reconnect
 from prompter.db.schema import prompt_templates as t
 
@@ -87,13 +87,6 @@ def _list_statement(after: bool) -> Any:
 def in_org(org_id: str | None) -> tuple[Any, ...]:
     """The tenancy predicate of a by-id lookup (none when any org may hold the row)."""
     return () if org_id is None else (t.c.org_id == org_id,)
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored timestamp is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def _record(row: Any) -> dict[str, Any]:
@@ -182,7 +175,7 @@ class TemplateStore:
 
     def get_for_run(self, org_id: str | None, template_id: str) -> dict[str, Any] | None:
         """:meth:`get_active` with the workspace's current brand profile under ``brand_profile``
-        (a :class:`~prompter.brand_profiles.ProfileSnapshot`, or None), in the same statement."""
+        (a :class:`~prompter.registry.brand_profiles.ProfileSnapshot`, or None), in the same statement."""
         from prompter.db.brand_profiles import stored_profile
 
         def work(conn: Connection) -> dict[str, Any] | None:

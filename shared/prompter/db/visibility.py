@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, func, select, true
 from sqlalchemy.engine import Connection
 
+from prompter.analytics.visibility import ALL_DAYS
 from prompter.db.dialects import dml
 from prompter.db.engine import run_with_reconnect
 from prompter.db.schema import VISIBILITY_COUNTERS
@@ -23,7 +24,6 @@ from prompter.db.schema import prompt_templates as t
 from prompter.db.schema import prompt_versions as v
 from prompter.db.schema import visibility_counts as c
 from prompter.db.schema import visibility_shifts as s
-from prompter.visibility import ALL_DAYS
 
 _CELL = ("provider", "model_id", "provider_version_key", "run_country")
 _BRAND = ("brand", "is_primary")

@@ -7,18 +7,18 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from prompter.analysis import analyse
-from prompter.brand_models import (
+from prompter.analytics.analysis import analyse
+from prompter.db.brand_profiles import BrandProfileStore
+from prompter.errors import BrandProfileNotFound, FieldError, InvalidInput
+from prompter.probing.providers.answers import answer_text, citation_urls
+from prompter.registry.brand_models import (
     AnalysisPreviewRequest,
     AnswerAnalysis,
     BrandProfile,
     BrandProfileRequest,
     BrandSpec,
 )
-from prompter.brand_profiles import ProfileSnapshot, problems, snapshot
-from prompter.db.brand_profiles import BrandProfileStore
-from prompter.errors import BrandProfileNotFound, FieldError, InvalidInput
-from prompter.providers.answers import answer_text, citation_urls
+from prompter.registry.brand_profiles import ProfileSnapshot, problems, snapshot
 
 # A run body names its brand as brand_name / brand_aliases, a profile as brand.name / brand.aliases.
 _RUN_FIELDS: dict[tuple[str | int, ...], tuple[str | int, ...]] = {

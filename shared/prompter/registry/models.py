@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from prompter.identity import PROVIDERS
+from prompter.registry.identity import PROVIDERS
 from prompter.schema_base import Model
 
 Provider = Literal["openai", "azure-openai", "google", "anthropic", "bedrock", "fake"]

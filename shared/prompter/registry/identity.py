@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from prompter.countries import COUNTRY_ALIASES, ISO_3166_ALPHA2
 from prompter.errors import FieldError, InvalidInput
+from prompter.registry.countries import COUNTRY_ALIASES, ISO_3166_ALPHA2
 
 # The canonical object's keys, in exactly this order.
 CANONICAL_FIELDS: tuple[str, ...] = (

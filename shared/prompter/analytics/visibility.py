@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prompter.proportions import benjamini_hochberg, two_proportion_test, wilson_interval
+from prompter.analytics.proportions import benjamini_hochberg, two_proportion_test, wilson_interval
 
 ALL_DAYS = ""  # the counters' day that totals every day
 DEFAULT_ALPHA = 0.05

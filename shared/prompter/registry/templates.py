@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from prompter.costguard import DEFAULT_MAX_OUTPUT_TOKENS, cost_problems
 from prompter.db.templates import TemplateStore
 from prompter.errors import FieldError, InvalidInput, TemplateExists, TemplateNotFound
-from prompter.identity import canonical_config, effective_provider, hash_canonical
-from prompter.models import CreateTemplateRequest, Template, TemplateDetail, TemplatePage
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """Who is asking: the tenant (org) resolved from the caller's identity or the local default.
-
-    ``any_org`` is the earlier service's contract when running locally with auth off and no org
-    given anywhere: creates and lists use ``org_id`` (``default``), and a route naming a template
-    or run by id finds it in whatever org holds it.
-    """
-
-    org_id: str
-    any_org: bool = False
-
-    @property
-    def lookup_org(self) -> str | None:
-        """The org a by-id lookup is confined to; None: any org."""
-        return None if self.any_org else self.org_id
+from prompter.registry.costguard import DEFAULT_MAX_OUTPUT_TOKENS, cost_problems
+from prompter.registry.identity import canonical_config, effective_provider, hash_canonical
+from prompter.registry.models import CreateTemplateRequest, Template, TemplateDetail, TemplatePage
+from prompter.registry.paging import decode_cursor, encode_cursor
+from prompter.scope import Scope
 
 
 def utcnow() -> datetime:
@@ -125,39 +105,6 @@ def get_template(store: TemplateStore, scope: Scope, template_id: str) -> Templa
 def delete_template(store: TemplateStore, scope: Scope, template_id: str) -> None:
     if not store.soft_delete(scope.lookup_org, template_id, utcnow()):
         raise TemplateNotFound(template_id)
-
-
-def utc_instant(value: datetime, loc: tuple[str | int, ...]) -> datetime:
-    """``value`` in UTC; a 422 naming ``loc`` when it has no zone or its UTC value is out of range
-    (``9999-12-31T23:59:59-14:00`` is in the year 10000), before it can reach a database driver."""
-    if value.tzinfo is None:
-        why = "needs a time and a UTC offset, e.g. 2026-12-01T00:00:00Z or ...+02:00"
-        raise InvalidInput([FieldError(loc, why, "timezone")])
-    try:
-        return value.astimezone(UTC)
-    except OverflowError as exc:
-        raise InvalidInput(
-            [FieldError(loc, "is out of range once converted to UTC (years 1 to 9999)", "datetime_range")]
-        ) from exc
-
-
-def encode_cursor(created_at: datetime, template_id: str) -> str:
-    raw = json.dumps([created_at.isoformat(), template_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, template_id = json.loads(raw)
-        when = datetime.fromisoformat(created_at)
-        if when.tzinfo is None or not isinstance(template_id, str) or len(template_id) > 64:
-            raise ValueError("bad cursor")
-        return when.astimezone(UTC), template_id
-    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidInput(
-            [FieldError(("query", "cursor"), "is not a cursor this API returned", "cursor")]
-        ) from exc
 
 
 def list_templates(

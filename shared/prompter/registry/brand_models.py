@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from prompter.brand_profiles import MAX_ALIASES, MAX_COMPETITORS, MAX_NAME_LENGTH
+from prompter.registry.brand_profiles import MAX_ALIASES, MAX_COMPETITORS, MAX_NAME_LENGTH
 from prompter.schema_base import Model
 
 MAX_ANSWER_CHARS = 200_000

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from prompter.analysis import Brand
+from prompter.analytics.analysis import Brand
 
 MAX_NAME_LENGTH = 200
 MAX_ALIASES = 100  # the run body's limit on brand_aliases since the first release

@@ -14,14 +14,15 @@ from typing import Any
 
 from pydantic import Field
 
-from prompter.brand_models import AnswerAnalysis
-from prompter.countries import country_code
 from prompter.db.results import ResultStore, RunStore
 from prompter.db.templates import TemplateStore
 from prompter.errors import RunNotFound, TemplateNotFound
-from prompter.recording import ResultRecorder, run_items
+from prompter.registry.brand_models import AnswerAnalysis
+from prompter.registry.countries import country_code
+from prompter.registry.paging import decode_cursor, encode_cursor, utc_instant
+from prompter.runs.recording import ResultRecorder, run_items
 from prompter.schema_base import Model
-from prompter.templates import Scope, decode_cursor, encode_cursor, utc_instant
+from prompter.scope import Scope
 from prompter.workflow import TERMINAL_EXECUTION
 
 # A results page's JSON (ASCII-escaped, as the resolver writes it) stays under this: the proxy

@@ -11,15 +11,15 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from prompter.brand_profiles import clean_name
-from prompter.countries import country_code
+from prompter.analytics.visibility import DEFAULT_ALPHA, DEFAULT_MARGIN, Tally, cell_figures, drift_impact
 from prompter.db.visibility import VisibilityStore
 from prompter.errors import FieldError, InvalidInput, TemplateNotFound
 from prompter.observability import MetricName, add_metric, logger
-from prompter.providers.versioning import UNKNOWN
+from prompter.probing.providers.versioning import UNKNOWN
+from prompter.registry.brand_profiles import clean_name
+from prompter.registry.countries import country_code
 from prompter.schema_base import Model
-from prompter.templates import Scope
-from prompter.visibility import DEFAULT_ALPHA, DEFAULT_MARGIN, Tally, cell_figures, drift_impact
+from prompter.scope import Scope
 
 SHIFT_DETAIL_TYPE = "VisibilityShift"
 GroupBy = Literal["version", "day"]

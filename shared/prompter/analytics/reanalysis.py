@@ -16,17 +16,17 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from prompter.analysis import EXTRACTOR_VERSION
-from prompter.brand_analysis import analyse_response
-from prompter.brand_profiles import ProfileSnapshot
+from prompter.analytics.analysis import EXTRACTOR_VERSION
+from prompter.analytics.brand_analysis import analyse_response
 from prompter.db.brand_profiles import BrandProfileStore
 from prompter.db.results import ResultStore
 from prompter.db.templates import TemplateStore
 from prompter.errors import BrandProfileNotFound, FieldError, InvalidInput, TemplateNotFound
 from prompter.observability import logger
-from prompter.providers.answers import prompt_text
+from prompter.probing.providers.answers import prompt_text
+from prompter.registry.brand_profiles import ProfileSnapshot
 from prompter.schema_base import Model
-from prompter.templates import Scope
+from prompter.scope import Scope
 
 PAGE_SIZE = 500
 ReanalysisStarter = Callable[[str, dict[str, Any]], str]  # (name, execution input) -> execution ARN

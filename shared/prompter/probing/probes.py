@@ -5,7 +5,8 @@ parameters. Its answer's version metadata gives the provider version key, which 
 upsert; a key the template has not had before, when it had another, is drift: counted and
 published as an EventBridge event. Probes of one (org, workspace, template, provider, model)
 within one hour bucket call the provider once, through Powertools Idempotency on DynamoDB;
-concurrent duplicates wait for the first one's answer instead of calling again (:mod:`prompter.once`).
+concurrent duplicates wait for the first one's answer instead of calling again
+(:mod:`prompter.adapters.idempotency`).
 
 PROBE_DEDUP_SECONDS is the hour bucket's life in the store.
 """
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from prompter.costguard import cost_problems
+from prompter.adapters.idempotency import Once
 from prompter.db.templates import TemplateStore
 from prompter.db.versions import VersionCapture, VersionStore
 from prompter.errors import (
@@ -30,15 +31,15 @@ from prompter.errors import (
     PrompterError,
     TemplateNotFound,
 )
-from prompter.identity import PROVIDERS, pairing_problem
 from prompter.observability import MetricName, add_metric, logger
-from prompter.once import Once
-from prompter.providers import registry
-from prompter.providers.base import ChatReply, ChatRequest
-from prompter.providers.versioning import UNKNOWN, ProviderVersion, version_of
+from prompter.probing.providers import registry
+from prompter.probing.providers.base import ChatReply, ChatRequest
+from prompter.probing.providers.versioning import UNKNOWN, ProviderVersion, version_of
+from prompter.registry.costguard import cost_problems
+from prompter.registry.identity import PROVIDERS, pairing_problem
 from prompter.schema_base import Model
+from prompter.scope import Scope
 from prompter.settings import ProviderSettings
-from prompter.templates import Scope
 
 PROBE_PROMPT = "Reply with OK."
 PROBE_DEDUP_SECONDS = 3600

@@ -19,8 +19,8 @@ from prompter.db.results import ResultStore, RunStore
 from prompter.db.schema import prompt_results
 from prompter.db.templates import TemplateStore
 from prompter.observability import MetricName, add_metric, logger
-from prompter.providers.answers import answer_text
-from prompter.sanitize import clean_json
+from prompter.probing.providers.answers import answer_text
+from prompter.probing.sanitize import clean_json
 from prompter.workflow import CallOutcome, RecordFailureTask, error_code, is_domain_error
 
 EXECUTION_LOST = "EXECUTION_LOST"

@@ -3,7 +3,7 @@
 A call sends the rendered prompt with the template's config (through the cost guard) and records
 the version that answered (as a probe would, drift included); its outcome carries the full request
 sent (never credentials), the full response (cleaned, echoed credentials redacted), the hash of the
-rendered prompt and a snapshot of the analysis settings, which :mod:`prompter.recording` stores.
+rendered prompt and a snapshot of the analysis settings, which :mod:`prompter.runs.recording` stores.
 """
 
 from __future__ import annotations
@@ -15,23 +15,23 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from prompter.brand_analysis import analyse_response, analysis_config, run_profile
-from prompter.brand_models import MAX_COMPETITORS, BrandSpec
-from prompter.costguard import cost_problems
-from prompter.countries import country_code
+from prompter.analytics.brand_analysis import analyse_response, analysis_config, run_profile
 from prompter.db.results import RunStore
 from prompter.db.templates import TemplateStore
 from prompter.errors import FieldError, InvalidInput, TemplateNotFound, WorkflowUnavailable
 from prompter.observability import MetricName, add_metric, logger
-from prompter.probing import ProbeTarget, VersionRecorder
-from prompter.providers import registry
-from prompter.providers.base import ChatRequest
-from prompter.recording import ResultRecorder
-from prompter.rendering import check_prompt_size, prompt_hash, render, run_variables
-from prompter.sanitize import clean_json
+from prompter.probing.probes import ProbeTarget, VersionRecorder
+from prompter.probing.providers import registry
+from prompter.probing.providers.base import ChatRequest
+from prompter.probing.sanitize import clean_json
+from prompter.registry.brand_models import MAX_COMPETITORS, BrandSpec
+from prompter.registry.costguard import cost_problems
+from prompter.registry.countries import country_code
+from prompter.runs.recording import ResultRecorder
+from prompter.runs.rendering import check_prompt_size, prompt_hash, render, run_variables
 from prompter.schema_base import Model
+from prompter.scope import Scope
 from prompter.settings import ProviderSettings
-from prompter.templates import Scope
 from prompter.workflow import CallOutcome, RunCountryTask
 
 RunStarter = Callable[[str, dict[str, Any]], str]  # (run_id, execution input) -> execution ARN
