@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from prompter.api.errors import METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND
-from prompter.api.http import ORG_HEADER
+from prompter.api.vocabulary import ORG_HEADER
 from prompter.routes import (
     CORS_ALLOW_HEADERS,
     CORS_EXPOSE_HEADERS,

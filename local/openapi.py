@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from local.apigw import handler_module
-from prompter.api.http import HEADERS_EXTENSION, SECURITY_SCHEMES, header_parameter
+from prompter.api.openapi import HEADERS_EXTENSION, SECURITY_SCHEMES, header_parameter
 from prompter.routes import FUNCTIONS, ROUTES
 
 TITLE = "Prompter"

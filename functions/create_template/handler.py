@@ -15,7 +15,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from prompter import routes, runtime, snapstart
 from prompter.analytics import brand_analysis
-from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, serve
+from prompter.api.http import serve
+from prompter.api.openapi import error_doc, new_resolver, ok_doc, register
+from prompter.api.tenancy import request_scope
 from prompter.db.brand_profiles import BrandProfileStore
 from prompter.db.engine import build_engine
 from prompter.db.schema import prompt_templates

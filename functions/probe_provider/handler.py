@@ -20,7 +20,10 @@ from sqlalchemy import Engine
 
 from prompter import routes, runtime, snapstart
 from prompter.adapters.idempotency import Once
-from prompter.api.http import error_doc, new_resolver, ok_doc, register, request_scope, run_task, serve
+from prompter.api.http import serve
+from prompter.api.openapi import error_doc, new_resolver, ok_doc, register
+from prompter.api.summary import run_task
+from prompter.api.tenancy import request_scope
 from prompter.db.engine import build_engine
 from prompter.db.results import ResultStore, RunStore
 from prompter.db.templates import TemplateStore

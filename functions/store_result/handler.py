@@ -32,16 +32,11 @@ from prompter.analytics.visibility_queries import (
     VisibilityQueries,
     VisibilityReport,
 )
-from prompter.api.http import (
-    IDEMPOTENCY_HEADER,
-    error_doc,
-    new_resolver,
-    ok_doc,
-    register,
-    request_scope,
-    run_task,
-    serve,
-)
+from prompter.api.http import serve
+from prompter.api.openapi import error_doc, new_resolver, ok_doc, register
+from prompter.api.summary import run_task
+from prompter.api.tenancy import request_scope
+from prompter.api.vocabulary import IDEMPOTENCY_HEADER
 from prompter.db.brand_profiles import BrandProfileStore
 from prompter.db.engine import build_engine
 from prompter.db.results import ResultStore, RunStore

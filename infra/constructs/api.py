@@ -7,7 +7,7 @@ decides between the Cognito authorizer and no authorization. There are no path l
 Tenancy: users belong to one org through the immutable custom attribute ``org_id``; the web client
 can read it but not write it, and self sign-up is off (an administrator creates users with their
 org). The ID token therefore carries a ``custom:org_id`` claim that the authorizer verifies and the
-functions read (``prompter.api.http.ORG_CLAIM``); clients send the ID token in ``Authorization``.
+functions read (``prompter.api.vocabulary.ORG_CLAIM``); clients send the ID token in ``Authorization``.
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ SECRET_PROVIDERS = ("openai", "anthropic", "google", "azure-openai")
 PLACEHOLDER_SECRET = '{"api_key": ""}'  # noqa: S105 - an empty placeholder, not a credential
 # Never ship local bytecode caches (they are built for the developer's interpreter).
 ASSET_EXCLUDES = ["__pycache__", "*.pyc"]
-# Every invocation logs its summary line at INFO (prompter.api.http).
+# Every invocation logs its summary line at INFO (prompter.api.summary).
 LOG_LEVEL = "INFO"
 # Share of invocations whose logger runs at DEBUG (Powertools draws it per invocation). 1 %: at the
 # API's throttle (50 requests/s) at most ~0.5 sampled invocations a second, so DEBUG detail is

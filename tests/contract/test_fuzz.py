@@ -61,7 +61,7 @@ from schemathesis.specs.openapi.checks import (
 from local.apigw import invoke, rest_event
 from local.openapi import SHIPPED
 from prompter import runtime
-from prompter.api.http import IDEMPOTENCY_HEADER
+from prompter.api.vocabulary import IDEMPOTENCY_HEADER
 from prompter.routes import find_route
 from tests.conftest import wipe
 

@@ -19,13 +19,8 @@ import pytest
 
 from local.openapi import SHIPPED
 from prompter.api.errors import ERROR_CODES
-from prompter.api.http import (
-    CORRELATION_HEADER,
-    IDEMPOTENCY_HEADER,
-    READ_HEADERS,
-    SECURITY_SCHEME,
-    STATUS_DESCRIPTIONS,
-)
+from prompter.api.openapi import SECURITY_SCHEME, STATUS_DESCRIPTIONS
+from prompter.api.vocabulary import CORRELATION_HEADER, IDEMPOTENCY_HEADER, READ_HEADERS
 from prompter.errors import PrompterError
 from prompter.routes import ROUTES
 

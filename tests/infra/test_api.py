@@ -175,7 +175,7 @@ def test_tokens_carry_an_org_the_user_cannot_change(template: dict[str, Any]) ->
 
 def test_the_authorizer_reads_the_token_the_openapi_document_describes(template: dict[str, Any]) -> None:
     from infra.constructs.request_models import openapi_document
-    from prompter.api.http import SECURITY_SCHEME
+    from prompter.api.openapi import SECURITY_SCHEME
 
     _, authorizer = only(template, "AWS::ApiGateway::Authorizer")
     assert authorizer["Properties"]["IdentitySource"] == "method.request.header.Authorization"

@@ -1,0 +1,143 @@
+"""What each route says about itself in the OpenAPI document: its security, the request headers it
+reads, the answers it documents; and the resolver every function serves its routes with."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+from prompter.api import errors as api_errors
+from prompter.api.vocabulary import CORRELATION_HEADER, IDEMPOTENCY_HEADER, ORG_CLAIM, READ_HEADERS
+from prompter.routes import Route
+
+
+def new_resolver() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True)
+    api_errors.register(app)
+    return app
+
+
+# The Cognito user-pool authorizer in front of every authorized route: it reads the ID token (a JWT)
+# from the Authorization header, with or without the "Bearer " prefix. Documented as HTTP bearer,
+# which client generators send as ``Authorization: Bearer <token>``.
+SECURITY_SCHEME = "CognitoUserPool"
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    SECURITY_SCHEME: {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": (
+            f"The Cognito user pool's ID token, whose {ORG_CLAIM} claim is the caller's org "
+            "(Authorization: Bearer <ID token>). Locally, with auth off, no token is needed."
+        ),
+    }
+}
+# Operation key (OpenAPI extension) that carries a route's documented request headers from
+# ``register`` to the document builder, which turns them into header parameters.
+HEADERS_EXTENSION = "x-prompter-request-headers"
+HEADER_DESCRIPTIONS = {
+    IDEMPOTENCY_HEADER: (
+        "The same key again within 24 hours replays the first answer instead of running again; "
+        "with another body it is a 422 naming header.Idempotency-Key"
+    ),
+}
+# Descriptions of the statuses the API answers, fixed here rather than taken from
+# ``HTTPStatus.phrase``, whose wording changes between Python versions (RFC 9110's names).
+STATUS_DESCRIPTIONS = {
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests: the stage's throttling limit (answered by API Gateway)",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+# Every answer a function sends carries the correlation id; API Gateway's own answers (429) do not.
+CORRELATION_ID_DOC: dict[str, Any] = {
+    "description": "The request's correlation id (the API Gateway request id), as in the service's logs",
+    "schema": {"type": "string"},
+}
+
+
+def register(
+    app: APIGatewayRestResolver,
+    route: Route,
+    *,
+    responses: dict[int, Any],
+    headers: tuple[str, ...] = (),
+) -> Callable[..., Any]:
+    """``app.route`` for an entry of the route table (path, method, summary, operation id), with its
+    security (the Cognito authorizer, or none) and the request ``headers`` it reads (names of
+    :data:`READ_HEADERS`) documented."""
+    unknown = set(headers) - set(READ_HEADERS)
+    if unknown:
+        raise ValueError(f"{route.operation_id}: the service never reads {sorted(unknown)}")
+    extensions: dict[str, Any] = {HEADERS_EXTENSION: list(headers)} if headers else {}
+    if route.authorized:
+        responses = {**error_doc(401, 403), **responses}
+        security: list[dict[str, list[str]]] | None = [{SECURITY_SCHEME: []}]
+    else:
+        security = None
+        extensions["security"] = []  # explicitly open, whatever a document-wide default says
+    return app.route(
+        rule=route.resolver_path,
+        method=route.method,
+        summary=route.summary,
+        operation_id=route.operation_id,
+        tags=["prompt-templates"],
+        responses=responses,
+        security=security,
+        openapi_extensions=extensions or None,
+        include_in_schema=route.in_document,
+    )
+
+
+def header_parameter(name: str) -> dict[str, Any]:
+    """The OpenAPI header parameter of a header the service reads (its length limit as here)."""
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": HEADER_DESCRIPTIONS.get(name, name),
+        "schema": {"type": "string", "minLength": 1, "maxLength": READ_HEADERS[name]},
+    }
+
+
+# Any route can answer these: the body checks run before routing, and failures are always possible.
+COMMON_ERRORS = (400, 413, 415, 422, 500, 503)
+# API Gateway answers these itself, for any route: the stage's throttling.
+GATEWAY_ERRORS = (429,)
+
+
+def error_doc(*statuses: int) -> dict[int, Any]:
+    """OpenAPI entries for the error statuses a route can answer (its own plus the common ones)."""
+    from prompter.api.schemas import ErrorBody
+
+    entries: dict[int, Any] = {}
+    for status in sorted({*statuses, *COMMON_ERRORS, *GATEWAY_ERRORS}):
+        entry: dict[str, Any] = {
+            "description": STATUS_DESCRIPTIONS[status],
+            "content": {"application/json": {"model": ErrorBody}},
+        }
+        if status not in GATEWAY_ERRORS:
+            entry["headers"] = {CORRELATION_HEADER: CORRELATION_ID_DOC}
+        entries[status] = entry
+    return entries
+
+
+def ok_doc(status: int, model: Any, description: str) -> dict[int, Any]:
+    entry: dict[str, Any] = {"description": description, "headers": {CORRELATION_HEADER: CORRELATION_ID_DOC}}
+    if model is not None:
+        entry["content"] = {"application/json": {"model": model}}
+    return {status: entry}

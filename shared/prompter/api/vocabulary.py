@@ -1,0 +1,25 @@
+"""The HTTP vocabulary the functions share: the caller's identity (claim, header, default org), the
+request headers the service reads and how long each may be, the correlation header, and what text
+no database can store."""
+
+from __future__ import annotations
+
+ORG_CLAIM = "custom:org_id"
+ORG_HEADER = "X-Org-Id"
+DEFAULT_ORG = "default"
+MAX_ORG_LENGTH = 128
+CORRELATION_HEADER = "X-Correlation-Id"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Request headers the service reads, with the longest value each may have.
+READ_HEADERS = {ORG_HEADER: MAX_ORG_LENGTH, IDEMPOTENCY_HEADER: 255}
+
+
+def text_problem(text: str) -> str | None:
+    """Why a string cannot be stored (PostgreSQL text and jsonb refuse both), or None."""
+    if "\x00" in text:
+        return "must not contain the NUL character (\\u0000)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode (unpaired surrogate)"
+    return None
