@@ -296,5 +296,5 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     from datetime import UTC, datetime
 
     now = [datetime(2026, 11, 26, 9, 15, tzinfo=UTC)]
-    monkeypatch.setattr("prompter.probing.probes.utcnow", lambda: now[0])
+    monkeypatch.setattr("prompter.probing.versions.utcnow", lambda: now[0])
     return now

@@ -4,7 +4,6 @@ workspaces' brand profiles and the answer analysis preview."""
 from __future__ import annotations
 
 import json
-import os
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -13,17 +12,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from prompter import routes, runtime, snapstart
+from prompter import bootstrap, routes, runtime, snapstart
 from prompter.analytics import brand_analysis
 from prompter.api.http import serve
 from prompter.api.openapi import error_doc, new_resolver, ok_doc, register
 from prompter.api.tenancy import request_scope
-from prompter.db.brand_profiles import BrandProfileStore
-from prompter.db.engine import build_engine
 from prompter.db.schema import prompt_templates
 from prompter.db.templates import TemplateStore
 from prompter.errors import TemplateExists
-from prompter.observability import MetricName, add_metric, logger, metrics, set_env_dimension
+from prompter.observability import MetricName, add_metric, logger, metrics
 from prompter.registry import templates
 from prompter.registry.brand_models import (
     AnalysisPreviewRequest,
@@ -46,18 +43,16 @@ app = new_resolver()
 snapstart.register()  # SnapStart hooks: drop connections, secrets and random state after a restore
 
 
-@runtime.once
+def services() -> bootstrap.Services:
+    return bootstrap.services(TemplateFunctionSettings)
+
+
 def settings() -> TemplateFunctionSettings:
-    loaded = TemplateFunctionSettings.from_env(os.environ)
-    set_env_dimension(loaded.env)
-    return loaded
+    return services().settings
 
 
-@runtime.once
 def store() -> TemplateStore:
-    engine = build_engine(settings())
-    runtime.on_reset(engine.dispose)
-    return TemplateStore(engine)
+    return services().templates
 
 
 @register(
@@ -133,11 +128,6 @@ def delete_template(template_id: str) -> Response[None]:
     return Response(status_code=HTTPStatus.NO_CONTENT)
 
 
-@runtime.once
-def profiles() -> BrandProfileStore:
-    return BrandProfileStore(store().engine)
-
-
 WorkspaceId = Annotated[str, Path(min_length=1, max_length=128, description="brand workspace")]
 
 
@@ -147,7 +137,7 @@ def put_brand_profile(
 ) -> BrandProfile:
     scope = request_scope(app, settings(), body.org_id)
     logger.append_keys(workspace_id=workspace_id, action="put_brand_profile")
-    return brand_analysis.put_profile(profiles(), scope.org_id, workspace_id, body)
+    return brand_analysis.put_profile(services().profiles, scope.org_id, workspace_id, body)
 
 
 @register(app, routes.GET_BRAND_PROFILE, responses={**ok_doc(200, BrandProfile, "OK"), **error_doc(404)})
@@ -155,7 +145,8 @@ def get_brand_profile(
     workspace_id: WorkspaceId,
     org_id: Annotated[str | None, Query(max_length=128, description="tenant (local only)")] = None,
 ) -> BrandProfile:
-    return brand_analysis.get_profile(profiles(), request_scope(app, settings()).org_id, workspace_id)
+    org_id = request_scope(app, settings()).org_id
+    return brand_analysis.get_profile(services().profiles, org_id, workspace_id)
 
 
 @register(app, routes.ANALYSIS_PREVIEW, responses={**ok_doc(200, AnswerAnalysis, "OK"), **error_doc()})

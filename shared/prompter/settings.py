@@ -7,6 +7,7 @@ variable: ``DATABASE_URL`` for ``database_url``, ``PROMPTER_<FIELD>`` for the re
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar, Literal, Self
@@ -46,6 +47,11 @@ class _EnvModel(Model):
             if raw is not None and raw != "":
                 values[name] = raw
         return cls.model_validate(values)
+
+    @classmethod
+    def load(cls) -> Self:
+        """The settings of this process's environment (the one place ``os.environ`` is read)."""
+        return cls.from_env(os.environ)
 
     @classmethod
     def problems(cls, environ: Mapping[str, str]) -> list[str]:

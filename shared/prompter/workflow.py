@@ -22,6 +22,7 @@ from prompter.errors import (
     SweepStorageUnavailable,
     TemplateNotFound,
 )
+from prompter.registry.models import Provider
 from prompter.schema_base import Model
 
 # Retried with backoff and jitter by the workflows.
@@ -81,6 +82,19 @@ def error_code(error_name: str) -> str:
 
 class _Task(Model):
     model_config = ConfigDict(extra="ignore")
+
+
+class ProbeTask(_Task):
+    """probe_provider's ``probe`` action (the default): which template (and optionally which
+    provider/model) to probe."""
+
+    org_id: str = Field(min_length=1, max_length=128)
+    template_id: str = Field(min_length=1, max_length=64)
+    provider: Provider | None = None
+    model_id: str | None = Field(default=None, min_length=1, max_length=200)
+    retry_count: int = Field(
+        default=0, ge=0, description="$$.State.RetryCount: 0 on the first attempt, n on the n-th retry"
+    )
 
 
 class RunCountryTask(_Task):

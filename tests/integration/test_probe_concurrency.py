@@ -37,7 +37,7 @@ def test_twenty_parallel_ensure_version_calls_make_one_provider_call(
     # concurrent invocations are separate environments: threads running the probe use case, the
     # handler's code under its HTTP layer (whose Powertools resolver state is per process)
     template = create(pg_api)
-    prober = handler_module("probe_provider").prober()
+    prober = handler_module("probe_provider").services().prober
     gate = threading.Barrier(20)
 
     def call(_: int) -> str:

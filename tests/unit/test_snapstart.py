@@ -50,7 +50,7 @@ def test_after_a_restore_connections_secrets_and_random_state_are_fresh(
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     runtime.reset()
     store = handler_module("store_result")
-    engine = store.engine()
+    engine = store.services().engine
     with engine.connect():
         pass
     assert engine.pool.checkedin() == 1  # a pooled connection, as the snapshot would hold it
@@ -63,7 +63,7 @@ def test_after_a_restore_connections_secrets_and_random_state_are_fresh(
     run_hooks("after")
 
     assert engine.pool.checkedin() == 0  # the snapshot's connection is closed, never reused
-    assert store.engine() is not engine  # a fresh engine (and clients, settings) on next use
+    assert store.services().engine is not engine  # a fresh engine (and clients, settings) on next use
     assert cached_secrets == ["cleared"]
     assert random.random() != snapshotted
     runtime.reset()

@@ -119,7 +119,7 @@ def test_reading_a_run_whose_execution_ended_closes_it(
 ) -> None:
     template = workflows.create_template(country_set=MANY)
     run_id = running_run(workflows, template, workflows.run_execution_arn(str(uuid.uuid4())))
-    monkeypatch.setattr(handler_module("store_result"), "execution_status", lambda arn: ended)
+    monkeypatch.setattr(handler_module("store_result").services().workflows, "status", lambda arn: ended)
     status = workflows.api.get(f"/api/runs/{run_id}").body
     assert status["execution_status"] == ended
     assert_closed(status, lost=240)
@@ -130,6 +130,8 @@ def test_a_run_whose_execution_status_is_unknown_now_is_left_running(
 ) -> None:
     template = workflows.create_template(country_set=MANY)
     run_id = running_run(workflows, template, workflows.run_execution_arn(str(uuid.uuid4())))
-    monkeypatch.setattr(handler_module("store_result"), "execution_status", lambda arn: None)  # throttled
+    monkeypatch.setattr(
+        handler_module("store_result").services().workflows, "status", lambda arn: None
+    )  # throttled
     status = workflows.api.get(f"/api/runs/{run_id}").body
     assert status["status"] == "running" and status["pending"] == 240

@@ -75,12 +75,20 @@ def reanalysis(profile: ProfileSnapshot) -> Callable[[dict[str, Any]], dict[str,
 
 
 class Reanalyzer:
-    def __init__(self, templates: TemplateStore, results: ResultStore, profiles: BrandProfileStore) -> None:
+    def __init__(
+        self,
+        templates: TemplateStore,
+        results: ResultStore,
+        profiles: BrandProfileStore,
+        starter: ReanalysisStarter | None = None,
+    ) -> None:
         self.templates = templates
         self.results = results
         self.profiles = profiles
+        self.starter = starter  # the Reanalyze workflow; None: the request does every page
 
-    def start(self, scope: Scope, template_id: str, starter: ReanalysisStarter | None) -> ReanalysisReport:
+    def start(self, scope: Scope, template_id: str) -> ReanalysisReport:
+        starter = self.starter
         template = self.templates.get_for_run(scope.lookup_org, template_id)
         if template is None:
             raise TemplateNotFound(template_id)

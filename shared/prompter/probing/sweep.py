@@ -10,9 +10,8 @@ state holds only the bucket, the key and the count, so its size does not grow wi
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
 
+from prompter.adapters.s3 import Objects
 from prompter.db.templates import TemplateStore
 from prompter.errors import SweepStorageUnavailable
 from prompter.observability import logger
@@ -30,7 +29,7 @@ def write_targets(
     templates: TemplateStore,
     bucket: str | None,
     sweep_id: str,
-    put_object: Callable[..., Any],
+    objects: Objects,
     page: int = PAGE,
 ) -> SweepTargets:
     """Write every active target to ``s3://bucket/sweeps/<sweep_id>/targets.json``."""
@@ -50,12 +49,11 @@ def write_targets(
     chunks.append("]")
     key = target_key(sweep_id)
     try:
-        put_object(
-            Bucket=bucket, Key=key, Body="".join(chunks).encode("utf-8"), ContentType="application/json"
-        )
-    except Exception as error:  # an SDK failure, by class name only in the logs
+        objects.put(bucket, key, "".join(chunks).encode("utf-8"), "application/json")
+    except SweepStorageUnavailable as error:  # the SDK's failure, by class name only in the logs
         logger.warning(
-            "sweep targets not written", extra={"action": "sweep_targets", "cause": type(error).__name__}
+            "sweep targets not written",
+            extra={"action": "sweep_targets", "cause": type(error.__cause__).__name__},
         )
         raise SweepStorageUnavailable("the sweep's target list could not be written; retrying") from error
     logger.info("sweep targets written", extra={"action": "sweep_targets", "targets": count})

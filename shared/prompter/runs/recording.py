@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +22,14 @@ from prompter.db.templates import TemplateStore
 from prompter.observability import MetricName, add_metric, logger
 from prompter.probing.providers.answers import answer_text
 from prompter.probing.sanitize import clean_json
-from prompter.workflow import CallOutcome, RecordFailureTask, error_code, is_domain_error
+from prompter.workflow import (
+    CallOutcome,
+    CloseRunTask,
+    FinishRunTask,
+    RecordFailureTask,
+    error_code,
+    is_domain_error,
+)
 
 EXECUTION_LOST = "EXECUTION_LOST"
 
@@ -41,10 +49,30 @@ def run_status(succeeded: int, failed: int) -> str:
 
 
 class ResultRecorder:
-    def __init__(self, templates: TemplateStore, results: ResultStore, runs: RunStore) -> None:
+    def __init__(
+        self,
+        templates: TemplateStore,
+        results: ResultStore,
+        runs: RunStore,
+        report_shifts: Callable[[str, str], int] | None = None,
+    ) -> None:
         self.templates = templates
         self.results = results
         self.runs = runs
+        # (org, template) -> reports the visibility shifts a finished run's answers made significant
+        self.report_shifts = report_shifts
+
+    def store_task(self, outcome: CallOutcome) -> dict[str, Any]:
+        """The workflow's ``store`` task: a country's result, stored once whatever the retries."""
+        row, inserted = self.store(outcome)
+        return {
+            "result_id": row["id"],
+            "run_id": outcome.run_id,
+            "country": outcome.country,
+            "sample": outcome.sample,
+            "status": row["status"],
+            "inserted": inserted,
+        }
 
     def store(self, outcome: CallOutcome, run: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
         """Store a call's result and its analysis (idempotent on run, country and sample); ``run``: a
@@ -180,6 +208,18 @@ class ResultRecorder:
         status = run_status(succeeded, failed)
         self.runs.finish(run_id, status, succeeded, failed, utcnow())
         return {"run_id": run_id, "status": status, "succeeded": succeeded, "failed": failed}
+
+    def finish_task(self, task: FinishRunTask) -> dict[str, Any]:
+        """The workflow's ``finish_run`` task: the run's status from its results, then the visibility
+        shifts its answers made significant are reported."""
+        finished = self.finish_run(task.run_id)
+        run = self.runs.get(None, task.run_id)
+        if run is not None and self.report_shifts is not None:
+            self.report_shifts(run["org_id"], run["template_id"])
+        return finished
+
+    def close_task(self, task: CloseRunTask) -> dict[str, Any]:
+        return self.close_run(task.run_id, task.execution_status)
 
     def close_run(self, run_id: str, execution_status: str | None) -> dict[str, Any]:
         """Close a run whose execution ended without finishing it: every pending country is

@@ -9,21 +9,21 @@ rendered prompt and a snapshot of the analysis settings, which :mod:`prompter.ru
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ConfigDict, Field
 
+from prompter.adapters.stepfunctions import Workflows
 from prompter.analytics.brand_analysis import analyse_response, analysis_config, run_profile
 from prompter.db.results import RunStore
 from prompter.db.templates import TemplateStore
 from prompter.errors import FieldError, InvalidInput, TemplateNotFound, WorkflowUnavailable
 from prompter.observability import MetricName, add_metric, logger
-from prompter.probing.probes import ProbeTarget, VersionRecorder
-from prompter.probing.providers import registry
+from prompter.probing.calls import ProviderCalls
 from prompter.probing.providers.base import ChatRequest
 from prompter.probing.sanitize import clean_json
+from prompter.probing.versions import ProbeTarget
 from prompter.registry.brand_models import MAX_COMPETITORS, BrandSpec
 from prompter.registry.costguard import cost_problems
 from prompter.registry.countries import country_code
@@ -31,10 +31,7 @@ from prompter.runs.recording import ResultRecorder
 from prompter.runs.rendering import check_prompt_size, prompt_hash, render, run_variables
 from prompter.schema_base import Model
 from prompter.scope import Scope
-from prompter.settings import ProviderSettings
 from prompter.workflow import CallOutcome, RunCountryTask
-
-RunStarter = Callable[[str, dict[str, Any]], str]  # (run_id, execution input) -> execution ARN
 
 
 class _RunFields(Model):
@@ -102,18 +99,21 @@ class Runner:
     def __init__(
         self,
         templates: TemplateStore,
-        recorder: VersionRecorder,
+        calls: ProviderCalls,
         results: ResultRecorder,
         runs: RunStore,
-        settings: ProviderSettings,
-        secret_max_age: int = 300,
+        workflows: Workflows | None = None,
+        state_machine_arn: str | None = None,
+        concurrency: int = 5,
     ) -> None:
         self.templates = templates
-        self.recorder = recorder
+        self.calls = calls
         self.results = results
         self.runs = runs
-        self.settings = settings
-        self.secret_max_age = secret_max_age
+        self.settings = calls.settings
+        self.workflows = workflows
+        self.state_machine_arn = state_machine_arn
+        self.concurrency = concurrency
 
     # ------------------------------------------------------------ pieces
 
@@ -179,19 +179,9 @@ class Runner:
             provider=template["provider"],
             model_id=template["model_id"],
         )
-        logger.append_keys(
-            org_id=target.org_id,
-            workspace_id=target.workspace_id,
-            template_id=target.template_id,
-            provider=target.provider,
-            model_id=target.model_id,
-        )
-        if task.retry_count:  # the workflow retries this call (a throttled or unavailable provider)
-            add_metric(MetricName.PROVIDER_RETRIES, provider=target.provider)
-            logger.info("provider call retried", extra={"action": "call", "retry_count": task.retry_count})
-        credentials = registry.credentials(target.provider, self.settings, self.secret_max_age)
-        adapter = registry.adapter(target.provider, self.settings)
-        reply = adapter.chat(
+        self.calls.begin(target, task.retry_count, "call")
+        answer = self.calls.ask(
+            target,
             ChatRequest(
                 model_id=target.model_id,
                 user_prompt=prompt,
@@ -202,10 +192,8 @@ class Runner:
                 country=country,
                 tracked_brands=tuple(b.name for b in profile.brands()) if profile else (),
             ),
-            credentials,
-            self.settings.provider_timeout,
         )
-        version = self.recorder.record(target, reply)
+        reply, credentials, version = answer.reply, answer.credentials, answer.version
         response = clean_json(reply.response, (credentials.api_key,))
         return CallOutcome(
             run_id=task.run_id,
@@ -282,8 +270,6 @@ class Runner:
         scope: Scope,
         template_id: str,
         body: BatchRunRequest,
-        starter: RunStarter | None,
-        concurrency: int,
     ) -> RunAccepted:
         template = self.template(scope.lookup_org, template_id)
         org_id = template["org_id"]
@@ -302,7 +288,7 @@ class Runner:
         for country in countries:
             self.rendered(template, body, country)  # every missing variable is a 422 before the run starts
         self.profile(template, body)  # so is an unusable brand
-        if starter is None:
+        if self.workflows is None or not self.state_machine_arn:
             raise WorkflowUnavailable("batch runs are not configured (no RunBatch state machine)")
         run_id = str(uuid.uuid4())
         request = body.model_dump(mode="json", exclude={"org_id"})
@@ -324,7 +310,7 @@ class Runner:
             "template_id": template_id,
             "countries": countries,
             "samples": body.samples,
-            "max_concurrency": body.max_concurrency or concurrency,
+            "max_concurrency": body.max_concurrency or self.concurrency,
             **{
                 k: request[k]
                 for k in (
@@ -340,8 +326,8 @@ class Runner:
             },
         }
         try:
-            arn = starter(run_id, execution_input)
-        except Exception as error:
+            arn = self.workflows.start(self.state_machine_arn, run_id, execution_input)
+        except WorkflowUnavailable as error:
             self.runs.finish(run_id, "failed", 0, 0, utcnow())
             logger.exception("run not started", extra={"action": "start_run", "run_id": run_id})
             raise WorkflowUnavailable("the run could not be started; try again shortly") from error

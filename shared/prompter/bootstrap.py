@@ -1,0 +1,239 @@
+"""The composition root: every store, adapter and use case a function uses, built from its settings
+on first use, once per execution environment.
+
+A handler asks :func:`services` for what it needs (``services(StoreFunctionSettings).runner``);
+nothing is built until first asked for, so a function pays only for what it uses at a cold start,
+and :func:`prompter.runtime.reset` (tests, the local server, a SnapStart restore) forgets it all.
+Tests build a :class:`Services` of their own with fakes in place of the AWS clients.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from prompter import runtime
+from prompter.errors import SweepStorageUnavailable
+from prompter.observability import set_env_dimension
+from prompter.settings import ApiSettings
+
+if TYPE_CHECKING:  # built on first use: a function imports only what it uses (cold start)
+    from sqlalchemy import Engine
+
+    from prompter.adapters.events import EventPublisher
+    from prompter.adapters.idempotency import Once
+    from prompter.adapters.s3 import Objects
+    from prompter.adapters.stepfunctions import Workflows
+    from prompter.analytics.reanalysis import Reanalyzer
+    from prompter.analytics.visibility_queries import ShiftReporter, VisibilityQueries
+    from prompter.db.brand_profiles import BrandProfileStore
+    from prompter.db.results import ResultStore, RunStore
+    from prompter.db.templates import TemplateStore
+    from prompter.db.versions import VersionStore
+    from prompter.db.visibility import VisibilityStore
+    from prompter.probing.calls import ProviderCalls
+    from prompter.probing.probes import Prober
+    from prompter.probing.versions import VersionRecorder
+    from prompter.runs.queries import RunQueries
+    from prompter.runs.recording import ResultRecorder
+    from prompter.runs.running import Runner
+
+S = TypeVar("S", bound=ApiSettings)
+REPLAY_SECONDS = 24 * 3600  # how long an Idempotency-Key replays the first answer
+
+
+def _client(service: str) -> Callable[[], Any]:
+    """A boto3 client of ``service``, created (and boto3 imported) on first use."""
+
+    @functools.cache
+    def client() -> Any:
+        import boto3
+
+        return boto3.client(service)  # type: ignore[call-overload]
+
+    return client
+
+
+class Services:
+    """What the functions use, each built on first use from ``settings`` (a function's settings
+    model: the attributes a use case reads must be among its fields)."""
+
+    def __init__(self, settings: Any, clients: Callable[[str], Callable[[], Any]] = _client) -> None:
+        self.settings = settings
+        self._clients = clients
+
+    # ---------------------------------------------------------------- database and stores
+
+    @cached_property
+    def engine(self) -> Engine:
+        from prompter.db.engine import build_engine
+
+        built = build_engine(self.settings)
+        runtime.on_reset(built.dispose)
+        return built
+
+    @cached_property
+    def templates(self) -> TemplateStore:
+        from prompter.db.templates import TemplateStore
+
+        return TemplateStore(self.engine)
+
+    @cached_property
+    def profiles(self) -> BrandProfileStore:
+        from prompter.db.brand_profiles import BrandProfileStore
+
+        return BrandProfileStore(self.engine)
+
+    @cached_property
+    def results(self) -> ResultStore:
+        from prompter.db.results import ResultStore
+
+        return ResultStore(self.engine)
+
+    @cached_property
+    def runs(self) -> RunStore:
+        from prompter.db.results import RunStore
+
+        return RunStore(self.engine)
+
+    @cached_property
+    def versions(self) -> VersionStore:
+        from prompter.db.versions import VersionStore
+
+        return VersionStore(self.engine)
+
+    @cached_property
+    def visibility_store(self) -> VisibilityStore:
+        from prompter.db.visibility import VisibilityStore
+
+        return VisibilityStore(self.engine)
+
+    # ---------------------------------------------------------------- AWS adapters
+
+    @cached_property
+    def events(self) -> EventPublisher:
+        from prompter.adapters.events import EventPublisher
+
+        return EventPublisher(self.settings.event_bus_name, self._clients("events"))
+
+    @cached_property
+    def workflows(self) -> Workflows:
+        from prompter.adapters.stepfunctions import Workflows
+
+        return Workflows(self._clients("stepfunctions"))
+
+    @cached_property
+    def objects(self) -> Objects:
+        from prompter.adapters.s3 import Objects
+
+        return Objects(self._clients("s3"), SweepStorageUnavailable)
+
+    @cached_property
+    def probe_once(self) -> Once | None:
+        """One provider call per probe target and hour (None without an idempotency table)."""
+        from prompter.adapters.idempotency import Once
+        from prompter.probing.probes import PROBE_DEDUP_SECONDS
+
+        table = self.settings.idempotency_table
+        return (
+            Once(table, PROBE_DEDUP_SECONDS, wait_seconds=self.settings.provider_timeout + 5)
+            if table
+            else None
+        )
+
+    @cached_property
+    def replays(self) -> Once | None:
+        """The first answer to an ``Idempotency-Key``, replayed (None without an idempotency table)."""
+        from prompter.adapters.idempotency import Once
+
+        table = self.settings.idempotency_table
+        if not table:
+            return None
+        wait = self.settings.provider_timeout + 10
+        return Once(table, REPLAY_SECONDS, wait, validate_payload=True, fail_open=False)
+
+    # ---------------------------------------------------------------- use cases
+
+    @cached_property
+    def version_recorder(self) -> VersionRecorder:
+        from prompter.probing.versions import VersionRecorder
+
+        return VersionRecorder(self.versions, self.events)
+
+    @cached_property
+    def calls(self) -> ProviderCalls:
+        from prompter.probing.calls import ProviderCalls
+
+        return ProviderCalls(self.settings, self.version_recorder, self.settings.secret_max_age)
+
+    @cached_property
+    def prober(self) -> Prober:
+        from prompter.probing.probes import Prober
+
+        return Prober(self.templates, self.calls, self.probe_once)
+
+    @cached_property
+    def recorder(self) -> ResultRecorder:
+        from prompter.runs.recording import ResultRecorder
+
+        def report_shifts(org_id: str, template_id: str) -> int:
+            return self.shifts.report(org_id, template_id)
+
+        return ResultRecorder(self.templates, self.results, self.runs, report_shifts)
+
+    @cached_property
+    def runner(self) -> Runner:
+        from prompter.runs.running import Runner
+
+        arn = getattr(self.settings, "run_batch_state_machine_arn", None)
+        concurrency = getattr(self.settings, "run_max_concurrency", 5)
+        return Runner(self.templates, self.calls, self.recorder, self.runs, self.workflows, arn, concurrency)
+
+    @cached_property
+    def run_queries(self) -> RunQueries:
+        from prompter.runs.queries import RunQueries
+
+        return RunQueries(self.templates, self.results, self.runs, self.recorder)
+
+    @cached_property
+    def visibility(self) -> VisibilityQueries:
+        from prompter.analytics.visibility_queries import VisibilityQueries
+
+        return VisibilityQueries(self.visibility_store)
+
+    @cached_property
+    def shifts(self) -> ShiftReporter:
+        from prompter.analytics.visibility_queries import ShiftReporter
+
+        return ShiftReporter(self.visibility, self.visibility_store, self.events.publish)
+
+    @cached_property
+    def reanalyzer(self) -> Reanalyzer:
+        from prompter.analytics.reanalysis import Reanalyzer
+
+        arn = self.settings.reanalyze_state_machine_arn
+        starter = functools.partial(self.workflows.start, arn) if arn else None
+        return Reanalyzer(self.templates, self.results, self.profiles, starter)
+
+
+@runtime.once
+def _built() -> dict[type, Services]:
+    return {}
+
+
+def services(settings_type: type[S]) -> Services:
+    """The execution environment's services for a function whose settings are ``settings_type``,
+    read from the environment on first use."""
+    built = _built()
+    if settings_type not in built:
+        settings = settings_type.load()
+        set_env_dimension(settings.env)
+        built[settings_type] = Services(settings)
+    return built[settings_type]
+
+
+def use(settings_type: type[S], replacement: Services) -> None:
+    """Serve ``settings_type``'s functions with ``replacement`` until the next reset (tests)."""
+    _built()[settings_type] = replacement

@@ -1,0 +1,51 @@
+"""The one provider-call step, shared by probes and runs: the call's identifiers on every log line,
+a workflow retry counted, the provider's credentials and adapter, the call, and the model version
+that answered recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prompter.observability import MetricName, add_metric, logger
+from prompter.probing.providers import registry
+from prompter.probing.providers.base import ChatReply, ChatRequest, Credentials
+from prompter.probing.versions import EnsureVersionResult, ProbeTarget, VersionRecorder
+from prompter.settings import ProviderSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    reply: ChatReply
+    credentials: Credentials  # to redact from what is stored; never logged
+    version: EnsureVersionResult
+
+
+class ProviderCalls:
+    def __init__(
+        self, settings: ProviderSettings, recorder: VersionRecorder, secret_max_age: int = 300
+    ) -> None:
+        self.settings = settings
+        self.recorder = recorder
+        self.secret_max_age = secret_max_age
+
+    def begin(self, target: ProbeTarget, retry_count: int, action: str) -> None:
+        """Name the call on the invocation's log lines; a workflow's retry (``$$.State.RetryCount``
+        above 0: a throttled or unavailable provider) is counted as ``ProviderRetries``."""
+        logger.append_keys(
+            org_id=target.org_id,
+            workspace_id=target.workspace_id,
+            template_id=target.template_id,
+            provider=target.provider,
+            model_id=target.model_id,
+        )
+        if retry_count:
+            add_metric(MetricName.PROVIDER_RETRIES, provider=target.provider)
+            what = "probe retried" if action == "probe" else "provider call retried"
+            logger.info(what, extra={"action": action, "retry_count": retry_count})
+
+    def ask(self, target: ProbeTarget, request: ChatRequest) -> Answer:
+        """Call the target's provider and record the model version that answered."""
+        credentials = registry.credentials(target.provider, self.settings, self.secret_max_age)
+        adapter = registry.adapter(target.provider, self.settings)
+        reply = adapter.chat(request, credentials, self.settings.provider_timeout)
+        return Answer(reply, credentials, self.recorder.record(target, reply))
