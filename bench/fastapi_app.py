@@ -14,7 +14,8 @@ serving the same routes with the same behaviour:
 - the same domain code for the config identity (``prompter.registry.identity``), so only the framework
   stack differs from ``functions/create_template/handler.py``.
 
-It is not deployed; ``bench.run`` imports it in fresh processes and smoke-tests it in-process.
+It is not deployed; ``bench.cold_start`` imports it in fresh processes and smoke-tests it
+in-process.
 """
 
 from __future__ import annotations
@@ -266,6 +267,30 @@ def identity(body: CreateTemplateRequest) -> tuple[dict[str, Any], str, str]:
     return canonical, hash_canonical(canonical), provider
 
 
+def active_id(db: Session, org_id: str, workspace_id: str, digest: str) -> str | None:
+    """The id of the active template with this config, if any."""
+    return db.scalar(
+        select(PromptTemplate.id).where(
+            PromptTemplate.org_id == org_id,
+            PromptTemplate.workspace_id == workspace_id,
+            PromptTemplate.config_hash == digest,
+            ACTIVE,
+        )
+    )
+
+
+def active_row(db: Session, org_id: str, template_id: str) -> PromptTemplate:
+    """The tenant's active template ``template_id``; a 404 when there is none."""
+    row = db.scalar(
+        select(PromptTemplate).where(
+            PromptTemplate.id == template_id, PromptTemplate.org_id == org_id, ACTIVE
+        )
+    )
+    if row is None:
+        raise ApiError(404, "TEMPLATE_NOT_FOUND", f"no active template {template_id}")
+    return row
+
+
 def encode_cursor(created_at: datetime, template_id: str) -> str:
     raw = json.dumps([created_at.isoformat(), template_id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -332,27 +357,17 @@ async def validation_error(_: Request, error: RequestValidationError) -> JSONRes
 def create_template(body: CreateTemplateRequest, db: DB, org: ORG, response: Response) -> Template:
     canonical, digest, provider = identity(body)
     org_id = body.org_id or org
-    values = {
+    # the request's own columns as sent; the identity's columns from the canonical config
+    values = body.model_dump(exclude={"org_id", "provider", "model_id", "system_instructions", "country_set"})
+    values |= {
         "id": str(uuid.uuid4()),
         "org_id": org_id,
-        "workspace_id": body.workspace_id,
-        "name": body.name,
         "provider": provider,
         "model_id": canonical["model_id"],
         "config_hash": digest,
         "canonical_config": canonical,
         "system_instructions": body.system_instructions or "",
-        "user_prompt_template": body.user_prompt_template,
         "country_set": canonical["country_set"],
-        "inference_params": body.inference_params,
-        "tools_spec": body.tools_spec,
-        "response_format": body.response_format,
-        "grounding_profile_id": body.grounding_profile_id,
-        "grounding_snapshot_id": body.grounding_snapshot_id,
-        "retrieval_params": body.retrieval_params,
-        "preprocess_pipeline_id": body.preprocess_pipeline_id,
-        "postprocess_pipeline_id": body.postprocess_pipeline_id,
-        "created_by": body.created_by,
         "created_at": datetime.now(UTC),
     }
     insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
@@ -364,14 +379,7 @@ def create_template(body: CreateTemplateRequest, db: DB, org: ORG, response: Res
     )
     created = db.scalars(stmt).first()
     if created is None:
-        existing = db.scalar(
-            select(PromptTemplate.id).where(
-                PromptTemplate.org_id == org_id,
-                PromptTemplate.workspace_id == body.workspace_id,
-                PromptTemplate.config_hash == digest,
-                ACTIVE,
-            )
-        )
+        existing = active_id(db, org_id, body.workspace_id, digest)
         TEMPLATE_CONFLICTS.inc()
         raise ApiError(409, "TEMPLATE_EXISTS", "an active template has this config", template_id=existing)
     db.commit()
@@ -384,14 +392,7 @@ def create_template(body: CreateTemplateRequest, db: DB, org: ORG, response: Res
 @app.post(f"{TEMPLATES}/check-duplicate", response_model=DuplicateCheck, responses=_errors(422))
 def check_duplicate(body: CreateTemplateRequest, db: DB, org: ORG) -> DuplicateCheck:
     _, digest, _ = identity(body)
-    found = db.scalar(
-        select(PromptTemplate.id).where(
-            PromptTemplate.org_id == (body.org_id or org),
-            PromptTemplate.workspace_id == body.workspace_id,
-            PromptTemplate.config_hash == digest,
-            ACTIVE,
-        )
-    )
+    found = active_id(db, body.org_id or org, body.workspace_id, digest)
     return DuplicateCheck(exact_match=found is not None, template_id=found)
 
 
@@ -427,21 +428,12 @@ def health(db: DB) -> Health:
 
 @app.get(f"{TEMPLATES}/{{template_id}}", response_model=TemplateDetail, responses=_errors(404))
 def get_template(template_id: str, db: DB, org: ORG) -> Template:
-    row = db.scalar(
-        select(PromptTemplate).where(PromptTemplate.id == template_id, PromptTemplate.org_id == org, ACTIVE)
-    )
-    if row is None:
-        raise ApiError(404, "TEMPLATE_NOT_FOUND", f"no active template {template_id}")
-    return as_template(row, TemplateDetail)
+    return as_template(active_row(db, org, template_id), TemplateDetail)
 
 
 @app.delete(f"{TEMPLATES}/{{template_id}}", status_code=204, responses=_errors(404))
 def delete_template(template_id: str, db: DB, org: ORG) -> Response:
-    row = db.scalar(
-        select(PromptTemplate).where(PromptTemplate.id == template_id, PromptTemplate.org_id == org, ACTIVE)
-    )
-    if row is None:
-        raise ApiError(404, "TEMPLATE_NOT_FOUND", f"no active template {template_id}")
+    row = active_row(db, org, template_id)
     row.deleted_at = datetime.now(UTC)
     db.commit()
     log.info("template deleted", extra={"template_id": template_id})

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bench.common import Figure, Measured, environment, migrated, quiet
+
 SMALL = 1_000
 SIZES = {"default": 100_000, "large": 1_000_000}
 PAGE = 10
@@ -41,6 +43,10 @@ BASE = datetime(2026, 1, 1, tzinfo=UTC)
 STEP = timedelta(minutes=5)  # between two results of the big template
 SWEEP_SIZES = (300, 3000)
 SWEEP_TARGET = 1.1  # the largest state at 3,000 targets over the largest at 300
+TEMPLATE_COLUMNS = (
+    "id, org_id, workspace_id, name, provider, model_id, config_hash, canonical_config,"
+    " system_instructions, user_prompt_template, country_set, inference_params, tools_spec, created_at"
+)
 
 
 def _scope() -> Any:
@@ -60,9 +66,7 @@ def populate(conn: Any, rows: int) -> None:
     """``rows`` templates in one workspace, ``rows`` results of one template, ``rows`` versions."""
     sql = conn.exec_driver_sql
     sql(
-        "INSERT INTO prompt_templates (id, org_id, workspace_id, name, provider, model_id, config_hash,"
-        " canonical_config, system_instructions, user_prompt_template, country_set, inference_params,"
-        " tools_spec, created_at)"
+        f"INSERT INTO prompt_templates ({TEMPLATE_COLUMNS})"
         " SELECT CASE WHEN g = 1 THEN %s ELSE 't-' || lpad(g::text, 8, '0') END, %s, %s, 'n', 'openai',"
         " 'gpt-4o', md5(g::text) || md5(g::text), '{}', '', 'p', '[\"US\"]', '{}', '[]',"
         " timestamptz '2026-01-01' + g * interval '1 second' FROM generate_series(1, %s) AS g",
@@ -222,9 +226,7 @@ def bulk_engine(url: str) -> Any:
     return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
 
 
-def query_scale(cluster: Any, migrated: Callable[[str], str]) -> tuple[list[Any], list[str]]:
-    from bench.run import Figure
-
+def query_scale(cluster: Any) -> Measured:
     scale, rows = scale_rows()
     hint = " (BENCH_SCALE=large: 1,000,000)" if scale == "default" else ""
     details = [f"scale {scale!r}: {rows:,} rows against {SMALL:,}{hint}"]
@@ -238,7 +240,7 @@ def query_scale(cluster: Any, migrated: Callable[[str], str]) -> tuple[list[Any]
         took = time.perf_counter() - started
         details.append(f"generated {count:,} templates, results and versions in {took:.1f} s")
         sized[count] = stores
-    figures = []
+    figures: list[Figure] = []
     for query in queries():
         times: dict[int, list[float]] = {SMALL: [], rows: []}
         returned: dict[int, int] = {}
@@ -269,12 +271,11 @@ def query_scale(cluster: Any, migrated: Callable[[str], str]) -> tuple[list[Any]
 # ---------------------------------------------------------------- the version sweep
 
 
-def sweep_scale(cluster: Any, migrated: Callable[[str], str]) -> tuple[list[Any], list[str]]:
+def sweep_scale(cluster: Any) -> Measured:
     """The VersionSweep state machine executed locally (moto's interpreter, the functions in-process,
     the fake provider) over 300 and then 3,000 templates on PostgreSQL."""
     import boto3
 
-    from bench.run import Figure, environment, quiet
     from local.aws import local_aws
     from local.stepfunctions import STATE_MACHINE_ENV, largest_state_bytes, wait_for
 
@@ -291,9 +292,7 @@ def sweep_scale(cluster: Any, migrated: Callable[[str], str]) -> tuple[list[Any]
         for size in SWEEP_SIZES:
             with bulk.connect() as conn:
                 conn.exec_driver_sql(
-                    "INSERT INTO prompt_templates (id, org_id, workspace_id, name, provider, model_id,"
-                    " config_hash, canonical_config, system_instructions, user_prompt_template,"
-                    " country_set, inference_params, tools_spec, created_at)"
+                    f"INSERT INTO prompt_templates ({TEMPLATE_COLUMNS})"
                     " SELECT 'sweep-' || lpad(g::text, 6, '0'), 'o', 'w', 'n', 'openai', 'gpt-4o',"
                     " md5(g::text) || md5(g::text), '{}', '', 'p', '[\"US\"]', '{}', '[]', now()"
                     " FROM generate_series(%s, %s - 1) AS g",
