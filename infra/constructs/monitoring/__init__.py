@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
@@ -59,7 +58,6 @@ from infra.constructs.monitoring.providers import (
 )
 from infra.constructs.monitoring.topic import alarm_topic
 from infra.constructs.monitoring.workflows import FAILED_EXECUTIONS, add_execution_alarms
-from prompter.observability import MetricName
 
 __all__ = [
     "API_5XX_MIN_REQUESTS",
@@ -103,6 +101,8 @@ class PrompterMonitoring(Construct):
         self._alarms = AlarmSet(self, stage, self.topic)
         self.alarms: dict[str, cloudwatch.Alarm] = self._alarms.alarms
         # In the runbook's order, then the rest.
+        # A custom metric as a function emits it (raises for a function that does not emit it).
+        self.metric = self._alarms.metric
         add_api_alarms(self._alarms, rest_api)
         add_probe_failure_alarms(self._alarms)
         add_ensure_version_alarm(self._alarms)
@@ -113,14 +113,3 @@ class PrompterMonitoring(Construct):
         add_failure_counter_alarms(self._alarms)
         if database is not None:
             add_database_alarms(self._alarms, database)
-
-    def metric(
-        self,
-        name: MetricName,
-        function: str,
-        statistic: str,
-        period: Duration,
-        provider: str | None = None,
-    ) -> cloudwatch.Metric:
-        """A custom metric as ``function`` emits it (``provider`` only for the by-provider metrics)."""
-        return self._alarms.metric(name, function, statistic, period, provider)

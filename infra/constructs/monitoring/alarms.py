@@ -113,6 +113,23 @@ class AlarmSet:
         self.alarms[alarm_id] = alarm
         return alarm
 
+    def add_rate(
+        self,
+        alarm_id: str,
+        using: Mapping[str, cloudwatch.IMetric],
+        window: Window,
+        *,
+        failures: str,
+        attempts: Sequence[str],
+        floor: float,
+        label: str,
+        threshold: float,
+        description: str,
+    ) -> cloudwatch.Alarm:
+        """An alarm on :func:`rate` of metrics of ``using`` (by id), >= ``threshold`` percent."""
+        rated = expression(rate(failures, attempts, floor), using, window, label)
+        return self.add(alarm_id, rated, window, threshold=threshold, description=description)
+
     def metric(
         self,
         name: MetricName,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
 
-from infra.constructs.monitoring.alarms import AlarmSet, Window, expression, rate
+from infra.constructs.monitoring.alarms import AlarmSet, Window
 
 API_5XX_PERCENT = 1.0  # >= 1 % of requests over 5 minutes: 3 of the 5 one-minute rates
 API_5XX_WINDOW = Window(Duration.minutes(1), datapoints=3, periods=5)
@@ -20,10 +20,14 @@ def add_api_alarms(alarms: AlarmSet, rest_api: apigw.RestApi) -> None:
         "errors": stage.metric_server_error(statistic="Sum", period=window.period),
         "requests": stage.metric_count(statistic="Sum", period=window.period),
     }
-    alarms.add(
+    alarms.add_rate(
         "Api5xxRate",
-        expression(rate("errors", ["requests"], API_5XX_MIN_REQUESTS), using, window, "5xx % of requests"),
+        using,
         window,
+        failures="errors",
+        attempts=["requests"],
+        floor=API_5XX_MIN_REQUESTS,
+        label="5xx % of requests",
         threshold=API_5XX_PERCENT,
         description=f"API 5xx responses are >= {API_5XX_PERCENT:g} % of requests {window.describe()} "
         f"with >= {API_5XX_MIN_REQUESTS} requests a minute (stage {alarms.stage}): see the functions' "

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 
-from infra.constructs.functions import MIGRATE_FUNCTION
-from infra.constructs.monitoring.alarms import AlarmSet, Window, expression, rate
+from infra.constructs.function_context import MIGRATE_FUNCTION
+from infra.constructs.monitoring.alarms import AlarmSet, Window
 
 LAMBDA_ERROR_PERCENT = 5.0  # unhandled errors (crash, timeout, out of memory, a task error)
 LAMBDA_THROTTLE_PERCENT = 1.0  # invocations refused at the reserved or the account's concurrency
@@ -55,30 +55,27 @@ def _rate_alarms(alarms: AlarmSet, name: str, function: lambda_.IFunction) -> No
     errors = function.metric_errors(statistic="Sum", period=window.period)
     throttles = function.metric_throttles(statistic="Sum", period=window.period)
     invocations = function.metric_invocations(statistic="Sum", period=window.period)
-    alarms.add(
+    alarms.add_rate(
         f"LambdaErrors-{name}",
-        expression(
-            rate("errors", ["invocations"], floor),
-            {"errors": errors, "invocations": invocations},
-            window,
-            f"{name} errors % of invocations",
-        ),
+        {"errors": errors, "invocations": invocations},
         window,
+        failures="errors",
+        attempts=["invocations"],
+        floor=floor,
+        label=f"{name} errors % of invocations",
         threshold=LAMBDA_ERROR_PERCENT,
         description=f"{name} invocations end in an unhandled error (crash, timeout, out of memory, "
         f"or a task error Step Functions retries) >= {LAMBDA_ERROR_PERCENT:g} % of the time "
         f"{window.describe()} with >= {floor} invocations a minute: see its log group.",
     )
-    alarms.add(
+    alarms.add_rate(
         f"LambdaThrottles-{name}",
-        expression(
-            # A throttled request is not an invocation: the share is of both.
-            rate("throttles", ["invocations", "throttles"], floor),
-            {"throttles": throttles, "invocations": invocations},
-            window,
-            f"{name} throttled % of invocation requests",
-        ),
+        {"throttles": throttles, "invocations": invocations},
         window,
+        failures="throttles",
+        attempts=["invocations", "throttles"],  # a throttled request is not an invocation
+        floor=floor,
+        label=f"{name} throttled % of invocation requests",
         threshold=LAMBDA_THROTTLE_PERCENT,
         description=f"{name} refuses >= {LAMBDA_THROTTLE_PERCENT:g} % of invocation requests at "
         f"its reserved concurrency, or the account's, {window.describe()} with >= {floor} "

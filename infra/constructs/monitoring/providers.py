@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 
-from infra.constructs.monitoring.alarms import EMITTERS, LT, AlarmSet, Window, expression, rate
+from infra.constructs.monitoring.alarms import EMITTERS, LT, AlarmSet, Window, expression
 from prompter.observability import DIMENSION_VALUES, MetricName
 
 PROBE_FAILURE_PERCENT = 10.0  # >= 10 % of probe attempts, per provider
@@ -36,15 +36,14 @@ def add_probe_failure_alarms(alarms: AlarmSet) -> None:
             alarms.metric(name, "probe_provider", "Sum", window.period, provider)
             for name in (MetricName.PROBE_FAILURES, MetricName.PROBE_ATTEMPTS)
         )
-        alarms.add(
+        alarms.add_rate(
             f"ProbeFailureRate-{provider}",
-            expression(
-                rate("failures", ["attempts"], PROBE_MIN_ATTEMPTS),
-                {"failures": failures, "attempts": attempts},
-                window,
-                f"{provider} probe failure %",
-            ),
+            {"failures": failures, "attempts": attempts},
             window,
+            failures="failures",
+            attempts=["attempts"],
+            floor=PROBE_MIN_ATTEMPTS,
+            label=f"{provider} probe failure %",
             threshold=PROBE_FAILURE_PERCENT,
             description=f"Probes of {provider} fail >= {PROBE_FAILURE_PERCENT:g} % of attempts "
             f"{window.describe()} with >= {PROBE_MIN_ATTEMPTS} attempts each: check the provider's "
