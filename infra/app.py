@@ -78,7 +78,7 @@ def main() -> None:
     import aws_cdk as cdk
 
     from infra.constructs.database import DatabaseOptions
-    from infra.constructs.functions import bool_of
+    from infra.constructs.function_context import bool_of
     from infra.nag import acknowledge, enable_nag
     from infra.stack import PrompterStack
 

@@ -59,7 +59,7 @@ def _logical_id(stack: cdk.Stack, path: str) -> str | None:
     child = construct.node.default_child if construct is not None else None
     if not isinstance(child, cdk.CfnElement):
         return None
-    return stack.resolve(child.logical_id)  # type: ignore[no-any-return]
+    return str(stack.resolve(child.logical_id))
 
 
 def _functions(stack: cdk.Stack) -> list[str]:

@@ -18,7 +18,8 @@ from constructs import Construct
 from infra.constructs.api import PrompterApi
 from infra.constructs.dashboard import PrompterDashboard
 from infra.constructs.database import DatabaseOptions, PrompterDatabase
-from infra.constructs.functions import MIGRATE_FUNCTION, PrompterFunctions
+from infra.constructs.function_context import MIGRATE_FUNCTION
+from infra.constructs.functions import PrompterFunctions
 from infra.constructs.idempotency import PrompterIdempotency
 from infra.constructs.migrations import PrompterMigrations
 from infra.constructs.monitoring import PrompterMonitoring
@@ -75,10 +76,7 @@ class PrompterStack(Stack):
             sweep_rate_minutes=sweep_rate_minutes,
         )
         self.functions.connect_workflows(
-            event_bus=self.workflows.event_bus,
-            run_batch_name=self.workflows.run_batch_name,
-            reanalyze_name=self.workflows.reanalyze_name,
-            sweep_bucket=self.workflows.sweep_bucket,
+            event_bus=self.workflows.event_bus, sweep_bucket=self.workflows.sweep_bucket
         )
         self.api = PrompterApi(
             self,
@@ -98,11 +96,7 @@ class PrompterStack(Stack):
             "Monitoring",
             stage=stage,
             rest_api=self.api.rest_api,
-            state_machines={
-                "RunBatch": self.workflows.run_batch,
-                "VersionSweep": self.workflows.version_sweep,
-                "Reanalyze": self.workflows.reanalyze,
-            },
+            state_machines=self.workflows.state_machines,
             functions=functions,
             database=self.database,
             alarm_email=alarm_email,
@@ -113,11 +107,7 @@ class PrompterStack(Stack):
             "Dashboard",
             stage=stage,
             rest_api=self.api.rest_api,
-            state_machines={
-                "RunBatch": self.workflows.run_batch,
-                "VersionSweep": self.workflows.version_sweep,
-                "Reanalyze": self.workflows.reanalyze,
-            },
+            state_machines=self.workflows.state_machines,
             idempotency_table=self.idempotency.table,
             functions=functions,
             database=self.database,

@@ -5,11 +5,12 @@ architecture, logging, layer, VPC placement, concurrency and environment are dec
 Every function of ``prompter.routes.FUNCTIONS`` is built: each serves routes, and
 ``probe_provider`` / ``store_result`` are also the workflows' tasks.
 
-Environment: each function gets the variables its settings model reads
-(``prompter.settings``: ``TemplateFunctionSettings``, ``ProbeFunctionSettings``,
-``StoreFunctionSettings``) and the IAM grants that go with them, nothing more: create_template
-reads the database only; probe_provider and store_result also reach the providers, the
-idempotency table and the drift bus; only store_result starts RunBatch executions.
+Environment: one table, :data:`ACCESS`, says what each function reaches besides the database
+(providers, idempotency table, drift bus, sweep bucket, state machines); each function gets the
+variables its settings model reads for those (``prompter.settings``: ``TemplateFunctionSettings``,
+``ProbeFunctionSettings``, ``StoreFunctionSettings``) and the IAM grants that go with them,
+nothing more: create_template reads the database only; probe_provider and store_result also reach
+the providers, the idempotency table and the drift bus; only store_result starts executions.
 
 Logs and traces (SPEC §6), the same on every function:
 
@@ -26,8 +27,8 @@ Logs and traces (SPEC §6), the same on every function:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import AssetHashType, Duration, SecretValue, Stack
@@ -40,8 +41,25 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from infra.constructs.database import DB_NAME, PROXY_CONNECTION_BUDGET, PrompterDatabase
-from infra.constructs.workflows import executions_arn, state_machine_arn
+from infra.constructs.database import DB_NAME, PrompterDatabase
+from infra.constructs.function_context import (
+    DB_POOL_SIZE,
+    LOG_DEBUG_SAMPLE_RATE_CONTEXT,
+    MIGRATE_FUNCTION,
+    RESERVED_CONCURRENCY_CONTEXT,
+    TRACER_CONTEXT,
+    debug_sample_rate_of,
+    reserved_concurrency_of,
+    tracer_of,
+)
+from infra.constructs.workflows import (
+    REANALYZE,
+    RUN_BATCH,
+    allow,
+    executions_arn,
+    state_machine_arn,
+    state_machine_name,
+)
 from infra.layer import PYTHON_VERSION, build_layer
 from prompter.routes import FUNCTIONS, ROUTES, Route
 from prompter.settings import DatabaseSettings
@@ -62,22 +80,8 @@ API_TIMEOUT = Duration.seconds(29)
 LIVE_ALIAS = "live"
 API_MEMORY_MB = 512
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
-# Reserved concurrency: off unless the `reserved_concurrency` context asks for it (see
-# reserved_concurrency_of). Lambda keeps 100 of an account's concurrency unreserved, so reserving
-# fails on an account whose quota is below 100 + the reservations (new accounts start lower);
-# without it, the proxy bounds the database connections (docs/decision_log.md).
-RESERVED_CONCURRENCY_CONTEXT = "reserved_concurrency"
-# What `-c reserved_concurrency=true` reserves. Each execution environment holds at most one
-# database connection (PROMPTER_DB_POOL_SIZE=1; a handler runs one request at a time), so the sum is
-# the most connections the functions can ask the proxy for: 20 + 15 + 15 + 1 = 51 <= 94, the
-# proxy's budget (50 % of the 189 connections Aurora allows at 1 ACU, infra/constructs/database.py).
-# It also caps what a burst (or a runaway batch) can cost at the providers.
-RESERVED_CONCURRENCY: dict[str, int] = {"create_template": 20, "probe_provider": 15, "store_result": 15}
-# The deploy-time migration function (functions/migrate): one upgrade at a time, one connection.
-MIGRATE_FUNCTION = "migrate"
-MIGRATE_CONCURRENCY = 1
+# The migrations run once per deploy, outside any API request.
 MIGRATE_TIMEOUT = Duration.minutes(5)
-DB_POOL_SIZE = 1
 # The providers whose API key lives in a secret (Bedrock signs with the function's role).
 SECRET_PROVIDERS = ("openai", "anthropic", "google", "azure-openai")
 # What an operator replaces: the adapters answer "no api_key" (ProviderNotConfigured) until then.
@@ -86,96 +90,6 @@ PLACEHOLDER_SECRET = '{"api_key": ""}'  # noqa: S105 - an empty placeholder, not
 ASSET_EXCLUDES = ["__pycache__", "*.pyc"]
 # Every invocation logs its summary line at INFO (prompter.api.summary).
 LOG_LEVEL = "INFO"
-# Share of invocations whose logger runs at DEBUG (Powertools draws it per invocation). 1 %: at the
-# API's throttle (50 requests/s) at most ~0.5 sampled invocations a second, so DEBUG detail is
-# there for any sustained problem within minutes, for ~1 % more log volume than INFO alone; the
-# DEBUG lines carry no secret (tests/observability/test_logs.py). 0 turns sampling off.
-DEFAULT_LOG_DEBUG_SAMPLE_RATE = 0.01
-LOG_DEBUG_SAMPLE_RATE_CONTEXT = "log_debug_sample_rate"
-# X-Ray SDK subsegments (Powertools Tracer): off by default, they cost ~200 ms of cold start.
-TRACER_CONTEXT = "tracer"
-
-
-def debug_sample_rate_of(value: object, default: float = DEFAULT_LOG_DEBUG_SAMPLE_RATE) -> float:
-    """The ``log_debug_sample_rate`` context (a number from cdk.json, or text from ``-c``): 0..1."""
-    if value is None:
-        return default
-    try:
-        rate = float(str(value)) if not isinstance(value, bool) else float("nan")
-    except ValueError:
-        rate = float("nan")
-    if not 0 <= rate <= 1:  # also refuses NaN
-        raise ValueError(
-            f"{LOG_DEBUG_SAMPLE_RATE_CONTEXT} must be a number from 0 to 1 (the share of invocations "
-            f"logged at DEBUG, e.g. 0.01), got {value!r}"
-        )
-    return rate
-
-
-def bool_of(name: str, value: object, default: bool) -> bool:
-    """A boolean context value: a JSON boolean from cdk.json, or ``-c name=true|false``."""
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise ValueError(f"{name} must be true or false, got {value!r}")
-
-
-def tracer_of(value: object, default: bool = False) -> bool:
-    """The ``tracer`` context: a JSON boolean from cdk.json, or ``-c tracer=true|false``."""
-    return bool_of(TRACER_CONTEXT, value, default)
-
-
-def reserved_concurrency_of(value: object) -> dict[str, int] | None:
-    """The ``reserved_concurrency`` context: ``None`` (no function reserves any) when absent or false.
-
-    ``true`` reserves :data:`RESERVED_CONCURRENCY` and :data:`MIGRATE_CONCURRENCY` for the
-    migrations; an object (cdk.json, or ``-c 'reserved_concurrency={"store_result": 30}'``)
-    reserves the numbers it gives and the defaults for the functions it leaves out. The total,
-    one database connection per execution environment, must fit the proxy's connection budget.
-    """
-    if isinstance(value, str) and value.strip().startswith("{"):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise ValueError(f"{RESERVED_CONCURRENCY_CONTEXT} is not a JSON object: {value!r}") from None
-    if not isinstance(value, Mapping):
-        try:
-            on = bool_of(RESERVED_CONCURRENCY_CONTEXT, value, False)
-        except ValueError:
-            raise ValueError(
-                f"{RESERVED_CONCURRENCY_CONTEXT} must be true, false or a JSON object of numbers by "
-                f"function name, got {value!r}"
-            ) from None
-        if not on:
-            return None
-        value = {}
-    names = (*FUNCTIONS, MIGRATE_FUNCTION)
-    unknown = sorted(set(value) - set(names))
-    if unknown:
-        raise ValueError(
-            f"{RESERVED_CONCURRENCY_CONTEXT} names unknown functions {unknown}; "
-            f"the functions are {list(names)}"
-        )
-    reserved = {**RESERVED_CONCURRENCY, MIGRATE_FUNCTION: MIGRATE_CONCURRENCY}
-    for name, number in value.items():
-        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-            raise ValueError(
-                f"{RESERVED_CONCURRENCY_CONTEXT}.{name} must be a whole number of at least 1, got {number!r}"
-            )
-        reserved[name] = number
-    total = sum(reserved.values()) * DB_POOL_SIZE
-    if total > PROXY_CONNECTION_BUDGET:
-        raise ValueError(
-            f"{RESERVED_CONCURRENCY_CONTEXT} reserves {total} (one database connection each), more than "
-            f"the proxy connection budget {PROXY_CONNECTION_BUDGET}"
-        )
-    return reserved
 
 
 def functions_with_routes(routes: Iterable[Route] = ROUTES, names: Sequence[str] = FUNCTIONS) -> list[str]:
@@ -191,9 +105,48 @@ def functions_with_routes(routes: Iterable[Route] = ROUTES, names: Sequence[str]
     return [name for name in names if name in routed]
 
 
+@dataclass(frozen=True)
+class Access:
+    """What one function may reach besides the database (every function reads the database
+    secret), each with the variable its settings model reads (``prompter.settings``) and the IAM
+    grant that goes with it."""
+
+    # The providers: their API key secrets (PROMPTER_<PROVIDER>_SECRET_ARN) and Bedrock
+    # (PROMPTER_BEDROCK_REGION, bedrock:InvokeModel); PROMPTER_PROVIDER_MODE=real.
+    providers: bool = False
+    # The idempotency table (PROMPTER_IDEMPOTENCY_TABLE), read and written.
+    idempotency_table: bool = False
+    # Publishes drift events to the drift bus (PROMPTER_EVENT_BUS_NAME).
+    event_bus: bool = False
+    # Writes the version sweep's target lists (PROMPTER_SWEEP_BUCKET; the write grant is the
+    # workflows' own, infra/constructs/workflows.py).
+    sweep_bucket: bool = False
+    # Workflows whose executions it starts (PROMPTER_<WORKFLOW>_STATE_MACHINE_ARN).
+    starts: tuple[str, ...] = ()
+    # Workflows whose executions it reads (states:DescribeExecution).
+    describes: tuple[str, ...] = ()
+
+
+# By function name, every entry of FUNCTIONS: create_template reads the database only;
+# probe_provider and store_result also reach the providers, the idempotency table and the drift bus;
+# only store_result starts executions (RunBatch, Reanalyze).
+ACCESS: Mapping[str, Access] = {
+    "create_template": Access(),
+    "probe_provider": Access(providers=True, idempotency_table=True, event_bus=True, sweep_bucket=True),
+    "store_result": Access(
+        providers=True,
+        idempotency_table=True,
+        event_bus=True,
+        starts=(RUN_BATCH, REANALYZE),
+        describes=(RUN_BATCH,),
+    ),
+}
+
+
 class PrompterFunctions(Construct):
-    """The domain layer, one function per entry of ``FUNCTIONS`` (``self.functions``), and the
-    provider secrets (``self.provider_secrets``, by provider name)."""
+    """The domain layer, one function per entry of ``FUNCTIONS`` (``self.functions``, each reaching
+    what :data:`ACCESS` gives it), and the provider secrets (``self.provider_secrets``, by provider
+    name)."""
 
     def __init__(
         self,
@@ -208,10 +161,48 @@ class PrompterFunctions(Construct):
         cors_allow_origins: Sequence[str] = ("*",),
         log_debug_sample_rate: float | None = None,
         tracer: bool | None = None,
+        access: Mapping[str, Access] = ACCESS,
     ) -> None:
         """``log_debug_sample_rate``, ``tracer`` and ``reserved_concurrency`` default to the context
         keys of the same names (cdk.json, ``-c``), then to 1 %, off and none reserved."""
         super().__init__(scope, construct_id)
+        self._read_context(log_debug_sample_rate, tracer, reserved_concurrency)
+        functions_with_routes(routes)  # a route naming an unknown function fails the synth
+        missing = [name for name in FUNCTIONS if name not in access]
+        if missing:
+            raise ValueError(f"functions {missing} have no entry in the access table")
+        self.stage = stage
+        self.database = database
+        self.access = access
+        self.idempotency_table = idempotency_table
+        self.layer = self._layer()
+        self.provider_secrets = self._provider_secrets()
+        self.functions: dict[str, lambda_.Function] = {}
+        # What callers invoke (API Gateway, the state machines, EventBridge): the function's `live`
+        # alias on its latest published version, restored from a SnapStart snapshot.
+        self.aliases: dict[str, lambda_.Alias] = {}
+        for name in FUNCTIONS:
+            self._api_function(name, cors_allow_origins)
+        # Not an API function: the onEvent handler of the migrations custom resource
+        # (infra/constructs/migrations.py), with the same database settings as the API functions.
+        self.migrate_function = self.build_function(
+            MIGRATE_FUNCTION,
+            reserved_concurrency=self.reserved(MIGRATE_FUNCTION),
+            timeout=MIGRATE_TIMEOUT,
+            environment=self._database_environment(),
+        )
+        for function in [*self.functions.values(), self.migrate_function]:
+            database.secret.grant_read(function)
+        for name, function in self.functions.items():
+            self._grant(function, access[name])
+
+    def _read_context(
+        self,
+        log_debug_sample_rate: float | None,
+        tracer: bool | None,
+        reserved_concurrency: bool | Mapping[str, int] | None,
+    ) -> None:
+        """Each argument, or else the context key of the same name."""
         context = self.node.try_get_context
         self.log_debug_sample_rate = debug_sample_rate_of(
             log_debug_sample_rate
@@ -225,13 +216,12 @@ class PrompterFunctions(Construct):
             if reserved_concurrency is not None
             else context(RESERVED_CONCURRENCY_CONTEXT)
         )
-        functions_with_routes(routes)  # a route naming an unknown function fails the synth
-        self.stage = stage
-        self.database = database
-        # Built at synth time without Docker (infra/layer.py), cached in build/layer: the first
-        # synth for a given runtime.lock + shared/prompter needs the package index, nothing more.
+
+    def _layer(self) -> lambda_.LayerVersion:
+        """Built at synth time without Docker (infra/layer.py), cached in build/layer: the first
+        synth for a given runtime.lock + shared/prompter needs the package index, nothing more."""
         layer_dir = build_layer()
-        self.layer = lambda_.LayerVersion(
+        return lambda_.LayerVersion(
             self,
             "DomainLayer",
             description="Prompter domain package and its runtime dependencies (python/), compiled",
@@ -245,146 +235,118 @@ class PrompterFunctions(Construct):
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
         )
-        self.provider_secrets: dict[str, secretsmanager.Secret] = {
+
+    def _provider_secrets(self) -> dict[str, secretsmanager.Secret]:
+        """By provider name: the secret that holds its API key, set by operators."""
+        return {
             provider: secretsmanager.Secret(
                 self,
                 f"{_camel(provider)}Secret",
-                description=f"Prompter {provider} API key ({stage}): set by operators",
+                description=f"Prompter {provider} API key ({self.stage}): set by operators",
                 # A placeholder, not a secret: CloudFormation never overwrites the operator's value
                 # unless this line changes.
                 secret_string_value=SecretValue.unsafe_plain_text(PLACEHOLDER_SECRET),
             )
             for provider in SECRET_PROVIDERS
         }
-        database_environment = {
+
+    def _api_function(self, name: str, cors_allow_origins: Sequence[str]) -> None:
+        """Function ``name``, its ``live`` alias, and the environment its access entry gives it."""
+        self.functions[name] = self.build_function(
+            name,
+            reserved_concurrency=self.reserved(name),
+            environment={
+                **self._database_environment(),
+                # Browsers see proxy responses only with CORS headers of their own.
+                "PROMPTER_CORS_ALLOW_ORIGINS": ",".join(cors_allow_origins),
+                **self._access_environment(self.access[name]),
+            },
+            snap_start=True,
+        )
+        self.aliases[name] = lambda_.Alias(
+            self,
+            f"{_camel(name)}Live",
+            alias_name=LIVE_ALIAS,
+            version=self.functions[name].current_version,
+        )
+
+    def _database_environment(self) -> dict[str, str]:
+        return {
             # Declared empty (unset for prompter.settings, which then reads the secret): `sam local`
             # sets only the variables a function's template declares, so the env.json of
             # `make sam-env` can point a local invocation at a local PostgreSQL.
             LOCAL_DATABASE_VARIABLE: "",
-            "PROMPTER_DB_SECRET_ARN": database.secret.secret_arn,
-            "PROMPTER_DB_HOST": database.proxy.endpoint,
+            "PROMPTER_DB_SECRET_ARN": self.database.secret.secret_arn,
+            "PROMPTER_DB_HOST": self.database.proxy.endpoint,
             "PROMPTER_DB_NAME": DB_NAME,
             "PROMPTER_DB_SSL": "true",
             "PROMPTER_DB_POOL_SIZE": str(DB_POOL_SIZE),
         }
-        provider_environment = {
-            "PROMPTER_PROVIDER_MODE": "real",
-            "PROMPTER_IDEMPOTENCY_TABLE": idempotency_table.table_name,
-            "PROMPTER_BEDROCK_REGION": Stack.of(self).region,
-            **{
-                f"PROMPTER_{provider.upper().replace('-', '_')}_SECRET_ARN": secret.secret_arn
-                for provider, secret in self.provider_secrets.items()
-            },
-        }
-        self.functions: dict[str, lambda_.Function] = {}
-        # What callers invoke (API Gateway, the state machines, EventBridge): the function's `live`
-        # alias on its latest published version, restored from a SnapStart snapshot.
-        self.aliases: dict[str, lambda_.Alias] = {}
-        for name in FUNCTIONS:
-            calls_providers = name != "create_template"
-            self.functions[name] = self.build_function(
-                name,
-                reserved_concurrency=self.reserved(name),
-                environment={
-                    **database_environment,
-                    # Browsers see proxy responses only with CORS headers of their own.
-                    "PROMPTER_CORS_ALLOW_ORIGINS": ",".join(cors_allow_origins),
-                    **(provider_environment if calls_providers else {}),
-                },
-                snap_start=True,
-            )
-            self.aliases[name] = lambda_.Alias(
-                self,
-                f"{_camel(name)}Live",
-                alias_name=LIVE_ALIAS,
-                version=self.functions[name].current_version,
-            )
-        # Not an API function: the onEvent handler of the migrations custom resource
-        # (infra/constructs/migrations.py), with the same database settings as the API functions.
-        self.migrate_function = self.build_function(
-            MIGRATE_FUNCTION,
-            reserved_concurrency=self.reserved(MIGRATE_FUNCTION),
-            timeout=MIGRATE_TIMEOUT,
-            environment=database_environment,
-        )
-        for function in [*self.functions.values(), self.migrate_function]:
-            database.secret.grant_read(function)
-        for name in self.provider_functions:
-            function = self.functions[name]
+
+    def _access_environment(self, access: Access) -> dict[str, str]:
+        """The variables of what the function reaches at creation (the workflows' come with
+        :meth:`connect_workflows`)."""
+        environment: dict[str, str] = {}
+        if access.providers:
+            environment["PROMPTER_PROVIDER_MODE"] = "real"
+            environment["PROMPTER_BEDROCK_REGION"] = Stack.of(self).region
+            for provider, secret in self.provider_secrets.items():
+                environment[f"PROMPTER_{_constant(provider)}_SECRET_ARN"] = secret.secret_arn
+        if access.idempotency_table:
+            environment["PROMPTER_IDEMPOTENCY_TABLE"] = self.idempotency_table.table_name
+        return environment
+
+    def _grant(self, function: lambda_.Function, access: Access) -> None:
+        if access.providers:
             for secret in self.provider_secrets.values():
                 secret.grant_read(function)
-            idempotency_table.grant_read_write_data(function)
-            function.add_to_role_policy(
-                iam.PolicyStatement(
-                    sid="InvokeBedrockModels",
-                    actions=["bedrock:InvokeModel"],  # also what the Converse API checks
-                    resources=[
-                        Stack.of(self).format_arn(
-                            service="bedrock",
-                            region="*",  # cross-region inference profiles route to other regions
-                            account="",
-                            resource="foundation-model",
-                            resource_name="*",
-                        ),
-                        Stack.of(self).format_arn(
-                            service="bedrock", resource="inference-profile", resource_name="*"
-                        ),
-                    ],
-                )
-            )
+        if access.idempotency_table:
+            self.idempotency_table.grant_read_write_data(function)
+        if access.providers:
+            function.add_to_role_policy(self._bedrock_statement())
+
+    def _bedrock_statement(self) -> iam.PolicyStatement:
+        stack = Stack.of(self)
+        return allow(
+            "InvokeBedrockModels",
+            ["bedrock:InvokeModel"],  # also what the Converse API checks
+            stack.format_arn(
+                service="bedrock",
+                region="*",  # cross-region inference profiles route to other regions
+                account="",
+                resource="foundation-model",
+                resource_name="*",
+            ),
+            stack.format_arn(service="bedrock", resource="inference-profile", resource_name="*"),
+        )
 
     def reserved(self, name: str) -> int | None:
         """The concurrency reserved for function ``name``, or None (the account's unreserved pool)."""
         return None if self.reserved_concurrency is None else self.reserved_concurrency[name]
 
-    @property
-    def provider_functions(self) -> tuple[str, ...]:
-        """The functions that call providers, use the idempotency table and publish drift."""
-        return ("probe_provider", "store_result")
+    def connect_workflows(self, *, event_bus: events.IEventBus, sweep_bucket: s3.IBucket) -> None:
+        """What :data:`ACCESS` gives of the workflows: drift events go to ``event_bus``; the version
+        sweep's target lists to ``sweep_bucket``; the state machines a function starts (and whose
+        executions it reads) are this stage's.
 
-    def connect_workflows(
-        self,
-        *,
-        event_bus: events.IEventBus,
-        run_batch_name: str,
-        reanalyze_name: str,
-        sweep_bucket: s3.IBucket,
-    ) -> None:
-        """Drift events go to ``event_bus``; store_result starts (and reads) RunBatch executions
-        and starts Reanalyze ones; probe_provider writes the version sweep's target lists to
-        ``sweep_bucket``.
-
-        The state machine is named by ARN, not referenced: its definition references the
-        functions, so a reference back would be a circular dependency."""
-        for name in self.provider_functions:
-            function = self.functions[name]
-            function.add_environment("PROMPTER_EVENT_BUS_NAME", event_bus.event_bus_name)
-            event_bus.grant_put_events_to(function)
-        self.functions["probe_provider"].add_environment("PROMPTER_SWEEP_BUCKET", sweep_bucket.bucket_name)
-        store = self.functions["store_result"]
-        store.add_environment("PROMPTER_RUN_BATCH_STATE_MACHINE_ARN", state_machine_arn(self, run_batch_name))
-        store.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="StartRunBatch",
-                actions=["states:StartExecution"],
-                resources=[state_machine_arn(self, run_batch_name)],
-            )
-        )
-        store.add_environment("PROMPTER_REANALYZE_STATE_MACHINE_ARN", state_machine_arn(self, reanalyze_name))
-        store.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="StartReanalyze",
-                actions=["states:StartExecution"],
-                resources=[state_machine_arn(self, reanalyze_name)],
-            )
-        )
-        store.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="DescribeRunBatchExecutions",
-                actions=["states:DescribeExecution"],
-                resources=[executions_arn(self, run_batch_name)],
-            )
-        )
+        A state machine is named by ARN, not referenced: its definition references the functions,
+        so a reference back would be a circular dependency."""
+        for name, function in self.functions.items():
+            access = self.access[name]
+            if access.event_bus:
+                function.add_environment("PROMPTER_EVENT_BUS_NAME", event_bus.event_bus_name)
+                event_bus.grant_put_events_to(function)
+            if access.sweep_bucket:
+                function.add_environment("PROMPTER_SWEEP_BUCKET", sweep_bucket.bucket_name)
+            for workflow in access.starts:
+                arn = state_machine_arn(self, state_machine_name(self.stage, workflow))
+                function.add_environment(f"PROMPTER_{_constant(workflow)}_STATE_MACHINE_ARN", arn)
+                function.add_to_role_policy(allow(f"Start{_camel(workflow)}", ["states:StartExecution"], arn))
+            for workflow in access.describes:
+                executions = executions_arn(self, state_machine_name(self.stage, workflow))
+                function.add_to_role_policy(
+                    allow(f"Describe{_camel(workflow)}Executions", ["states:DescribeExecution"], executions)
+                )
 
     def build_function(
         self,
@@ -440,6 +402,11 @@ class PrompterFunctions(Construct):
                 **(environment or {}),
             },
         )
+
+
+def _constant(name: str) -> str:
+    """``azure-openai`` → ``AZURE_OPENAI``; ``run_batch`` → ``RUN_BATCH``."""
+    return name.upper().replace("-", "_")
 
 
 def _camel(name: str) -> str:

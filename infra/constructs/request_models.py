@@ -40,6 +40,7 @@ _SAME = frozenset(
 # Subschemas: translated recursively.
 _ONE_SCHEMA = frozenset({"items", "not"})
 _SCHEMA_LIST = frozenset({"anyOf", "oneOf", "allOf"})
+_SUBSCHEMAS = _ONE_SCHEMA | _SCHEMA_LIST | {"properties", "additionalProperties"}
 # Annotations and keywords draft 4 does not have and that do not change what is accepted here:
 # pydantic's ``propertyNames`` only repeats the model's ``str_max_length`` for dict keys, which the
 # function checks itself; ``format`` is dropped so the gateway is never stricter than the function.
@@ -81,40 +82,49 @@ def draft4(schema: dict[str, Any], document: dict[str, Any], *, title: str | Non
 
 def _convert(schema: dict[str, Any], document: dict[str, Any], seen: tuple[str, ...]) -> dict[str, Any]:
     if "$ref" in schema:
-        ref = schema["$ref"]
-        prefix = "#/components/schemas/"
-        if not ref.startswith(prefix):
-            raise ValueError(f"unsupported reference {ref!r}")
-        if ref in seen:
-            raise ValueError(
-                f"recursive schema {' -> '.join((*seen, ref))}: API Gateway models cannot inline it"
-            )
-        target = document["components"]["schemas"][ref.removeprefix(prefix)]
-        siblings = {k: v for k, v in schema.items() if k != "$ref"}
-        return _convert({**target, **siblings}, document, (*seen, ref))
-
+        return _inline(schema, document, seen)
     out: dict[str, Any] = {}
     for key, value in schema.items():
-        if key in _DROPPED:
-            continue
-        if key in _SAME:
-            out[key] = value
-        elif key == "const":
-            out["enum"] = [value]
-        elif key == "exclusiveMinimum":  # a number in 2020-12, a flag beside "minimum" in draft 4
-            out["minimum"], out["exclusiveMinimum"] = value, True
-        elif key == "exclusiveMaximum":
-            out["maximum"], out["exclusiveMaximum"] = value, True
-        elif key == "pattern":
-            raise ValueError("patterns are not translated: API Gateway's regex dialect differs from Python's")
-        elif key in _ONE_SCHEMA:
-            out[key] = _convert(value, document, seen)
-        elif key in _SCHEMA_LIST:
-            out[key] = [_convert(item, document, seen) for item in value]
-        elif key == "properties":
-            out[key] = {name: _convert(sub, document, seen) for name, sub in value.items()}
-        elif key == "additionalProperties":
-            out[key] = value if isinstance(value, bool) else _convert(value, document, seen)
-        else:
-            raise ValueError(f"JSON Schema keyword {key!r} has no draft 4 translation here")
+        if key not in _DROPPED:
+            out.update(_keyword(key, value, document, seen))
     return out
+
+
+def _inline(schema: dict[str, Any], document: dict[str, Any], seen: tuple[str, ...]) -> dict[str, Any]:
+    """A ``$ref`` schema as the schema it references, its sibling keywords applied on top."""
+    ref = schema["$ref"]
+    prefix = "#/components/schemas/"
+    if not ref.startswith(prefix):
+        raise ValueError(f"unsupported reference {ref!r}")
+    if ref in seen:
+        raise ValueError(f"recursive schema {' -> '.join((*seen, ref))}: API Gateway models cannot inline it")
+    target = document["components"]["schemas"][ref.removeprefix(prefix)]
+    siblings = {k: v for k, v in schema.items() if k != "$ref"}
+    return _convert({**target, **siblings}, document, (*seen, ref))
+
+
+def _keyword(key: str, value: Any, document: dict[str, Any], seen: tuple[str, ...]) -> dict[str, Any]:
+    """One keyword in draft 4 (one or two keywords there)."""
+    if key in _SAME:
+        return {key: value}
+    if key == "const":
+        return {"enum": [value]}
+    if key in ("exclusiveMinimum", "exclusiveMaximum"):
+        # A number in 2020-12, a flag beside "minimum" (or "maximum") in draft 4.
+        return {key.removeprefix("exclusive").lower(): value, key: True}
+    if key == "pattern":
+        raise ValueError("patterns are not translated: API Gateway's regex dialect differs from Python's")
+    if key in _SUBSCHEMAS:
+        return {key: _subschemas(key, value, document, seen)}
+    raise ValueError(f"JSON Schema keyword {key!r} has no draft 4 translation here")
+
+
+def _subschemas(key: str, value: Any, document: dict[str, Any], seen: tuple[str, ...]) -> Any:
+    """The value of a keyword that holds subschemas, each translated."""
+    if key in _SCHEMA_LIST:
+        return [_convert(item, document, seen) for item in value]
+    if key == "properties":
+        return {name: _convert(sub, document, seen) for name, sub in value.items()}
+    if key == "additionalProperties" and isinstance(value, bool):
+        return value
+    return _convert(value, document, seen)

@@ -49,6 +49,11 @@ def state_machine_arn(scope: Construct, name: str) -> str:
     )
 
 
+def allow(sid: str, actions: list[str], *resources: str) -> iam.PolicyStatement:
+    """A policy statement allowing ``actions`` on ``resources``."""
+    return iam.PolicyStatement(sid=sid, actions=actions, resources=list(resources))
+
+
 def executions_arn(scope: Construct, name: str) -> str:
     """Every execution of the state machine ``name``."""
     return Stack.of(scope).format_arn(
@@ -60,7 +65,8 @@ def executions_arn(scope: Construct, name: str) -> str:
 
 
 class PrompterWorkflows(Construct):
-    """``self.run_batch``, ``self.version_sweep`` (state machines), ``self.event_bus`` (drift events),
+    """``self.run_batch``, ``self.version_sweep``, ``self.reanalyze`` (state machines, also in
+    ``self.state_machines`` by construct id), ``self.event_bus`` (drift events),
     ``self.sweep_bucket`` (the sweep's target lists), ``self.sweep_schedule``."""
 
     def __init__(
@@ -89,6 +95,12 @@ class PrompterWorkflows(Construct):
         self.run_batch = self._state_machine("RunBatch", RUN_BATCH, substitutions)
         self.version_sweep = self._state_machine("VersionSweep", VERSION_SWEEP, substitutions)
         self.reanalyze = self._state_machine("Reanalyze", REANALYZE, substitutions)
+        # By construct id: what the alarms and the dashboard watch.
+        self.state_machines: dict[str, sfn.IStateMachine] = {
+            "RunBatch": self.run_batch,
+            "VersionSweep": self.version_sweep,
+            "Reanalyze": self.reanalyze,
+        }
         for state_machine in (self.run_batch, self.version_sweep):
             probe_provider.grant_invoke(state_machine)
             store_result.grant_invoke(state_machine)
@@ -130,29 +142,21 @@ class PrompterWorkflows(Construct):
         """probe_provider writes the target list; the sweep's Distributed Map reads it and starts
         (and may stop) its own child executions."""
         lists = self.sweep_bucket.arn_for_objects(f"{SWEEP_PREFIX}*")
-        probe_provider.add_to_role_policy(
-            iam.PolicyStatement(sid="WriteSweepTargets", actions=["s3:PutObject"], resources=[lists])
-        )
-        self.version_sweep.add_to_role_policy(
-            iam.PolicyStatement(sid="ReadSweepTargets", actions=["s3:GetObject"], resources=[lists])
-        )
+        probe_provider.add_to_role_policy(allow("WriteSweepTargets", ["s3:PutObject"], lists))
+        self.version_sweep.add_to_role_policy(allow("ReadSweepTargets", ["s3:GetObject"], lists))
         self._let_a_distributed_map_start_children(self.version_sweep, VERSION_SWEEP)
 
     def _let_a_distributed_map_start_children(self, machine: sfn.StateMachine, workflow: str) -> None:
         """A Distributed Map starts (and may stop) child executions of its own state machine."""
         name = state_machine_name(self.stage, workflow)
         machine.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="DistributedMapChildren",
-                actions=["states:StartExecution"],
-                resources=[state_machine_arn(self, name)],
-            )
+            allow("DistributedMapChildren", ["states:StartExecution"], state_machine_arn(self, name))
         )
         machine.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="DistributedMapChildExecutions",
-                actions=["states:DescribeExecution", "states:StopExecution"],
-                resources=[executions_arn(self, name)],
+            allow(
+                "DistributedMapChildExecutions",
+                ["states:DescribeExecution", "states:StopExecution"],
+                executions_arn(self, name),
             )
         )
 
@@ -188,14 +192,6 @@ class PrompterWorkflows(Construct):
             )
         )
         return rule
-
-    @property
-    def run_batch_name(self) -> str:
-        return state_machine_name(self.stage, RUN_BATCH)
-
-    @property
-    def reanalyze_name(self) -> str:
-        return state_machine_name(self.stage, REANALYZE)
 
     def _state_machine(
         self, construct_id: str, workflow: str, substitutions: dict[str, str]

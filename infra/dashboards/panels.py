@@ -119,6 +119,23 @@ def _custom(id_: str, name: MetricName, stat: Literal["Sum", "SampleCount", "p95
     return Series(id_, Source.CUSTOM, str(name), stat)
 
 
+def _dynamodb(id_: str, metric: str, datadog: str) -> Series:
+    return Series(id_, Source.DYNAMODB, metric, "Sum", datadog)
+
+
+def _lambda(id_: str, metric: str) -> Series:
+    return Series(id_, Source.LAMBDA, metric, "Sum", f"aws.lambda.{metric.lower()}")
+
+
+def _rds(id_: str, metric: str, datadog: str, rds: Literal["cluster", "proxy"]) -> Series:
+    return Series(id_, Source.RDS, metric, "Average", datadog, rds=rds)
+
+
+def _per_minute(label: str, series: str) -> Line:
+    """A counter as a rate per minute, a missing point counting 0."""
+    return Line(label, f"60 * zero({series}) / {{period}}")
+
+
 REQUESTS = _api("requests", "Count", "Sum", "aws.apigateway.count")
 
 PANELS: tuple[Panel, ...] = (
@@ -154,7 +171,7 @@ PANELS: tuple[Panel, ...] = (
         "HTTP 409 / min",
         "value",
         (_custom("conflicts", M.TEMPLATE_CONFLICTS),),
-        (Line("duplicate creates per minute", "60 * zero(conflicts) / {period}"),),
+        (_per_minute("duplicate creates per minute", "conflicts"),),
         "/min",
         period=300,
         ports="HTTP 409 / min",
@@ -197,7 +214,7 @@ PANELS: tuple[Panel, ...] = (
         "Provider retries / min",
         "timeseries",
         (_custom("retries", M.PROVIDER_RETRIES),),
-        (Line("calls retried by a workflow per minute", "60 * zero(retries) / {period}"),),
+        (_per_minute("calls retried by a workflow per minute", "retries"),),
         "/min",
         by="provider",
         ports="Celery retries / s",
@@ -218,24 +235,12 @@ PANELS: tuple[Panel, ...] = (
         (
             _custom("store_errors", M.IDEMPOTENCY_STORE_ERRORS),
             _custom("replayed", M.PROBES_DEDUPLICATED),
-            Series(
-                "read_throttles",
-                Source.DYNAMODB,
-                "ReadThrottleEvents",
-                "Sum",
-                "aws.dynamodb.read_throttle_events",
-            ),
-            Series(
-                "write_throttles",
-                Source.DYNAMODB,
-                "WriteThrottleEvents",
-                "Sum",
-                "aws.dynamodb.write_throttle_events",
-            ),
+            _dynamodb("read_throttles", "ReadThrottleEvents", "aws.dynamodb.read_throttle_events"),
+            _dynamodb("write_throttles", "WriteThrottleEvents", "aws.dynamodb.write_throttle_events"),
         ),
         (
-            Line("store errors / min (0 = healthy)", "60 * zero(store_errors) / {period}"),
-            Line("probes answered from the store / min", "60 * zero(replayed) / {period}"),
+            _per_minute("store errors / min (0 = healthy)", "store_errors"),
+            _per_minute("probes answered from the store / min", "replayed"),
             Line(
                 "throttled reads + writes / min",
                 "60 * (zero(read_throttles) + zero(write_throttles)) / {period}",
@@ -253,9 +258,9 @@ PANELS: tuple[Panel, ...] = (
             _custom("unwritten", M.RESULT_STORE_FAILURES),
         ),
         (
-            Line("results stored / min", "60 * zero(inserted) / {period}"),
-            Line("countries failed / min", "60 * zero(failed) / {period}"),
-            Line("results not written / min", "60 * zero(unwritten) / {period}"),
+            _per_minute("results stored / min", "inserted"),
+            _per_minute("countries failed / min", "failed"),
+            _per_minute("results not written / min", "unwritten"),
         ),
         "/min",
         ports="Results per minute",
@@ -278,8 +283,8 @@ PANELS: tuple[Panel, ...] = (
         "timeseries",
         (_custom("created", M.TEMPLATES_CREATED), _custom("conflicts", M.TEMPLATE_CONFLICTS)),
         (
-            Line("created / min", "60 * zero(created) / {period}"),
-            Line("409 duplicates / min", "60 * zero(conflicts) / {period}"),
+            _per_minute("created / min", "created"),
+            _per_minute("409 duplicates / min", "conflicts"),
         ),
         "/min",
     ),
@@ -287,7 +292,7 @@ PANELS: tuple[Panel, ...] = (
         "DB unique violations / min",
         "timeseries",
         (_custom("violations", M.DB_UNIQUE_VIOLATION),),
-        (Line("unique-index hits / min", "60 * zero(violations) / {period}"),),
+        (_per_minute("unique-index hits / min", "violations"),),
         "/min",
         by="table",
     ),
@@ -295,7 +300,7 @@ PANELS: tuple[Panel, ...] = (
         "Database unavailable (503) / min",
         "timeseries",
         (_custom("unavailable", M.DB_UNAVAILABLE),),
-        (Line("503 DB_UNAVAILABLE / min", "60 * zero(unavailable) / {period}"),),
+        (_per_minute("503 DB_UNAVAILABLE / min", "unavailable"),),
         "/min",
         by="service",
     ),
@@ -328,7 +333,7 @@ PANELS: tuple[Panel, ...] = (
         "Batch runs started / min",
         "timeseries",
         (_custom("runs", M.RUNS_STARTED),),
-        (Line("runs started / min", "60 * zero(runs) / {period}"),),
+        (_per_minute("runs started / min", "runs"),),
         "/min",
     ),
     Panel(
@@ -351,14 +356,14 @@ PANELS: tuple[Panel, ...] = (
         "Lambda invocations, errors and throttles / min",
         "timeseries",
         (
-            Series("invocations", Source.LAMBDA, "Invocations", "Sum", "aws.lambda.invocations"),
-            Series("errors", Source.LAMBDA, "Errors", "Sum", "aws.lambda.errors"),
-            Series("throttles", Source.LAMBDA, "Throttles", "Sum", "aws.lambda.throttles"),
+            _lambda("invocations", "Invocations"),
+            _lambda("errors", "Errors"),
+            _lambda("throttles", "Throttles"),
         ),
         (
-            Line("invocations / min", "60 * zero(invocations) / {period}"),
-            Line("errors / min", "60 * zero(errors) / {period}"),
-            Line("throttled requests / min", "60 * zero(throttles) / {period}"),
+            _per_minute("invocations / min", "invocations"),
+            _per_minute("errors / min", "errors"),
+            _per_minute("throttled requests / min", "throttles"),
         ),
         "/min",
         by="function",
@@ -366,16 +371,7 @@ PANELS: tuple[Panel, ...] = (
     Panel(
         "Database capacity (ACU)",
         "timeseries",
-        (
-            Series(
-                "capacity",
-                Source.RDS,
-                "ServerlessDatabaseCapacity",
-                "Average",
-                "aws.rds.serverless_database_capacity",
-                rds="cluster",
-            ),
-        ),
+        (_rds("capacity", "ServerlessDatabaseCapacity", "aws.rds.serverless_database_capacity", "cluster"),),
         (Line("Aurora Serverless v2 capacity", "capacity"),),
         "ACU",
     ),
@@ -383,30 +379,9 @@ PANELS: tuple[Panel, ...] = (
         "Database connections",
         "timeseries",
         (
-            Series(
-                "cluster",
-                Source.RDS,
-                "DatabaseConnections",
-                "Average",
-                "aws.rds.database_connections",
-                rds="cluster",
-            ),
-            Series(
-                "pooled",
-                Source.RDS,
-                "DatabaseConnections",
-                "Average",
-                "aws.rds.proxy.database_connections",
-                rds="proxy",
-            ),
-            Series(
-                "clients",
-                Source.RDS,
-                "ClientConnections",
-                "Average",
-                "aws.rds.proxy.client_connections",
-                rds="proxy",
-            ),
+            _rds("cluster", "DatabaseConnections", "aws.rds.database_connections", "cluster"),
+            _rds("pooled", "DatabaseConnections", "aws.rds.proxy.database_connections", "proxy"),
+            _rds("clients", "ClientConnections", "aws.rds.proxy.client_connections", "proxy"),
         ),
         (
             Line("connections to the cluster", "cluster"),

@@ -24,7 +24,7 @@ from aws_cdk.assertions import Template
 
 from infra.constructs import monitoring
 from infra.constructs.database import DB_MAX_CONNECTIONS_AT_ONE_ACU
-from infra.constructs.functions import MIGRATE_FUNCTION
+from infra.constructs.function_context import MIGRATE_FUNCTION
 from infra.constructs.monitoring import PrompterMonitoring
 from prompter.observability import METRICS, NAMESPACE, MetricName, service_name
 from prompter.registry.identity import PROVIDERS

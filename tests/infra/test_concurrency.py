@@ -12,7 +12,7 @@ from aws_cdk.assertions import Template
 
 from infra.app import cdk_json_context
 from infra.constructs.database import PROXY_CONNECTION_BUDGET
-from infra.constructs.functions import (
+from infra.constructs.function_context import (
     DB_POOL_SIZE,
     MIGRATE_CONCURRENCY,
     MIGRATE_FUNCTION,

@@ -17,7 +17,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.app import cdk_json_context
-from infra.constructs.functions import (
+from infra.constructs.function_context import (
     DEFAULT_LOG_DEBUG_SAMPLE_RATE,
     debug_sample_rate_of,
     tracer_of,

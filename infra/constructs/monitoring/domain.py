@@ -1,0 +1,65 @@
+"""Alarms on the domain's failure counters, summed over the functions that emit them:
+
+- result-store failures > 1 per minute (SPEC §6, rule 4);
+- ``DbUnavailable`` (503s: database unreachable) and ``IdempotencyStoreErrors``, >= 1 a minute in
+  3 of the last 5 minutes.
+
+A counter is only emitted when something failed: a missing point is 0, and no data is no breach.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+
+from infra.constructs.monitoring.alarms import GT, AlarmSet, Window
+from prompter.observability import MetricName
+
+RESULT_STORE_FAILURES_PER_MINUTE = 1.0  # > 1 per minute
+RESULT_STORE_PERIOD = Duration.minutes(1)
+DB_UNAVAILABLE_PER_MINUTE = 1.0
+IDEMPOTENCY_STORE_ERRORS_PER_MINUTE = 1.0
+COUNTER_WINDOW = Window(Duration.minutes(1), datapoints=3, periods=5)
+
+# Alarm id, counter, threshold a minute, what it means and where to look.
+FAILURE_COUNTERS: tuple[tuple[str, MetricName, float, str], ...] = (
+    (
+        "DbUnavailable",
+        MetricName.DB_UNAVAILABLE,
+        DB_UNAVAILABLE_PER_MINUTE,
+        "requests were answered 503 DB_UNAVAILABLE (database or RDS Proxy unreachable): check "
+        "the proxy's target health and the cluster's events",
+    ),
+    (
+        "IdempotencyStoreErrors",
+        MetricName.IDEMPOTENCY_STORE_ERRORS,
+        IDEMPOTENCY_STORE_ERRORS_PER_MINUTE,
+        "the idempotency table (DynamoDB) failed: probes ran without de-duplication and "
+        "Idempotency-Key requests were refused; check the table's throttles and the endpoint",
+    ),
+)
+
+
+def add_result_store_alarm(alarms: AlarmSet) -> None:
+    """``ResultStoreFailures``: results that could not be written."""
+    alarms.add(
+        "ResultStoreFailures",
+        alarms.summed(MetricName.RESULT_STORE_FAILURES, RESULT_STORE_PERIOD),
+        Window(RESULT_STORE_PERIOD),
+        threshold=RESULT_STORE_FAILURES_PER_MINUTE,
+        comparison=GT,
+        description=f"More than {RESULT_STORE_FAILURES_PER_MINUTE:g} result(s) per minute could not "
+        "be written (store_result: RunBatch store task and run route): check the database.",
+    )
+
+
+def add_failure_counter_alarms(alarms: AlarmSet) -> None:
+    """One alarm per entry of :data:`FAILURE_COUNTERS`."""
+    window = COUNTER_WINDOW
+    for alarm_id, metric, per_minute, meaning in FAILURE_COUNTERS:
+        alarms.add(
+            alarm_id,
+            alarms.summed(metric, window.period),
+            window,
+            threshold=per_minute,
+            description=f">= {per_minute:g} a minute {window.describe()}: {meaning}.",
+        )
