@@ -56,7 +56,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if urlsplit(self.path).path == FAKE_PROVIDER_PATH:
-            from prompter.probing.probes.providers import registry
+            from prompter.probing.providers import registry
 
             answer = json.dumps({"generation": registry.fake_generation()}).encode()
             self._send(200, [("Content-Type", "application/json")], answer)
@@ -73,7 +73,7 @@ class Handler(BaseHTTPRequestHandler):
         """``PUT /_local/fake-provider {"generation": n}``: the fake providers answer as model build
         ``n`` from now on (new version keys, other visibility): local drift on demand. The local
         server's own route, never deployed and not in the OpenAPI document."""
-        from prompter.probing.probes.providers import registry
+        from prompter.probing.providers import registry
 
         length = int(self.headers.get("Content-Length") or 0)
         try:

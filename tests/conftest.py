@@ -223,7 +223,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsFakes]:
     from moto import mock_aws
 
     from local.aws import make_moto_dynamodb_atomic
-    from prompter.probing.probes.providers import registry
+    from prompter.probing.providers import registry
 
     make_moto_dynamodb_atomic()
     # The credentials have their own monkeypatch, undone when this fixture ends: an outer moto mock
@@ -296,5 +296,5 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     from datetime import UTC, datetime
 
     now = [datetime(2026, 11, 26, 9, 15, tzinfo=UTC)]
-    monkeypatch.setattr("prompter.probing.probes.versions.utcnow", lambda: now[0])
+    monkeypatch.setattr("prompter.probing.versions.utcnow", lambda: now[0])
     return now

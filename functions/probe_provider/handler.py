@@ -21,8 +21,8 @@ from prompter.api.openapi import error_doc, new_resolver, ok_doc, register
 from prompter.api.tasks import Task, run_task
 from prompter.api.tenancy import request_scope
 from prompter.observability import logger, metrics
-from prompter.probing.probes.probes import EnsureVersionRequest, EnsureVersionResult, VersionHistory
-from prompter.probing.probes.sweep import write_targets
+from prompter.probing.probes import EnsureVersionRequest, EnsureVersionResult, VersionHistory
+from prompter.probing.sweep import write_targets
 from prompter.settings import ProbeFunctionSettings
 from prompter.tracing import traced
 from prompter.workflow import ProbeTask, RunCountryTask, SweepTargetsTask

@@ -26,7 +26,7 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from prompter.probing.probes.sweep import PREFIX as SWEEP_PREFIX
+from prompter.probing.sweep import PREFIX as SWEEP_PREFIX
 from prompter.workflow import TERMINAL_EXECUTION
 
 WORKFLOWS_DIR = Path(__file__).resolve().parents[1] / "workflows"

@@ -33,9 +33,9 @@ if TYPE_CHECKING:  # built on first use: a function imports only what it uses (c
     from prompter.db.templates import TemplateStore
     from prompter.db.versions import VersionStore
     from prompter.db.visibility import VisibilityStore
-    from prompter.probing.probes.calls import ProviderCalls
-    from prompter.probing.probes.probes import Prober
-    from prompter.probing.probes.versions import VersionRecorder
+    from prompter.probing.calls import ProviderCalls
+    from prompter.probing.probes import Prober
+    from prompter.probing.versions import VersionRecorder
     from prompter.runs.queries import RunQueries
     from prompter.runs.recording import ResultRecorder
     from prompter.runs.running import Runner
@@ -134,7 +134,7 @@ class Services:
     def probe_once(self) -> Once | None:
         """One provider call per probe target and hour (None without an idempotency table)."""
         from prompter.adapters.idempotency import Once
-        from prompter.probing.probes.probes import PROBE_DEDUP_SECONDS
+        from prompter.probing.probes import PROBE_DEDUP_SECONDS
 
         table = self.settings.idempotency_table
         return (
@@ -158,19 +158,19 @@ class Services:
 
     @cached_property
     def version_recorder(self) -> VersionRecorder:
-        from prompter.probing.probes.versions import VersionRecorder
+        from prompter.probing.versions import VersionRecorder
 
         return VersionRecorder(self.versions, self.events)
 
     @cached_property
     def calls(self) -> ProviderCalls:
-        from prompter.probing.probes.calls import ProviderCalls
+        from prompter.probing.calls import ProviderCalls
 
         return ProviderCalls(self.settings, self.version_recorder, self.settings.secret_max_age)
 
     @cached_property
     def prober(self) -> Prober:
-        from prompter.probing.probes.probes import Prober
+        from prompter.probing.probes import Prober
 
         return Prober(self.templates, self.calls, self.probe_once)
 

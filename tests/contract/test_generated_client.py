@@ -26,7 +26,7 @@ import pytest
 from local.apigw import invoke, response_headers, rest_event
 from local.openapi import SHIPPED
 from prompter.api.vocabulary import CORRELATION_HEADER, IDEMPOTENCY_HEADER, ORG_CLAIM
-from prompter.probing.probes.providers import registry
+from prompter.probing.providers import registry
 from prompter.routes import find_route
 from tests.integration.test_walkthrough import PICKS
 from tests.workflows.conftest import Workflows, aws, backoff_waits, moto_sfn, workflows  # noqa: F401

@@ -7,7 +7,7 @@ import json
 import time
 
 from local.apigw import invoke, rest_event
-from prompter.probing.probes.providers import registry
+from prompter.probing.providers import registry
 from tests.conftest import Api, AwsFakes
 from tests.integration.test_probe_api import create
 from tests.integration.test_templates_api import TEMPLATES

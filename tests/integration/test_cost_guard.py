@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, update
 
 from prompter import runtime
 from prompter.db.schema import prompt_templates
-from prompter.probing.probes.providers import registry
+from prompter.probing.providers import registry
 from tests.conftest import Api, AwsFakes
 from tests.integration.test_probe_api import create
 from tests.integration.test_templates_api import TEMPLATES, body

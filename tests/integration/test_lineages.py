@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 
 from prompter.db.engine import build_engine
 from prompter.db.migrate import upgrade
-from prompter.probing.probes.providers import registry
+from prompter.probing.providers import registry
 from prompter.settings import DatabaseSettings
 from tests.conftest import Api, AwsFakes
 from tests.integration.test_probe_api import create, ensure, metric_values

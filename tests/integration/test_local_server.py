@@ -167,7 +167,7 @@ def test_the_earlier_services_own_test_passes_over_http(base_url: str) -> None:
 
 def test_the_fake_providers_generation_is_set_over_http_and_nowhere_else(base_url: str) -> None:
     from prompter import routes
-    from prompter.probing.probes.providers import registry
+    from prompter.probing.providers import registry
 
     registry.reset_fakes()
     status, _, text = request("GET", f"{base_url}/_local/fake-provider")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from prompter.errors import ProviderAuthError, ProviderThrottled
-from prompter.probing.probes.providers import registry
+from prompter.probing.providers import registry
 from tests.conftest import Api, AwsFakes
 from tests.integration.test_templates_api import TEMPLATES, body
 

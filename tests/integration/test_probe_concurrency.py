@@ -15,7 +15,7 @@ from local.apigw import handler_module
 from prompter.db.engine import build_engine
 from prompter.db.schema import prompt_versions
 from prompter.db.versions import VersionCapture, VersionStore
-from prompter.probing.probes.providers import registry
+from prompter.probing.providers import registry
 from prompter.scope import Scope
 from prompter.settings import DatabaseSettings
 from tests.conftest import Api, AwsFakes

@@ -80,7 +80,7 @@ def test_canary_key_never_leaks(
     # The key works: the version is recorded from the real response shape.
     openai.reply(200, COMPLETION)
     monkeypatch.setattr(
-        "prompter.probing.probes.versions.utcnow", lambda: __import__("datetime").datetime(2030, 1, 1, 1)
+        "prompter.probing.versions.utcnow", lambda: __import__("datetime").datetime(2030, 1, 1, 1)
     )
     accepted = ensure(api, template["id"])
     assert accepted.status == 200, accepted.body

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from prompter.errors import ProviderAuthError
-from prompter.probing.probes.providers import registry
+from prompter.probing.providers import registry
 from prompter.registry.brand_profiles import snapshot
 from tests.conftest import Api, AwsFakes
 from tests.integration.test_probe_api import create

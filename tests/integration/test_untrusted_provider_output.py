@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from prompter import runtime
 from prompter.db.schema import prompt_results, prompt_versions
-from prompter.probing.probes.providers.versioning import KEY_WIDTH, MODEL_WIDTH
+from prompter.probing.providers.versioning import KEY_WIDTH, MODEL_WIDTH
 from prompter.workflow import error_code
 from tests.conftest import Api, AwsFakes
 from tests.fake_http import FakeServer, serving

@@ -11,7 +11,7 @@ import pytest
 from scipy.stats import binomtest, chi2_contingency, false_discovery_control, fisher_exact
 
 from local.stepfunctions import invoke_in_process
-from prompter.probing.probes.providers import registry
+from prompter.probing.providers import registry
 from tests.conftest import Api, AwsFakes
 from tests.integration.test_probe_api import create
 from tests.integration.test_templates_api import TEMPLATES

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from prompter.probing.probes.providers import registry
+from prompter.probing.providers import registry
 from tests.integration.test_local_server import base_url, request  # noqa: F401 - the fixture
 
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -37,7 +37,7 @@ from local.stepfunctions import STATE_MACHINE_ENV
 from prompter import runtime
 from prompter.db.migrate import upgrade
 from prompter.errors import DatabaseUnavailable, ProviderAuthError, ProviderThrottled
-from prompter.probing.probes.providers import registry
+from prompter.probing.providers import registry
 from tests.conftest import Api
 from tests.integration.test_templates_api import TEMPLATES, body
 from tests.workflows.conftest import Workflows
@@ -309,7 +309,7 @@ def emitted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emitted]:
         mp.setenv("DATABASE_URL", database_url)
         mp.setenv("PROMPTER_ENV", ENV)
         mp.setenv("POWERTOOLS_SERVICE_NAME", os.environ.get("POWERTOOLS_SERVICE_NAME", "prompter"))
-        mp.setattr("prompter.probing.probes.versions.utcnow", lambda: now[0])
+        mp.setattr("prompter.probing.versions.utcnow", lambda: now[0])
         waits: list[float] = []  # retry backoff without the wait (see tests/workflows/conftest.py)
         mp.setattr(retrier_decl, "time", types.SimpleNamespace(sleep=waits.append))
         from prompter.observability import metrics

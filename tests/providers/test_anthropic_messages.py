@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from prompter.errors import ProviderAuthError, ProviderBadRequest, ProviderThrottled, ProviderUnavailable
-from prompter.probing.probes.providers.anthropic_messages import AnthropicProvider
-from prompter.probing.probes.providers.base import ChatRequest, Credentials
-from prompter.probing.probes.providers.versioning import version_of
+from prompter.probing.providers.anthropic_messages import AnthropicProvider
+from prompter.probing.providers.base import ChatRequest, Credentials
+from prompter.probing.providers.versioning import version_of
 
 KEY = "sk-ant-api03-TEST0123456789"
 

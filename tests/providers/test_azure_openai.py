@@ -15,9 +15,9 @@ from prompter.errors import (
     ProviderThrottled,
     ProviderUnavailable,
 )
-from prompter.probing.probes.providers.azure_openai import DEFAULT_API_VERSION, AzureOpenAIProvider
-from prompter.probing.probes.providers.base import ChatRequest, Credentials
-from prompter.probing.probes.providers.versioning import version_of
+from prompter.probing.providers.azure_openai import DEFAULT_API_VERSION, AzureOpenAIProvider
+from prompter.probing.providers.base import ChatRequest, Credentials
+from prompter.probing.providers.versioning import version_of
 
 KEY = "0123456789abcdef0123456789abcdef"
 

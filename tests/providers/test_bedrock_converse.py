@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from prompter.errors import ProviderAuthError, ProviderBadRequest, ProviderThrottled, ProviderUnavailable
-from prompter.probing.probes.providers import bedrock_converse
-from prompter.probing.probes.providers.base import ChatRequest, Credentials
-from prompter.probing.probes.providers.bedrock_converse import BedrockProvider
-from prompter.probing.probes.providers.versioning import version_of
+from prompter.probing.providers import bedrock_converse
+from prompter.probing.providers.base import ChatRequest, Credentials
+from prompter.probing.providers.bedrock_converse import BedrockProvider
+from prompter.probing.providers.versioning import version_of
 
 MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"

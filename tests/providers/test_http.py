@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from prompter.errors import ProviderAuthError, ProviderBadRequest, ProviderThrottled, ProviderUnavailable
-from prompter.probing.probes.providers.http import classify, post_json, retry_after_from_headers, split_timeout
+from prompter.probing.providers.http import classify, post_json, retry_after_from_headers, split_timeout
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,9 @@ from prompter.errors import (
     ProviderThrottled,
     ProviderUnavailable,
 )
-from prompter.probing.probes.providers.base import ChatRequest, Credentials
-from prompter.probing.probes.providers.openai_chat import OpenAIProvider
-from prompter.probing.probes.providers.versioning import version_of
+from prompter.probing.providers.base import ChatRequest, Credentials
+from prompter.probing.providers.openai_chat import OpenAIProvider
+from prompter.probing.providers.versioning import version_of
 
 KEY = "sk-test-0123456789"
 

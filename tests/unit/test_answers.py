@@ -1,4 +1,4 @@
-"""The answer text and citations of each provider's wire format (prompter.probing.probes.providers.answers)."""
+"""The answer text and citations of each provider's wire format (prompter.probing.providers.answers)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from prompter.probing.probes.providers.answers import answer_text, citation_urls
+from prompter.probing.providers.answers import answer_text, citation_urls
 
 FORMATS: list[tuple[str, dict[str, Any], str, list[str]]] = [
     (

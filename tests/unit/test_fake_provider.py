@@ -7,9 +7,9 @@ import pytest
 from scipy.stats import binomtest
 
 from prompter.analytics.analysis import Brand, analyse
-from prompter.probing.probes.providers import registry
-from prompter.probing.probes.providers.base import ChatRequest, Credentials
-from prompter.probing.probes.providers.fake import FakeProvider
+from prompter.probing.providers import registry
+from prompter.probing.providers.base import ChatRequest, Credentials
+from prompter.probing.providers.fake import FakeProvider
 
 BRANDS = ("Avea", "Elysium", "Timeline")
 KEY = Credentials(api_key="unused")

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from prompter.probing.probes.providers.base import ChatRequest, Credentials
-from prompter.probing.probes.providers.fake import FakeProvider
-from prompter.probing.probes.providers.versioning import merged_metadata, version_of
+from prompter.probing.providers.base import ChatRequest, Credentials
+from prompter.probing.providers.fake import FakeProvider
+from prompter.probing.providers.versioning import merged_metadata, version_of
 from tests.conftest import VECTORS_PATH
 
 VECTORS = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))

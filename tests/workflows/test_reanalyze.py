@@ -8,7 +8,7 @@ import json
 import pytest
 
 from prompter.analytics import reanalysis
-from prompter.probing.probes.providers import registry
+from prompter.probing.providers import registry
 from tests.workflows.conftest import Workflows
 
 PROMPT = "Which longevity brands would you recommend in {{country}}?"

@@ -21,7 +21,7 @@ from prompter.errors import (
     ProviderThrottled,
     ProviderUnavailable,
 )
-from prompter.probing.probes.providers import registry
+from prompter.probing.providers import registry
 from tests.conftest import AwsFakes
 from tests.integration.test_probe_api import emf
 from tests.workflows.conftest import Workflows

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from prompter.probing.probes.providers import registry
+from prompter.probing.providers import registry
 from prompter.registry.countries import ISO_3166_ALPHA2
 from tests.conftest import AwsFakes
 from tests.workflows.conftest import Workflows

@@ -14,7 +14,7 @@ import pytest
 from local.apigw import handler_module
 from local.stepfunctions import largest_state_bytes
 from prompter.errors import ProviderAuthError, ProviderThrottled
-from prompter.probing.probes.providers import registry
+from prompter.probing.providers import registry
 from tests.conftest import AwsFakes
 from tests.integration.test_probe_api import emf
 from tests.workflows.conftest import Workflows

@@ -10,7 +10,7 @@ from typing import Any
 from prompter.analytics.analysis import analyse
 from prompter.db.brand_profiles import BrandProfileStore
 from prompter.errors import BrandProfileNotFound, FieldError, InvalidInput
-from prompter.probing.probes.providers.answers import answer_text, citation_urls
+from prompter.probing.providers.answers import answer_text, citation_urls
 from prompter.registry.brand_models import (
     AnalysisPreviewRequest,
     AnswerAnalysis,

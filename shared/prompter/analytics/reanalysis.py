@@ -23,7 +23,7 @@ from prompter.db.results import ResultStore
 from prompter.db.templates import TemplateStore
 from prompter.errors import BrandProfileNotFound, FieldError, InvalidInput, TemplateNotFound
 from prompter.observability import logger
-from prompter.probing.probes.providers.answers import prompt_text
+from prompter.probing.providers.answers import prompt_text
 from prompter.registry.brand_profiles import ProfileSnapshot
 from prompter.schema_base import Model
 from prompter.scope import Scope

@@ -15,7 +15,7 @@ from prompter.analytics.visibility import DEFAULT_ALPHA, DEFAULT_MARGIN, Tally, 
 from prompter.db.visibility import VisibilityStore
 from prompter.errors import FieldError, InvalidInput, TemplateNotFound
 from prompter.observability import MetricName, add_metric, logger
-from prompter.probing.probes.providers.versioning import UNKNOWN
+from prompter.probing.providers.versioning import UNKNOWN
 from prompter.registry.brand_profiles import clean_name
 from prompter.registry.countries import country_code
 from prompter.schema_base import Model

@@ -21,7 +21,7 @@ from prompter.db.dialects import as_utc, dml
 from prompter.db.engine import run_with_reconnect
 from prompter.db.schema import prompt_templates as t
 from prompter.db.schema import prompt_versions as v
-from prompter.probing.probes.providers.versioning import UNKNOWN
+from prompter.probing.providers.versioning import UNKNOWN
 
 _KEY = ["org_id", "workspace_id", "template_id", "provider", "model_id", "provider_version_key"]
 _INSERTED = [c for c in v.c if c.name != "seen_count"]

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prompter.observability import MetricName, add_metric, logger
-from prompter.probing.probes.providers import registry
-from prompter.probing.probes.providers.base import ChatReply, ChatRequest, Credentials
-from prompter.probing.probes.versions import EnsureVersionResult, ProbeTarget, VersionRecorder
+from prompter.probing.providers import registry
+from prompter.probing.providers.base import ChatReply, ChatRequest, Credentials
+from prompter.probing.versions import EnsureVersionResult, ProbeTarget, VersionRecorder
 from prompter.settings import ProviderSettings
 
 

@@ -1,7 +1,7 @@
 """Provider probes (SPEC §2.3, §2.4, §4): which model version answers a template's provider now.
 
 A probe is a minimal call (``max_tokens=1``) with the template's system instructions and
-parameters; the version that answered is recorded by :mod:`prompter.probing.probes.versions`. Probes of
+parameters; the version that answered is recorded by :mod:`prompter.probing.versions`. Probes of
 one (org, workspace, template, provider, model) within one hour bucket call the provider once,
 through Powertools Idempotency on DynamoDB; concurrent duplicates wait for the first one's answer
 instead of calling again (:mod:`prompter.adapters.idempotency`).
@@ -27,9 +27,9 @@ from prompter.errors import (
     TemplateNotFound,
 )
 from prompter.observability import MetricName, add_metric, logger
-from prompter.probing.probes.calls import ProviderCalls
-from prompter.probing.probes.providers.base import ChatRequest
-from prompter.probing.probes.versions import EnsureVersionResult, ProbeTarget
+from prompter.probing.calls import ProviderCalls
+from prompter.probing.providers.base import ChatRequest
+from prompter.probing.versions import EnsureVersionResult, ProbeTarget
 from prompter.registry.costguard import cost_problems
 from prompter.registry.identity import PROVIDERS, pairing_problem
 from prompter.registry.models import Provider

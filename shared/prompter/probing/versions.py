@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from prompter.adapters.events import EventPublisher
 from prompter.db.versions import VersionCapture, VersionStore
 from prompter.observability import MetricName, add_metric, logger
-from prompter.probing.probes.providers.base import ChatReply
-from prompter.probing.probes.providers.versioning import UNKNOWN, ProviderVersion, version_of
+from prompter.probing.providers.base import ChatReply
+from prompter.probing.providers.versioning import UNKNOWN, ProviderVersion, version_of
 from prompter.schema_base import Model
 
 MODEL_VERSION_CHANGED = "ProviderVersionChanged"  # the event's detail type

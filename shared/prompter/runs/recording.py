@@ -20,8 +20,8 @@ from prompter.db.results import ResultStore, RunStore
 from prompter.db.schema import prompt_results
 from prompter.db.templates import TemplateStore
 from prompter.observability import MetricName, add_metric, logger
-from prompter.probing.probes.providers.answers import answer_text
-from prompter.probing.probes.sanitize import clean_json
+from prompter.probing.providers.answers import answer_text
+from prompter.probing.sanitize import clean_json
 from prompter.workflow import (
     CallOutcome,
     CloseRunTask,

@@ -20,10 +20,10 @@ from prompter.db.results import RunStore
 from prompter.db.templates import TemplateStore
 from prompter.errors import FieldError, InvalidInput, TemplateNotFound, WorkflowUnavailable
 from prompter.observability import MetricName, add_metric, logger
-from prompter.probing.probes.calls import ProviderCalls
-from prompter.probing.probes.providers.base import ChatRequest
-from prompter.probing.probes.sanitize import clean_json
-from prompter.probing.probes.versions import ProbeTarget
+from prompter.probing.calls import ProviderCalls
+from prompter.probing.providers.base import ChatRequest
+from prompter.probing.sanitize import clean_json
+from prompter.probing.versions import ProbeTarget
 from prompter.registry.brand_models import MAX_COMPETITORS, BrandSpec
 from prompter.registry.costguard import cost_problems
 from prompter.registry.countries import country_code

@@ -1,7 +1,7 @@
 """Anthropic Messages API over plain HTTPS (``POST /v1/messages``).
 
 Headers ``x-api-key`` and ``anthropic-version: 2023-06-01``; standard library only, not the
-``anthropic`` SDK (cold start, see :mod:`prompter.probing.probes.providers.http`).
+``anthropic`` SDK (cold start, see :mod:`prompter.probing.providers.http`).
 
 Body: ``model``, ``max_tokens`` (required by Anthropic: the request's limit, else the template's
 ``max_tokens``/``max_completion_tokens``, else 1024), ``system`` when the template has
@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from prompter.probing.probes.providers.answers import answer_text
-from prompter.probing.probes.providers.base import ChatReply, ChatRequest, Credentials
-from prompter.probing.probes.providers.http import ErrorFields, post_json
-from prompter.probing.probes.providers.openai_chat import base_url, require_key, token_limit
+from prompter.probing.providers.answers import answer_text
+from prompter.probing.providers.base import ChatReply, ChatRequest, Credentials
+from prompter.probing.providers.http import ErrorFields, post_json
+from prompter.probing.providers.openai_chat import base_url, require_key, token_limit
 
 DEFAULT_ENDPOINT = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"

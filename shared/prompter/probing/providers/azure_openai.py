@@ -2,7 +2,7 @@
 
 ``POST {endpoint}/openai/deployments/{deployment}/chat/completions?api-version=...`` with the
 ``api-key`` header; standard library only, not the ``openai`` SDK (cold start, see
-:mod:`prompter.probing.probes.providers.http`). The template's ``model_id`` is the deployment name; the endpoint
+:mod:`prompter.probing.providers.http`). The template's ``model_id`` is the deployment name; the endpoint
 (``https://<resource>.openai.azure.com``) and optionally the api-version come from the
 credentials. The body is OpenAI's without ``model``; the reply is parsed the same way. Azure often
 omits ``system_fingerprint``: the version key then falls back to the ``model`` it reports.
@@ -18,9 +18,9 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from prompter.errors import ProviderNotConfigured
-from prompter.probing.probes.providers.base import ChatReply, ChatRequest, Credentials
-from prompter.probing.probes.providers.http import post_json
-from prompter.probing.probes.providers.openai_chat import (
+from prompter.probing.providers.base import ChatReply, ChatRequest, Credentials
+from prompter.probing.providers.http import post_json
+from prompter.probing.providers.openai_chat import (
     base_url,
     chat_completions_body,
     chat_completions_errors,

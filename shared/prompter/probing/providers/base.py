@@ -53,7 +53,7 @@ class ChatReply:
 
     ``metadata`` holds the version fields exactly as the provider named them
     (``system_fingerprint``, ``model``/``model_name``, ``modelVersion``, ...); the provider
-    version key is derived from it by :func:`prompter.probing.probes.providers.versioning.version_of`.
+    version key is derived from it by :func:`prompter.probing.providers.versioning.version_of`.
     """
 
     provider: str

@@ -38,10 +38,10 @@ import time
 from typing import Any
 
 from prompter.errors import ProviderAuthError, ProviderBadRequest
-from prompter.probing.probes.providers.answers import answer_text
-from prompter.probing.probes.providers.base import ChatReply, ChatRequest, Credentials
-from prompter.probing.probes.providers.http import as_dict, classify, split_timeout
-from prompter.probing.probes.providers.openai_chat import token_limit
+from prompter.probing.providers.answers import answer_text
+from prompter.probing.providers.base import ChatReply, ChatRequest, Credentials
+from prompter.probing.providers.http import as_dict, classify, split_timeout
+from prompter.probing.providers.openai_chat import token_limit
 
 DEFAULT_REGION = "us-east-1"
 _LIMIT_KEYS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "maxTokens")

@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Any
 
-from prompter.probing.probes.providers.base import ChatReply, ChatRequest, Credentials
+from prompter.probing.providers.base import ChatReply, ChatRequest, Credentials
 
 LIST_PROMPT = re.compile(
     r"\b(top|best|list|which|recommend\w*|leading|popular|alternatives?|compare\w*)\b", re.IGNORECASE

@@ -3,7 +3,7 @@
 ``POST {endpoint}/v1beta/models/{model}:generateContent`` with the key in the ``x-goog-api-key``
 header, never in the ``?key=`` query parameter (URLs end up in access logs and traces). Standard
 library only, not ``google-genai``: its import costs hundreds of milliseconds of Lambda cold start
-(see :mod:`prompter.probing.probes.providers.http`). Model ids may come as ``models/gemini-1.5-pro``; tuned models
+(see :mod:`prompter.probing.providers.http`). Model ids may come as ``models/gemini-1.5-pro``; tuned models
 (``tunedModels/...``) keep their own resource path.
 
 Body: ``contents`` (one user turn), ``systemInstruction`` when the template has instructions, and
@@ -25,10 +25,10 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from prompter.probing.probes.providers.answers import answer_text
-from prompter.probing.probes.providers.base import ChatReply, ChatRequest, Credentials
-from prompter.probing.probes.providers.http import ErrorFields, post_json
-from prompter.probing.probes.providers.openai_chat import base_url, require_key, token_limit
+from prompter.probing.providers.answers import answer_text
+from prompter.probing.providers.base import ChatReply, ChatRequest, Credentials
+from prompter.probing.providers.http import ErrorFields, post_json
+from prompter.probing.providers.openai_chat import base_url, require_key, token_limit
 
 DEFAULT_ENDPOINT = "https://generativelanguage.googleapis.com"
 

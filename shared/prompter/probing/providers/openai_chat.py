@@ -2,7 +2,7 @@
 
 Standard library only, not the ``openai`` SDK: its import (httpx, pydantic models for the whole
 API) costs hundreds of milliseconds of Lambda cold start for one JSON POST (see
-:mod:`prompter.probing.probes.providers.http`).
+:mod:`prompter.probing.providers.http`).
 
 Body: ``model``, ``messages`` (``system`` when the template has instructions, then ``user``), the
 template's inference params as OpenAI names them (``temperature``, ``top_p``, ``seed``, ``stop``,
@@ -24,9 +24,9 @@ from __future__ import annotations
 from typing import Any
 
 from prompter.errors import ProviderNotConfigured
-from prompter.probing.probes.providers.answers import answer_text
-from prompter.probing.probes.providers.base import ChatReply, ChatRequest, Credentials
-from prompter.probing.probes.providers.http import ErrorFields, HttpResponse, post_json
+from prompter.probing.providers.answers import answer_text
+from prompter.probing.providers.base import ChatReply, ChatRequest, Credentials
+from prompter.probing.providers.http import ErrorFields, HttpResponse, post_json
 
 DEFAULT_ENDPOINT = "https://api.openai.com"
 

@@ -14,16 +14,16 @@ import threading
 from typing import Any
 
 from prompter.errors import ProviderNotConfigured
-from prompter.probing.probes.providers.base import ChatProvider, Credentials
-from prompter.probing.probes.providers.fake import FakeProvider
+from prompter.probing.providers.base import ChatProvider, Credentials
+from prompter.probing.providers.fake import FakeProvider
 from prompter.settings import ProviderSettings
 
 REAL_ADAPTERS: dict[str, tuple[str, str]] = {
-    "openai": ("prompter.probing.probes.providers.openai_chat", "OpenAIProvider"),
-    "azure-openai": ("prompter.probing.probes.providers.azure_openai", "AzureOpenAIProvider"),
-    "google": ("prompter.probing.probes.providers.gemini", "GeminiProvider"),
-    "anthropic": ("prompter.probing.probes.providers.anthropic_messages", "AnthropicProvider"),
-    "bedrock": ("prompter.probing.probes.providers.bedrock_converse", "BedrockProvider"),
+    "openai": ("prompter.probing.providers.openai_chat", "OpenAIProvider"),
+    "azure-openai": ("prompter.probing.providers.azure_openai", "AzureOpenAIProvider"),
+    "google": ("prompter.probing.providers.gemini", "GeminiProvider"),
+    "anthropic": ("prompter.probing.providers.anthropic_messages", "AnthropicProvider"),
+    "bedrock": ("prompter.probing.providers.bedrock_converse", "BedrockProvider"),
 }
 
 _lock = threading.Lock()

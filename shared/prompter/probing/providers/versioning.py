@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prompter.probing.probes.sanitize import clean_metadata
+from prompter.probing.sanitize import clean_metadata
 
 UNKNOWN = "unknown"
 # Column widths of the stored values (prompter.db.schema; a test holds them equal). Metadata is
-# untrusted: values are cleaned and cut to these by prompter.probing.probes.sanitize.clean_metadata.
+# untrusted: values are cleaned and cut to these by prompter.probing.sanitize.clean_metadata.
 KEY_WIDTH = 256  # provider_version_key, system_fingerprint
 MODEL_WIDTH = 200  # resolved_model
 
