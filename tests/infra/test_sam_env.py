@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -274,6 +274,29 @@ def containers() -> Iterator[dict[str, Container]]:
         container.stop()
 
 
+Invoke = Callable[[str, dict[str, Any]], Any]  # (function, event) -> what its container answers
+
+
+def answer_the_custom_resource_events(call: Invoke) -> None:
+    """The migration's custom-resource events (on an empty database: they migrate it) report the
+    schema revision."""
+    for function, payloads in events.CUSTOM_RESOURCE_EVENTS.items():
+        for name in payloads:
+            answer = call(function, load(events.ROOT / function / f"{name}.json", {}))
+            assert answer["result"]["Data"]["Revision"], (name, answer)
+
+
+def answer_the_task_events(call: Invoke, placeholders: dict[str, str]) -> None:
+    """Each workflow task's sample events give a result, or the error SAM_TASK_ERRORS expects."""
+    for function, tasks in events.TASKS.items():
+        for name in tasks:
+            answer = call(function, load(events.ROOT / function / f"{name}.json", placeholders))
+            if name in SAM_TASK_ERRORS:
+                assert answer.get("errorType") == SAM_TASK_ERRORS[name], (name, answer)
+            else:
+                assert isinstance(answer.get("result"), dict) and answer["result"], (name, answer)
+
+
 @pytest.mark.postgres
 def test_every_function_answers_its_sample_events_under_env_json(
     template: dict[str, Any], pg_cluster: Any, tmp_path: Path, containers: dict[str, Container]
@@ -300,10 +323,7 @@ def test_every_function_answers_its_sample_events_under_env_json(
         assert "result" in answer, (operation, answer)
         return dict(answer["result"])
 
-    for function, payloads in events.CUSTOM_RESOURCE_EVENTS.items():
-        for name in payloads:
-            answer = call(function, load(events.ROOT / function / f"{name}.json", {}))
-            assert answer["result"]["Data"]["Revision"], (name, answer)
+    answer_the_custom_resource_events(call)
 
     # Real ids for the placeholders, made by the functions themselves where SAM can: a template,
     # its version; the batch run a RunBatch execution would carry is stored as starting it would.
@@ -331,13 +351,7 @@ def test_every_function_answers_its_sample_events_under_env_json(
         events.VERSION_ID: json.loads(version["body"])["version_id"],
     }
 
-    for function, tasks in events.TASKS.items():
-        for name in tasks:
-            answer = call(function, load(events.ROOT / function / f"{name}.json", placeholders))
-            if name in SAM_TASK_ERRORS:
-                assert answer.get("errorType") == SAM_TASK_ERRORS[name], (name, answer)
-            else:
-                assert isinstance(answer.get("result"), dict) and answer["result"], (name, answer)
+    answer_the_task_events(call, placeholders)
 
     for operation in sorted(SAM_STATUS, key=lambda op: op == "deleteTemplate"):
         # The sample body is registered above: createTemplate again in a workspace of its own.

@@ -232,6 +232,94 @@ def assert_spec_fields(line: dict[str, Any], **expected: Any) -> None:
     assert line["level"] == "INFO", line
 
 
+def assert_one_summary_per_request(
+    lines: list[dict[str, Any]], requests: list[dict[str, Any]], replies: list[tuple[str, Reply]]
+) -> None:
+    """One summary line per API request, in order, with the response's correlation id; and each
+    invocation's lines end with its one summary."""
+    assert len(requests) == len(replies), [r.get("action") for r in requests]
+    for line, (_, reply) in zip(requests, replies, strict=True):
+        assert line["correlation_id"] == reply.headers["X-Correlation-Id"], line
+        assert line["status"] == reply.status, line
+        assert line["org_id"] == ORG, line
+    assert len({line["correlation_id"] for line in requests}) == len(requests)
+    # ... and each invocation's lines end with its one summary
+    by_invocation: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
+        by_invocation.setdefault(line["function_request_id"], []).append(line)
+    for invocation, own in by_invocation.items():
+        finals = [x for x in own if x.get("message") in ("request completed", "task completed")]
+        assert len(finals) == 1 and own[-1] is finals[0], (invocation, [x["message"] for x in own])
+
+
+def assert_task_summaries(
+    tasks: list[dict[str, Any]], *, run_id: str, template_id: str, version_id: str
+) -> None:
+    """One summary line per workflow task of the batch: its first country refused by the provider
+    (recorded as failed), the other two called and stored, the run finished as partial."""
+    actions = Counter(line["action"] for line in tasks)
+    assert actions == {"call": 3, "store": 2, "record_failure": 1, "finish_run": 1}, actions
+    for line in tasks:
+        assert line["run_id"] == run_id, line
+        assert "correlation_id" not in line, line  # a task has no API request
+        if line["action"] != "finish_run":  # its payload is the run id alone
+            assert line["org_id"] == ORG, line
+    calls = [line for line in tasks if line["action"] == "call"]
+    assert [line["country"] for line in calls] == COUNTRIES  # max_concurrency 1: one after the other
+    refused_call, *stored_calls = calls
+    assert_spec_fields(
+        refused_call,
+        status="PROVIDER_AUTH_FAILED",
+        error_type="ProviderAuthError",
+        template_id=template_id,
+        workspace_id=WORKSPACE,
+        provider="openai",
+        model_id="gpt-4o",
+    )
+    for line in stored_calls:
+        assert_spec_fields(
+            line,
+            status="ok",
+            template_id=template_id,
+            workspace_id=WORKSPACE,
+            provider="openai",
+            model_id="gpt-4o",
+            version_id=version_id,
+            provider_version_key=FINGERPRINT,
+        )
+    for line in (x for x in tasks if x["action"] == "store"):
+        assert_spec_fields(
+            line,
+            status="ok",
+            outcome="succeeded",
+            template_id=template_id,
+            version_id=version_id,
+            provider_version_key=FINGERPRINT,
+        )
+    assert {x["country"] for x in tasks if x["action"] == "store"} == set(COUNTRIES[1:])
+    [failure] = [x for x in tasks if x["action"] == "record_failure"]
+    assert_spec_fields(failure, status="ok", outcome="failed", country=COUNTRIES[0], template_id=template_id)
+    [finish] = [x for x in tasks if x["action"] == "finish_run"]
+    assert_spec_fields(finish, status="ok", outcome="partial")
+
+
+def assert_no_prompt_or_secret(lines: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]) -> None:
+    """No prompt text at INFO and above, no secret at any level (DEBUG lines included), nothing of
+    a secret printed either."""
+    assert any(line["level"] == "DEBUG" for line in lines), "the logger did not run at DEBUG"
+    assert any(line.get("message") == "request received" for line in lines)
+    for line in lines:
+        text = json.dumps(line, ensure_ascii=False)
+        for canary in SECRET_CANARIES:
+            assert canary not in text, (canary, line)
+        if line["level"] in INFO_AND_ABOVE:
+            for canary in PROMPT_CANARIES:
+                assert canary not in text, (canary, line)
+    printed = capsys.readouterr()
+    for canary in SECRET_CANARIES:
+        assert canary not in printed.out and canary not in printed.err, canary
+
+
 # ---------------------------------------------------------------- the scenario
 
 
@@ -316,19 +404,7 @@ def test_summary_lines_carry_the_spec_fields_and_no_prompt_or_secret(
     tasks = summaries(lines, "task completed")
 
     # ---- one summary line per API request, in order, with the response's correlation id
-    assert len(requests) == len(replies), [r.get("action") for r in requests]
-    for line, (_, reply) in zip(requests, replies, strict=True):
-        assert line["correlation_id"] == reply.headers["X-Correlation-Id"], line
-        assert line["status"] == reply.status, line
-        assert line["org_id"] == ORG, line
-    assert len({line["correlation_id"] for line in requests}) == len(requests)
-    # ... and each invocation's lines end with its one summary
-    by_invocation: dict[str, list[dict[str, Any]]] = {}
-    for line in lines:
-        by_invocation.setdefault(line["function_request_id"], []).append(line)
-    for invocation, own in by_invocation.items():
-        finals = [x for x in own if x.get("message") in ("request completed", "task completed")]
-        assert len(finals) == 1 and own[-1] is finals[0], (invocation, [x["message"] for x in own])
+    assert_one_summary_per_request(lines, requests, replies)
 
     create, dup, check, ensure, run, listing, batch, refusal = requests
     assert_spec_fields(
@@ -385,68 +461,14 @@ def test_summary_lines_carry_the_spec_fields_and_no_prompt_or_secret(
     assert "version_id" not in refusal
 
     # ---- one summary line per workflow task
-    actions = Counter(line["action"] for line in tasks)
-    assert actions == {"call": 3, "store": 2, "record_failure": 1, "finish_run": 1}, actions
-    for line in tasks:
-        assert line["run_id"] == run_id, line
-        assert "correlation_id" not in line, line  # a task has no API request
-        if line["action"] != "finish_run":  # its payload is the run id alone
-            assert line["org_id"] == ORG, line
-    calls = [line for line in tasks if line["action"] == "call"]
-    assert [line["country"] for line in calls] == COUNTRIES  # max_concurrency 1: one after the other
-    refused_call, *stored_calls = calls
-    assert_spec_fields(
-        refused_call,
-        status="PROVIDER_AUTH_FAILED",
-        error_type="ProviderAuthError",
-        template_id=template_id,
-        workspace_id=WORKSPACE,
-        provider="openai",
-        model_id="gpt-4o",
-    )
-    for line in stored_calls:
-        assert_spec_fields(
-            line,
-            status="ok",
-            template_id=template_id,
-            workspace_id=WORKSPACE,
-            provider="openai",
-            model_id="gpt-4o",
-            version_id=version_id,
-            provider_version_key=FINGERPRINT,
-        )
-    for line in (x for x in tasks if x["action"] == "store"):
-        assert_spec_fields(
-            line,
-            status="ok",
-            outcome="succeeded",
-            template_id=template_id,
-            version_id=version_id,
-            provider_version_key=FINGERPRINT,
-        )
-    assert {x["country"] for x in tasks if x["action"] == "store"} == set(COUNTRIES[1:])
-    [failure] = [x for x in tasks if x["action"] == "record_failure"]
-    assert_spec_fields(failure, status="ok", outcome="failed", country=COUNTRIES[0], template_id=template_id)
-    [finish] = [x for x in tasks if x["action"] == "finish_run"]
-    assert_spec_fields(finish, status="ok", outcome="partial")
+    assert_task_summaries(tasks, run_id=run_id, template_id=template_id, version_id=version_id)
 
     # ---- the SPEC fields every line of the scenario has, together
     for field in SPEC_FIELDS:
         assert any(field in line for line in [*requests, *tasks]), field
 
     # ---- no prompt text at INFO and above, no secret at any level (DEBUG lines included)
-    assert any(line["level"] == "DEBUG" for line in lines), "the logger did not run at DEBUG"
-    assert any(line.get("message") == "request received" for line in lines)
-    for line in lines:
-        text = json.dumps(line, ensure_ascii=False)
-        for canary in SECRET_CANARIES:
-            assert canary not in text, (canary, line)
-        if line["level"] in INFO_AND_ABOVE:
-            for canary in PROMPT_CANARIES:
-                assert canary not in text, (canary, line)
-    printed = capsys.readouterr()
-    for canary in SECRET_CANARIES:
-        assert canary not in printed.out and canary not in printed.err, canary
+    assert_no_prompt_or_secret(lines, capsys)
 
 
 # ---------------------------------------------------------------- DEBUG sampling

@@ -1,5 +1,5 @@
 """Fixtures of the provider adapter tests: the scriptable fake server (``tests/fake_http.py``),
-a port where nothing listens, and the canary leak checks."""
+a port where nothing listens, AWS credentials for Bedrock, and the canary leak checks."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 
+from prompter.probing.providers import bedrock_converse
 from tests.fake_http import FakeServer, serving
 
 CANARY = "sk-canary-9f3b2c"
+AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+AWS_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 
 @pytest.fixture
@@ -30,6 +33,23 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
+    """Static AWS credentials and region from the environment only (no profile, no instance
+    metadata), and no Bedrock client cached from another test."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", AWS_ACCESS_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET_ACCESS_KEY)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_BEARER_TOKEN_BEDROCK"):
+        monkeypatch.delenv(name, raising=False)
+    bedrock_converse.clear_clients()
+    yield
+    bedrock_converse.clear_clients()
+
+
 def assert_no_canary(*things: Any, canary: str = CANARY) -> None:
     for thing in things:
         text = thing if isinstance(thing, str) else json.dumps(thing, default=repr)
@@ -44,15 +64,3 @@ def assert_error_clean(error: Exception, canary: str = CANARY) -> None:
         assert_no_canary(body(), canary=canary)
     assert error.__cause__ is None or canary not in repr(error.__cause__)
     assert error.__context__ is None or error.__suppress_context__
-
-
-@pytest.fixture
-def no_canary() -> Any:
-    """The leak checks, as a fixture the test modules can use without importing conftest."""
-
-    class Checks:
-        canary = CANARY
-        clean = staticmethod(assert_error_clean)
-        absent = staticmethod(assert_no_canary)
-
-    return Checks

@@ -1,26 +1,28 @@
 """Bedrock Converse adapter: the real boto3 client, pointed at a local fake server that answers the
 Converse REST shapes (``POST /model/{modelId}/converse``; errors as an HTTP status, an
-``x-amzn-ErrorType`` header and a JSON ``{"message": ...}``)."""
+``x-amzn-ErrorType`` header and a JSON ``{"message": ...}``).
+
+Errors by status, timeouts, refused connections, unreadable bodies and the key's secrecy: the
+contract every adapter keeps, in test_adapter_contract.py.
+"""
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from prompter.errors import ProviderAuthError, ProviderBadRequest, ProviderThrottled, ProviderUnavailable
+from prompter.errors import ProviderThrottled, ProviderUnavailable
 from prompter.probing.providers import bedrock_converse
 from prompter.probing.providers.base import ChatRequest, Credentials
 from prompter.probing.providers.bedrock_converse import BedrockProvider
 from prompter.probing.providers.versioning import version_of
+from tests.providers.conftest import AWS_ACCESS_KEY_ID
+
+pytestmark = pytest.mark.usefixtures("aws_env")
 
 MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
-ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
-SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 CONVERSE = {
     "output": {"message": {"role": "assistant", "content": [{"text": "Bonjour"}, {"text": " !"}]}},
@@ -28,21 +30,6 @@ CONVERSE = {
     "usage": {"inputTokens": 12, "outputTokens": 5, "totalTokens": 17},
     "metrics": {"latencyMs": 412},
 }
-
-
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[None]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_BEARER_TOKEN_BEDROCK"):
-        monkeypatch.delenv(name, raising=False)
-    bedrock_converse.clear_clients()
-    yield
-    bedrock_converse.clear_clients()
 
 
 def _error_headers(code: str, request_id: str = "5f0c6d8e-1a2b-4c3d-9e8f-0123456789ab") -> dict[str, str]:
@@ -83,7 +70,7 @@ def test_success_wire_request_reply_and_version(server: Any) -> None:
     assert sent.method == "POST"
     assert sent.path == f"/model/{MODEL}/converse"
     assert (
-        sent.headers["authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY_ID}/")
+        sent.headers["authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={AWS_ACCESS_KEY_ID}/")
         and "/us-east-1/bedrock/aws4_request" in sent.headers["authorization"]
     )
     converse_body = {
@@ -151,34 +138,14 @@ def test_client_is_created_once_per_region_and_endpoint(server: Any) -> None:
     assert clients[0].meta.config.read_timeout == 5.0
 
 
+# The codes whose class is not their status's; the others are in the adapter contract.
 ERRORS = [
-    pytest.param(
-        429,
-        "ThrottlingException",
-        "Too many requests, please wait before trying again.",
-        ProviderThrottled,
-        id="429",
-    ),
     pytest.param(
         400,
         "ServiceQuotaExceededException",
         "Your request exceeds the service quota for your account.",
         ProviderThrottled,
         id="quota",
-    ),
-    pytest.param(
-        500,
-        "InternalServerException",
-        "The server encountered an error processing your request.",
-        ProviderUnavailable,
-        id="500",
-    ),
-    pytest.param(
-        503,
-        "ServiceUnavailableException",
-        "Bedrock is unable to process your request.",
-        ProviderUnavailable,
-        id="503",
     ),
     pytest.param(
         408,
@@ -194,41 +161,13 @@ ERRORS = [
         ProviderUnavailable,
         id="not-ready",
     ),
-    pytest.param(
-        403,
-        "UnrecognizedClientException",
-        "The security token included in the request is invalid.",
-        ProviderAuthError,
-        id="401-unrecognized",
-    ),
-    pytest.param(
-        403,
-        "AccessDeniedException",
-        "You don't have access to the model with the specified model ID.",
-        ProviderAuthError,
-        id="403",
-    ),
-    pytest.param(
-        403,
-        "ExpiredTokenException",
-        "The security token included in the request is expired",
-        ProviderAuthError,
-        id="expired",
-    ),
-    pytest.param(
-        400,
-        "ValidationException",
-        "The provided model identifier is invalid.",
-        ProviderBadRequest,
-        id="400",
-    ),
-    pytest.param(404, "ResourceNotFoundException", "Model not found.", ProviderBadRequest, id="404"),
-    pytest.param(424, "ModelErrorException", "The model returned an error.", ProviderBadRequest, id="424"),
 ]
 
 
 @pytest.mark.parametrize(("status", "code", "message", "expected"), ERRORS)
-def test_errors_are_classified(server: Any, status: int, code: str, message: str, expected: type) -> None:
+def test_codes_that_overrule_their_status(
+    server: Any, status: int, code: str, message: str, expected: type
+) -> None:
     server.reply(status, {"message": message}, headers=_error_headers(code))
     with pytest.raises(expected) as caught:
         chat(server.url)
@@ -242,66 +181,8 @@ def test_errors_are_classified(server: Any, status: int, code: str, message: str
     assert error.__suppress_context__
 
 
-def test_unknown_error_codes_fall_back_to_the_status(server: Any) -> None:
-    server.reply(429, {"message": "slow down"}, headers=_error_headers("SomethingNewException"))
-    with pytest.raises(ProviderThrottled):
-        chat(server.url)
-    server.reply(502, raw=b"<html>Bad Gateway</html>", headers={"Content-Type": "text/html"})
-    with pytest.raises(ProviderUnavailable):
-        chat(server.url)
-
-
-def test_read_timeout_is_unavailable(server: Any) -> None:
-    server.reply(200, CONVERSE, delay=5.0)
-    started = time.monotonic()
-    with pytest.raises(ProviderUnavailable) as caught:
-        chat(server.url, timeout=0.5)
-    # Gave up well before the answer (5 s) came; the margin absorbs first imports on a busy machine.
-    assert time.monotonic() - started < 4.0
-    assert caught.value.details["reason"] == "timed out"
-    assert len(server.requests) == 1
-
-
-def test_connection_refused_is_unavailable(closed_port_url: str) -> None:
-    with pytest.raises(ProviderUnavailable) as caught:
-        chat(closed_port_url, timeout=0.5)
-    assert caught.value.details["reason"] == "connection failed"
-
-
 def test_region_falls_back_to_the_environment(server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_REGION", "eu-west-3")
     server.reply(200, CONVERSE)
     chat(server.url, region=None)
     assert "/eu-west-3/bedrock/aws4_request" in server.last.headers["authorization"]
-
-
-def test_canary_secret_never_leaks(
-    server: Any, monkeypatch: pytest.MonkeyPatch, no_canary: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    canary = no_canary.canary
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", canary)
-    monkeypatch.setenv("AWS_SESSION_TOKEN", f"session-{canary}")
-    caplog.set_level(logging.DEBUG)
-
-    server.reply(
-        403,
-        {"message": f"The request signature we calculated does not match the one you provided ({canary})."},
-        headers=_error_headers("UnrecognizedClientException", request_id=canary),
-    )
-    with pytest.raises(ProviderAuthError) as caught:
-        chat(server.url)
-    no_canary.clean(caught.value)
-    assert "provider_request_id" not in caught.value.details
-
-    server.reply(200, CONVERSE)
-    reply = chat(server.url)
-    no_canary.absent(reply.request, reply.response, reply.metadata, repr(reply))
-
-    for recorded in server.requests:  # SigV4: the secret key itself never goes over the wire
-        assert canary not in recorded.raw_body.decode()
-        assert all(
-            canary not in value for name, value in recorded.headers.items() if name != "x-amz-security-token"
-        )
-    assert canary not in caplog.text
-    for record in caplog.records:
-        assert canary not in repr(record.__dict__)

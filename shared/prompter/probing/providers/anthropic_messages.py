@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from prompter.probing.providers.answers import answer_text
 from prompter.probing.providers.base import ChatReply, ChatRequest, Credentials
 from prompter.probing.providers.http import ErrorFields, post_json
-from prompter.probing.providers.openai_chat import base_url, require_key, token_limit
+from prompter.probing.providers.openai_chat import base_url, chat_reply, require_key, token_limit
 
 DEFAULT_ENDPOINT = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
@@ -89,16 +88,5 @@ class AnthropicProvider:
             secrets=(key,),
         )
         data = answer.body
-        text = answer_text(data)
         metadata = {"model": data["model"]} if isinstance(data.get("model"), str) and data["model"] else {}
-        usage = data.get("usage")
-        return ChatReply(
-            provider=self.name,
-            requested_model=request.model_id,
-            content=text,
-            request=body,
-            response=data,
-            metadata=metadata,
-            usage=usage if isinstance(usage, dict) else {},
-            latency_ms=answer.latency_ms,
-        )
+        return chat_reply(self.name, request, body, data, metadata, data.get("usage"), answer.latency_ms)

@@ -38,10 +38,9 @@ import time
 from typing import Any
 
 from prompter.errors import ProviderAuthError, ProviderBadRequest
-from prompter.probing.providers.answers import answer_text
 from prompter.probing.providers.base import ChatReply, ChatRequest, Credentials
 from prompter.probing.providers.http import as_dict, classify, split_timeout
-from prompter.probing.providers.openai_chat import token_limit
+from prompter.probing.providers.openai_chat import chat_reply, token_limit
 
 DEFAULT_REGION = "us-east-1"
 _LIMIT_KEYS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "maxTokens")
@@ -224,19 +223,8 @@ class BedrockProvider:
             ) from None
         latency_ms = int((time.monotonic() - started) * 1000)
         data = _jsonable({k: v for k, v in answer.items() if k != "ResponseMetadata"})
-        text = answer_text(data)
         metadata: dict[str, Any] = {}
         invoked = as_dict(as_dict(data.get("trace")).get("promptRouter")).get("invokedModelId")
         if isinstance(invoked, str) and invoked:
             metadata["modelId"] = invoked
-        usage = data.get("usage")
-        return ChatReply(
-            provider=self.name,
-            requested_model=request.model_id,
-            content=text,
-            request=sent,
-            response=data,
-            metadata=metadata,
-            usage=usage if isinstance(usage, dict) else {},
-            latency_ms=latency_ms,
-        )
+        return chat_reply(self.name, request, sent, data, metadata, data.get("usage"), latency_ms)

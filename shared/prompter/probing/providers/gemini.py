@@ -25,10 +25,9 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from prompter.probing.providers.answers import answer_text
 from prompter.probing.providers.base import ChatReply, ChatRequest, Credentials
 from prompter.probing.providers.http import ErrorFields, post_json
-from prompter.probing.providers.openai_chat import base_url, require_key, token_limit
+from prompter.probing.providers.openai_chat import base_url, chat_reply, require_key, token_limit
 
 DEFAULT_ENDPOINT = "https://generativelanguage.googleapis.com"
 
@@ -149,16 +148,7 @@ class GeminiProvider:
             self.name, url, body, {"x-goog-api-key": key}, timeout, error_fields=gemini_errors, secrets=(key,)
         )
         data = answer.body
-        text = answer_text(data)
         metadata = {k: data[k] for k in ("modelVersion", "responseId") if _present(data.get(k))}
-        usage = data.get("usageMetadata")
-        return ChatReply(
-            provider=self.name,
-            requested_model=request.model_id,
-            content=text,
-            request=body,
-            response=data,
-            metadata=metadata,
-            usage=usage if isinstance(usage, dict) else {},
-            latency_ms=answer.latency_ms,
+        return chat_reply(
+            self.name, request, body, data, metadata, data.get("usageMetadata"), answer.latency_ms
         )

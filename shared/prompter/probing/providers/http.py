@@ -162,6 +162,22 @@ def retry_after_from_headers(headers: Mapping[str, str]) -> float | None:
     return max(0.0, round(when.timestamp() - time.time(), 3))
 
 
+def _class_for(status: int | None, tokens: Sequence[str]) -> type[ProviderError]:
+    """A provider code whose meaning is sharper than the status wins; else the status decides."""
+    by_code = next((_BY_CODE[t] for t in tokens if t in _BY_CODE), None)
+    if by_code is not None:
+        return by_code
+    if status is None or 200 <= status < 300 or status >= 500:
+        return ProviderUnavailable
+    if status == 429:
+        return ProviderThrottled
+    if status in (401, 403):
+        return ProviderAuthError
+    if 400 <= status < 500:
+        return ProviderBadRequest
+    return ProviderUnavailable  # 1xx/3xx: nothing we asked for
+
+
 def classify(
     provider: str,
     *,
@@ -182,18 +198,7 @@ def classify(
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     tokens = [t for t in (_token(c, hidden) for c in codes) if t]
     tokens = list(dict.fromkeys(tokens))
-    cls: type[ProviderError] | None = next((_BY_CODE[t] for t in tokens if t in _BY_CODE), None)
-    if cls is None:
-        if status is None or 200 <= status < 300 or status >= 500:
-            cls = ProviderUnavailable
-        elif status == 429:
-            cls = ProviderThrottled
-        elif status in (401, 403):
-            cls = ProviderAuthError
-        elif 400 <= status < 500:
-            cls = ProviderBadRequest
-        else:  # 1xx/3xx: nothing we asked for
-            cls = ProviderUnavailable
+    cls = _class_for(status, tokens)
     if retry_after_s is None:
         retry_after_s = retry_after_from_headers(headers)
     request_id = next(

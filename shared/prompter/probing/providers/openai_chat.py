@@ -84,12 +84,17 @@ def _present(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
 
 
-def chat_completions_reply(
-    provider: str, request: ChatRequest, sent: dict[str, Any], answer: HttpResponse
+def chat_reply(
+    provider: str,
+    request: ChatRequest,
+    sent: dict[str, Any],
+    data: dict[str, Any],
+    metadata: dict[str, Any],
+    usage: Any,
+    latency_ms: int,
 ) -> ChatReply:
-    data = answer.body
-    metadata = {key: data[key] for key in ("system_fingerprint", "model") if _present(data.get(key))}
-    usage = data.get("usage")
+    """The normalised reply of every adapter: the answer text read from ``data`` whatever its wire
+    format, ``usage`` kept only if the provider sent an object."""
     return ChatReply(
         provider=provider,
         requested_model=request.model_id,
@@ -98,8 +103,16 @@ def chat_completions_reply(
         response=data,
         metadata=metadata,
         usage=usage if isinstance(usage, dict) else {},
-        latency_ms=answer.latency_ms,
+        latency_ms=latency_ms,
     )
+
+
+def chat_completions_reply(
+    provider: str, request: ChatRequest, sent: dict[str, Any], answer: HttpResponse
+) -> ChatReply:
+    data = answer.body
+    metadata = {key: data[key] for key in ("system_fingerprint", "model") if _present(data.get(key))}
+    return chat_reply(provider, request, sent, data, metadata, data.get("usage"), answer.latency_ms)
 
 
 def base_url(endpoint: str | None, default: str, version_suffix: str = "") -> str:
