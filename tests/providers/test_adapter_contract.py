@@ -333,7 +333,8 @@ BEDROCK = Adapter(
         "stopReason": "end_turn",
     },
     error=bedrock_error,
-    # Bedrock's codes are classified by name (prompter.probing.providers.http._BY_CODE); these agree with their
+    # Bedrock's codes are classified by name (prompter.probing.providers.http._BY_CODE); these agree
+    # with their
     # status. The codes that disagree with it are in test_bedrock_converse.py.
     documented=(
         bedrock_error(429, "ThrottlingException", "Too many requests, please wait before trying again."),
