@@ -17,7 +17,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 STAGE ?= dev
 CDK := npx --yes aws-cdk@2
 
-.PHONY: help dev test venv-3.13 test-3.13 lint format openapi dashboards bench synth sam-env deploy destroy migrate lock postgres browser packages clean
+.PHONY: help check dev test venv-3.13 test-3.13 lint format openapi dashboards bench synth sam-env deploy destroy migrate lock postgres browser packages clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9.-]+:.*## ' $(MAKEFILE_LIST) \
@@ -59,6 +59,11 @@ venv-3.13: | $(UV) ## install requirements/dev.lock into .venv-3.13 when the mac
 
 test-3.13: venv-3.13 postgres ## the unit, provider and contract tests again on Python 3.13, in .venv-3.13, when the machine has it
 	@PY=$(PY) UV=$(UV) bash scripts/test-python.sh 3.13
+
+check: ## every gate, offline: lint, test and synth
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory test
+	@$(MAKE) --no-print-directory synth
 
 lint: $(STAMP) ## ruff (lint + format check), mypy, and the CI workflow against GitHub's schema
 	$(BIN)/ruff check .

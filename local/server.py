@@ -57,8 +57,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if urlsplit(self.path).path == FAKE_PROVIDER_PATH:
             from prompter.probing.providers import registry
+            from prompter.settings import ProviderSettings
 
-            answer = json.dumps({"generation": registry.fake_generation()}).encode()
+            answer = json.dumps(
+                {"generation": registry.fake_generation(ProviderSettings.load().fake_generation)}
+            ).encode()
             self._send(200, [("Content-Type", "application/json")], answer)
             return
         self._proxy()
@@ -74,6 +77,7 @@ class Handler(BaseHTTPRequestHandler):
         ``n`` from now on (new version keys, other visibility): local drift on demand. The local
         server's own route, never deployed and not in the OpenAPI document."""
         from prompter.probing.providers import registry
+        from prompter.settings import ProviderSettings
 
         length = int(self.headers.get("Content-Length") or 0)
         try:
@@ -97,7 +101,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         registry.set_fake_generation(generation)
         log.info("fake providers now answer as generation %d", generation)
-        answer = {"generation": registry.fake_generation()}
+        answer = {"generation": registry.fake_generation(ProviderSettings.load().fake_generation)}
         self._send(200, [("Content-Type", "application/json")], json.dumps(answer).encode())
 
     def __getattr__(self, name: str) -> Callable[[], None]:

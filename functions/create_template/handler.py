@@ -3,7 +3,6 @@ workspaces' brand profiles and the answer analysis preview."""
 
 from __future__ import annotations
 
-import json
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -12,15 +11,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from prompter import bootstrap, routes, runtime, snapstart
+from prompter import bootstrap, routes, snapstart
 from prompter.analytics import brand_analysis
 from prompter.api.http import serve
-from prompter.api.openapi import error_doc, new_resolver, ok_doc, register
+from prompter.api.openapi import OrgQuery, error_doc, new_resolver, ok_doc, register
 from prompter.api.tenancy import request_scope
-from prompter.db.schema import prompt_templates
 from prompter.db.templates import TemplateStore
-from prompter.errors import TemplateExists
-from prompter.observability import MetricName, add_metric, logger, metrics
+from prompter.observability import logger, metrics
 from prompter.registry import templates
 from prompter.registry.brand_models import (
     AnalysisPreviewRequest,
@@ -62,22 +59,7 @@ def store() -> TemplateStore:
 )
 def create_template(body: Annotated[CreateTemplateRequest, Body()]) -> Response[str]:
     scope = request_scope(app, settings(), body.org_id)
-    logger.append_keys(org_id=scope.org_id, workspace_id=body.workspace_id, action="create_template")
-    try:
-        template = templates.create_template(store(), scope, body, settings().max_output_tokens)
-    except TemplateExists as conflict:
-        metrics.add_metric(name=MetricName.TEMPLATE_CONFLICTS, unit="Count", value=1)
-        # The insert met the active-config unique index (ON CONFLICT DO NOTHING found the row).
-        add_metric(MetricName.DB_UNIQUE_VIOLATION, table=prompt_templates.name)
-        logger.info(
-            "duplicate template", extra={"template_id": conflict.details["template_id"], "status": 409}
-        )
-        raise
-    metrics.add_metric(name=MetricName.TEMPLATES_CREATED, unit="Count", value=1)
-    logger.info(
-        "template created",
-        extra={"template_id": template.id, "provider": template.provider, "model_id": template.model_id},
-    )
+    template = templates.register_template(store(), scope, body, settings().max_output_tokens)
     # Serialised here by the model itself: the template was built from the validated request, so
     # validating it again on the way out (as a Response[Template] would) only repeats the work.
     return Response(
@@ -103,7 +85,7 @@ def list_templates(
     cursor: Annotated[
         str | None, Query(max_length=512, description="next_cursor of the previous page")
     ] = None,
-    org_id: Annotated[str | None, Query(max_length=128, description="tenant (local only)")] = None,
+    org_id: OrgQuery = None,
 ) -> TemplatePage:
     config = settings()
     scope = request_scope(app, config)
@@ -143,7 +125,7 @@ def put_brand_profile(
 @register(app, routes.GET_BRAND_PROFILE, responses={**ok_doc(200, BrandProfile, "OK"), **error_doc(404)})
 def get_brand_profile(
     workspace_id: WorkspaceId,
-    org_id: Annotated[str | None, Query(max_length=128, description="tenant (local only)")] = None,
+    org_id: OrgQuery = None,
 ) -> BrandProfile:
     org_id = request_scope(app, settings()).org_id
     return brand_analysis.get_profile(services().profiles, org_id, workspace_id)
@@ -155,50 +137,32 @@ def preview_analysis(body: Annotated[AnalysisPreviewRequest, Body()]) -> AnswerA
     return brand_analysis.preview_analysis(body)
 
 
-@runtime.once
-def openapi_document() -> dict[str, Any]:
-    from importlib import resources  # only this route reads a resource: not paid at start-up
-
-    return json.loads(resources.files("prompter").joinpath("openapi.json").read_text("utf-8"))
-
-
 @register(app, routes.OPENAPI, responses={**ok_doc(200, dict[str, Any], "OK"), **error_doc()})
 def openapi() -> dict[str, Any]:
-    return openapi_document()
+    from prompter.api import docs as swagger_ui  # only these routes read resources: not at start-up
+
+    return swagger_ui.openapi_document()
 
 
 @register(app, routes.DOCS, responses=ok_doc(200, None, "Swagger UI"))
 def docs() -> Response[str]:
     from prompter.api import docs as swagger_ui
 
-    return Response(
-        status_code=HTTPStatus.OK,
-        content_type="text/html; charset=utf-8",
-        body=swagger_ui.PAGE,
-        headers={"Cache-Control": swagger_ui.PAGE_CACHE_CONTROL},
-    )
-
-
-def _docs_asset(route: routes.Route) -> Response[str]:
-    from prompter.api import docs as swagger_ui
-
-    body, content_type = swagger_ui.asset(route)
-    return Response(
-        status_code=HTTPStatus.OK,
-        content_type=content_type,
-        body=body,
-        headers={"Cache-Control": swagger_ui.ASSET_CACHE_CONTROL},
-    )
+    return swagger_ui.page_response()
 
 
 @register(app, routes.DOCS_SCRIPT, responses=ok_doc(200, None, "Swagger UI's script"))
 def docs_script() -> Response[str]:
-    return _docs_asset(routes.DOCS_SCRIPT)
+    from prompter.api import docs as swagger_ui
+
+    return swagger_ui.asset_response(routes.DOCS_SCRIPT)
 
 
 @register(app, routes.DOCS_STYLESHEET, responses=ok_doc(200, None, "Swagger UI's stylesheet"))
 def docs_stylesheet() -> Response[str]:
-    return _docs_asset(routes.DOCS_STYLESHEET)
+    from prompter.api import docs as swagger_ui
+
+    return swagger_ui.asset_response(routes.DOCS_STYLESHEET)
 
 
 @logger.inject_lambda_context(

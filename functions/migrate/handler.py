@@ -9,7 +9,6 @@ the stack's resources. An exception fails the deployment; its message is the rea
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +17,7 @@ from sqlalchemy import text
 from prompter.db.engine import build_engine
 from prompter.db.migrate import upgrade
 from prompter.observability import logger
-from prompter.settings import DatabaseSettings
+from prompter.settings import DatabaseSettings, environment
 from prompter.tracing import traced
 
 PHYSICAL_ID = "prompter-database-schema"
@@ -49,7 +48,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.info("delete: the schema is left as it is")
         return {"PhysicalResourceId": physical_id}
     try:
-        revision = migrate(os.environ)
+        revision = migrate(environment())
     except Exception as exc:
         logger.exception("migration failed")
         reason = f"database migration to head failed: {type(exc).__name__}: {exc}"

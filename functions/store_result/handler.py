@@ -1,11 +1,6 @@
-"""Runs and results: the run, runs, run status and results routes, and the workflows' store tasks.
-
-``lambda_handler`` serves API Gateway proxy events; any other event is a workflow task payload
-with an ``action``: ``store`` (a country's result), ``record_failure`` (a country the workflow
-caught failing), ``reanalyze`` (a page of a template's answers), ``finish_run``, or ``close_run``
-(sent by the EventBridge rule on the RunBatch state machine's FAILED/TIMED_OUT/ABORTED executions,
-and by the incomplete-run path). Errors a workflow retries escape with their class names.
-"""
+"""Runs, results, visibility and re-analysis routes; the workflows' store tasks (:data:`TASKS`:
+``close_run`` is also sent by the EventBridge rule on RunBatch executions that end FAILED,
+TIMED_OUT or ABORTED). Errors a workflow retries escape with their class names."""
 
 from __future__ import annotations
 
@@ -24,7 +19,7 @@ from prompter.analytics.visibility import DEFAULT_ALPHA, DEFAULT_MARGIN
 from prompter.analytics.visibility_queries import DriftReport, VisibilityReport
 from prompter.api.http import serve
 from prompter.api.idempotency import replayable
-from prompter.api.openapi import error_doc, new_resolver, ok_doc, register
+from prompter.api.openapi import CountryQuery, OrgQuery, error_doc, new_resolver, ok_doc, register
 from prompter.api.tasks import Task, run_task
 from prompter.api.tenancy import request_scope
 from prompter.api.vocabulary import IDEMPOTENCY_HEADER
@@ -50,15 +45,11 @@ def services() -> bootstrap.Services:
     headers=(IDEMPOTENCY_HEADER,),
 )
 def run_once(template_id: str, body: Annotated[RunRequest, Body()]) -> RunResult:
-    found = services()
-    scope = request_scope(app, found.settings, body.org_id)
+    svc = services()
+    scope = request_scope(app, svc.settings, body.org_id)
+    key = ("run", scope.org_id, template_id)
     result = replayable(
-        app,
-        found.replays,
-        "run",
-        (scope.org_id, template_id),
-        RunResult,
-        lambda: found.runner.run_once(scope, template_id, body),
+        app, svc.replays, key, RunResult, lambda: svc.runner.run_once(scope, template_id, body)
     )
     logger.append_keys(
         run_id=result.run_id, version_id=result.version_id, provider_version_key=result.provider_version_key
@@ -73,16 +64,11 @@ def run_once(template_id: str, body: Annotated[RunRequest, Body()]) -> RunResult
     headers=(IDEMPOTENCY_HEADER,),
 )
 def start_runs(template_id: str, body: Annotated[BatchRunRequest, Body()]) -> Response[RunAccepted]:
-    found = services()
-    scope = request_scope(app, found.settings, body.org_id)
-    accepted = replayable(
-        app,
-        found.replays,
-        "runs",
-        (scope.org_id, template_id),
-        RunAccepted,
-        lambda: found.runner.start_batch(scope, template_id, body),
-    )
+    svc = services()
+    scope = request_scope(app, svc.settings, body.org_id)
+    key = ("runs", scope.org_id, template_id)
+    batch = lambda: svc.runner.start_batch(scope, template_id, body)  # noqa: E731
+    accepted = replayable(app, svc.replays, key, RunAccepted, batch)
     return Response(
         status_code=HTTPStatus.ACCEPTED,
         content_type=content_types.APPLICATION_JSON,
@@ -100,7 +86,7 @@ def get_run(run_id: str) -> RunStatus:
 @register(app, routes.LIST_RESULTS, responses={**ok_doc(200, ResultsPage, "OK"), **error_doc(404)})
 def list_results(
     template_id: str,
-    country: Annotated[str | None, Query(max_length=8, description="ISO country code")] = None,
+    country: CountryQuery = None,
     version_id: Annotated[str | None, Query(max_length=64)] = None,
     from_: Annotated[
         datetime | None, Query(alias="from", description="created at or after (ISO 8601)")
@@ -108,7 +94,7 @@ def list_results(
     to: Annotated[datetime | None, Query(description="created before (ISO 8601)")] = None,
     limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-    org_id: Annotated[str | None, Query(max_length=128, description="tenant (local only)")] = None,
+    org_id: OrgQuery = None,
     include: Annotated[
         Literal["payloads"] | None,
         Query(description="payloads: also return each result's full request and response JSON"),
@@ -116,16 +102,10 @@ def list_results(
 ) -> ResultsPage:
     config = services().settings
     size = min(limit or config.page_size, config.max_page_size)
+    scope = request_scope(app, config)
+    page = (country, version_id, from_, to, cursor)
     return services().run_queries.results_page(
-        request_scope(app, config),
-        template_id,
-        size,
-        country,
-        version_id,
-        from_,
-        to,
-        cursor,
-        payloads=include == "payloads",
+        scope, template_id, size, *page, payloads=include == "payloads"
     )
 
 
@@ -135,7 +115,7 @@ def get_visibility(
     brand: Annotated[
         str | None, Query(min_length=1, max_length=200, description="a brand's name; default the primary")
     ] = None,
-    country: Annotated[str | None, Query(max_length=8, description="ISO country code")] = None,
+    country: CountryQuery = None,
     provider: Annotated[str | None, Query(max_length=32)] = None,
     from_: Annotated[date | None, Query(alias="from", description="first UTC day (YYYY-MM-DD)")] = None,
     to: Annotated[date | None, Query(description="last UTC day, included (YYYY-MM-DD)")] = None,
@@ -145,7 +125,7 @@ def get_visibility(
     include_branded: Annotated[
         bool, Query(description="also count answers to prompts that name the brand themselves")
     ] = False,
-    org_id: Annotated[str | None, Query(max_length=128, description="tenant (local only)")] = None,
+    org_id: OrgQuery = None,
 ) -> VisibilityReport:
     return services().visibility.visibility(
         request_scope(app, services().settings),
@@ -169,7 +149,7 @@ def get_drift(
     margin: Annotated[
         float, Query(ge=0, le=1, description="smallest |delta| that counts as a change")
     ] = DEFAULT_MARGIN,
-    org_id: Annotated[str | None, Query(max_length=128, description="tenant (local only)")] = None,
+    org_id: OrgQuery = None,
 ) -> DriftReport:
     return services().visibility.drift(request_scope(app, services().settings), template_id, alpha, margin)
 

@@ -20,6 +20,11 @@ from prompter.schema_base import Model
 _CHECKOUT_ROOT = Path(__file__).resolve().parents[2]
 
 
+def environment() -> Mapping[str, str]:
+    """The process's environment: read here and nowhere else in the domain layer."""
+    return os.environ
+
+
 def default_database_url() -> str:
     """A git-ignored SQLite file in the checkout: ``.data/prompter.db``."""
     return f"sqlite:///{_CHECKOUT_ROOT / '.data' / 'prompter.db'}"
@@ -50,8 +55,8 @@ class _EnvModel(Model):
 
     @classmethod
     def load(cls) -> Self:
-        """The settings of this process's environment (the one place ``os.environ`` is read)."""
-        return cls.from_env(os.environ)
+        """The settings of this process's environment."""
+        return cls.from_env(environment())
 
     @classmethod
     def problems(cls, environ: Mapping[str, str]) -> list[str]:
@@ -137,6 +142,11 @@ class TemplateFunctionSettings(DatabaseSettings, ApiSettings, CostGuardSettings)
 class ProviderSettings(CostGuardSettings):
     """How providers are reached, and the probe controls."""
 
+    env_aliases: ClassVar[Mapping[str, str]] = {
+        "aws_region": "AWS_REGION",
+        "aws_default_region": "AWS_DEFAULT_REGION",
+    }
+
     provider_mode: Literal["fake", "real"] = Field(
         default="fake", description="`fake`: the deterministic fake provider (local, tests); `real`: the APIs"
     )
@@ -149,10 +159,19 @@ class ProviderSettings(CostGuardSettings):
     google_secret_arn: str | None = Field(default=None, description="secret: the Gemini API key")
     anthropic_secret_arn: str | None = Field(default=None, description="secret: the Anthropic API key")
     bedrock_region: str | None = Field(default=None, description="Bedrock region (IAM role credentials)")
+    aws_region: str | None = Field(default=None, description="the function's region (set by Lambda)")
+    aws_default_region: str | None = Field(default=None, description="the SDK's default region")
+    fake_generation: int = Field(
+        default=1, ge=1, le=1_000_000, description="local: the model build the fake providers start as"
+    )
     idempotency_table: str | None = Field(
         default=None, description="DynamoDB table de-duplicating probes per hour; unset: no de-duplication"
     )
     event_bus_name: str = Field(default="default", description="EventBridge bus for drift events")
+
+    def region(self) -> str | None:
+        """Where Bedrock is called: its own setting, else the function's region."""
+        return self.bedrock_region or self.aws_region or self.aws_default_region
 
     def secret_arn(self, provider: str) -> str | None:
         return {

@@ -22,9 +22,10 @@ Neither the handler's response nor its payloads are attached to the trace
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from prompter import settings
 
 if TYPE_CHECKING:  # only for the type checker: importing it costs the X-Ray SDK
     from aws_lambda_powertools.tracing import Tracer
@@ -52,12 +53,12 @@ def _flag(environ: Mapping[str, str], name: str) -> bool:
 
 def enabled(environ: Mapping[str, str] | None = None) -> bool:
     """Whether handlers are traced: ``PROMPTER_TRACING`` on and ``POWERTOOLS_TRACE_DISABLED`` not."""
-    env = os.environ if environ is None else environ
+    env = settings.environment() if environ is None else environ
     return _flag(env, TRACING_ENV) and not _flag(env, TRACE_DISABLED_ENV)
 
 
 def patch_modules(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
-    env = os.environ if environ is None else environ
+    env = settings.environment() if environ is None else environ
     return tuple(m.strip() for m in env.get(PATCH_ENV, "").split(",") if m.strip())
 
 

@@ -8,16 +8,18 @@ contract every adapter keeps, in test_adapter_contract.py.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Any
 
 import pytest
 
 from prompter.errors import ProviderThrottled, ProviderUnavailable
-from prompter.probing.providers import bedrock_converse
+from prompter.probing.providers import bedrock_converse, registry
 from prompter.probing.providers.base import ChatRequest, Credentials
 from prompter.probing.providers.bedrock_converse import BedrockProvider
 from prompter.probing.providers.versioning import version_of
+from prompter.settings import ProviderSettings
 from tests.providers.conftest import AWS_ACCESS_KEY_ID
 
 pytestmark = pytest.mark.usefixtures("aws_env")
@@ -181,8 +183,18 @@ def test_codes_that_overrule_their_status(
     assert error.__suppress_context__
 
 
-def test_region_falls_back_to_the_environment(server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+@pytest.mark.parametrize(
+    ("environ", "signed"),
+    [
+        ({"AWS_REGION": "eu-west-3", "AWS_DEFAULT_REGION": "us-west-2"}, "eu-west-3"),
+        ({"AWS_DEFAULT_REGION": "us-west-2"}, "us-west-2"),
+        ({"PROMPTER_BEDROCK_REGION": "ap-south-1", "AWS_REGION": "eu-west-3"}, "ap-south-1"),
+        ({}, "us-east-1"),
+    ],
+)
+def test_region_falls_back_to_the_functions_region(server: Any, environ: dict[str, str], signed: str) -> None:
+    settings = ProviderSettings.from_env({"PROMPTER_PROVIDER_MODE": "real", **environ})
+    credentials = registry.credentials("bedrock", settings)
     server.reply(200, CONVERSE)
-    chat(server.url, region=None)
-    assert "/eu-west-3/bedrock/aws4_request" in server.last.headers["authorization"]
+    BedrockProvider().chat(request(), dataclasses.replace(credentials, endpoint=server.url), 5.0)
+    assert f"/{signed}/bedrock/aws4_request" in server.last.headers["authorization"]

@@ -3,13 +3,13 @@ tracked brands and other names, drawn per call, moved by the generation."""
 
 from __future__ import annotations
 
-import pytest
 from scipy.stats import binomtest
 
 from prompter.analytics.analysis import Brand, analyse
 from prompter.probing.providers import registry
 from prompter.probing.providers.base import ChatRequest, Credentials
 from prompter.probing.providers.fake import FakeProvider
+from prompter.settings import ProviderSettings
 
 BRANDS = ("Avea", "Elysium", "Timeline")
 KEY = Credentials(api_key="unused")
@@ -66,15 +66,14 @@ def test_inclusion_follows_its_probability_and_the_generation_moves_it() -> None
     assert len(moved) == 12  # brand, country and generation each change it
 
 
-def test_the_generation_is_set_for_every_fake_and_starts_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_the_generation_is_set_for_every_fake_and_starts_from_the_settings() -> None:
     registry.reset_fakes()
-    monkeypatch.setenv(registry.FAKE_GENERATION_ENV, "7")
-    assert registry.fake("openai").generation == 7 and registry.fake_generation() == 7
+    settings = ProviderSettings.from_env({"PROMPTER_FAKE_GENERATION": "7"})
+    adapter = registry.adapter("openai", settings)
+    assert adapter is registry.fake("openai") and adapter.generation == 7
+    assert registry.fake_generation(settings.fake_generation) == 7
     registry.set_fake_generation(9)
     assert registry.fake("openai").generation == 9 and registry.fake("google").generation == 9
     registry.reset_fakes()
-    monkeypatch.delenv(registry.FAKE_GENERATION_ENV)
-    assert registry.fake("openai").generation == 1
+    assert registry.adapter("openai", ProviderSettings.from_env({})).generation == 1
     registry.reset_fakes()

@@ -9,6 +9,11 @@ the assets are ``docs/<file>`` and the document is ``openapi.json`` beside it.
 from __future__ import annotations
 
 import functools
+import json
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
 
 from prompter import routes
 
@@ -75,3 +80,32 @@ def asset(route: routes.Route) -> tuple[str, str]:
 
     name, content_type = ASSETS[route]
     return resources.files(ASSET_PACKAGE).joinpath(name).read_text(encoding="utf-8"), content_type
+
+
+def page_response() -> Response[str]:
+    """Swagger UI's page, as the route answers it."""
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type="text/html; charset=utf-8",
+        body=PAGE,
+        headers={"Cache-Control": PAGE_CACHE_CONTROL},
+    )
+
+
+def asset_response(route: routes.Route) -> Response[str]:
+    """One of Swagger UI's assets, as its route answers it (cached a day)."""
+    body, content_type = asset(route)
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type=content_type,
+        body=body,
+        headers={"Cache-Control": ASSET_CACHE_CONTROL},
+    )
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The shipped OpenAPI document (``prompter/openapi.json``), read on first use."""
+    from importlib import resources
+
+    return json.loads(resources.files("prompter").joinpath("openapi.json").read_text("utf-8"))

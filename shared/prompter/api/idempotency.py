@@ -21,17 +21,17 @@ M = TypeVar("M", bound=BaseModel)
 def replayable(
     app: APIGatewayRestResolver,
     store: Once | None,
-    route: str,
-    scope: tuple[str, str],
+    scope: tuple[str, str, str],
     model: type[M],
     work: Callable[[], M],
 ) -> M:
-    """Run ``work`` once per ``Idempotency-Key`` and (org, template) ``scope`` (the key's length and
-    characters were checked with the request's headers); without a key or a store, it simply runs."""
+    """Run ``work`` once per ``Idempotency-Key`` and (route, org, template) ``scope`` (the key's
+    length and characters were checked with the request's headers); without a key or a store, it
+    simply runs."""
     key = app.current_event.headers.get(IDEMPOTENCY_HEADER)
     if not key or store is None:
         return work()
-    org_id, template_id = scope
+    route, org_id, template_id = scope
     payload = hashlib.sha256((app.current_event.body or "").encode()).hexdigest()
     answer, ran = store.run(
         f"{org_id}|{route}|{template_id}|{key}", lambda: work().model_dump(mode="json"), payload

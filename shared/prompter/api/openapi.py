@@ -4,13 +4,18 @@ reads, the answers it documents; and the resolver every function serves its rout
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from prompter.api import errors as api_errors
 from prompter.api.vocabulary import CORRELATION_HEADER, IDEMPOTENCY_HEADER, ORG_CLAIM, READ_HEADERS
 from prompter.routes import Route
+
+# The ``org_id`` query parameter of the routes that take one: the tenant, when running locally.
+OrgQuery = Annotated[str | None, Query(max_length=128, description="tenant (local only)")]
+CountryQuery = Annotated[str | None, Query(max_length=8, description="ISO country code")]
 
 
 def new_resolver() -> APIGatewayRestResolver:

@@ -8,7 +8,6 @@ deploy-time migration function calls it with the Lambda engine.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,7 +71,7 @@ def main() -> None:
     from prompter.db.engine import build_engine
     from prompter.settings import DatabaseSettings
 
-    settings = DatabaseSettings.from_env(os.environ)
+    settings = DatabaseSettings.load()
     engine = build_engine(settings)
     upgrade(engine)
     print(f"migrated {engine.url.render_as_string(hide_password=True)} to head")

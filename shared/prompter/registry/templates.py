@@ -6,8 +6,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from prompter.db.schema import prompt_templates
 from prompter.db.templates import TemplateStore
 from prompter.errors import FieldError, InvalidInput, TemplateExists, TemplateNotFound
+from prompter.observability import MetricName, add_metric, logger
 from prompter.registry.costguard import DEFAULT_MAX_OUTPUT_TOKENS, cost_problems
 from prompter.registry.identity import canonical_config, effective_provider, hash_canonical
 from prompter.registry.models import CreateTemplateRequest, Template, TemplateDetail, TemplatePage
@@ -82,6 +84,33 @@ def create_template(
     if not inserted:
         raise TemplateExists(template_id)
     return Template.model_validate(values)
+
+
+def register_template(
+    store: TemplateStore,
+    scope: Scope,
+    request: CreateTemplateRequest,
+    max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS,
+) -> Template:
+    """The create route's use case: :func:`create_template`, counted and logged (a 409 as a
+    conflict and as the unique index it met)."""
+    logger.append_keys(org_id=scope.org_id, workspace_id=request.workspace_id, action="create_template")
+    try:
+        template = create_template(store, scope, request, max_output_tokens)
+    except TemplateExists as conflict:
+        add_metric(MetricName.TEMPLATE_CONFLICTS)
+        # The insert met the active-config unique index (ON CONFLICT DO NOTHING found the row).
+        add_metric(MetricName.DB_UNIQUE_VIOLATION, table=prompt_templates.name)
+        logger.info(
+            "duplicate template", extra={"template_id": conflict.details["template_id"], "status": 409}
+        )
+        raise
+    add_metric(MetricName.TEMPLATES_CREATED)
+    logger.info(
+        "template created",
+        extra={"template_id": template.id, "provider": template.provider, "model_id": template.model_id},
+    )
+    return template
 
 
 def find_duplicate(

@@ -32,7 +32,6 @@ import base64
 import datetime
 import decimal
 import logging
-import os
 import threading
 import time
 from typing import Any
@@ -182,12 +181,7 @@ class BedrockProvider:
             ReadTimeoutError,
         )
 
-        region = (
-            credentials.region
-            or os.environ.get("AWS_REGION")
-            or os.environ.get("AWS_DEFAULT_REGION")
-            or DEFAULT_REGION
-        )
+        region = credentials.region or DEFAULT_REGION
         runtime, session = _cached(region, credentials.endpoint, timeout)
         sent = converse_params(request)
         started = time.monotonic()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import threading
 from typing import Any
 
@@ -28,24 +27,16 @@ REAL_ADAPTERS: dict[str, tuple[str, str]] = {
 
 _lock = threading.Lock()
 _fakes: dict[str, FakeProvider] = {}
-_generation = [0]  # set by set_fake_generation; 0: PROMPTER_FAKE_GENERATION's value
+_generation = [0]  # set by set_fake_generation; 0: the settings' fake_generation
 _real: dict[str, ChatProvider] = {}
 
 
-FAKE_GENERATION_ENV = "PROMPTER_FAKE_GENERATION"
-
-
-def _start_generation() -> int:
-    raw = os.environ.get(FAKE_GENERATION_ENV, "").strip()
-    return int(raw) if raw.isdigit() else 1
-
-
-def fake(provider: str) -> FakeProvider:
+def fake(provider: str, start: int = 1) -> FakeProvider:
     """The process-wide fake for a provider (shared so tests can count its calls); it starts at
-    generation ``PROMPTER_FAKE_GENERATION`` (default 1)."""
+    generation ``start`` (the settings' ``PROMPTER_FAKE_GENERATION``) unless one was set since."""
     with _lock:
         if provider not in _fakes:
-            _fakes[provider] = FakeProvider(provider, generation=_generation[0] or _start_generation())
+            _fakes[provider] = FakeProvider(provider, generation=_generation[0] or start)
         return _fakes[provider]
 
 
@@ -57,9 +48,9 @@ def set_fake_generation(generation: int) -> None:
             provider.generation = generation
 
 
-def fake_generation() -> int:
+def fake_generation(start: int = 1) -> int:
     with _lock:
-        return _generation[0] or _start_generation()
+        return _generation[0] or start
 
 
 def reset_fakes() -> None:
@@ -70,7 +61,7 @@ def reset_fakes() -> None:
 
 def adapter(provider: str, settings: ProviderSettings) -> ChatProvider:
     if settings.provider_mode == "fake" or provider == "fake":
-        return fake(provider)
+        return fake(provider, settings.fake_generation)
     with _lock:
         if provider not in _real:
             module, cls = REAL_ADAPTERS[provider]
@@ -89,7 +80,7 @@ def credentials(provider: str, settings: ProviderSettings, max_age: int = 300) -
     if settings.provider_mode == "fake" or provider == "fake":
         return Credentials()
     if provider == "bedrock":
-        return Credentials(region=settings.bedrock_region)  # the function's IAM role signs
+        return Credentials(region=settings.region())  # the function's IAM role signs
     arn = settings.secret_arn(provider)
     if not arn:
         raise ProviderNotConfigured(
