@@ -158,18 +158,17 @@ def request_summary(
 ) -> None:
     code = _ids_of_response(result, status, ids)
     fields = _with_logged_keys(ids, ID_FIELDS)
+    _summary("request completed", action, status, fields, started, correlation_id=correlation_id, code=code)
+
+
+def _summary(
+    message: str, action: str, status: int | str, fields: dict[str, Any], started: float, **extra: Any
+) -> None:
+    """The summary line itself, and the trace's annotations."""
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
     tracing.annotate(action=action, status=status, org_id=fields.get("org_id"))
     logger.info(
-        "request completed",
-        extra={
-            **fields,
-            "action": action,
-            "status": status,
-            "latency_ms": latency_ms,
-            "correlation_id": correlation_id,
-            "code": code,
-        },
+        message, extra={**fields, "action": action, "status": status, "latency_ms": latency_ms, **extra}
     )
 
 
@@ -203,19 +202,8 @@ def run_task(
                     note(ids, name, source.get(name))
         fields = _with_logged_keys(ids, TASK_ID_FIELDS)
         outcome = result.get("status") if isinstance(result, dict) else None
-        latency_ms = round((time.perf_counter() - started) * 1000, 1)
-        tracing.annotate(action=action, status=status, org_id=fields.get("org_id"))
-        logger.info(
-            "task completed",
-            extra={
-                **fields,
-                "action": action,
-                "status": status,
-                "latency_ms": latency_ms,
-                "error_type": error_type,
-                "outcome": outcome if isinstance(outcome, str) else None,
-            },
-        )
+        outcome = outcome if isinstance(outcome, str) else None
+        _summary("task completed", action, status, fields, started, error_type=error_type, outcome=outcome)
 
 
 def note_org(org_id: str) -> None:

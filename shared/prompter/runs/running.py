@@ -33,6 +33,16 @@ from prompter.schema_base import Model
 from prompter.scope import Scope
 from prompter.workflow import CallOutcome, RunCountryTask
 
+# What a result carries of the model version that answered (as the version recorder found it).
+RECORDED_VERSION = {
+    "version_id",
+    "provider",
+    "model_id",
+    "resolved_model",
+    "provider_version_key",
+    "system_fingerprint",
+}
+
 
 class _RunFields(Model):
     model_config = ConfigDict(extra="ignore")
@@ -202,12 +212,7 @@ class Runner:
             template_id=task.template_id,
             country=country,
             sample=task.sample,
-            version_id=version.version_id,
-            provider=target.provider,
-            model_id=target.model_id,
-            resolved_model=version.resolved_model,
-            provider_version_key=version.provider_version_key,
-            system_fingerprint=version.system_fingerprint,
+            **version.model_dump(include=RECORDED_VERSION),
             request=clean_json(reply.request, (credentials.api_key,)),
             response=response,
             rendered_prompt_hash=prompt_hash(prompt),
