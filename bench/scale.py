@@ -145,8 +145,10 @@ def queries() -> list[Query]:
 
     def results(**filters: Any) -> Callable[[Any, int], int]:
         def run(stores: Any, rows: int) -> int:
+            from prompter.db.results import template_page_query
+
             chosen = {k: (v(rows) if callable(v) else v) for k, v in filters.items()}
-            page = stores.results.template_page(ORG, BIG, PAGE, **chosen)
+            page = stores.results.template_page(template_page_query(ORG, BIG, PAGE, **chosen))
             return len(page or [])
 
         return run

@@ -200,14 +200,14 @@ def layer_breakdown(handler: Any, tag: str, count: int = 200) -> list[str]:
     import pg8000.core
 
     from local.apigw import LambdaContext, rest_event
-    from prompter.api import summary
+    from prompter.api import http, summary
     from prompter.observability import logger, metrics
     from prompter.registry import templates
 
     layers = Layers()
     store = handler.store()
     patches: list[tuple[Any, str, Any]] = [
-        (handler, "serve", "routing and validation"),
+        (http, "serve", "routing and validation"),
         (summary, "request_summary", "logging and metrics"),
         (templates, "create_template", "domain"),
         (templates, "_identity", "identity"),

@@ -8,16 +8,14 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from prompter import bootstrap, routes, snapstart
 from prompter.analytics import brand_analysis
-from prompter.api.http import serve
+from prompter.api.http import lambda_entry
 from prompter.api.openapi import OrgQuery, error_doc, new_resolver, ok_doc, register
 from prompter.api.tenancy import request_scope
 from prompter.db.templates import TemplateStore
-from prompter.observability import logger, metrics
+from prompter.observability import logger
 from prompter.registry import templates
 from prompter.registry.brand_models import (
     AnalysisPreviewRequest,
@@ -34,14 +32,10 @@ from prompter.registry.models import (
     TemplatePage,
 )
 from prompter.settings import TemplateFunctionSettings
-from prompter.tracing import traced
 
 app = new_resolver()
 snapstart.register()  # SnapStart hooks: drop connections, secrets and random state after a restore
-
-
-def services() -> bootstrap.Services:
-    return bootstrap.services(TemplateFunctionSettings)
+services = bootstrap.for_function(TemplateFunctionSettings)
 
 
 def settings() -> TemplateFunctionSettings:
@@ -165,10 +159,4 @@ def docs_stylesheet() -> Response[str]:
     return swagger_ui.asset_response(routes.DOCS_STYLESHEET)
 
 
-@logger.inject_lambda_context(
-    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True, log_event=False
-)
-@traced
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return serve(app, event, context, settings())
+lambda_handler = lambda_entry(app, services)

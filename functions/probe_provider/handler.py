@@ -12,27 +12,21 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from prompter import bootstrap, routes, snapstart
-from prompter.api.http import serve
+from prompter.api.http import lambda_entry
 from prompter.api.openapi import error_doc, new_resolver, ok_doc, register
-from prompter.api.tasks import Task, run_task
+from prompter.api.tasks import Task
 from prompter.api.tenancy import request_scope
-from prompter.observability import logger, metrics
+from prompter.observability import logger
 from prompter.probing.probes import EnsureVersionRequest, EnsureVersionResult, VersionHistory
 from prompter.probing.sweep import write_targets
 from prompter.settings import ProbeFunctionSettings
-from prompter.tracing import traced
 from prompter.workflow import ProbeTask, RunCountryTask, SweepTargetsTask
 
 app = new_resolver()
 snapstart.register()  # SnapStart hooks: drop connections, secrets and random state after a restore
-
-
-def services() -> bootstrap.Services:
-    return bootstrap.services(ProbeFunctionSettings)
+services = bootstrap.for_function(ProbeFunctionSettings)
 
 
 @register(
@@ -69,15 +63,4 @@ TASKS: dict[str, Task[Any]] = {
 }
 
 
-@logger.inject_lambda_context(
-    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True, log_event=False
-)
-@traced
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    found = services()
-    if found.probe_once is not None:
-        found.probe_once.register_lambda_context(context)
-    if "httpMethod" in event:
-        return serve(app, event, context, found.settings)
-    return run_task(TASKS, event, default_action="probe")
+lambda_handler = lambda_entry(app, services, TASKS, default_action="probe", idempotency="probe_once")

@@ -10,32 +10,26 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from prompter import bootstrap, routes, snapstart
 from prompter.analytics.reanalysis import ReanalysisReport, ReanalysisRequest, ReanalyzeTask
 from prompter.analytics.visibility import DEFAULT_ALPHA, DEFAULT_MARGIN
 from prompter.analytics.visibility_queries import DriftReport, VisibilityReport
-from prompter.api.http import serve
+from prompter.api.http import lambda_entry
 from prompter.api.idempotency import replayable
 from prompter.api.openapi import CountryQuery, OrgQuery, error_doc, new_resolver, ok_doc, register
-from prompter.api.tasks import Task, run_task
+from prompter.api.tasks import Task
 from prompter.api.tenancy import request_scope
 from prompter.api.vocabulary import IDEMPOTENCY_HEADER
-from prompter.observability import logger, metrics
+from prompter.observability import logger
 from prompter.runs.queries import ResultsPage, RunStatus
 from prompter.runs.running import BatchRunRequest, RunAccepted, RunRequest, RunResult
 from prompter.settings import StoreFunctionSettings
-from prompter.tracing import traced
 from prompter.workflow import CallOutcome, CloseRunTask, FinishRunTask, RecordFailureTask
 
 app = new_resolver()
 snapstart.register()  # SnapStart hooks: drop connections, secrets and random state after a restore
-
-
-def services() -> bootstrap.Services:
-    return bootstrap.services(StoreFunctionSettings)
+services = bootstrap.for_function(StoreFunctionSettings)
 
 
 @register(
@@ -184,15 +178,4 @@ TASKS: dict[str, Task[Any]] = {
 }
 
 
-@logger.inject_lambda_context(
-    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True, log_event=False
-)
-@traced
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    found = services()
-    if found.replays is not None:
-        found.replays.register_lambda_context(context)
-    if "httpMethod" in event:
-        return serve(app, event, context, found.settings)
-    return run_task(TASKS, event)
+lambda_handler = lambda_entry(app, services, TASKS, idempotency="replays")

@@ -234,6 +234,12 @@ def services(settings_type: type[S]) -> Services:
     return built[settings_type]
 
 
+def for_function(settings_type: type[S]) -> Callable[[], Services]:
+    """A handler's ``services()``: its function's :func:`services`, looked up on each call (so a
+    reset or :func:`use` takes effect at once)."""
+    return functools.partial(services, settings_type)
+
+
 def use(settings_type: type[S], replacement: Services) -> None:
     """Serve ``settings_type``'s functions with ``replacement`` until the next reset (tests)."""
     _built()[settings_type] = replacement

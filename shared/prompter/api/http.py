@@ -6,18 +6,54 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.logging import correlation_paths
 
 from prompter.api import errors as api_errors
 from prompter.api import summary
 from prompter.api.limits import read_body
+from prompter.api.tasks import Task, run_task
 from prompter.api.vocabulary import CORRELATION_HEADER
 from prompter.errors import PrompterError
-from prompter.observability import logger
+from prompter.observability import logger, metrics
 from prompter.settings import ApiSettings
+from prompter.tracing import traced
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def lambda_entry(
+    app: APIGatewayRestResolver,
+    services: Callable[[], Any],
+    tasks: Mapping[str, Task[Any]] | None = None,
+    default_action: str | None = None,
+    idempotency: str | None = None,
+) -> Handler:
+    """A function's ``lambda_handler``: API Gateway proxy events are served by ``app``; any other
+    event is a workflow task of ``tasks``. ``idempotency`` names the services' idempotency store
+    that is told each invocation's remaining time. Decorated in one order everywhere: logger
+    context, optional tracer, metrics."""
+
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        found = services()
+        store = getattr(found, idempotency) if idempotency else None
+        if store is not None:
+            store.register_lambda_context(context)
+        if "httpMethod" in event or tasks is None:
+            return serve(app, event, context, found.settings)
+        return run_task(tasks, event, default_action)
+
+    # Named as the function's module names it, in tracebacks and traces alike.
+    lambda_handler.__qualname__ = "lambda_handler"
+    lambda_handler.__code__ = lambda_handler.__code__.replace(co_qualname="lambda_handler")
+    in_context = logger.inject_lambda_context(
+        correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True, log_event=False
+    )
+    return in_context(traced(metrics.log_metrics(lambda_handler)))
 
 
 def _proxy_error(error: PrompterError) -> dict[str, Any]:

@@ -290,23 +290,10 @@ class ResultStore:
         stmt = select(r.c.status, func.count()).where(r.c.run_id == run_id).group_by(r.c.status)
         return run_with_reconnect(self.engine, lambda conn: {s: int(n) for s, n in conn.execute(stmt)})
 
-    def template_page(
-        self,
-        org_id: str | None,
-        template_id: str,
-        limit: int,
-        country: str | None = None,
-        version_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        after: tuple[datetime, str] | None = None,
-        payloads: bool = False,
-    ) -> list[dict[str, Any]] | None:
-        """A page of an active template's results, newest first; None when there is no such
-        template in ``org_id`` (None: any org). See :func:`_template_page_statement`."""
-        stmt, params = template_page_query(
-            org_id, template_id, limit, country, version_id, since, until, after, payloads
-        )
+    def template_page(self, query: tuple[Any, dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """A page of an active template's results, newest first, by the statement and parameters
+        of :func:`template_page_query`; None when there is no such template in the query's org."""
+        stmt, params = query
 
         def work(conn: Connection) -> list[dict[str, Any]] | None:
             rows = conn.execute(stmt, params).all()

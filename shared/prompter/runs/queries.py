@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
-from prompter.db.results import ResultStore, RunStore
+from prompter.db.results import ResultStore, RunStore, template_page_query
 from prompter.db.templates import TemplateStore
 from prompter.errors import RunNotFound, TemplateNotFound
 from prompter.registry.brand_models import AnswerAnalysis
@@ -170,7 +170,9 @@ class RunQueries:
         until = utc_instant(until, ("query", "to")) if until else None
         after = decode_cursor(cursor) if cursor else None
         rows = self.results.template_page(
-            scope.lookup_org, template_id, limit + 1, code, version_id, since, until, after, payloads
+            template_page_query(
+                scope.lookup_org, template_id, limit + 1, code, version_id, since, until, after, payloads
+            )
         )
         if rows is None:
             raise TemplateNotFound(template_id)
