@@ -355,10 +355,6 @@ BEDROCK = Adapter(
     ),
     request_id_header="x-amzn-RequestId",
     refused_reason="connection failed",  # botocore reports no refusal as such
-    gaps={
-        "unreadable success": "botocore parses a 2xx body itself: a truncated one comes back as an empty "
-        "answer, a JSON array as an unclassified AttributeError"
-    },
     arm=_aws_secrets,
 )
 

@@ -42,6 +42,7 @@ from prompter.probing.providers.http import as_dict, classify, split_timeout
 from prompter.probing.providers.openai_chat import chat_reply, token_limit
 
 DEFAULT_REGION = "us-east-1"
+INVALID_BODY = "invalid JSON body"  # as the HTTP adapters say it
 _LIMIT_KEYS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "maxTokens")
 _QUIET_LOGGERS = ("botocore.endpoint", "botocore.parsers", "botocore.auth")
 
@@ -180,6 +181,7 @@ class BedrockProvider:
             PartialCredentialsError,
             ReadTimeoutError,
         )
+        from botocore.parsers import ResponseParserError
 
         region = credentials.region or DEFAULT_REGION
         runtime, session = _cached(region, credentials.endpoint, timeout)
@@ -215,6 +217,17 @@ class BedrockProvider:
                 provider=self.name,
                 reason="no AWS credentials",
             ) from None
+        except (ResponseParserError, AttributeError, TypeError, ValueError):
+            # botocore parses a 2xx body itself: one that is not a JSON object fails in its parser
+            raise classify(self.name, reason=INVALID_BODY) from None
+        meta = as_dict(answer.get("ResponseMetadata"))
+        if not isinstance(answer.get("output"), dict):  # a truncated body parses as an empty answer
+            raise classify(
+                self.name,
+                status=meta.get("HTTPStatusCode"),
+                headers=meta.get("HTTPHeaders"),
+                reason=INVALID_BODY,
+            )
         latency_ms = int((time.monotonic() - started) * 1000)
         data = _jsonable({k: v for k, v in answer.items() if k != "ResponseMetadata"})
         metadata: dict[str, Any] = {}
