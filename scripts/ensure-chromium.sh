@@ -12,7 +12,5 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "no Chromium found: install the chromium package (Debian/Ubuntu) to run the Swagger UI browser test." >&2
   exit 0
 fi
-echo "installing Chromium (Debian package chromium) for the Swagger UI browser test"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq chromium >/dev/null || apt-get install -y -qq chromium-browser >/dev/null
+. "$(dirname "$0")/apt-install.sh"
+apt_install "installing Chromium (Debian package chromium) for the Swagger UI browser test" chromium chromium-browser

@@ -9,7 +9,5 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "PostgreSQL server binaries not found: install the postgresql-15 package (Debian/Ubuntu) and re-run." >&2
   exit 1
 fi
-echo "installing PostgreSQL 15 (Debian package postgresql-15)"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq postgresql-15 >/dev/null || apt-get install -y -qq postgresql >/dev/null
+. "$(dirname "$0")/apt-install.sh"
+apt_install "installing PostgreSQL 15 (Debian package postgresql-15)" postgresql-15 postgresql
