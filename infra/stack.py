@@ -23,6 +23,7 @@ from infra.constructs.functions import PrompterFunctions
 from infra.constructs.idempotency import PrompterIdempotency
 from infra.constructs.migrations import PrompterMigrations
 from infra.constructs.monitoring import PrompterMonitoring
+from infra.constructs.watched import Watched
 from infra.constructs.workflows import PrompterWorkflows
 from prompter.routes import ROUTES, Route
 
@@ -91,27 +92,17 @@ class PrompterStack(Stack):
 
         # Every function, the migrations one included: the alarms and the dashboard watch them all.
         functions = {**self.functions.functions, MIGRATE_FUNCTION: self.functions.migrate_function}
-        self.monitoring = PrompterMonitoring(
-            self,
-            "Monitoring",
-            stage=stage,
+        watched = Watched(
             rest_api=self.api.rest_api,
             state_machines=self.workflows.state_machines,
             functions=functions,
             database=self.database,
-            alarm_email=alarm_email,
-        )
-
-        self.dashboard = PrompterDashboard(
-            self,
-            "Dashboard",
-            stage=stage,
-            rest_api=self.api.rest_api,
-            state_machines=self.workflows.state_machines,
             idempotency_table=self.idempotency.table,
-            functions=functions,
-            database=self.database,
         )
+        self.monitoring = PrompterMonitoring(
+            self, "Monitoring", stage=stage, watched=watched, alarm_email=alarm_email
+        )
+        self.dashboard = PrompterDashboard(self, "Dashboard", stage=stage, watched=watched)
 
         CfnOutput(self, "ApiUrl", value=self.api.rest_api.url, description="Base URL of the API stage")
         CfnOutput(self, "UserPoolId", value=self.api.user_pool.user_pool_id)

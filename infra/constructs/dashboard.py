@@ -12,17 +12,13 @@ two boards match.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from aws_cdk import Duration
-from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs.database import PrompterDatabase
+from infra.constructs.watched import Watched
 from infra.dashboards.panels import (
     PANELS,
     Panel,
@@ -47,22 +43,17 @@ class PrompterDashboard(Construct):
         construct_id: str,
         *,
         stage: str,
-        rest_api: apigw.RestApi,
-        state_machines: Mapping[str, sfn.IStateMachine],
-        idempotency_table: dynamodb.ITable,
-        functions: Mapping[str, lambda_.IFunction] | None = None,
-        database: PrompterDatabase | None = None,
+        watched: Watched,
         panels: Sequence[Panel] = PANELS,
     ) -> None:
-        """``functions`` (by name) and ``database`` are what the Lambda and RDS panels read; a
-        panel whose resources are not given is left out."""
+        """A panel whose resources ``watched`` leaves out is left out."""
         super().__init__(scope, construct_id)
         self.stage = stage
-        self._rest_api = rest_api
-        self._state_machines = state_machines
-        self._table = idempotency_table
-        self._functions = functions or {}
-        self._database = database
+        self._rest_api = watched.rest_api
+        self._state_machines = watched.state_machines
+        self._table = watched.idempotency_table
+        self._functions = watched.functions
+        self._database = watched.database
         panels = [p for p in panels if self._has_resources(p)]
         self.dashboard = cloudwatch.Dashboard(
             self,
@@ -107,6 +98,7 @@ class PrompterDashboard(Construct):
         return not (
             (Source.LAMBDA in sources and not self._functions)
             or (Source.RDS in sources and self._database is None)
+            or (Source.DYNAMODB in sources and self._table is None)
         )
 
     def _groups(self, panel: Panel) -> Sequence[str | None]:
@@ -172,4 +164,5 @@ class PrompterDashboard(Construct):
             if series.rds == "proxy":
                 return [metric({"ProxyName": self._database.proxy.db_proxy_name})]
             return [metric({"DBClusterIdentifier": self._database.cluster.cluster_identifier})]
+        assert self._table is not None
         return [metric({"TableName": self._table.table_name})]

@@ -26,6 +26,7 @@ from infra.constructs import monitoring
 from infra.constructs.database import DB_MAX_CONNECTIONS_AT_ONE_ACU
 from infra.constructs.function_context import MIGRATE_FUNCTION
 from infra.constructs.monitoring import PrompterMonitoring
+from infra.constructs.watched import Watched
 from prompter.observability import METRICS, NAMESPACE, MetricName, service_name
 from prompter.registry.identity import PROVIDERS
 from prompter.routes import FUNCTIONS
@@ -542,9 +543,8 @@ def test_alarm_email_subscribes_an_address(email: str, subscribed: bool) -> None
     machine = sfn.StateMachine(
         stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "Pass"))
     )
-    PrompterMonitoring(
-        stack, "Monitoring", stage=STAGE, rest_api=api, state_machines={"M": machine}, alarm_email=email
-    )
+    watched = Watched(rest_api=api, state_machines={"M": machine})
+    PrompterMonitoring(stack, "Monitoring", stage=STAGE, watched=watched, alarm_email=email)
     found = resources(dict(Template.from_stack(stack).to_json()), "AWS::SNS::Subscription")
     if subscribed:
         (subscription,) = found.values()
@@ -558,6 +558,8 @@ def test_a_metric_is_only_addressed_by_the_functions_that_emit_it() -> None:
     stack = cdk.Stack(cdk.App(), "Emitters")
     api = apigw.RestApi(stack, "Api", deploy_options=apigw.StageOptions(stage_name=STAGE))
     api.root.add_method("GET", apigw.MockIntegration())
-    built = PrompterMonitoring(stack, "Monitoring", stage=STAGE, rest_api=api, state_machines={})
+    built = PrompterMonitoring(
+        stack, "Monitoring", stage=STAGE, watched=Watched(rest_api=api, state_machines={})
+    )
     with pytest.raises(ValueError, match="not emitted by"):
         built.metric(MetricName.RESULT_STORE_FAILURES, "create_template", "Sum", cdk.Duration.minutes(1))

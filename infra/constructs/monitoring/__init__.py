@@ -24,15 +24,9 @@ the last N (``Window``), so one bad minute does not page either.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs.database import PrompterDatabase
 from infra.constructs.monitoring.alarms import EMITTERS, AlarmSet, Window, rate
 from infra.constructs.monitoring.api import (
     API_5XX_MIN_REQUESTS,
@@ -58,6 +52,7 @@ from infra.constructs.monitoring.providers import (
 )
 from infra.constructs.monitoring.topic import alarm_topic
 from infra.constructs.monitoring.workflows import FAILED_EXECUTIONS, add_execution_alarms
+from infra.constructs.watched import Watched
 
 __all__ = [
     "API_5XX_MIN_REQUESTS",
@@ -79,9 +74,8 @@ __all__ = [
 
 class PrompterMonitoring(Construct):
     """``self.topic`` (alarm notifications), ``self.key`` (its encryption key) and ``self.alarms``
-    (by alarm id, e.g. ``ProbeFailureRate-openai``). ``functions`` (by name, the migrations
-    function included) get Lambda error and throttle alarms; ``database`` its capacity and
-    connection alarms."""
+    (by alarm id, e.g. ``ProbeFailureRate-openai``). The watched functions get Lambda error and
+    throttle alarms, the database its capacity and connection alarms."""
 
     def __init__(
         self,
@@ -89,10 +83,7 @@ class PrompterMonitoring(Construct):
         construct_id: str,
         *,
         stage: str,
-        rest_api: apigw.RestApi,
-        state_machines: Mapping[str, sfn.IStateMachine],
-        functions: Mapping[str, lambda_.IFunction] | None = None,
-        database: PrompterDatabase | None = None,
+        watched: Watched,
         alarm_email: str = "",
     ) -> None:
         super().__init__(scope, construct_id)
@@ -103,13 +94,13 @@ class PrompterMonitoring(Construct):
         # In the runbook's order, then the rest.
         # A custom metric as a function emits it (raises for a function that does not emit it).
         self.metric = self._alarms.metric
-        add_api_alarms(self._alarms, rest_api)
+        add_api_alarms(self._alarms, watched.rest_api)
         add_probe_failure_alarms(self._alarms)
         add_ensure_version_alarm(self._alarms)
         add_result_store_alarm(self._alarms)
-        add_execution_alarms(self._alarms, state_machines)
+        add_execution_alarms(self._alarms, watched.state_machines)
         add_fingerprint_alarms(self._alarms)
-        add_function_alarms(self._alarms, functions or {})
+        add_function_alarms(self._alarms, watched.functions)
         add_failure_counter_alarms(self._alarms)
-        if database is not None:
-            add_database_alarms(self._alarms, database)
+        if watched.database is not None:
+            add_database_alarms(self._alarms, watched.database)

@@ -1,0 +1,25 @@
+"""What the alarms and the dashboard watch: the API stage, the state machines, every function (the
+migrations one included), the database and the idempotency table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
+
+from infra.constructs.database import PrompterDatabase
+
+
+@dataclass(frozen=True)
+class Watched:
+    """A resource left out (None, or no functions) leaves out the alarms and panels that read it."""
+
+    rest_api: apigw.RestApi
+    state_machines: Mapping[str, sfn.IStateMachine]
+    functions: Mapping[str, lambda_.IFunction] = field(default_factory=dict)
+    database: PrompterDatabase | None = None
+    idempotency_table: dynamodb.ITable | None = None
