@@ -257,16 +257,8 @@ class Runner:
             "finished_at": now,
         }
         row, _ = self.results.store(outcome, run)
-        return RunResult(
-            result_id=row["id"],
-            run_id=outcome.run_id,
-            country=country,
-            sample=outcome.sample,
-            version_id=outcome.version_id,
-            provider_version_key=outcome.provider_version_key,
-            system_fingerprint=outcome.system_fingerprint,
-            created_at=row["created_at"],
-        )
+        answered = outcome.model_dump(include=set(RunResult.model_fields) - {"result_id", "created_at"})
+        return RunResult(result_id=row["id"], created_at=row["created_at"], **answered)
 
     # ------------------------------------------------------------ batches
 
