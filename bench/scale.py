@@ -212,13 +212,13 @@ def stores_for(url: str) -> Stores:
     from prompter.db.engine import build_engine
     from prompter.db.results import ResultStore
     from prompter.db.templates import TemplateStore
-    from prompter.db.versions import VersionStore
+    from prompter.db.versions import ModelVersionStore
     from prompter.db.visibility import VisibilityStore
     from prompter.settings import DatabaseSettings
 
     engine = build_engine(DatabaseSettings.from_env({"DATABASE_URL": url}))
     queries = VisibilityQueries(VisibilityStore(engine))
-    return Stores(TemplateStore(engine), ResultStore(engine), VersionStore(engine), queries, engine)
+    return Stores(TemplateStore(engine), ResultStore(engine), ModelVersionStore(engine), queries, engine)
 
 
 def bulk_engine(url: str) -> Any:

@@ -2,7 +2,7 @@
 
 Database (VPC, Aurora Serverless v2, secret, RDS Proxy), idempotency table, functions (domain
 layer with its dependencies, grants), migrations on deploy (a custom resource the API functions
-wait for), workflows (state machines, drift bus, sweep schedule), API (API Gateway, Cognito),
+wait for), workflows (state machines, event bus, sweep schedule), API (API Gateway, Cognito),
 monitoring (the SPEC §6 alarms, the functions' and the database's, and their SNS topic),
 dashboard (the rollout board in CloudWatch). cdk-nag is applied by the app (infra/nag.py).
 """

@@ -1,7 +1,7 @@
 """The AWS services the functions use, in-process (moto), for the local server.
 
-DynamoDB holds the probe idempotency table, EventBridge the drift event bus, S3 the version sweep's
-target lists, and Step Functions the
+DynamoDB holds the probe idempotency table, EventBridge the event bus (model version changes,
+visibility shifts), S3 the version sweep's target lists, and Step Functions the
 RunBatch and VersionSweep state machines (the ASL files in ``infra/workflows``, executed by moto,
 their Lambda tasks calling the handlers in-process; see ``local/stepfunctions.py``), exactly as
 when deployed, without an AWS account or network. Set ``PROMPTER_LOCAL_AWS=off`` to leave the
@@ -118,7 +118,8 @@ def _moto() -> Iterator[list[str]]:
             os.environ.setdefault(STATE_MACHINE_ENV[name], arn)
         yield [
             f"AWS: in-process (moto): DynamoDB table {IDEMPOTENCY_TABLE} de-duplicates probes, "
-            f"EventBridge bus {EVENT_BUS} receives drift events, S3 bucket {SWEEP_BUCKET} holds "
+            f"EventBridge bus {EVENT_BUS} receives model version changes and visibility shifts, "
+            f"S3 bucket {SWEEP_BUCKET} holds "
             "the version sweep's target lists",
             f"Workflows: Step Functions state machines {', '.join(machines)} execute "
             "infra/workflows/*.asl.json in-process; their Lambda tasks call the handlers directly",

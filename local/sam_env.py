@@ -16,8 +16,9 @@ environment or ``make sam-env DATABASE_URL=...``, by default a PostgreSQL on the
 from inside SAM's container; no secret ARNs; no idempotency table (probes are not de-duplicated, an
 ``Idempotency-Key`` is not replayed); no state machines (``POST .../runs`` answers 503
 ``WORKFLOW_UNAVAILABLE``, a re-analysis does every page in the request); no sweep bucket (the
-``sweep_targets`` task fails with ``SweepStorageUnavailable``); drift events go to an event bus
-name no stack creates, so credentials SAM passes into the container publish nothing.
+``sweep_targets`` task fails with ``SweepStorageUnavailable``); model version change and visibility
+shift events go to an event bus name no stack creates, so credentials SAM passes into the container
+publish nothing.
 """
 
 from __future__ import annotations

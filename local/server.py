@@ -74,7 +74,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _set_fake_generation(self) -> None:
         """``PUT /_local/fake-provider {"generation": n}``: the fake providers answer as model build
-        ``n`` from now on (new version keys, other visibility): local drift on demand. The local
+        ``n`` from now on (new version keys, other visibility): a model version change on demand. The local
         server's own route, never deployed and not in the OpenAPI document."""
         from prompter.probing.providers import registry
         from prompter.settings import ProviderSettings

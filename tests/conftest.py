@@ -195,7 +195,7 @@ def pg_api(postgres_only: str) -> Api:
 
 @dataclass
 class AwsFakes:
-    """moto-backed AWS for a test: the probe idempotency table and the drift event bus."""
+    """moto-backed AWS for a test: the probe idempotency table and the event bus."""
 
     table: str
     bus: str
@@ -218,7 +218,8 @@ class AwsFakes:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsFakes]:
-    """moto for DynamoDB (probe de-duplication), EventBridge → SQS (drift events), Secrets Manager."""
+    """moto for DynamoDB (probe de-duplication), EventBridge → SQS (model version changes), and
+    Secrets Manager."""
     import boto3
     from moto import mock_aws
 

@@ -6,11 +6,11 @@ Every function of ``prompter.routes.FUNCTIONS`` is built: each serves routes, an
 ``probe_provider`` / ``store_result`` are also the workflows' tasks.
 
 Environment: one table, :data:`ACCESS`, says what each function reaches besides the database
-(providers, idempotency table, drift bus, sweep bucket, state machines); each function gets the
+(providers, idempotency table, event bus, sweep bucket, state machines); each function gets the
 variables its settings model reads for those (``prompter.settings``: ``TemplateFunctionSettings``,
 ``ProbeFunctionSettings``, ``StoreFunctionSettings``) and the IAM grants that go with them,
 nothing more: create_template reads the database only; probe_provider and store_result also reach
-the providers, the idempotency table and the drift bus; only store_result starts executions.
+the providers, the idempotency table and the event bus; only store_result starts executions.
 
 Logs and traces (SPEC §6), the same on every function:
 
@@ -116,7 +116,7 @@ class Access:
     providers: bool = False
     # The idempotency table (PROMPTER_IDEMPOTENCY_TABLE), read and written.
     idempotency_table: bool = False
-    # Publishes drift events to the drift bus (PROMPTER_EVENT_BUS_NAME).
+    # Publishes model version changes and visibility shifts to the event bus (PROMPTER_EVENT_BUS_NAME).
     event_bus: bool = False
     # Writes the version sweep's target lists (PROMPTER_SWEEP_BUCKET; the write grant is the
     # workflows' own, infra/constructs/workflows.py).
@@ -128,7 +128,7 @@ class Access:
 
 
 # By function name, every entry of FUNCTIONS: create_template reads the database only;
-# probe_provider and store_result also reach the providers, the idempotency table and the drift bus;
+# probe_provider and store_result also reach the providers, the idempotency table and the event bus;
 # only store_result starts executions (RunBatch, Reanalyze).
 ACCESS: Mapping[str, Access] = {
     "create_template": Access(),
@@ -325,9 +325,9 @@ class PrompterFunctions(Construct):
         return None if self.reserved_concurrency is None else self.reserved_concurrency[name]
 
     def connect_workflows(self, *, event_bus: events.IEventBus, sweep_bucket: s3.IBucket) -> None:
-        """What :data:`ACCESS` gives of the workflows: drift events go to ``event_bus``; the version
-        sweep's target lists to ``sweep_bucket``; the state machines a function starts (and whose
-        executions it reads) are this stage's.
+        """What :data:`ACCESS` gives of the workflows: model version change and visibility shift
+        events go to ``event_bus``; the version sweep's target lists to ``sweep_bucket``; the state
+        machines a function starts (and whose executions it reads) are this stage's.
 
         A state machine is named by ARN, not referenced: its definition references the functions,
         so a reference back would be a circular dependency."""

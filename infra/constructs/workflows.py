@@ -1,5 +1,5 @@
-"""The workflows: the RunBatch and VersionSweep state machines, the drift event bus, and the
-schedule that starts the sweep.
+"""The workflows: the RunBatch and VersionSweep state machines, the event bus (model version changes,
+visibility shifts), and the schedule that starts the sweep.
 
 The definitions are ``infra/workflows/<name>.asl.json``, the same files the workflow tests and the
 local server execute (``local/stepfunctions.py``); CDK replaces their ``${Key}`` placeholders with
@@ -66,7 +66,7 @@ def executions_arn(scope: Construct, name: str) -> str:
 
 class PrompterWorkflows(Construct):
     """``self.run_batch``, ``self.version_sweep``, ``self.reanalyze`` (state machines, also in
-    ``self.state_machines`` by construct id), ``self.event_bus`` (drift events),
+    ``self.state_machines`` by construct id), ``self.event_bus`` (model version changes, visibility shifts),
     ``self.sweep_bucket`` (the sweep's target lists), ``self.sweep_schedule``."""
 
     def __init__(

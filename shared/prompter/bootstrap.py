@@ -31,11 +31,11 @@ if TYPE_CHECKING:  # built on first use: a function imports only what it uses (c
     from prompter.db.brand_profiles import BrandProfileStore
     from prompter.db.results import ResultStore, RunStore
     from prompter.db.templates import TemplateStore
-    from prompter.db.versions import VersionStore
+    from prompter.db.versions import ModelVersionStore
     from prompter.db.visibility import VisibilityStore
     from prompter.probing.calls import ProviderCalls
     from prompter.probing.probes import Prober
-    from prompter.probing.versions import VersionRecorder
+    from prompter.probing.versions import ModelVersionRecorder
     from prompter.runs.queries import RunQueries
     from prompter.runs.recording import ResultRecorder
     from prompter.runs.running import Runner
@@ -99,10 +99,10 @@ class Services:
         return RunStore(self.engine)
 
     @cached_property
-    def versions(self) -> VersionStore:
-        from prompter.db.versions import VersionStore
+    def versions(self) -> ModelVersionStore:
+        from prompter.db.versions import ModelVersionStore
 
-        return VersionStore(self.engine)
+        return ModelVersionStore(self.engine)
 
     @cached_property
     def visibility_store(self) -> VisibilityStore:
@@ -157,10 +157,10 @@ class Services:
     # ---------------------------------------------------------------- use cases
 
     @cached_property
-    def version_recorder(self) -> VersionRecorder:
-        from prompter.probing.versions import VersionRecorder
+    def version_recorder(self) -> ModelVersionRecorder:
+        from prompter.probing.versions import ModelVersionRecorder
 
-        return VersionRecorder(self.versions, self.events)
+        return ModelVersionRecorder(self.versions, self.events)
 
     @cached_property
     def calls(self) -> ProviderCalls:

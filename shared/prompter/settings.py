@@ -167,7 +167,9 @@ class ProviderSettings(CostGuardSettings):
     idempotency_table: str | None = Field(
         default=None, description="DynamoDB table de-duplicating probes per hour; unset: no de-duplication"
     )
-    event_bus_name: str = Field(default="default", description="EventBridge bus for drift events")
+    event_bus_name: str = Field(
+        default="default", description="EventBridge bus for model version changes and visibility shifts"
+    )
 
     def region(self) -> str | None:
         """Where Bedrock is called: its own setting, else the function's region."""

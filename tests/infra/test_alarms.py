@@ -293,7 +293,7 @@ def test_openai_fingerprint_presence(template: dict[str, Any]) -> None:
         assert not pages(alarm, steady(4, **{presence: 2 / 3, answers: 3}))
         assert pages(alarm, steady(2, **{presence: 0.5, answers: 40}))
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
-    # VersionRecorder.record runs in both functions: probes and the RunBatch call task in
+    # ModelVersionRecorder.record runs in both functions: probes and the RunBatch call task in
     # probe_provider, the synchronous run route in store_result.
     assert len(alarms) == len(services)
     assert services == {PROBE_SERVICE, STORE_SERVICE}

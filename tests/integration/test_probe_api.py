@@ -1,5 +1,5 @@
 """ensure-version and versions through the probe_provider lambda_handler (fake provider), with
-moto for the idempotency table and the drift event bus, on SQLite and PostgreSQL."""
+moto for the idempotency table and the event bus, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, func, select
 from local.apigw import handler_module
 from prompter.db.engine import build_engine
 from prompter.db.schema import prompt_versions
-from prompter.db.versions import VersionCapture, VersionStore
+from prompter.db.versions import ModelVersionCapture, ModelVersionStore
 from prompter.probing.providers import registry
 from prompter.scope import Scope
 from prompter.settings import DatabaseSettings
@@ -51,8 +51,8 @@ def test_twenty_parallel_ensure_version_calls_make_one_provider_call(
     assert version_rows(postgres_only) == 1
 
 
-def capture(template_id: str, key: str, when: datetime) -> VersionCapture:
-    return VersionCapture(
+def capture(template_id: str, key: str, when: datetime) -> ModelVersionCapture:
+    return ModelVersionCapture(
         org_id="default",
         workspace_id="ws-avea",
         template_id=template_id,
@@ -68,7 +68,7 @@ def capture(template_id: str, key: str, when: datetime) -> VersionCapture:
 @pytest.mark.postgres
 def test_parallel_captures_of_alternating_keys_make_one_row_per_key(pg_api: Api, postgres_only: str) -> None:
     template = create(pg_api)
-    store = VersionStore(build_engine(DatabaseSettings(database_url=postgres_only, db_pool_size=10)))
+    store = ModelVersionStore(build_engine(DatabaseSettings(database_url=postgres_only, db_pool_size=10)))
     keys = ["fp_a", "fp_b", "fp_c"]
     start = datetime(2026, 11, 26, 9, tzinfo=UTC)
     gate = threading.Barrier(30)
@@ -96,7 +96,7 @@ def test_parallel_captures_of_alternating_keys_make_one_row_per_key(pg_api: Api,
 
 def test_last_seen_never_moves_backwards(api: Api, database_url: str) -> None:
     template = create(api)
-    store = VersionStore(build_engine(DatabaseSettings(database_url=database_url)))
+    store = ModelVersionStore(build_engine(DatabaseSettings(database_url=database_url)))
     late = datetime(2026, 11, 26, 12, tzinfo=UTC)
     first = store.record(capture(template["id"], "fp_x", late), new_id=str(uuid.uuid4()))
     again = store.record(capture(template["id"], "fp_x", late - timedelta(hours=3)), new_id=str(uuid.uuid4()))

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from prompter.db.migrate import upgrade
 from prompter.db.results import template_page_query
-from prompter.db.versions import VersionStore, history_statement
+from prompter.db.versions import ModelVersionStore, history_statement
 
 pytestmark = pytest.mark.postgres
 
@@ -166,7 +166,7 @@ def test_a_selective_filter_uses_its_own_index(
 
 
 def test_the_version_history_is_an_index_scan(planner: Connection) -> None:
-    store = VersionStore(planner.engine)
+    store = ModelVersionStore(planner.engine)
     assert len(store.history("o", TEMPLATE, limit=10) or []) == 10
     values = {"org_id": "o", "template_id": TEMPLATE, "limit": 100}
     scans = scans_of(plan(planner, history_statement(True), values), "prompt_versions")

@@ -1,5 +1,5 @@
 """VersionSweep (infra/workflows/version_sweep.asl.json) executed by moto against the real handlers,
-on SQLite and PostgreSQL, with drift events delivered EventBridge → SQS. The targets go through S3
+on SQLite and PostgreSQL, with model version changes delivered EventBridge → SQS. The targets go through S3
 and a Distributed Map; each probe's outcome is in the versions table and in the probe invocations."""
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def test_the_sweep_probes_every_template_and_publishes_drift(
     registry.fake("openai").generation += 1
     clock[0] += timedelta(hours=1)
     second = workflows.sweep()
-    # Then each template has a new version row and one drift event with the old and new keys
+    # Then each template has a new version row and one model version change event with the old and new keys
     assert second["status"] == "SUCCEEDED", second
     assert registry.fake("openai").calls == 4
     events = {e["detail"]["template_id"]: e for e in aws.drift_events()}

@@ -4,7 +4,8 @@ The upsert is one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` statement: 
 row; a known key moves ``last_seen_at`` forward (never backwards) and bumps ``seen_count``, which
 starts at 1, so ``seen_count == 1`` says the row is new without a second query. On PostgreSQL the
 same statement also returns the key the lineage had before (the most recently seen other key of
-the same template, provider and requested model: SPEC §2.4), so drift is known in one round trip.
+the same template, provider and requested model: SPEC §2.4), so a model version change is known in
+one round trip.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def _upsert_statement(dialect_name: str) -> Any:
 
 
 @dataclass(frozen=True, slots=True)
-class VersionCapture:
+class ModelVersionCapture:
     """What one probe saw, to record."""
 
     org_id: str
@@ -89,11 +90,11 @@ class RecordedVersion:
     previous_key: str | None  # the lineage's most recently seen other key, when this one is new
 
 
-class VersionStore:
+class ModelVersionStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def record(self, capture: VersionCapture, new_id: str) -> RecordedVersion:
+    def record(self, capture: ModelVersionCapture, new_id: str) -> RecordedVersion:
         params = {
             "id": new_id,
             "org_id": capture.org_id,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from prompter.observability import MetricName, add_metric, logger
 from prompter.probing.providers import registry
 from prompter.probing.providers.base import ChatReply, ChatRequest, Credentials
-from prompter.probing.versions import EnsureVersionResult, ProbeTarget, VersionRecorder
+from prompter.probing.versions import EnsureVersionResult, ModelVersionRecorder, ProbeTarget
 from prompter.settings import ProviderSettings
 
 
@@ -22,7 +22,7 @@ class Answer:
 
 class ProviderCalls:
     def __init__(
-        self, settings: ProviderSettings, recorder: VersionRecorder, secret_max_age: int = 300
+        self, settings: ProviderSettings, recorder: ModelVersionRecorder, secret_max_age: int = 300
     ) -> None:
         self.settings = settings
         self.recorder = recorder

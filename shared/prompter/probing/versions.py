@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from prompter.adapters.events import EventPublisher
-from prompter.db.versions import VersionCapture, VersionStore
+from prompter.db.versions import ModelVersionCapture, ModelVersionStore
 from prompter.observability import MetricName, add_metric, logger
 from prompter.probing.providers.base import ChatReply
 from prompter.probing.providers.versioning import UNKNOWN, ProviderVersion, version_of
@@ -52,8 +52,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class VersionRecorder:
-    """Turns a provider's reply into a recorded version: the key, the upsert, drift.
+class ModelVersionRecorder:
+    """Turns a provider's reply into a recorded version: the key, the upsert, a model version change.
 
     A reply whose key is ``unknown`` (no fingerprint, no resolved model) is attributed to the
     template's latest known version for that provider and model, when there is one: a result never
@@ -61,7 +61,10 @@ class VersionRecorder:
     """
 
     def __init__(
-        self, versions: VersionStore, publisher: EventPublisher, clock: Callable[[], datetime] | None = None
+        self,
+        versions: ModelVersionStore,
+        publisher: EventPublisher,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.versions = versions
         self.publisher = publisher
@@ -84,7 +87,7 @@ class VersionRecorder:
             add_metric(MetricName.OPENAI_FINGERPRINT_PRESENT, 1 if version.system_fingerprint else 0)
         captured_at = self.clock()
         recorded = self.versions.record(
-            VersionCapture(
+            ModelVersionCapture(
                 org_id=target.org_id,
                 workspace_id=target.workspace_id,
                 template_id=target.template_id,

@@ -1,9 +1,10 @@
 """Running a template: one country synchronously, or a batch over countries through Step Functions.
 
 A call sends the rendered prompt with the template's config (through the cost guard) and records
-the version that answered (as a probe would, drift included); its outcome carries the full request
-sent (never credentials), the full response (cleaned, echoed credentials redacted), the hash of the
-rendered prompt and a snapshot of the analysis settings, which :mod:`prompter.runs.recording` stores.
+the version that answered (as a probe would, a model version change included); its outcome carries
+the full request sent (never credentials), the full response (cleaned, echoed credentials redacted),
+the hash of the rendered prompt and a snapshot of the analysis settings, which
+:mod:`prompter.runs.recording` stores.
 """
 
 from __future__ import annotations

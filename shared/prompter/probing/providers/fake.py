@@ -10,8 +10,8 @@ that tracks brands gets a numbered list of some of those brands and some other n
 with a probability fixed by (brand, country, model, generation) and drawn again for every call, so
 samples differ and a new generation moves visibility as well as the version key. Any other prompt
 is echoed back. ``generation`` stands for the provider's model build: bumping it changes every
-version the fake reports, which is how tests and local users make drift happen. ``calls`` counts
-calls, so tests can prove de-duplication; ``answer_next`` scripts exact answers.
+version the fake reports, which is how tests and local users make a model version change happen.
+``calls`` counts calls, so tests can prove de-duplication; ``answer_next`` scripts exact answers.
 """
 
 from __future__ import annotations

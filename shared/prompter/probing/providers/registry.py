@@ -41,7 +41,7 @@ def fake(provider: str, start: int = 1) -> FakeProvider:
 
 
 def set_fake_generation(generation: int) -> None:
-    """Every fake provider, present and future, answers as this model build (local drift)."""
+    """Every fake provider, present and future, answers as this model build (a local model version change)."""
     with _lock:
         _generation[0] = generation
         for provider in _fakes.values():
