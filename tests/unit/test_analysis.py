@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import json
 import string
+import tracemalloc
 from typing import Any
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from prompter.analytics.analysis import Brand, analyse, cited_domains
+from prompter.analytics.analysis import (
+    Brand,
+    _selected_matches,
+    analyse,
+    cited_domains,
+    mentions_brand,
+    normalise,
+    surface_forms,
+)
 from tests.conftest import ANALYSIS_VECTORS_PATH
 from tests.examples import examples
 
@@ -98,3 +107,69 @@ def test_a_long_answer_full_of_matches_and_list_items() -> None:
     items = text.count("\n")
     assert [b.count for b in result.brands] == [2 * items, items, 0, 0]
     assert [(b.rank, b.rank_source) for b in result.brands[:2]] == [(1, "numbered"), (1, "numbered")]
+
+
+def reference_matches(text: str, brands: list[Brand]) -> list[tuple[int, int, int]]:
+    """Rules 2 and 3 read literally, as a slow reference: every occurrence of every surface form
+    with non-alphanumeric neighbours, then longest first, earliest next, first brand last, each
+    taken unless it overlaps one taken before."""
+    candidates = []
+    for index, brand in enumerate(brands):
+        for form in surface_forms(brand):
+            for start in range(len(text) - len(form) + 1):
+                end = start + len(form)
+                if text[start:end] != form:
+                    continue
+                before_ok = start == 0 or not text[start - 1].isalnum()
+                if before_ok and (end == len(text) or not text[end].isalnum()):
+                    candidates.append((start, end, index))
+    candidates.sort(key=lambda c: (-(c[1] - c[0]), c[0], c[2]))
+    taken: list[tuple[int, int, int]] = []
+    for start, end, index in candidates:
+        if all(end <= s or start >= e for s, e, _ in taken):
+            taken.append((start, end, index))
+    return sorted(taken)
+
+
+# Few letters, spaces and punctuation: forms nest, overlap and share tokens as often as possible.
+PIECES = ["a", "b", "ab", " ", "  ", "-", "+", "'s", ".", "é", "2", "_"]
+forms = st.lists(st.sampled_from(PIECES), min_size=1, max_size=6).map("".join)
+profiles = st.lists(st.tuples(forms, st.lists(forms, max_size=6)), min_size=1, max_size=4)
+
+
+@given(profiles, st.lists(st.sampled_from(PIECES), max_size=60).map("".join))
+# "c d e" loses to "a b c"; "d e", shorter and ending at the same place, then starts before "e f"
+@example([("a b c", ["c d e", "d e", "e f"])], "a b c d e f")
+# a form whose edges are not alphanumeric needs its neighbours checked: "a-b" holds no "-b"
+@example([("-b", ["b+"])], "a-b+a -b+ -b")
+@settings(max_examples=examples(800), deadline=None)
+def test_matches_are_rules_2_and_3_read_literally(profile: list[tuple[str, list[str]]], text: str) -> None:
+    brands = [Brand(name, tuple(aliases), primary=i == 0) for i, (name, aliases) in enumerate(profile)]
+    assume(any(surface_forms(b) for b in brands))
+    prepared = normalise(text)
+    found = [(m.start, m.end, m.brand) for m in _selected_matches(prepared, brands)]
+    assert found == reference_matches(prepared, brands)
+    assert [b.count for b in analyse(text, brands).brands] == [
+        sum(1 for *_, index in found if index == i) for i in range(len(brands))
+    ]
+    assert mentions_brand(text, brands[0]) == bool(reference_matches(prepared, brands[:1]))
+
+
+def test_nested_overlapping_aliases_cost_what_the_text_costs() -> None:
+    """The preview's largest inputs with 51 brands of 15 nested aliases each ("a", "a a", ... "a a
+    ... a"): every word starts 15 matches of every brand. Enumerating those candidates took more
+    than 3 GB and 7 s for a 30 KB text (and 0.5 GB for the 6 KB one here); the automaton keeps one
+    candidate per word end."""
+    nested = tuple(" ".join(["a"] * words) for words in range(1, 16))
+    brands = [Brand("zz", nested, primary=True), *(Brand(f"c{i}", nested) for i in range(50))]
+    text = "a " * 3_000
+    tracemalloc.start()
+    try:
+        result = analyse(text, brands, prompt=text)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 1024 * 1024, f"{peak / 2**20:.0f} MiB"
+    # 3,000 words: 200 matches of 15 words, all the primary brand's (the first to list them)
+    assert [b.count for b in result.brands] == [200] + [0] * 50
+    assert result.branded_prompt

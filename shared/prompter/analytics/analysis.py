@@ -19,9 +19,11 @@ the same analysis.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -104,35 +106,145 @@ class _Match:
     brand: int = field(compare=False)
 
 
-def _occurrences(text: str, form: str) -> Iterable[tuple[int, int]]:
-    """Every occurrence of ``form`` in ``text`` with non-alphanumeric neighbours (or none)."""
-    start = text.find(form)
-    while start != -1:
-        end = start + len(form)
-        before_ok = start == 0 or not text[start - 1].isalnum()
-        after_ok = end == len(text) or not text[end].isalnum()
-        if before_ok and after_ok:
-            yield start, end
-        start = text.find(form, start + 1)
+# A text is read as tokens: maximal runs of alphanumeric characters, and every other character on
+# its own. A surface form occurs with rule 2's boundaries exactly where its tokens occur as whole
+# tokens of the text, except at a form's edge that is not alphanumeric (``c++``, ``-x``): there the
+# text's neighbouring character is checked as well. ``[^\W_]`` is ``str.isalnum`` for one character.
+_TOKEN = re.compile(r"[^\W_]+|[\W_]")
+
+
+@dataclass(frozen=True)
+class _Form:
+    """A surface form at the end of the automaton's path: its length in characters, the brand that
+    claims it (the first brand listing it), and whether its first or last character is not
+    alphanumeric (so that the text's character beyond it needs checking)."""
+
+    length: int
+    brand: int
+    check_before: bool
+    check_after: bool
+
+
+class _Matcher:
+    """An Aho-Corasick automaton over the tokens of every surface form of some brands.
+
+    One pass over the text's tokens finds, at each token end, the longest form ending there; the
+    shorter ones ending there are reached through ``shorter`` only when the longest is blocked. The
+    selection then takes candidates longest first and, within one length, earliest first, exactly as
+    rule 3 says, so time and memory grow with the text plus the forms, never with how the forms nest.
+    """
+
+    def __init__(self, brands: Sequence[Brand]) -> None:
+        claimed: dict[str, int] = {}
+        for index, brand in enumerate(brands):
+            for form in surface_forms(brand):
+                claimed.setdefault(form, index)
+        goto: list[dict[str, int]] = [{}]
+        forms: list[_Form | None] = [None]
+        for form, brand_index in claimed.items():
+            node = 0
+            for token in _TOKEN.findall(form):
+                child = goto[node].get(token)
+                if child is None:
+                    child = len(goto)
+                    goto[node][token] = child
+                    goto.append({})
+                    forms.append(None)
+                node = child
+            forms[node] = _Form(len(form), brand_index, not form[0].isalnum(), not form[-1].isalnum())
+        fail = [0] * len(goto)
+        shorter = [0] * len(goto)  # the nearest proper suffix that is a form (0: none)
+        queue = deque(goto[0].values())
+        while queue:
+            node = queue.popleft()
+            for token, child in goto[node].items():
+                suffix = fail[node]
+                while suffix and token not in goto[suffix]:
+                    suffix = fail[suffix]
+                target = goto[suffix].get(token, 0)
+                fail[child] = target if target != child else 0
+                shorter[child] = fail[child] if forms[fail[child]] else shorter[fail[child]]
+                queue.append(child)
+        self._goto, self._fail, self._forms, self._shorter = goto, fail, forms, shorter
+
+    def _ends(self, text: str) -> Iterator[tuple[int, int]]:
+        """(end, node) for every token end where some form ends."""
+        goto, fail, forms, shorter = self._goto, self._fail, self._forms, self._shorter
+        state = end = 0
+        for token in _TOKEN.findall(text):
+            end += len(token)
+            child = goto[state].get(token)
+            while child is None and state:
+                state = fail[state]
+                child = goto[state].get(token)
+            state = child or 0
+            if state and (forms[state] is not None or shorter[state]):
+                yield end, state
+
+    def _longest(self, text: str, end: int, node: int, limit: int) -> tuple[int, int] | None:
+        """(start, node) of the longest form ending at ``end``, from ``node`` down, that starts at
+        or after ``limit`` with rule 2's boundaries; None when there is none."""
+        forms, shorter = self._forms, self._shorter
+        while node:
+            form = forms[node]
+            if form is not None:
+                start = end - form.length
+                clear_before = not form.check_before or start == 0 or not text[start - 1].isalnum()
+                clear_after = not form.check_after or end == len(text) or not text[end].isalnum()
+                if start >= limit and clear_before and clear_after:
+                    return start, node
+            node = shorter[node]
+        return None
+
+    def matches(self, text: str) -> list[_Match]:
+        """The matches left once overlaps are resolved (rule 3), in text order."""
+        waiting: dict[int, list[tuple[int, int, int]]] = {}  # length -> (start, end, node)
+        for end, node in self._ends(text):
+            found = self._longest(text, end, node, 0)
+            if found is not None:
+                start, at = found
+                waiting.setdefault(end - start, []).append((start, end, at))
+        taken = bytearray(len(text))  # 1 where a selected match lies
+        blocked: dict[int, list[tuple[int, int]]] = {}  # longest length that may still fit -> (end, node)
+        selected: list[_Match] = []
+        for length in range(max(waiting, default=0), 0, -1):
+            candidates = waiting.pop(length, [])
+            for end, node in blocked.pop(length, ()):
+                if taken[end - 1]:
+                    continue
+                found = self._longest(text, end, node, taken.rfind(1, 0, end) + 1)
+                if found is not None:
+                    start, at = found
+                    fits = candidates if end - start == length else waiting.setdefault(end - start, [])
+                    fits.append((start, end, at))
+            candidates.sort()
+            for start, end, node in candidates:
+                if taken[end - 1]:
+                    continue
+                overlap = taken.rfind(1, start, end)
+                if overlap == -1:
+                    taken[start:end] = b"\x01" * length
+                    form = self._forms[node]
+                    assert form is not None
+                    selected.append(_Match(start, end, form.brand))
+                elif overlap + 1 < end:  # a shorter form ending here may fit after the overlap
+                    blocked.setdefault(end - overlap - 1, []).append((end, self._shorter[node]))
+        return sorted(selected)
+
+    def occurs(self, text: str) -> bool:
+        """Whether any form occurs in ``text`` with rule 2's boundaries."""
+        return any(self._longest(text, end, node, 0) is not None for end, node in self._ends(text))
+
+
+@functools.lru_cache(maxsize=64)
+def _matcher(brands: tuple[Brand, ...]) -> _Matcher:
+    """The automaton of a profile's brands, built once per profile and process."""
+    return _Matcher(brands)
 
 
 def _selected_matches(text: str, brands: Sequence[Brand]) -> list[_Match]:
     """The matches left once overlaps are resolved (longest, then earliest, then first brand)."""
-    candidates = [
-        (end - start, start, index, end)
-        for index, brand in enumerate(brands)
-        for form in surface_forms(brand)
-        for start, end in _occurrences(text, form)
-    ]
-    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
-    taken = bytearray(len(text))  # 1 where a selected match lies: each check is a C-level find
-    selected: list[_Match] = []
-    for length, start, index, end in candidates:
-        if taken.find(1, start, end) != -1:
-            continue
-        taken[start:end] = b"\x01" * length
-        selected.append(_Match(start, end, index))
-    return sorted(selected)
+    return _matcher(tuple(brands)).matches(text)
 
 
 @dataclass(frozen=True)
@@ -191,8 +303,7 @@ def cited_domains(text: str, citations: Iterable[str] = ()) -> tuple[str, ...]:
 
 def mentions_brand(text: str, brand: Brand) -> bool:
     """Whether ``text`` holds a match of ``brand`` (rule 2, URLs blanked)."""
-    prepared = _without_urls(normalise(text))
-    return any(any(True for _ in _occurrences(prepared, form)) for form in surface_forms(brand))
+    return _matcher((brand,)).occurs(_without_urls(normalise(text)))
 
 
 def analyse(
