@@ -1,11 +1,14 @@
 """Re-analysing a template's stored answers after its workspace's brand profile changed.
 
 Every successful answer is analysed again with the workspace's current snapshot, page by page in id
-order; each page is one transaction that stores the new analyses and moves the visibility counters
-from the old analysis to the new one, so visibility always reflects each answer's latest analysis.
-Answers already analysed with that snapshot (and this extractor) are left as they are, so a repeated
-or resumed re-analysis changes nothing twice. The first page runs in the request; when there are
-more, the Reanalyze workflow carries on from where it stopped (or, without one, the request does).
+order. A page is at most ``PAGE_SIZE`` answers and ends early once it has analysed ``PAGE_WORK``
+characters (answers and prompts), so every page ends well within the request's and the workflow
+task's time limits however long the answers are. Each page is one transaction that stores the new
+analyses and moves the visibility counters from the old analysis to the new one, so visibility
+always reflects each answer's latest analysis. Answers already analysed with that snapshot (and this
+extractor) are left as they are, so a repeated or resumed re-analysis changes nothing twice. The
+first page runs in the request; when there are more, the Reanalyze workflow carries on from where it
+stopped (or, without one, the request does).
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ from prompter.registry.brand_profiles import ProfileSnapshot
 from prompter.schema_base import Model
 from prompter.scope import Scope
 
-PAGE_SIZE = 500
+PAGE_SIZE = 100
+# About two seconds of analysis at its slowest (answers whose every word starts a match of nested
+# aliases); an ordinary answer analyses ten times faster.
+PAGE_WORK = 2_000_000
 ReanalysisStarter = Callable[[str, dict[str, Any]], str]  # (name, execution input) -> execution ARN
 
 
@@ -59,19 +65,27 @@ class ReanalyzeTask(Model):
     after: str | None = Field(default=None, max_length=64, description="the last result id done")
 
 
-def reanalysis(profile: ProfileSnapshot) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
-    """A stored answer's new analysis with ``profile``, or None when it already has that one."""
+class Reanalysis:
+    """A page's work: each stored answer's new analysis with ``profile`` (None when it already has
+    that one), and the characters analysed so far, against the page's budget."""
 
-    def redo(row: dict[str, Any]) -> dict[str, Any] | None:
+    def __init__(self, profile: ProfileSnapshot) -> None:
+        self.profile = profile
+        self.work = 0
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any] | None:
         old = row.get("analysis") or {}
         if (
-            old.get("snapshot_id") == profile.snapshot_id
+            old.get("snapshot_id") == self.profile.snapshot_id
             and old.get("extractor_version") == EXTRACTOR_VERSION
         ):
             return None
-        return analyse_response(profile, row.get("response") or {}, prompt_text(row.get("request")))
+        prompt = prompt_text(row.get("request"))
+        self.work += len(row.get("answer_text") or "") + len(prompt or "")
+        return analyse_response(self.profile, row.get("response") or {}, prompt)
 
-    return redo
+    def enough(self) -> bool:
+        return self.work >= PAGE_WORK
 
 
 class Reanalyzer:
@@ -95,7 +109,7 @@ class Reanalyzer:
         profile: ProfileSnapshot | None = template["brand_profile"]
         if profile is None:
             raise BrandProfileNotFound(template["workspace_id"])
-        changed, read, after = self.results.reanalyse_page(template_id, None, PAGE_SIZE, reanalysis(profile))
+        changed, read, after = self._page(template_id, None, profile)
         report = ReanalysisReport(
             template_id=template_id,
             snapshot_id=profile.snapshot_id,
@@ -113,9 +127,7 @@ class Reanalyzer:
             starter(f"reanalyze-{uuid.uuid4()}", task.model_dump(exclude={"action"}))
             report.status = "running"
         while after is not None and starter is None:  # no workflow: the request does every page
-            changed, read, after = self.results.reanalyse_page(
-                template_id, after, PAGE_SIZE, reanalysis(profile)
-            )
+            changed, read, after = self._page(template_id, after, profile)
             report.reanalyzed += changed
             report.read += read
         logger.info(
@@ -124,12 +136,16 @@ class Reanalyzer:
         )
         return report
 
+    def _page(
+        self, template_id: str, after: str | None, profile: ProfileSnapshot
+    ) -> tuple[int, int, str | None]:
+        work = Reanalysis(profile)
+        return self.results.reanalyse_page(template_id, after, PAGE_SIZE, work, work.enough)
+
     def page(self, task: ReanalyzeTask) -> dict[str, Any]:
         """One page of the workflow's loop; ``after`` None in the answer ends it."""
         profile = self.profiles.snapshot(task.snapshot_id)
         if profile is None:
             raise InvalidInput([FieldError(("snapshot_id",), "no such brand profile snapshot", "not_found")])
-        changed, read, after = self.results.reanalyse_page(
-            task.template_id, task.after, PAGE_SIZE, reanalysis(profile)
-        )
+        changed, read, after = self._page(task.template_id, task.after, profile)
         return {**task.model_dump(exclude={"action"}), "after": after, "reanalyzed": changed, "read": read}

@@ -215,12 +215,14 @@ class ResultStore:
         after: str | None,
         limit: int,
         reanalyse: Callable[[dict[str, Any]], dict[str, Any] | None],
+        enough: Callable[[], bool] = lambda: False,
     ) -> tuple[int, int, str | None]:
         """Re-analyse a page of a template's successful results, in id order after ``after``, in one
         transaction: the page's rows are locked (PostgreSQL ``FOR UPDATE``; SQLite's write lock),
         ``reanalyse`` gives each row's new analysis (None: keep it), and the new analyses are stored
-        with their counters moved from the old analysis to the new one. Returns (changed, read, the
-        last id read, or None after the last page)."""
+        with their counters moved from the old analysis to the new one. The page ends early, after
+        the row with which ``enough()`` becomes true. Returns (changed, read, the last id read, or
+        None after the last page)."""
         params = {"template_id": template_id, "after": after or "", "limit": limit}
 
         def work(conn: Connection) -> tuple[int, int, str | None]:
@@ -228,7 +230,11 @@ class ResultStore:
                 rows = [dict(row._mapping) for row in conn.execute(_reanalysis_page_statement(), params)]
                 changed: list[dict[str, Any]] = []
                 deltas: dict[tuple[Any, ...], dict[str, Any]] = {}
+                read = 0
                 for row in rows:
+                    if read and enough():
+                        break
+                    read += 1
                     new = reanalyse(row)
                     if new is None:
                         continue
@@ -245,8 +251,8 @@ class ResultStore:
                     self._store_analyses(conn, changed)
                     moved = [d for _, d in sorted(deltas.items(), key=lambda item: repr(item[0]))]
                     self.add_counts(conn, [d for d in moved if any(d[n] for n in VISIBILITY_COUNTERS)])
-            last = rows[-1]["id"] if len(rows) == limit else None
-            return len(changed), len(rows), last
+            last = rows[read - 1]["id"] if read < len(rows) or len(rows) == limit else None
+            return len(changed), read, last
 
         return run_with_reconnect(self.engine, work)
 

@@ -22,6 +22,9 @@ from prompter.analytics.analysis import Brand
 MAX_NAME_LENGTH = 200
 MAX_ALIASES = 100  # the run body's limit on brand_aliases since the first release
 MAX_COMPETITORS = 50
+# Every name and alias of a profile is one surface form the analysis looks for in every answer.
+MAX_SURFACE_FORMS = 1_000
+MAX_SURFACE_CHARACTERS = 25_000
 
 
 @dataclass(frozen=True)
@@ -116,4 +119,28 @@ def problems(
             if key in names:
                 found.append((("competitors", index, "name"), "names a brand already in the profile"))
             names.add(key)
+    found.extend(_size_problems([brand_name, *brand_aliases, *_competitor_forms(competitors)]))
     return found
+
+
+def _competitor_forms(competitors: Sequence[Mapping[str, Any]]) -> Iterable[Any]:
+    for competitor in competitors:
+        yield competitor.get("name")
+        yield from competitor.get("aliases") or ()
+
+
+def _size_problems(forms: Sequence[Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """The profile's size as a whole: its surface forms and their characters (each entry's own
+    limits allow 51 brands of 101 forms of 200 characters, far more than an answer needs)."""
+    texts = [clean_name(form) for form in forms if isinstance(form, str)]
+    characters = sum(len(text) for text in texts)
+    if len(texts) > MAX_SURFACE_FORMS:
+        message = f"the profile has {len(texts)} names and aliases; at most {MAX_SURFACE_FORMS} in all"
+        return [(("competitors",), message)]
+    if characters > MAX_SURFACE_CHARACTERS:
+        message = (
+            f"the profile's names and aliases have {characters} characters; "
+            f"at most {MAX_SURFACE_CHARACTERS} in all"
+        )
+        return [(("competitors",), message)]
+    return []
