@@ -15,7 +15,9 @@ One run starts a throw-away PostgreSQL 15 cluster and measures, one module each:
    over the same query at 1,000 rows (target ≤ 2 each): ``bench.scale``;
 4. the VersionSweep's largest state at 3,000 targets over 300 (target ≤ 1.1) and its targets per
    second, executed by the local Step Functions interpreter: ``bench.scale``;
-5. cold start: each function's handler import over the import of the equivalent FastAPI +
+5. answer analysis at its largest (a 200 KB answer, 51 brands of 15 nested aliases: ≤ 200 ms and
+   ≤ 50 MB) and for an ordinary answer: ``bench.analysis``;
+6. cold start: each function's handler import over the import of the equivalent FastAPI +
    SQLAlchemy ORM + prometheus-client app (``bench.fastapi_app``), each timed inside fresh
    interpreters (start-up excluded), alternating, on compiled bytecode (target ≤ 0.60 each):
    ``bench.cold_start``.
@@ -35,6 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.analysis import analysis_cost
 from bench.cold_start import IMPORT_TIMER, cold_start, smoke_test_baseline
 from bench.common import (
     BENCH_ENV,
@@ -125,7 +128,10 @@ def main() -> int:
 
         runtime.reset()
 
-    section("5. Cold start (import time in fresh interpreters, start-up excluded)")
+    section("5. Answer analysis (in process, no I/O)")
+    report(figures, analysis_cost())
+
+    section("6. Cold start (import time in fresh interpreters, start-up excluded)")
     print(
         "each: PYTHONPATH=.:shared "
         + shlex.join([PYTHON, "-c", IMPORT_TIMER, "<module>"]).replace("\n", "\\n")

@@ -111,18 +111,7 @@ class _Match:
 # tokens of the text, except at a form's edge that is not alphanumeric (``c++``, ``-x``): there the
 # text's neighbouring character is checked as well. ``[^\W_]`` is ``str.isalnum`` for one character.
 _TOKEN = re.compile(r"[^\W_]+|[\W_]")
-
-
-@dataclass(frozen=True)
-class _Form:
-    """A surface form at the end of the automaton's path: its length in characters, the brand that
-    claims it (the first brand listing it), and whether its first or last character is not
-    alphanumeric (so that the text's character beyond it needs checking)."""
-
-    length: int
-    brand: int
-    check_before: bool
-    check_after: bool
+_CHECK_BEFORE, _CHECK_AFTER = 1, 2
 
 
 class _Matcher:
@@ -140,7 +129,12 @@ class _Matcher:
             for form in surface_forms(brand):
                 claimed.setdefault(form, index)
         goto: list[dict[str, int]] = [{}]
-        forms: list[_Form | None] = [None]
+        # Per node of the automaton: the length in characters of the form ending there (0: none),
+        # the brand that claims it (the first brand listing it), and which of its edges are not
+        # alphanumeric (CHECK_BEFORE, CHECK_AFTER), so that the text's character beyond needs checking.
+        length: list[int] = [0]
+        brand_of: list[int] = [0]
+        edges: list[int] = [0]
         for form, brand_index in claimed.items():
             node = 0
             for token in _TOKEN.findall(form):
@@ -149,9 +143,14 @@ class _Matcher:
                     child = len(goto)
                     goto[node][token] = child
                     goto.append({})
-                    forms.append(None)
+                    length.append(0)
+                    brand_of.append(0)
+                    edges.append(0)
                 node = child
-            forms[node] = _Form(len(form), brand_index, not form[0].isalnum(), not form[-1].isalnum())
+            length[node], brand_of[node] = len(form), brand_index
+            edges[node] = (_CHECK_BEFORE if not form[0].isalnum() else 0) | (
+                _CHECK_AFTER if not form[-1].isalnum() else 0
+            )
         fail = [0] * len(goto)
         shorter = [0] * len(goto)  # the nearest proper suffix that is a form (0: none)
         queue = deque(goto[0].values())
@@ -163,13 +162,14 @@ class _Matcher:
                     suffix = fail[suffix]
                 target = goto[suffix].get(token, 0)
                 fail[child] = target if target != child else 0
-                shorter[child] = fail[child] if forms[fail[child]] else shorter[fail[child]]
+                shorter[child] = fail[child] if length[fail[child]] else shorter[fail[child]]
                 queue.append(child)
-        self._goto, self._fail, self._forms, self._shorter = goto, fail, forms, shorter
+        self._goto, self._fail, self._shorter = goto, fail, shorter
+        self._length, self._brand, self._edges = length, brand_of, edges
 
     def _ends(self, text: str) -> Iterator[tuple[int, int]]:
         """(end, node) for every token end where some form ends."""
-        goto, fail, forms, shorter = self._goto, self._fail, self._forms, self._shorter
+        goto, fail, length, shorter = self._goto, self._fail, self._length, self._shorter
         state = end = 0
         for token in _TOKEN.findall(text):
             end += len(token)
@@ -178,19 +178,19 @@ class _Matcher:
                 state = fail[state]
                 child = goto[state].get(token)
             state = child or 0
-            if state and (forms[state] is not None or shorter[state]):
+            if state and (length[state] or shorter[state]):
                 yield end, state
 
     def _longest(self, text: str, end: int, node: int, limit: int) -> tuple[int, int] | None:
         """(start, node) of the longest form ending at ``end``, from ``node`` down, that starts at
         or after ``limit`` with rule 2's boundaries; None when there is none."""
-        forms, shorter = self._forms, self._shorter
+        length, edges, shorter = self._length, self._edges, self._shorter
         while node:
-            form = forms[node]
-            if form is not None:
-                start = end - form.length
-                clear_before = not form.check_before or start == 0 or not text[start - 1].isalnum()
-                clear_after = not form.check_after or end == len(text) or not text[end].isalnum()
+            if length[node]:
+                start = end - length[node]
+                edge = edges[node]
+                clear_before = not edge & _CHECK_BEFORE or start == 0 or not text[start - 1].isalnum()
+                clear_after = not edge & _CHECK_AFTER or end == len(text) or not text[end].isalnum()
                 if start >= limit and clear_before and clear_after:
                     return start, node
             node = shorter[node]
@@ -198,38 +198,40 @@ class _Matcher:
 
     def matches(self, text: str) -> list[_Match]:
         """The matches left once overlaps are resolved (rule 3), in text order."""
+        length_of, edges, shorter, longest = self._length, self._edges, self._shorter, self._longest
         waiting: dict[int, list[tuple[int, int, int]]] = {}  # length -> (start, end, node)
         for end, node in self._ends(text):
-            found = self._longest(text, end, node, 0)
+            if length_of[node] and not edges[node]:  # the longest form ending here, no check needed
+                waiting.setdefault(length_of[node], []).append((end - length_of[node], end, node))
+                continue
+            found = longest(text, end, node, 0)
             if found is not None:
                 start, at = found
                 waiting.setdefault(end - start, []).append((start, end, at))
         taken = bytearray(len(text))  # 1 where a selected match lies
         blocked: dict[int, list[tuple[int, int]]] = {}  # longest length that may still fit -> (end, node)
-        selected: list[_Match] = []
+        selected: list[tuple[int, int, int]] = []
         for length in range(max(waiting, default=0), 0, -1):
             candidates = waiting.pop(length, [])
             for end, node in blocked.pop(length, ()):
                 if taken[end - 1]:
                     continue
-                found = self._longest(text, end, node, taken.rfind(1, 0, end) + 1)
+                found = longest(text, end, node, taken.rfind(1, 0, end) + 1)
                 if found is not None:
                     start, at = found
                     fits = candidates if end - start == length else waiting.setdefault(end - start, [])
                     fits.append((start, end, at))
             candidates.sort()
+            ones = b"\x01" * length
             for start, end, node in candidates:
-                if taken[end - 1]:
-                    continue
                 overlap = taken.rfind(1, start, end)
                 if overlap == -1:
-                    taken[start:end] = b"\x01" * length
-                    form = self._forms[node]
-                    assert form is not None
-                    selected.append(_Match(start, end, form.brand))
+                    taken[start:end] = ones
+                    selected.append((start, end, node))
                 elif overlap + 1 < end:  # a shorter form ending here may fit after the overlap
-                    blocked.setdefault(end - overlap - 1, []).append((end, self._shorter[node]))
-        return sorted(selected)
+                    blocked.setdefault(end - overlap - 1, []).append((end, shorter[node]))
+        selected.sort()
+        return [_Match(start, end, self._brand[node]) for start, end, node in selected]
 
     def occurs(self, text: str) -> bool:
         """Whether any form occurs in ``text`` with rule 2's boundaries."""
