@@ -238,7 +238,7 @@ class _Matcher:
         return any(self._longest(text, end, node, 0) is not None for end, node in self._ends(text))
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=8)  # at most about 5 MB each (the largest profile)
 def _matcher(brands: tuple[Brand, ...]) -> _Matcher:
     """The automaton of a profile's brands, built once per profile and process."""
     return _Matcher(brands)
