@@ -18,7 +18,7 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "prompter")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 import local.server  # noqa: F401  (its import sets the local defaults, as `make dev` does: before any test)
 from local.apigw import invoke, response_headers, rest_event
@@ -132,6 +132,45 @@ def postgres_only(postgresql_url: str, monkeypatch: pytest.MonkeyPatch) -> Itera
     finally:
         runtime.reset()
         wipe(postgresql_url)
+
+
+# A role whose connection limit is zero: PostgreSQL refuses each of its connections with SQLSTATE
+# 53300 (too_many_connections), as it does when every connection slot is taken.
+CAPPED_ROLE = "prompter_capped"
+CREATE_CAPPED_ROLE = f"""DO $$ BEGIN CREATE ROLE {CAPPED_ROLE} LOGIN CONNECTION LIMIT 0;
+EXCEPTION WHEN duplicate_object THEN NULL; END $$"""
+
+
+@pytest.fixture
+def refusing_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The service's database refuses every new connection with its own error: on PostgreSQL, a
+    connection limit that is reached (53300, too_many_connections); on SQLite, a file another
+    connection holds locked (SQLITE_BUSY once the busy timeout, 50 ms here, has passed)."""
+    if database_url.startswith("postgresql"):
+        admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(CREATE_CAPPED_ROLE))
+        admin.dispose()
+        capped = make_url(database_url).set(username=CAPPED_ROLE).render_as_string(hide_password=False)
+        monkeypatch.setenv("DATABASE_URL", capped)
+        runtime.reset()
+        try:
+            yield capped
+        finally:
+            runtime.reset()
+        return
+    import sqlite3
+
+    monkeypatch.setenv("PROMPTER_DB_CONNECT_TIMEOUT", "0.05")
+    runtime.reset()
+    holder = sqlite3.connect(str(make_url(database_url).database), isolation_level=None)
+    try:
+        holder.execute("PRAGMA locking_mode=EXCLUSIVE")  # held until this connection closes
+        holder.execute("BEGIN EXCLUSIVE")
+        yield database_url
+    finally:
+        holder.close()
+        runtime.reset()
 
 
 @dataclass

@@ -133,9 +133,14 @@ class TerminalError(PrompterError):
 
 
 class DatabaseUnavailable(RetryableError):
-    """The database cannot be reached or stopped answering in time."""
+    """The database cannot be reached, refuses connections for now (starting up, shutting down, every
+    connection slot taken), ended the session, or stopped answering in time."""
 
     code = "DB_UNAVAILABLE"
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds a caller should wait before trying again
 
 
 class IdempotencyUnavailable(PrompterError):

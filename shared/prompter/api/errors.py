@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from prompter import errors
+from prompter.api.vocabulary import RETRY_AFTER_HEADER
 from prompter.observability import MetricName, logger, metrics
 
 STATUS: dict[type[errors.PrompterError], HTTPStatus] = {
@@ -108,7 +109,7 @@ def domain_error(error: errors.PrompterError) -> Response[dict[str, Any]]:
     else:
         logger.info("request rejected", extra={"status": int(status), "code": error.code})
     retry_after = getattr(error, "retry_after", None)
-    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    headers = {RETRY_AFTER_HEADER: str(retry_after)} if retry_after else None
     return error_response(status, error.body(), headers)
 
 

@@ -10,7 +10,13 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from prompter.api import errors as api_errors
-from prompter.api.vocabulary import CORRELATION_HEADER, IDEMPOTENCY_HEADER, ORG_CLAIM, READ_HEADERS
+from prompter.api.vocabulary import (
+    CORRELATION_HEADER,
+    IDEMPOTENCY_HEADER,
+    ORG_CLAIM,
+    READ_HEADERS,
+    RETRY_AFTER_HEADER,
+)
 from prompter.routes import Route
 
 # The ``org_id`` query parameter of the routes that take one: the tenant, when running locally.
@@ -72,6 +78,12 @@ STATUS_DESCRIPTIONS = {
 CORRELATION_ID_DOC: dict[str, Any] = {
     "description": "The request's correlation id (the API Gateway request id), as in the service's logs",
     "schema": {"type": "string"},
+}
+# A 503 for a dependency that is unavailable for now (the database, the idempotency store) says when
+# to try again; other 503s (a provider not configured, probes disabled) do not carry it.
+RETRY_AFTER_DOC: dict[str, Any] = {
+    "description": "Seconds to wait before sending the request again",
+    "schema": {"type": "integer", "minimum": 1},
 }
 
 
@@ -137,6 +149,8 @@ def error_doc(*statuses: int) -> dict[int, Any]:
         }
         if status not in GATEWAY_ERRORS:
             entry["headers"] = {CORRELATION_HEADER: CORRELATION_ID_DOC}
+        if status == 503:
+            entry["headers"][RETRY_AFTER_HEADER] = RETRY_AFTER_DOC
         entries[status] = entry
     return entries
 

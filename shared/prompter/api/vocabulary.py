@@ -1,5 +1,5 @@
 """The HTTP vocabulary the functions share: the caller's identity (claim, header, default org), the
-request headers the service reads and how long each may be, the correlation header, and what text
+request headers the service reads and how long each may be, the correlation and retry headers, and what text
 no database can store."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ DEFAULT_ORG = "default"
 MAX_ORG_LENGTH = 128
 CORRELATION_HEADER = "X-Correlation-Id"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+RETRY_AFTER_HEADER = "Retry-After"  # on a 503 whose dependency is unavailable for now
 # Request headers the service reads, with the longest value each may have.
 READ_HEADERS = {ORG_HEADER: MAX_ORG_LENGTH, IDEMPOTENCY_HEADER: 255}
 

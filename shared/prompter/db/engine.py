@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sqlite3
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -146,34 +147,121 @@ def _discard_after_interrupted_statements(engine: Engine) -> None:
     Only an error the database itself reported (the driver read its ErrorResponse and every reply up
     to ReadyForQuery) leaves the connection's protocol state known; anything else raised while a
     statement ran (a parameter that cannot be encoded, a timeout, a bug) may leave replies unread on
-    the socket, which the next statement would read as its own.
+    the socket, which the next statement would read as its own. A reported error whose SQLSTATE says
+    the session itself is gone (a connection exception, :data:`DROPPED_SESSION_SQLSTATES`) is a
+    dropped connection too: the server has closed it, and, as for any disconnect, the connections
+    pooled before it are replaced (a shutdown or a crash ends every session).
     """
 
     @event.listens_for(engine, "handle_error")
     def _invalidate(context: Any) -> None:
-        database_error = getattr(engine.dialect.loaded_dbapi, "DatabaseError", ())
-        if context.connection is None or isinstance(context.original_exception, database_error):
+        if context.connection is None:
             return
-        context.is_disconnect = True
-        context.invalidate_pool_on_disconnect = False  # this connection only, not the whole pool
+        database_error = getattr(engine.dialect.loaded_dbapi, "DatabaseError", ())
+        if not isinstance(context.original_exception, database_error):
+            context.is_disconnect = True
+            context.invalidate_pool_on_disconnect = False  # this connection only, not the whole pool
+        elif _is_dropped_session(sqlstate(context.original_exception)):
+            context.is_disconnect = True
 
 
-_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
+# What the PostgreSQL server reports, by SQLSTATE (the documentation's "PostgreSQL Error Codes"
+# appendix names each condition). Only these mean "the server cannot serve this connection now";
+# every other code is about the statement (a constraint, a type, a permission) and is not retried.
+UNAVAILABLE_SQLSTATE_CLASSES = frozenset(
+    {
+        "08",  # Class 08, Connection Exception: connection_failure, connection_does_not_exist, ...
+    }
+)
+UNAVAILABLE_SQLSTATES = frozenset(
+    {
+        "57P01",  # admin_shutdown: the session was ended (shutdown, restart, pg_terminate_backend)
+        "57P02",  # crash_shutdown: another server process crashed and every session was ended
+        "57P03",  # cannot_connect_now: the server is starting up, shutting down or recovering
+        "53300",  # too_many_connections: every connection slot (server, role or database) is taken
+    }
+)
+# The ones above after which the session that reported them no longer exists.
+DROPPED_SESSION_SQLSTATES = frozenset({"57P01", "57P02"})
+
+# SQLite's primary result codes (its "Result and Error Codes" page) that mean the database file
+# cannot be used right now; any other (a syntax error, a missing table, a constraint) is a failure.
+SQLITE_UNAVAILABLE = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,  # another connection holds the lock past the busy timeout
+        sqlite3.SQLITE_LOCKED,  # a conflicting lock within the same process
+        sqlite3.SQLITE_PROTOCOL,  # the WAL file-locking protocol kept failing (a race, retried)
+        sqlite3.SQLITE_CANTOPEN,  # the database file cannot be opened
+        sqlite3.SQLITE_IOERR,  # the operating system could not read or write the file
+    }
+)
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The error, then what it wraps: a SQLAlchemy error's ``orig`` (the driver's), or its cause."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = getattr(current, "orig", None) or current.__cause__
+
+
+def sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE the PostgreSQL server reported for this failure, if it reported one.
+
+    pg8000 raises the server's ErrorResponse with its fields as a dict (``C`` is the SQLSTATE); no
+    pg8000 error can exist before pg8000 is imported, so SQLite processes never import it.
+    """
+    pg8000_exceptions = sys.modules.get("pg8000.exceptions")
+    if pg8000_exceptions is None:
+        return None
+    for cause in _causes(error):
+        if isinstance(cause, pg8000_exceptions.Error) and cause.args and isinstance(cause.args[0], dict):
+            code = cause.args[0].get("C")
+            return code if isinstance(code, str) else None
+    return None
+
+
+def _sqlite_code(error: BaseException) -> int | None:
+    """SQLite's primary result code for this failure (its extended code's low byte), if SQLite's."""
+    for cause in _causes(error):
+        if isinstance(cause, sqlite3.Error):
+            code = getattr(cause, "sqlite_errorcode", None)
+            return code & 0xFF if isinstance(code, int) else None
+    return None
+
+
+def _is_dropped_session(code: str | None) -> bool:
+    if code is None:
+        return False
+    return code[:2] in UNAVAILABLE_SQLSTATE_CLASSES or code in DROPPED_SESSION_SQLSTATES
 
 
 def is_unavailable(error: BaseException) -> bool:
-    if isinstance(error, (*_UNAVAILABLE, OSError)):
+    """Whether a failure means "the database is not there right now" (a 503, retried by workflows).
+
+    Decided by what the database reported (PostgreSQL's SQLSTATE, SQLite's result code), never by
+    the text of a message. Without a code, the driver could not talk to the server at all: a socket
+    error, a dropped or closed connection, a timeout (connecting, or waiting for a pooled connection).
+    """
+    if isinstance(error, OSError | exc.TimeoutError):
         return True
-    return isinstance(error, exc.DBAPIError) and error.connection_invalidated
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    code = sqlstate(error)
+    if code is not None:
+        return code[:2] in UNAVAILABLE_SQLSTATE_CLASSES or code in UNAVAILABLE_SQLSTATES
+    sqlite_code = _sqlite_code(error)
+    if sqlite_code is not None:
+        return sqlite_code in SQLITE_UNAVAILABLE
+    return isinstance(error, exc.InterfaceError | exc.OperationalError)
 
 
 def _timed_out(error: BaseException) -> bool:
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, TimeoutError | exc.TimeoutError):
-            return True
-        seen = seen.__cause__ or getattr(seen, "orig", None)
-    return False
+    return any(isinstance(cause, TimeoutError | exc.TimeoutError) for cause in _causes(error))
 
 
 @contextlib.contextmanager
