@@ -222,5 +222,7 @@ CORS_ALLOW_HEADERS = (
     "X-Amz-Date",
     "X-Amz-Security-Token",
 )
-CORS_EXPOSE_HEADERS = ("X-Correlation-Id",)
+# What a browser's script may read of an answer: the correlation id, a created run's Location, and
+# how long to wait after a 503 or 429.
+CORS_EXPOSE_HEADERS = ("X-Correlation-Id", "Location", "Retry-After")
 CORS_MAX_AGE_SECONDS = 3600

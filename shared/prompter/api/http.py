@@ -20,6 +20,7 @@ from prompter.api.tasks import Task, run_task
 from prompter.api.vocabulary import CORRELATION_HEADER
 from prompter.errors import PrompterError
 from prompter.observability import logger, metrics
+from prompter.routes import CORS_EXPOSE_HEADERS
 from prompter.settings import ApiSettings
 from prompter.tracing import traced
 
@@ -115,7 +116,7 @@ def _stamp_headers(
     origin = settings.allowed_origin(headers.get("origin"))
     if origin:
         extra["Access-Control-Allow-Origin"] = origin
-        extra["Access-Control-Expose-Headers"] = f"{CORRELATION_HEADER}, Location"
+        extra["Access-Control-Expose-Headers"] = ", ".join(CORS_EXPOSE_HEADERS)
         if origin != "*":
             extra["Vary"] = "Origin"
     for name, value in extra.items():
