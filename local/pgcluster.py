@@ -67,6 +67,11 @@ class PostgresCluster:
             for path in (self.sockets, self.log):
                 shutil.chown(path, "postgres")
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self.start_server()
+        return self.url()
+
+    def start_server(self) -> None:
+        """Start the server on the cluster's data (again, after :meth:`stop_server`)."""
         options = " ".join(
             [
                 f"-p {self.port}",
@@ -81,7 +86,11 @@ class PostgresCluster:
         self._run(
             "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.log), "-w", "-t", "30", "start"
         )
-        return self.url()
+
+    def stop_server(self) -> None:
+        """Stop the server and keep its data, as an outage does: a fast shutdown terminates every
+        session (SQLSTATE 57P01) and refuses new connections until :meth:`start_server`."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "30", "stop")
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+pg8000://postgres@127.0.0.1:{self.port}/{database}"
