@@ -71,7 +71,7 @@ class PostgresCluster:
         return self.url()
 
     def start_server(self) -> None:
-        """Start the server on the cluster's data (again, after ``stop_server``)."""
+        """Start the server on the cluster's data (again, after :meth:`stop_server`)."""
         options = " ".join(
             [
                 f"-p {self.port}",
@@ -88,9 +88,9 @@ class PostgresCluster:
         )
 
     def stop_server(self) -> None:
-        """Shut the server down as an operator does (``pg_ctl stop -m fast``: sessions are ended with
-        57P01, new connections refused with 57P03 until it is down); the data stays."""
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        """Stop the server and keep its data, as an outage does: a fast shutdown terminates every
+        session (SQLSTATE 57P01) and refuses new connections until :meth:`start_server`."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "30", "stop")
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+pg8000://postgres@127.0.0.1:{self.port}/{database}"

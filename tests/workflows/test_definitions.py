@@ -127,6 +127,19 @@ def test_run_batch_catches_every_country_failure_into_record_failure() -> None:
         assert catchers[-1]["ErrorEquals"] == ["States.ALL"]
 
 
+def test_no_sample_task_can_fail_its_countrys_child() -> None:
+    # A task failing uncaught in the Samples processor fails the country's child, and with it the
+    # country's later samples: each one catches everything (RecordFailure's catch ends the sample,
+    # left for FinishRun to record failed)
+    samples = load("run_batch")["States"]["Countries"]["ItemProcessor"]["States"]["Samples"]
+    processor = samples["ItemProcessor"]["States"]
+    for state_name, state in processor.items():
+        if state["Type"] == "Task":
+            assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"], state_name
+    unrecorded = processor["RecordFailure"]["Catch"][-1]
+    assert processor[unrecorded["Next"]]["Type"] == "Pass" and processor[unrecorded["Next"]]["End"]
+
+
 # ------------------------------------------------------------------ payloads and resources
 
 

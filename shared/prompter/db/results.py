@@ -209,6 +209,26 @@ class ResultStore:
 
         return run_with_reconnect(self.engine, work)
 
+    def store_failed(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Store failed results (no counters: a failure adds none) unless their (run_id, run_country,
+        sample) already has a row; how many were inserted. Multi-row ``INSERT ... ON CONFLICT DO
+        NOTHING`` statements, safe to repeat: concurrent callers never make a second row for an item."""
+        if not rows:
+            return 0
+        params = [{c.name: row.get(c.name) for c in _INSERTED} for row in rows]
+
+        def work(conn: Connection) -> int:
+            return len(conn.execute(_insert_statement(conn.dialect.name), params).all())
+
+        return run_with_reconnect(self.engine, work)
+
+    def recorded(self, run_id: str) -> set[tuple[str, int]]:
+        """The (country, sample) items of a run that have a stored row, succeeded or failed."""
+        stmt = select(r.c.run_country, r.c.sample).where(r.c.run_id == run_id)
+        return run_with_reconnect(
+            self.engine, lambda conn: {(country, int(sample)) for country, sample in conn.execute(stmt)}
+        )
+
     def reanalyse_page(
         self,
         template_id: str,

@@ -4,8 +4,13 @@ Storing is idempotent on (run, country, sample): a retried store never makes a s
 counts an answer twice in the visibility counters. A failed
 country is stored as failed with one of the API's error codes, never as a success. A run is closed
 by its workflow's last state (``finish_run``), or, when its execution ended without getting there
-(failed, timed out, aborted, or gone), by ``close_run``: every country and sample still pending
-is recorded failed with ``EXECUTION_LOST`` and the run gets its final status, so no run stays ``running``.
+(failed, timed out, aborted, or gone), by ``close_run``. Either way every (country, sample) the run
+planned that has no stored row is recorded failed first (``NOT_RECORDED`` when the workflow finished
+without an outcome for it, ``EXECUTION_LOST`` when the execution ended early), so a finished run's
+counts add up to its plan and it is never ``succeeded`` with an answer missing. Those failures are
+inserted like any other result (``ON CONFLICT DO NOTHING`` on the same key): finishing twice, or
+concurrently, records each item once, and an answer stored after its item was recorded missing
+finds the failure there and is not counted.
 """
 
 from __future__ import annotations
@@ -31,7 +36,12 @@ from prompter.workflow import (
     is_domain_error,
 )
 
-EXECUTION_LOST = "EXECUTION_LOST"
+EXECUTION_LOST = "EXECUTION_LOST"  # the run's execution ended before these items finished
+NOT_RECORDED = "NOT_RECORDED"  # the workflow finished without an outcome stored for the item
+NOT_RECORDED_MESSAGE = (
+    "no answer or failure was stored for this country and sample before the run finished: it was "
+    "never answered, or its outcome could not be stored"
+)
 
 
 def utcnow() -> datetime:
@@ -157,7 +167,8 @@ class ResultRecorder:
             add_metric(MetricName.DB_UNIQUE_VIOLATION, table=prompt_results.name)
             if row["status"] == "succeeded":
                 # The result was stored before a later step failed: the country did succeed.
-                return {"result_id": row["id"], "status": row["status"]}
+                # (error_code stays in the answer: the workflow's ResultSelector reads it.)
+                return {"result_id": row["id"], "status": row["status"], "error_code": None}
         else:
             add_metric(MetricName.RESULTS_FAILED)
         logger.warning(
@@ -202,18 +213,52 @@ class ResultRecorder:
             "created_at": utcnow(),
         }
 
-    def finish_run(self, run_id: str) -> dict[str, Any]:
+    def _finish(
+        self, run_id: str, run: dict[str, Any] | None, code: str, why: str
+    ) -> tuple[dict[str, Any], int]:
+        """Record the run's missing items failed with ``code``, then set its final status and
+        counts from its rows; (the finished summary, how many items this call recorded)."""
+        recorded = self._record_missing(run, code, why) if run is not None else 0
         counts = self.results.counts(run_id)
         succeeded, failed = counts.get("succeeded", 0), counts.get("failed", 0)
         status = run_status(succeeded, failed)
         self.runs.finish(run_id, status, succeeded, failed, utcnow())
-        return {"run_id": run_id, "status": status, "succeeded": succeeded, "failed": failed}
+        finished = {"run_id": run_id, "status": status, "succeeded": succeeded, "failed": failed}
+        return finished, recorded
+
+    def _record_missing(self, run: dict[str, Any], code: str, why: str) -> int:
+        """Record failed every (country, sample) of the run's plan that has no stored row; how many
+        this call inserted (an item recorded meanwhile by another task keeps its row)."""
+        done = self.results.recorded(run["id"])
+        missing = [item for item in run_items(run) if item not in done]
+        if not missing:
+            return 0
+        template = self.templates.get_active(run["org_id"], run["template_id"])
+        rows = [
+            self._failed(run["id"], run["org_id"], run["template_id"], template, item, code, why)
+            for item in missing
+        ]
+        inserted = self.results.store_failed(rows)
+        if inserted:
+            add_metric(MetricName.RESULTS_FAILED, value=inserted)
+            logger.warning(
+                "run items recorded failed without an outcome",
+                extra={
+                    "action": "record_missing",
+                    "run_id": run["id"],
+                    "code": code,
+                    "missing": inserted,
+                },
+            )
+        return inserted
 
     def finish_task(self, task: FinishRunTask) -> dict[str, Any]:
-        """The workflow's ``finish_run`` task: the run's status from its results, then the visibility
-        shifts its answers made significant are reported."""
-        finished = self.finish_run(task.run_id)
+        """The workflow's ``finish_run`` task, its last state: every planned item without a stored
+        row is recorded failed (``NOT_RECORDED``) and the run's status and counts are set from its
+        rows (safe to repeat and to run concurrently: each item is recorded once), then the
+        visibility shifts its answers made significant are reported."""
         run = self.runs.get(None, task.run_id)
+        finished, _ = self._finish(task.run_id, run, NOT_RECORDED, NOT_RECORDED_MESSAGE)
         if run is not None and self.report_shifts is not None:
             self.report_shifts(run["org_id"], run["template_id"])
         return finished
@@ -228,17 +273,8 @@ class ResultRecorder:
         run = self.runs.get(None, run_id)
         if run is None or run["status"] != "running":
             return {"run_id": run_id, "status": run["status"] if run else None, "closed": 0}
-        done = {(row["run_country"], row["sample"]) for row in self.results.for_run(run["org_id"], run_id)}
-        pending = [item for item in run_items(run) if item not in done]
         why = f"the run's execution ended ({execution_status or 'not found'}) before this country finished"
-        template = self.templates.get_active(run["org_id"], run["template_id"])
-        for item in pending:
-            _, inserted = self.results.store(
-                self._failed(run_id, run["org_id"], run["template_id"], template, item, EXECUTION_LOST, why)
-            )
-            if inserted:
-                add_metric(MetricName.RESULTS_FAILED)
-        finished = self.finish_run(run_id)
+        finished, lost = self._finish(run_id, run, EXECUTION_LOST, why)
         logger.warning(
             "run closed after its execution ended",
             extra={
@@ -246,7 +282,7 @@ class ResultRecorder:
                 "run_id": run_id,
                 "status": finished["status"],
                 "execution_status": execution_status,
-                "lost": len(pending),
+                "lost": lost,
             },
         )
-        return {**finished, "closed": len(pending)}
+        return {**finished, "closed": lost}
