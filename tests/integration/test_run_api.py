@@ -198,6 +198,18 @@ def test_runs_validate_before_starting(api: Api, aws: AwsFakes) -> None:
     assert outside.status == 422 and outside.detail["errors"][0]["field"] == "countries[0]"
 
 
+def test_an_empty_list_of_countries_is_422_not_every_country(api: Api, aws: AwsFakes) -> None:
+    template = create(api, user_prompt_template="Brands in {{country}}", country_set=["US", "DE"])
+    runs = f"{TEMPLATES}/{template['id']}/runs"
+    empty = api.post(runs, {"countries": []})
+    assert empty.status == 422, empty.body
+    assert [e["field"] for e in empty.detail["errors"]] == ["countries"]
+    # left out (or null), it still means every country of the template: validation passes and the
+    # run gets as far as the missing workflow
+    for body in ({}, {"countries": None}):
+        assert api.post(runs, body).detail["code"] == "WORKFLOW_UNAVAILABLE"
+
+
 def test_unknown_run_and_foreign_template_are_404(database_url: str, aws: AwsFakes) -> None:
     acme = Api(org="acme")
     template = acme.post(
