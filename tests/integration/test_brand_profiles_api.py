@@ -82,6 +82,11 @@ def test_a_body_org_that_differs_from_the_callers_is_a_403(database_url: str) ->
         ({"competitors": [{"name": "Thorne"}] * 51}, "competitors"),
         ({"competitors": [{"name": "avea"}]}, "competitors[0].name"),
         ({"competitors": [{"name": "Thorne", "weight": 2}]}, "competitors[0].weight"),
+        ({"brand": {"name": "\u200b\u200d"}}, "brand.name"),
+        ({"brand": {"name": "\u3164"}}, "brand.name"),
+        ({"brand": {"name": "Avea", "aliases": ["AVEA Life", "\ufeff"]}}, "brand.aliases[1]"),
+        ({"competitors": [{"name": "\u115f\u1160"}]}, "competitors[0].name"),
+        ({"competitors": [{"name": "\u0301"}]}, "competitors[0].name"),
     ],
 )
 def test_an_unusable_profile_is_a_422_naming_the_field(api: Api, change: dict[str, Any], field: str) -> None:

@@ -90,6 +90,25 @@ def test_rendered_prompt_is_sent_as_is(api: Api, aws: AwsFakes) -> None:
         ({"country": "ZZ", "brand_name": "A", "runtime_vars": {"category": "x"}}, "country"),
         ({"brand_name": "A", "runtime_vars": {"category": "x"}}, "country"),
         ({"country": "US", "runtime_vars": {"category": 3}}, "runtime_vars.category"),
+        ({"country": "US", "brand_name": "\u200b", "runtime_vars": {"category": "x"}}, "brand_name"),
+        (
+            {
+                "country": "US",
+                "brand_name": "A",
+                "brand_aliases": ["\ufeff"],
+                "runtime_vars": {"category": "x"},
+            },
+            "brand_aliases[0]",
+        ),
+        (
+            {
+                "country": "US",
+                "brand_name": "A",
+                "competitors": [{"name": "\u3164"}],
+                "runtime_vars": {"category": "x"},
+            },
+            "competitors[0].name",
+        ),
     ],
 )
 def test_bad_run_input_is_422_naming_the_field(
