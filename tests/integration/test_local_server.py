@@ -365,3 +365,19 @@ def test_the_gateways_own_answers_can_be_read_from_the_allowed_origin(
     monkeypatch.setenv("PROMPTER_CORS_ALLOW_ORIGINS", "https://a.example,https://b.example")
     _, headers, _ = request("GET", f"{base_url}/api/nowhere")
     assert headers["Access-Control-Allow-Origin"] is None  # a static header cannot name two
+
+
+def test_path_parameters_arrive_percent_decoded_and_the_path_as_sent(base_url: str) -> None:
+    from local.apigw import rest_event
+
+    event = rest_event("GET", "/api/workspaces/ws%2D1%2Fa%2Bb/brand-profile")
+    assert event["path"] == "/api/workspaces/ws%2D1%2Fa%2Bb/brand-profile"
+    assert event["pathParameters"] == {"workspace_id": "ws-1/a+b"}
+    profile = {"brand": {"name": "Avea"}}
+    status, _, text = request("PUT", f"{base_url}/api/workspaces/ws%2D1/brand-profile", profile)
+    assert status == 200 and json.loads(text)["workspace_id"] == "ws-1"
+    status, _, _ = request("GET", f"{base_url}/api/workspaces/ws-1/brand-profile")
+    assert status == 200
+    status, _, text = request("PUT", f"{base_url}/api/workspaces/ws%00/brand-profile", profile)
+    assert status == 422
+    assert [e["field"] for e in json.loads(text)["detail"]["errors"]] == ["path.workspace_id"]
