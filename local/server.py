@@ -17,6 +17,7 @@ import base64
 import json
 import logging
 import os
+import socket
 import sys
 import threading
 import time
@@ -276,10 +277,16 @@ def one_line(error: BaseException) -> str:
     return line
 
 
+class LocalHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, and a listen queue as long as the system allows (socketserver's
+    default of 5 refused the connections of a client that opened more at once)."""
+
+    daemon_threads = True
+    request_queue_size = socket.SOMAXCONN
+
+
 def make_server(host: str, port: int) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    return LocalHTTPServer((host, port), Handler)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -381,3 +381,23 @@ def test_path_parameters_arrive_percent_decoded_and_the_path_as_sent(base_url: s
     status, _, text = request("PUT", f"{base_url}/api/workspaces/ws%00/brand-profile", profile)
     assert status == 422
     assert [e["field"] for e in json.loads(text)["detail"]["errors"]] == ["path.workspace_id"]
+
+
+def test_many_concurrent_connections_are_queued_not_refused(base_url: str) -> None:
+    import socket
+    from concurrent.futures import ThreadPoolExecutor
+
+    clients = 64
+    # Given a server that accepts nothing yet: every connection waits in its listen queue
+    idle = make_server("127.0.0.1", 0)
+    try:
+        waiting = [socket.create_connection(idle.server_address[:2], timeout=0.5) for _ in range(clients)]
+        for client in waiting:
+            client.close()
+    finally:
+        idle.server_close()
+    # And a serving one answers all of them at once
+    with ThreadPoolExecutor(clients) as pool:
+        answers = pool.map(lambda _: request("GET", f"{base_url}{TEMPLATES}/health"), range(clients))
+        statuses = [status for status, _, _ in answers]
+    assert statuses == [200] * clients
