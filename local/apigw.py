@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from prompter.api.errors import METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND
 from prompter.api.vocabulary import ORG_HEADER
@@ -53,6 +53,13 @@ class LambdaContext:
         return max(0, self._deadline_ms - int(time.time() * 1000))
 
 
+def path_parameter(segment: str) -> str:
+    """A path parameter's value as a REST API's ``pathParameters`` carry it: percent-decoded (``+`` is
+    kept: a path is not a form), while ``path`` keeps the segment as sent. Bytes that are not UTF-8
+    stay as lone surrogates, which the functions refuse as text no database can store."""
+    return unquote(segment, errors="surrogateescape")
+
+
 def rest_event(
     method: str,
     path: str,
@@ -64,10 +71,11 @@ def rest_event(
     claims: dict[str, str] | None = None,
     stage: str = "local",
 ) -> dict[str, Any]:
-    """A REST API proxy event for ``method path``; ``body`` is JSON-encoded, ``raw_body`` sent as is."""
+    """A REST API proxy event for ``method path`` (``path`` as sent, percent-encoded; its parameters
+    decoded); ``body`` is JSON-encoded, ``raw_body`` sent as is."""
     found = find_route(method, path)
     route: Route | None = found[0] if found else None
-    path_params = found[1] if found else None
+    path_params = {name: path_parameter(value) for name, value in found[1].items()} if found else None
     all_headers = {"Content-Type": "application/json", "Accept": "application/json", "Host": "127.0.0.1"}
     all_headers.update(headers or {})
     if isinstance(query, str):

@@ -1,20 +1,28 @@
 """The AWS services the functions use, in-process (moto), for the local server.
 
-DynamoDB holds the probe idempotency table, EventBridge the event bus (model version changes,
-visibility shifts), S3 the version sweep's target lists, and Step Functions the
-RunBatch and VersionSweep state machines (the ASL files in ``infra/workflows``, executed by moto,
-their Lambda tasks calling the handlers in-process; see ``local/stepfunctions.py``), exactly as
-when deployed, without an AWS account or network. Set ``PROMPTER_LOCAL_AWS=off`` to leave the
-environment untouched (for example to point the local server at real AWS resources).
+DynamoDB holds the idempotency table (probe de-duplication and ``Idempotency-Key`` answers),
+EventBridge the event bus (model version changes, visibility shifts), S3 the version sweep's target
+lists, and Step Functions the RunBatch and VersionSweep state machines (the ASL files in
+``infra/workflows``, executed by moto, their Lambda tasks calling the handlers in-process; see
+``local/stepfunctions.py``), exactly as when deployed, without an AWS account or network. Set
+``PROMPTER_LOCAL_AWS=off`` to leave the environment untouched (for example to point the local server
+at real AWS resources).
+
+moto keeps everything in memory. The local server also keeps the idempotency table's records in a
+JSON file beside the local database (:class:`IdempotencyFile`), so an ``Idempotency-Key`` replays
+its first answer after a restart as it does after a deploy; the deployed functions use DynamoDB.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 # moto executes state machines only with this config; Lambda tasks use its Docker-free backend.
@@ -38,6 +46,9 @@ _FAKE_CREDENTIALS = {
 
 
 _ATOMIC = threading.RLock()
+# Called with moto's DynamoDB backend after each write, under the lock (IdempotencyFile.save).
+_AFTER_WRITE: list[Callable[[Any], None]] = []
+_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
 
 
 def make_moto_dynamodb_atomic() -> None:
@@ -54,21 +65,81 @@ def make_moto_dynamodb_atomic() -> None:
         if getattr(original, "atomic", False):
             continue
 
-        def atomic(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+        def atomic(
+            self: Any, *args: Any, _original: Any = original, _write: bool = name in _WRITES, **kwargs: Any
+        ) -> Any:
             with _ATOMIC:
-                return _original(self, *args, **kwargs)
+                answer = _original(self, *args, **kwargs)
+                if _write:
+                    for listener in list(_AFTER_WRITE):
+                        listener(self)
+                return answer
 
         atomic.atomic = True  # type: ignore[attr-defined]
         setattr(DynamoDBBackend, name, atomic)
 
 
+class IdempotencyFile:
+    """The local idempotency table's records, in a JSON file that outlives the process.
+
+    Loaded into the moto table on start, written again (whole, then renamed over the old file) after
+    every write to the table. Expired records are left out, and so are records in progress when the
+    server stopped: that call never finished, so its key is free again.
+    """
+
+    def __init__(self, path: Path, table: str = IDEMPOTENCY_TABLE) -> None:
+        self.path = path
+        self.table = table
+
+    @staticmethod
+    def _live(item: dict[str, Any], now: float) -> bool:
+        expires = item.get("expiration", {}).get("N")
+        if expires is not None and float(expires) <= now:
+            return False
+        return item.get("status", {}).get("S") != "INPROGRESS"
+
+    def load(self, client: Any) -> int:
+        """Put the file's live records into the table; how many."""
+        try:
+            items = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError) as error:
+            logging.getLogger("local.aws").warning(
+                "%s not read (%s): no idempotency records", self.path, error
+            )
+            return 0
+        now = time.time()
+        live = [item for item in items if isinstance(item, dict) and self._live(item, now)]
+        for item in live:
+            client.put_item(TableName=self.table, Item=item)
+        return len(live)
+
+    def save(self, backend: Any) -> None:
+        """Write the table's live records (``backend``: moto's DynamoDB backend)."""
+        from moto.dynamodb.exceptions import ResourceNotFoundException
+
+        try:
+            table = backend.get_table(self.table)
+        except ResourceNotFoundException:
+            return
+        now = time.time()
+        items = [item.to_json()["Attributes"] for item in table.all_items()]
+        text = json.dumps([item for item in items if self._live(item, now)], separators=(",", ":"))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(self.path.name + ".partial")
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, self.path)
+
+
 @contextlib.contextmanager
-def local_aws() -> Iterator[list[str]]:
+def local_aws(idempotency_file: Path | None = None) -> Iterator[list[str]]:
     """Start moto and create the resources; yields a description of what was set up.
 
     It exports what the functions read: moto's credentials (always), and the resource names and
     state machine ARNs (a name already set is kept). On exit every variable is back to what it was,
-    so nothing later in the process uses credentials or resources that no longer exist.
+    so nothing later in the process uses credentials or resources that no longer exist. With
+    ``idempotency_file``, the idempotency table's records are kept there (:class:`IdempotencyFile`).
     """
     if os.environ.get("PROMPTER_LOCAL_AWS", "on").lower() == "off":
         yield ["AWS: the environment's own (PROMPTER_LOCAL_AWS=off)"]
@@ -78,7 +149,7 @@ def local_aws() -> Iterator[list[str]]:
     exported = [*_FAKE_CREDENTIALS, *RESOURCE_ENV, *STATE_MACHINE_ENV.values()]
     before = {name: os.environ.get(name) for name in exported}
     try:
-        with _moto() as described:
+        with _moto(IdempotencyFile(idempotency_file) if idempotency_file else None) as described:
             yield described
     finally:
         for name, value in before.items():
@@ -89,7 +160,7 @@ def local_aws() -> Iterator[list[str]]:
 
 
 @contextlib.contextmanager
-def _moto() -> Iterator[list[str]]:
+def _moto(kept: IdempotencyFile | None) -> Iterator[list[str]]:
     for key, value in _FAKE_CREDENTIALS.items():
         os.environ[key] = value
     import boto3
@@ -108,6 +179,11 @@ def _moto() -> Iterator[list[str]]:
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
+        kept_lines = []
+        if kept is not None:
+            loaded = kept.load(boto3.client("dynamodb"))
+            _AFTER_WRITE.append(kept.save)
+            kept_lines.append(f"Idempotency records: {kept.path} ({loaded} kept from the last run)")
         boto3.client("events").create_event_bus(Name=EVENT_BUS)
         boto3.client("s3").create_bucket(Bucket=SWEEP_BUCKET)
         for name, value in RESOURCE_ENV.items():
@@ -116,11 +192,19 @@ def _moto() -> Iterator[list[str]]:
         machines = create_state_machines(boto3.client("stepfunctions"))
         for name, arn in machines.items():
             os.environ.setdefault(STATE_MACHINE_ENV[name], arn)
-        yield [
-            f"AWS: in-process (moto): DynamoDB table {IDEMPOTENCY_TABLE} de-duplicates probes, "
-            f"EventBridge bus {EVENT_BUS} receives model version changes and visibility shifts, "
-            f"S3 bucket {SWEEP_BUCKET} holds "
-            "the version sweep's target lists",
-            f"Workflows: Step Functions state machines {', '.join(machines)} execute "
-            "infra/workflows/*.asl.json in-process; their Lambda tasks call the handlers directly",
-        ]
+        try:
+            yield [*_described(machines), *kept_lines]
+        finally:
+            if kept is not None:
+                _AFTER_WRITE.remove(kept.save)
+
+
+def _described(machines: dict[str, str]) -> list[str]:
+    return [
+        f"AWS: in-process (moto): DynamoDB table {IDEMPOTENCY_TABLE} de-duplicates probes, "
+        f"EventBridge bus {EVENT_BUS} receives model version changes and visibility shifts, "
+        f"S3 bucket {SWEEP_BUCKET} holds "
+        "the version sweep's target lists",
+        f"Workflows: Step Functions state machines {', '.join(machines)} execute "
+        "infra/workflows/*.asl.json in-process; their Lambda tasks call the handlers directly",
+    ]

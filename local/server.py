@@ -17,11 +17,13 @@ import base64
 import json
 import logging
 import os
+import socket
 import sys
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -276,10 +278,33 @@ def one_line(error: BaseException) -> str:
     return line
 
 
+class LocalHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, and a listen queue as long as the system allows (socketserver's
+    default of 5 refused the connections of a client that opened more at once)."""
+
+    daemon_threads = True
+    request_queue_size = socket.SOMAXCONN
+
+
+def idempotency_file() -> Path | None:
+    """Where the server keeps the idempotency records: beside the local SQLite file
+    (``prompter.db`` → ``prompter.idempotency.json``), in the checkout's ``.data`` with a database
+    server, nowhere with an in-memory database (nothing else outlives the process either)."""
+    from sqlalchemy.engine import make_url
+
+    from prompter.settings import DatabaseSettings, default_database_url
+
+    url = make_url(DatabaseSettings.from_env(os.environ).resolved_url())
+    if url.get_backend_name() != "sqlite":
+        return Path(str(make_url(default_database_url()).database)).with_name("idempotency.json")
+    if not url.database or url.database == ":memory:" or url.database.startswith("file::memory:"):
+        return None
+    database = Path(url.database)
+    return database.with_name(f"{database.stem}.idempotency.json")
+
+
 def make_server(host: str, port: int) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    return LocalHTTPServer((host, port), Handler)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -323,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot migrate the database: {one_line(error)}", file=sys.stderr)
         server.server_close()
         return 1
-    with local_aws() as described:
+    with local_aws(idempotency_file()) as described:
         log.info("database %s migrated", database)
         for line in described:
             log.info("%s", line)

@@ -1,13 +1,16 @@
-"""Logger and metrics, created in one place.
+"""Logger and metrics, created in one place, and the logging that must never happen.
 
 Metric names are defined here once (``MetricName``), with what each one means and who emits it
 (``METRICS``): the code emits them through ``add_metric``, the CDK app's alarms and CloudWatch
 dashboard and the Datadog dashboard (``infra/dashboards``) query them, and the tests check each
 against the EMF lines the handlers really print.
+
+No log line carries a secret value, whatever the log levels (:func:`keep_secrets_out_of_logs`).
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +23,37 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from prompter.registry.identity import PROVIDERS
 
 NAMESPACE = "Prompter"
+
+# botocore's wire loggers: at DEBUG they print every response body (a Secrets Manager
+# GetSecretValue answer carries the database password or a provider's API key), every request's
+# parameters, and the canonical request it signs (the session token among its headers).
+WIRE_LOGGERS = ("botocore.parsers", "botocore.endpoint", "botocore.auth")
+
+
+class _NoWireDebug(logging.Filter):
+    """Drops a wire logger's DEBUG records; its warnings and errors pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+_NO_WIRE_DEBUG = _NoWireDebug()
+
+
+def keep_secrets_out_of_logs() -> None:
+    """Keep the wire loggers above DEBUG, whatever level the root or ``botocore`` logger is given:
+    each gets a level of its own (INFO, or higher if set) and a filter dropping DEBUG records, which
+    applies even if someone later lowers its level. Called on import of this module and wherever a
+    secret is fetched; doing it again changes nothing."""
+    for name in WIRE_LOGGERS:
+        wire = logging.getLogger(name)
+        if wire.level < logging.INFO:
+            wire.setLevel(logging.INFO)
+        if _NO_WIRE_DEBUG not in wire.filters:
+            wire.addFilter(_NO_WIRE_DEBUG)
+
+
+keep_secrets_out_of_logs()
 
 # Service name and log level come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_LOG_LEVEL.
 logger = Logger()

@@ -61,6 +61,9 @@ def test_the_preview_stores_nothing(api: Api, database_url: str) -> None:
         ({"competitors": [{"name": "AVEA", "aliases": []}]}, "competitors[0].name"),
         ({"competitors": [{"name": "Thorne", "nickname": "T"}]}, "competitors[0].nickname"),
         ({"text": 5}, "text"),
+        ({"brand": {"name": "\u2060"}}, "brand.name"),
+        ({"competitors": [{"name": "\uffff", "aliases": []}]}, "competitors[0].name"),
+        ({"brand": {"name": "Avea", "aliases": ["\u200c"]}}, "brand.aliases[0]"),
     ],
 )
 def test_a_bad_profile_is_a_422_naming_the_field(api: Api, change: dict[str, Any], field: str) -> None:

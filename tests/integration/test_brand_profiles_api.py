@@ -82,6 +82,11 @@ def test_a_body_org_that_differs_from_the_callers_is_a_403(database_url: str) ->
         ({"competitors": [{"name": "Thorne"}] * 51}, "competitors"),
         ({"competitors": [{"name": "avea"}]}, "competitors[0].name"),
         ({"competitors": [{"name": "Thorne", "weight": 2}]}, "competitors[0].weight"),
+        ({"brand": {"name": "\u200b\u200d"}}, "brand.name"),
+        ({"brand": {"name": "\u3164"}}, "brand.name"),
+        ({"brand": {"name": "Avea", "aliases": ["AVEA Life", "\ufeff"]}}, "brand.aliases[1]"),
+        ({"competitors": [{"name": "\u115f\u1160"}]}, "competitors[0].name"),
+        ({"competitors": [{"name": "\u0301"}]}, "competitors[0].name"),
     ],
 )
 def test_an_unusable_profile_is_a_422_naming_the_field(api: Api, change: dict[str, Any], field: str) -> None:
@@ -94,6 +99,28 @@ def test_an_unusable_profile_is_a_422_naming_the_field(api: Api, change: dict[st
 def test_a_workspace_id_too_long_is_a_422(api: Api) -> None:
     reply = api.call("GET", f"/api/workspaces/{'w' * 129}/brand-profile")
     assert reply.status == 422
+
+
+def test_path_parameters_are_percent_decoded_as_the_gateway_does(api: Api, database_url: str) -> None:
+    # Given a profile put under a percent-encoded workspace id
+    put = api.call("PUT", "/api/workspaces/ws%2Davea%20eu/brand-profile", BODY)
+    assert put.status == 200, put.body
+    # Then it is stored under the decoded id, and the decoded and encoded spellings find it alike
+    assert put.body["workspace_id"] == "ws-avea eu"
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT DISTINCT workspace_id FROM brand_profiles")).scalars().all()
+    engine.dispose()
+    assert stored == ["ws-avea eu"]
+    assert api.call("GET", "/api/workspaces/ws-avea%20eu/brand-profile").status == 200
+
+
+@pytest.mark.parametrize("workspace", ["ws%00", "ws%ff"])
+def test_a_decoded_path_parameter_no_database_can_store_is_a_422_naming_it(api: Api, workspace: str) -> None:
+    reply = api.call("PUT", f"/api/workspaces/{workspace}/brand-profile", BODY)
+    assert reply.status == 422, reply.body
+    assert [e["loc"] for e in reply.detail["errors"]] == [["path", "workspace_id"]]
+    assert api.call("GET", f"/api/workspaces/{workspace}/brand-profile").status == 422
 
 
 def test_put_and_get_over_http(base_url: str) -> None:  # noqa: F811 - the fixture

@@ -365,3 +365,39 @@ def test_the_gateways_own_answers_can_be_read_from_the_allowed_origin(
     monkeypatch.setenv("PROMPTER_CORS_ALLOW_ORIGINS", "https://a.example,https://b.example")
     _, headers, _ = request("GET", f"{base_url}/api/nowhere")
     assert headers["Access-Control-Allow-Origin"] is None  # a static header cannot name two
+
+
+def test_path_parameters_arrive_percent_decoded_and_the_path_as_sent(base_url: str) -> None:
+    from local.apigw import rest_event
+
+    event = rest_event("GET", "/api/workspaces/ws%2D1%2Fa%2Bb/brand-profile")
+    assert event["path"] == "/api/workspaces/ws%2D1%2Fa%2Bb/brand-profile"
+    assert event["pathParameters"] == {"workspace_id": "ws-1/a+b"}
+    profile = {"brand": {"name": "Avea"}}
+    status, _, text = request("PUT", f"{base_url}/api/workspaces/ws%2D1/brand-profile", profile)
+    assert status == 200 and json.loads(text)["workspace_id"] == "ws-1"
+    status, _, _ = request("GET", f"{base_url}/api/workspaces/ws-1/brand-profile")
+    assert status == 200
+    status, _, text = request("PUT", f"{base_url}/api/workspaces/ws%00/brand-profile", profile)
+    assert status == 422
+    assert [e["field"] for e in json.loads(text)["detail"]["errors"]] == ["path.workspace_id"]
+
+
+def test_many_concurrent_connections_are_queued_not_refused(base_url: str) -> None:
+    import socket
+    from concurrent.futures import ThreadPoolExecutor
+
+    clients = 64
+    # Given a server that accepts nothing yet: every connection waits in its listen queue
+    idle = make_server("127.0.0.1", 0)
+    try:
+        waiting = [socket.create_connection(idle.server_address[:2], timeout=0.5) for _ in range(clients)]
+        for client in waiting:
+            client.close()
+    finally:
+        idle.server_close()
+    # And a serving one answers all of them at once
+    with ThreadPoolExecutor(clients) as pool:
+        answers = pool.map(lambda _: request("GET", f"{base_url}{TEMPLATES}/health"), range(clients))
+        statuses = [status for status, _, _ in answers]
+    assert statuses == [200] * clients

@@ -58,9 +58,9 @@ def test_canary_key_never_leaks(
     caplog: pytest.LogCaptureFixture,
     service_logs: Any,
 ) -> None:
-    # Our loggers and Powertools' at DEBUG. (botocore's own wire logging, off unless someone turns it
-    # on, prints request and response bodies, secrets included: it is never enabled.)
-    for name in ("prompter", "aws_lambda_powertools"):
+    # Every logger at DEBUG: ours, Powertools', and botocore's wire loggers, whose GetSecretValue
+    # answer holds the key.
+    for name in ("", "prompter", "aws_lambda_powertools", "botocore", "urllib3"):
         caplog.set_level(logging.DEBUG, logger=name)
     arn = boto3.client("secretsmanager").create_secret(
         Name="prompter/openai", SecretString=json.dumps({"api_key": CANARY, "endpoint": openai.url})

@@ -90,6 +90,25 @@ def test_rendered_prompt_is_sent_as_is(api: Api, aws: AwsFakes) -> None:
         ({"country": "ZZ", "brand_name": "A", "runtime_vars": {"category": "x"}}, "country"),
         ({"brand_name": "A", "runtime_vars": {"category": "x"}}, "country"),
         ({"country": "US", "runtime_vars": {"category": 3}}, "runtime_vars.category"),
+        ({"country": "US", "brand_name": "\u200b", "runtime_vars": {"category": "x"}}, "brand_name"),
+        (
+            {
+                "country": "US",
+                "brand_name": "A",
+                "brand_aliases": ["\ufeff"],
+                "runtime_vars": {"category": "x"},
+            },
+            "brand_aliases[0]",
+        ),
+        (
+            {
+                "country": "US",
+                "brand_name": "A",
+                "competitors": [{"name": "\u3164"}],
+                "runtime_vars": {"category": "x"},
+            },
+            "competitors[0].name",
+        ),
     ],
 )
 def test_bad_run_input_is_422_naming_the_field(
@@ -196,6 +215,18 @@ def test_runs_validate_before_starting(api: Api, aws: AwsFakes) -> None:
         {"countries": ["FR"], "brand_name": "A", "runtime_vars": {"category": "c"}},
     )
     assert outside.status == 422 and outside.detail["errors"][0]["field"] == "countries[0]"
+
+
+def test_an_empty_list_of_countries_is_422_not_every_country(api: Api, aws: AwsFakes) -> None:
+    template = create(api, user_prompt_template="Brands in {{country}}", country_set=["US", "DE"])
+    runs = f"{TEMPLATES}/{template['id']}/runs"
+    empty = api.post(runs, {"countries": []})
+    assert empty.status == 422, empty.body
+    assert [e["field"] for e in empty.detail["errors"]] == ["countries"]
+    # left out (or null), it still means every country of the template: validation passes and the
+    # run gets as far as the missing workflow
+    for body in ({}, {"countries": None}):
+        assert api.post(runs, body).detail["code"] == "WORKFLOW_UNAVAILABLE"
 
 
 def test_unknown_run_and_foreign_template_are_404(database_url: str, aws: AwsFakes) -> None:

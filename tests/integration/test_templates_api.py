@@ -259,6 +259,31 @@ def test_non_finite_numbers_are_422(api: Api, token: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"t": 10**4000 - 1}, "inference_params.t"),  # 4000 digits: no float can hold it
+        ({"max_tokens": 10**4000 - 1}, "inference_params.max_tokens"),
+        ({"n": 1 - 10**4000}, "inference_params.n"),
+        ({"seed": 2**63}, "inference_params.seed"),
+        ({"stop": ["a", -(2**63) - 1]}, "inference_params.stop[1]"),
+    ],
+)
+def test_integers_beyond_64_bits_are_422(api: Api, params: dict[str, Any], field: str) -> None:
+    document = json.dumps(body(inference_params={"temperature": 0.7, **params}))
+    for path in (TEMPLATES, f"{TEMPLATES}/check-duplicate"):
+        reply = api.post(path, raw_body=document)
+        assert reply.status == 422, reply.body
+        assert _fields(reply) == {field}
+
+
+def test_integers_within_64_bits_are_taken(api: Api) -> None:
+    params = {"seed": 2**63 - 1, "logit_bias": {"50256": -(2**63)}}
+    reply = api.post(TEMPLATES, body(inference_params=params))
+    assert reply.status == 201, reply.body
+    assert reply.body["inference_params"] == params
+
+
+@pytest.mark.parametrize(
     ("change", "token", "field"),
     [
         ({"user_prompt_template": "TOKEN"}, '"nul \\u0000 here"', "user_prompt_template"),

@@ -42,12 +42,24 @@ def test_earlier_clients_find_templates_and_runs_by_id_alone(
     single = anonymous.get(f"/api/runs/{ran.body['run_id']}")
     assert single.status == 200, single.body
     assert single.body["status"] == "succeeded" and single.body["succeeded"] == 1
-    # and everything it stored belongs to the template's org, not to "default"
+    assert anonymous.get(f"{TEMPLATES}/{tid}/visibility").status == 200
+    assert anonymous.get(f"{TEMPLATES}/{tid}/drift").status == 200
+    batch = anonymous.post(f"{TEMPLATES}/{tid}/runs", {})  # found: it goes as far as the missing workflow
+    assert batch.status == 503 and batch.detail["code"] == "WORKFLOW_UNAVAILABLE"
     owner = Api(org=template["org_id"])
+    profile = {"brand": {"name": "Avea"}}
+    assert (
+        owner.call("PUT", f"/api/workspaces/{template['workspace_id']}/brand-profile", profile).status == 200
+    )
+    reanalysed = anonymous.post(f"{TEMPLATES}/{tid}/reanalyze")  # a write, by id alone too
+    assert reanalysed.status == 200 and reanalysed.body["read"] == 1, reanalysed.body
+    # and everything it stored belongs to the template's org, not to "default"
     assert len(owner.get(f"{TEMPLATES}/{tid}/results").body["items"]) == 1
     assert owner.get(f"/api/runs/{ran.body['run_id']}").status == 200
     assert Api(org="default").get(f"{TEMPLATES}/{tid}/results").status == 404
     assert Api(org="default").get(f"/api/runs/{ran.body['run_id']}").status == 404
+    assert anonymous.delete(f"{TEMPLATES}/{tid}").status == 204
+    assert owner.get(f"{TEMPLATES}/{tid}").status == 404
 
 
 @pytest.mark.parametrize("how", ["header", "query", "body"])

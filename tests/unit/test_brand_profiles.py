@@ -5,10 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prompter.registry.brand_profiles import MAX_ALIASES, MAX_COMPETITORS, canonical_json, problems, snapshot
+from prompter.registry.brand_profiles import (
+    MAX_ALIASES,
+    MAX_COMPETITORS,
+    canonical_json,
+    has_visible,
+    problems,
+    snapshot,
+)
 from tests.examples import examples
 
 COMPETITORS = [
@@ -85,3 +93,49 @@ def test_problems_name_the_field() -> None:
         }
         or ("competitors", 0, "name") in found
     )
+
+
+# Names a reader cannot see: zero-width and format characters, Hangul fillers, noncharacters,
+# a braille blank, combining marks with nothing to combine with.
+INVISIBLE = [
+    "\u200b",
+    "\u200c\u200d",
+    "\u2060\ufeff",
+    "\u3164",
+    "\u115f\u1160",
+    "\uffa0",
+    "\uffff",
+    "\ufdd0",
+    "\U0010fffe",
+    "\u00ad\u061c\u180e",
+    "\U000e0041\U000e007f",  # tag characters
+    "\u0301\u0308",
+    "\u034f\ufe0f",
+    "\u2800",
+    " \u200b\t\u3000",
+    "\ue000",  # private use: no glyph of its own
+]
+
+
+@pytest.mark.parametrize("name", INVISIBLE, ids=[ascii(n) for n in INVISIBLE])
+def test_a_name_with_no_visible_character_is_a_problem(name: str) -> None:
+    assert not has_visible(name)
+    found = dict(problems(name, ["AVEA Life"], [{"name": name, "aliases": []}]))
+    assert set(found) == {("brand", "name"), ("competitors", 0, "name")}
+    assert "visible" in found[("brand", "name")]
+
+
+@pytest.mark.parametrize(
+    "name", ["Avea", "e\u0301", "\u200bAvea\u200b", "\U0001f600", "\u4e2d", "\U0001fa77", "."]
+)
+def test_a_name_with_a_visible_character_is_fine(name: str) -> None:
+    assert has_visible(name)
+    assert problems(name, [], []) == []
+
+
+def test_an_alias_with_no_visible_character_is_refused_and_an_empty_one_dropped() -> None:
+    found = dict(
+        problems("Avea", ["AVEA Life", "\u200b", "  ", "\u3164"], [{"name": "T", "aliases": ["\ufeff"]}])
+    )
+    assert set(found) == {("brand", "aliases", 1), ("brand", "aliases", 3), ("competitors", 0, "aliases", 0)}
+    assert snapshot("Avea", ["AVEA Life", "  ", ""]).brand.aliases == ("avea life",)

@@ -1,5 +1,6 @@
 """Body limits: what is refused before any route sees a request (size, media type, JSON that does
-not parse or nests too deep, NaN/Infinity, text no database can store, bad header values)."""
+not parse or nests too deep, NaN/Infinity, integers beyond 64 bits, text no database can store, bad
+header values)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,16 @@ from prompter.api.vocabulary import READ_HEADERS, text_problem
 from prompter.errors import FieldError, InvalidInput, MalformedRequest, PayloadTooLarge, UnsupportedMediaType
 from prompter.settings import ApiSettings
 
+# The integers a body may hold: what a signed 64-bit integer holds, as every provider API and
+# database column can take. A larger one (JSON allows any number of digits) has no float either.
+SMALLEST_INTEGER = -(2**63)
+LARGEST_INTEGER = 2**63 - 1
+
 
 def read_body(event: dict[str, Any], settings: ApiSettings) -> Any:
-    """Reject bodies that are too large, not JSON, too deeply nested, or hold NaN/Infinity or text no
-    database can store (NUL characters, unpaired surrogates), and such path or query parameters.
+    """Reject bodies that are too large, not JSON, too deeply nested, or hold NaN/Infinity, integers
+    beyond 64 bits or text no database can store (NUL characters, unpaired surrogates), and such path
+    or query parameters.
 
     Runs before the resolver so that no such body reaches a parser that could fail with a 5xx.
     Returns the parsed document (None without a body).
@@ -104,6 +111,14 @@ def _check_document(document: Any, settings: ApiSettings) -> None:
         elif isinstance(value, float) and not math.isfinite(value):
             problems.append(
                 FieldError(loc or ("body",), "NaN and Infinity are not JSON numbers", "finite_number")
+            )
+        elif isinstance(value, int) and not SMALLEST_INTEGER <= value <= LARGEST_INTEGER:
+            problems.append(
+                FieldError(
+                    loc or ("body",),
+                    f"integers must be from {SMALLEST_INTEGER} to {LARGEST_INTEGER} (64 bits)",
+                    "integer_range",
+                )
             )
     if problems:
         raise InvalidInput(sorted(problems, key=lambda e: e.field))

@@ -4,6 +4,7 @@ reads, the answers it documents; and the resolver every function serves its rout
 from __future__ import annotations
 
 from collections.abc import Callable
+from re import Match
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -24,8 +25,23 @@ OrgQuery = Annotated[str | None, Query(max_length=128, description="tenant (loca
 CountryQuery = Annotated[str | None, Query(max_length=8, description="ISO country code")]
 
 
+class GatewayResolver(APIGatewayRestResolver):
+    """Powertools' REST resolver, taking path parameters as the gateway decoded them.
+
+    A REST API's ``path`` keeps the percent-encoding the client sent, and Powertools reads the route
+    arguments from it; the event's ``pathParameters`` carry them decoded (``ws%2D1`` is ``ws-1``).
+    The handlers get the decoded values, so ``ws-1`` and ``ws%2D1`` are one workspace and an encoded
+    NUL is refused with the other text no database can store, naming the parameter.
+    """
+
+    def _convert_matches_into_route_keys(self, match: Match[str]) -> dict[str, str]:
+        keys: dict[str, str] = match.groupdict()
+        decoded = self.current_event.path_parameters or {}
+        return {name: decoded.get(name, value) for name, value in keys.items()}
+
+
 def new_resolver() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = GatewayResolver(enable_validation=True)
     api_errors.register(app)
     return app
 

@@ -32,6 +32,10 @@ def fetch_secret_json(secret_arn: str, max_age: int) -> dict[str, Any]:
     """The JSON secret through Powertools parameters (cached for ``max_age`` seconds)."""
     from aws_lambda_powertools.utilities import parameters
 
+    from prompter.observability import keep_secrets_out_of_logs
+
+    keep_secrets_out_of_logs()  # botocore's DEBUG lines would print the answer, password included
+
     value = parameters.get_secret(secret_arn, transform="json", max_age=max_age)
     if not isinstance(value, dict):
         raise DatabaseUnavailable("database secret is not a JSON object")

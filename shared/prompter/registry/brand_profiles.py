@@ -6,6 +6,13 @@ case-insensitive, so an alias's case carries nothing), empties and duplicates (a
 its own brand's name) dropped, sorted; competitors sorted by name. The snapshot id is the SHA-256 of
 the canonical JSON, so the same profile has the same id whatever the order or case of its aliases
 and the order of its competitors.
+
+Every name needs a character a reader can see (:func:`has_visible`): a brand or competitor name made
+only of invisible characters (zero-width and other format characters, Hangul fillers,
+noncharacters, combining marks with nothing to combine with) is refused. So is such an alias,
+rather than dropped: it is not empty, it is a name no answer can visibly contain, most likely pasted
+by mistake, and it would match invisible characters in answers. An alias that is empty or only
+spaces is dropped, as before.
 """
 
 from __future__ import annotations
@@ -88,6 +95,50 @@ def snapshot(
     return ProfileSnapshot(hashlib.sha256(text.encode("utf-8")).hexdigest(), brand, tuple(others))
 
 
+# Characters with no glyph of their own, whatever their category: Hangul fillers, the halfwidth
+# Hangul filler and the braille blank (letters and a symbol that render as nothing).
+_BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Categories with nothing to see on their own: separators, control, format (zero-width characters,
+# U+FEFF, tags), surrogates, private use (no standard glyph), marks (nothing to combine with).
+_UNSEEN_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Mn", "Mc", "Me"})
+
+
+def _noncharacter(code: int) -> bool:
+    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+
+
+def has_visible(text: str) -> bool:
+    """Whether ``text`` has a character a reader can see. An unassigned code point counts as
+    visible (a newer Unicode version may have given it a glyph); a noncharacter never does."""
+    for char in unicodedata.normalize("NFKC", text):
+        if char in _BLANK or _noncharacter(ord(char)) or char.isspace():
+            continue
+        if unicodedata.category(char) not in _UNSEEN_CATEGORIES:
+            return True
+    return False
+
+
+_INVISIBLE = "must have a visible character, not only invisible ones"
+
+
+def _name_problem(name: Any) -> str | None:
+    if not isinstance(name, str) or not clean_name(name):
+        return "must be a non-empty name"
+    if not has_visible(name):
+        return _INVISIBLE
+    if len(clean_name(name)) > MAX_NAME_LENGTH:
+        return f"must be at most {MAX_NAME_LENGTH} characters"
+    return None
+
+
+def _alias_problem(alias: Any) -> str | None:
+    if not isinstance(alias, str) or len(clean_name(alias)) > MAX_NAME_LENGTH:
+        return f"must be text of at most {MAX_NAME_LENGTH} characters"
+    if clean_name(alias) and not has_visible(alias):
+        return f"{_INVISIBLE} (or leave it out)"
+    return None
+
+
 def problems(
     brand_name: str, brand_aliases: Sequence[str], competitors: Sequence[Mapping[str, Any]]
 ) -> list[tuple[tuple[str | int, ...], str]]:
@@ -95,17 +146,15 @@ def problems(
     found: list[tuple[tuple[str | int, ...], str]] = []
 
     def check_entry(path: tuple[str | int, ...], name: Any, aliases: Any) -> None:
-        if not isinstance(name, str) or not clean_name(name):
-            found.append(((*path, "name"), "must be a non-empty name"))
-        elif len(clean_name(name)) > MAX_NAME_LENGTH:
-            found.append(((*path, "name"), f"must be at most {MAX_NAME_LENGTH} characters"))
+        why = _name_problem(name)
+        if why:
+            found.append(((*path, "name"), why))
         if len(aliases) > MAX_ALIASES:
             found.append(((*path, "aliases"), f"at most {MAX_ALIASES} aliases"))
         for index, alias in enumerate(aliases):
-            if not isinstance(alias, str) or len(clean_name(alias)) > MAX_NAME_LENGTH:
-                found.append(
-                    ((*path, "aliases", index), f"must be text of at most {MAX_NAME_LENGTH} characters")
-                )
+            why = _alias_problem(alias)
+            if why:
+                found.append(((*path, "aliases", index), why))
 
     check_entry(("brand",), brand_name, list(brand_aliases))
     if len(competitors) > MAX_COMPETITORS:

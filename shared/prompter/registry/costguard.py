@@ -24,8 +24,9 @@ STANDARD_TIERS = ("auto", "default", "standard_only")
 LOGPROB_KEYS = ("logprobs", "top_logprobs", "response_logprobs", "responseLogprobs")
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+def _number(value: Any) -> int | float | None:
+    """The value when it is a number (never converted: an integer of any size compares exactly)."""
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def cost_problems(

@@ -79,7 +79,10 @@ class RunRequest(_RunFields):
 
 class BatchRunRequest(_RunFields):
     countries: list[str] | None = Field(
-        default=None, max_length=250, description="a subset of the template's countries; default all"
+        default=None,
+        min_length=1,
+        max_length=250,
+        description="a subset of the template's countries (at least one); left out or null: all of them",
     )
     samples: int = Field(default=1, ge=1, le=20, strict=True, description="answers per country")
     max_concurrency: int | None = Field(
@@ -271,7 +274,7 @@ class Runner:
     ) -> RunAccepted:
         template = self.template(scope.lookup_org, template_id)
         org_id = template["org_id"]
-        if body.countries:
+        if body.countries is not None:
             countries = list(
                 dict.fromkeys(
                     self.country(template, c, ("countries", i)) for i, c in enumerate(body.countries)

@@ -72,6 +72,10 @@ def adapter(provider: str, settings: ProviderSettings) -> ChatProvider:
 def _fetch_secret(arn: str, max_age: int) -> Any:
     from aws_lambda_powertools.utilities import parameters
 
+    from prompter.observability import keep_secrets_out_of_logs
+
+    keep_secrets_out_of_logs()  # botocore's DEBUG lines would print the answer, the key included
+
     return parameters.get_secret(arn, max_age=max_age)
 
 
