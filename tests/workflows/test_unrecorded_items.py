@@ -279,7 +279,7 @@ def test_closing_a_lost_run_and_finishing_it_share_one_record_of_each_missing_it
 FULL = os.environ.get("PROMPTER_FULL_OUTAGE") == "1"
 TIME_SCALE = 1 if FULL else 30
 OUTAGE_SECONDS = 15.0 if FULL else 1.5
-COUNTRIES, SAMPLES_EACH, AT_ONCE = (40, 20, 20) if FULL else (12, 10, 6)
+OUTAGE_COUNTRIES, OUTAGE_SAMPLES, AT_ONCE = (40, 20, 20) if FULL else (12, 10, 6)
 
 
 @pytest.mark.postgres
@@ -293,8 +293,8 @@ def test_a_database_outage_mid_batch_leaves_no_item_pending(
         retrier_decl, "time", types.SimpleNamespace(sleep=lambda s: time.sleep(s / TIME_SCALE))
     )
     # Given a batch of 12 countries x 10 samples (the full finding: 40 x 20) against PostgreSQL
-    countries = sorted(ISO_3166_ALPHA2)[:COUNTRIES]
-    samples = SAMPLES_EACH
+    countries = sorted(ISO_3166_ALPHA2)[:OUTAGE_COUNTRIES]
+    samples = OUTAGE_SAMPLES
     created = workflows.create_template(country_set=countries)
     started = time.monotonic()
     run_id = workflows.start_run(created["id"], samples=samples, max_concurrency=AT_ONCE)

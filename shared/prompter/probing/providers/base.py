@@ -41,10 +41,18 @@ class ChatRequest:
     max_tokens: int | None = None  # overrides inference_params' max tokens (probes use 1)
     response_format: dict[str, Any] | None = None
     tools_spec: list[dict[str, Any]] = field(default_factory=list)
-    # What the local fake provider answers from (a run's country and the brands it tracks); the real
-    # adapters never send these.
+    # Search (SPEC §2.8): "none" keeps the ungrounded wire; "auto" and "required" send the
+    # provider's search tool, with ``country`` as the approximate user location where the provider
+    # takes one. The prompt and instructions are sent unchanged either way.
+    grounding: str = "none"
+    # The run's country (a grounded request's location; the local fake answers from it too) and the
+    # brands the run tracks (the local fake's only; never sent).
     country: str | None = None
     tracked_brands: tuple[str, ...] = ()
+
+    @property
+    def grounded(self) -> bool:
+        return self.grounding != "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,9 @@ class ChatReply:
     metadata: dict[str, Any]
     usage: dict[str, Any] = field(default_factory=dict)
     latency_ms: int = 0
+    # SPEC §2.8's evidence of a grounded request (None when ungrounded): what the engine searched,
+    # retrieved and cited, read from ``response`` by ``evidence.read_evidence``.
+    grounding: dict[str, Any] | None = None
 
 
 class ChatProvider(Protocol):
