@@ -149,7 +149,9 @@ def test_grounded_request_adds_the_located_web_search_tool(server: Any) -> None:
     assert reply.metadata == {"model": "claude-sonnet-4-5-20250929"}
     assert reply.usage == ANTHROPIC_GROUNDED["usage"]
     assert reply.usage["server_tool_use"] == {"web_search_requests": 2}
-    assert reply.grounding is None  # read from the stored response, not by the adapter
+    # the reply carries the evidence read from the response, the location as the request sent it
+    assert reply.grounding is not None and reply.grounding["searched"] is True
+    assert reply.grounding["citations"] and reply.grounding["location_sent"] == {"country": "FR"}
 
 
 def test_grounded_token_limit_and_no_location_without_a_country(server: Any) -> None:

@@ -178,7 +178,9 @@ def test_grounded_request_adds_google_search_and_nothing_else(server: Any) -> No
     assert reply.response == GEMINI_GROUNDED
     assert reply.metadata == {"modelVersion": "gemini-2.5-flash", "responseId": "Xq1oaN3tGOuQ1dkPpYvQ6Ak"}
     assert reply.usage == GEMINI_GROUNDED["usageMetadata"]
-    assert reply.grounding is None  # read from the stored response, not by the adapter
+    # the reply carries the evidence read from the response, the location as the request sent it
+    assert reply.grounding is not None and reply.grounding["searched"] is True
+    assert reply.grounding["citations"] and reply.grounding["location_sent"] is None
 
 
 def test_required_grounding_sends_the_same_wire_and_a_model_may_not_search(server: Any) -> None:

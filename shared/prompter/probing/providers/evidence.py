@@ -185,7 +185,7 @@ def _gemini_parts(candidate: Mapping[str, Any]) -> list[tuple[int, Callable[[int
     found = []
     offset = 0
     for part in map(_dict, _list(_dict(candidate.get("content")).get("parts"))):
-        text = part.get("text") if isinstance(part.get("text"), str) and not part.get("thought") else ""
+        text = part["text"] if isinstance(part.get("text"), str) and not part.get("thought") else ""
         found.append((offset, _byte_to_char(text)))
         offset += len(text)
     return found
