@@ -97,10 +97,11 @@ def test_the_migration_keeps_existing_versions_and_their_results(tmp_path: Any, 
         with engine.connect() as conn:
             assert conn.execute(text("SELECT version_id FROM prompt_results")).scalar() == "v1"
             assert conn.execute(text("SELECT provider_version_key FROM prompt_versions")).scalar() == "fp_1"
+            # every version stored before grounding existed belongs to an ungrounded lineage
+            assert conn.execute(text("SELECT grounded FROM prompt_versions")).scalar() in (False, 0)
             if engine.dialect.name == "sqlite":
                 assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         unique = inspect(engine).get_unique_constraints("prompt_versions")
-        assert [u["column_names"] for u in unique] == [
-            ["org_id", "workspace_id", "template_id", "provider", "model_id", "provider_version_key"]
-        ]
+        lineage = ["org_id", "workspace_id", "template_id", "provider", "model_id", "grounded"]
+        assert [u["column_names"] for u in unique] == [[*lineage, "provider_version_key"]]
         engine.dispose()

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
@@ -109,18 +110,21 @@ prompt_versions = Table(
     Column("first_seen_at", Timestamp, nullable=False),
     Column("last_seen_at", Timestamp, nullable=False),
     Column("seen_count", Integer, nullable=False, server_default=text("1")),
-    # One row per key of a lineage: (template, provider, requested model) (SPEC §2.4).
+    # Asked with search on (SPEC §2.8): grounded and ungrounded answers are separate lineages.
+    Column("grounded", Boolean, nullable=False, server_default=text("false")),
+    # One row per key of a lineage: (template, provider, requested model, grounded) (SPEC §2.4).
     UniqueConstraint(
         "org_id",
         "workspace_id",
         "template_id",
         "provider",
         "model_id",
+        "grounded",
         "provider_version_key",
         name="uq_prompt_versions_identity",
     ),
     Index("ix_prompt_versions_template_id_first_seen_at_id", "template_id", "first_seen_at", "id"),
-    Index("ix_prompt_versions_lineage", "template_id", "provider", "model_id", "last_seen_at"),
+    Index("ix_prompt_versions_lineage", "template_id", "provider", "model_id", "grounded", "last_seen_at"),
 )
 
 prompt_results = Table(
@@ -149,6 +153,12 @@ prompt_results = Table(
     Column("analysis", JsonType, nullable=True),
     Column("rendered_prompt_hash", String(64), nullable=True),
     Column("used_grounding", Boolean, nullable=False, server_default=text("false")),
+    # SPEC §2.8's evidence (null when ungrounded), the provider's finish reason, its usage (tokens,
+    # search calls) and the answer's cost from the price table.
+    Column("grounding", JsonType, nullable=True),
+    Column("finish_reason", String(64), nullable=True),
+    Column("usage", JsonType, nullable=True),
+    Column("cost_usd", Numeric(14, 8), nullable=True),
     Column("latency_ms", Integer, nullable=True),
     Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("run_id", "run_country", "sample"),

@@ -4,7 +4,7 @@ The upsert is one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` statement: 
 row; a known key moves ``last_seen_at`` forward (never backwards) and bumps ``seen_count``, which
 starts at 1, so ``seen_count == 1`` says the row is new without a second query. On PostgreSQL the
 same statement also returns the key the lineage had before (the most recently seen other key of
-the same template, provider and requested model: SPEC §2.4), so a model version change is known in
+the same template, provider, requested model and grounding: SPEC §2.4), so a model version change is known in
 one round trip.
 """
 
@@ -24,7 +24,7 @@ from prompter.db.schema import prompt_templates as t
 from prompter.db.schema import prompt_versions as v
 from prompter.probing.providers.versioning import UNKNOWN
 
-_KEY = ["org_id", "workspace_id", "template_id", "provider", "model_id", "provider_version_key"]
+_KEY = ["org_id", "workspace_id", "template_id", "provider", "model_id", "grounded", "provider_version_key"]
 _INSERTED = [c for c in v.c if c.name != "seen_count"]
 _RETURNED = (v.c.id, v.c.first_seen_at, v.c.last_seen_at, v.c.seen_count)
 
@@ -36,6 +36,7 @@ _PREVIOUS_KEY = (
         v.c.template_id == bindparam("template_id"),
         v.c.provider == bindparam("provider"),
         v.c.model_id == bindparam("model_id"),
+        v.c.grounded == bindparam("grounded"),
         v.c.provider_version_key != bindparam("provider_version_key"),
     )
     .order_by(v.c.last_seen_at.desc(), v.c.id)
@@ -79,6 +80,7 @@ class ModelVersionCapture:
     provider_version_key: str
     system_fingerprint: str | None
     captured_at: datetime
+    grounded: bool = False  # asked with search on: a lineage of its own (SPEC §2.4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,7 @@ class ModelVersionStore:
             "template_id": capture.template_id,
             "provider": capture.provider,
             "model_id": capture.model_id,
+            "grounded": capture.grounded,
             "resolved_model": capture.resolved_model,
             "provider_version_key": capture.provider_version_key,
             "system_fingerprint": capture.system_fingerprint,
@@ -129,9 +132,10 @@ class ModelVersionStore:
         return run_with_reconnect(self.engine, work)
 
     def latest_known(
-        self, org_id: str, template_id: str, provider: str, model_id: str
+        self, org_id: str, template_id: str, provider: str, model_id: str, grounded: bool = False
     ) -> dict[str, Any] | None:
-        """The most recently seen version of a template for a provider and model whose key is known."""
+        """The most recently seen version of a lineage (template, provider, model, grounded) whose
+        key is known."""
         stmt = (
             select(v.c.id, v.c.provider_version_key, v.c.system_fingerprint, v.c.resolved_model)
             .where(
@@ -139,6 +143,7 @@ class ModelVersionStore:
                 v.c.template_id == template_id,
                 v.c.provider == provider,
                 v.c.model_id == model_id,
+                v.c.grounded == grounded,
                 v.c.provider_version_key != UNKNOWN,
             )
             .order_by(v.c.last_seen_at.desc(), v.c.id)

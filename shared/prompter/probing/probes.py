@@ -63,6 +63,7 @@ class VersionOut(Model):
     first_seen_at: datetime
     last_seen_at: datetime
     seen_count: int
+    grounded: bool = Field(description="asked with search on: a lineage of its own")
 
 
 class VersionHistory(Model):

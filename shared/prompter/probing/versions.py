@@ -31,21 +31,24 @@ class EnsureVersionResult(Model):
     system_fingerprint: str | None
     is_new_version: bool
     previous_provider_version_key: str | None
+    grounded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class ProbeTarget:
+    """A lineage (SPEC §2.4): a template's provider and requested model, asked with search on or off."""
+
     org_id: str
     workspace_id: str
     template_id: str
     provider: str
     model_id: str
+    grounded: bool = False
 
     def dedup_key(self, now: datetime) -> str:
         bucket = now.astimezone(UTC).strftime("%Y-%m-%dT%H")
-        return "|".join(
-            (self.org_id, self.workspace_id, self.template_id, self.provider, self.model_id, bucket)
-        )
+        parts = [self.org_id, self.workspace_id, self.template_id, self.provider, self.model_id]
+        return "|".join([*parts, *(["grounded"] if self.grounded else []), bucket])
 
 
 def utcnow() -> datetime:
@@ -74,7 +77,7 @@ class ModelVersionRecorder:
         version = version_of(target.provider, target.model_id, reply.metadata)
         if version.provider_version_key == UNKNOWN:
             known = self.versions.latest_known(
-                target.org_id, target.template_id, target.provider, target.model_id
+                target.org_id, target.template_id, target.provider, target.model_id, target.grounded
             )
             if known is not None:
                 version = ProviderVersion(
@@ -97,6 +100,7 @@ class ModelVersionRecorder:
                 provider_version_key=version.provider_version_key,
                 system_fingerprint=version.system_fingerprint,
                 captured_at=captured_at,
+                grounded=target.grounded,
             ),
             new_id=str(uuid.uuid4()),
         )
@@ -117,6 +121,7 @@ class ModelVersionRecorder:
                     "template_id": target.template_id,
                     "provider": target.provider,
                     "model_id": target.model_id,
+                    "grounded": target.grounded,
                     "old_provider_version_key": recorded.previous_key,
                     "new_provider_version_key": version.provider_version_key,
                     "version_id": recorded.version_id,
@@ -134,4 +139,5 @@ class ModelVersionRecorder:
             system_fingerprint=version.system_fingerprint,
             is_new_version=recorded.is_new,
             previous_provider_version_key=recorded.previous_key,
+            grounded=target.grounded,
         )

@@ -1,0 +1,56 @@
+"""Grounded answers (SPEC §2.4, §2.8): a lineage is (template, provider, requested model, grounded),
+so answers asked with search on and off never share a lineage (their version keys differ in kind:
+the Responses API's dated model against Chat Completions' fingerprint); every version stored before
+is ungrounded. A result keeps its search evidence (``grounding``), its finish reason, its usage and
+its cost.
+
+Revision ID: 0008_grounding
+Revises: 0007_answer_analysis
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = "0008_grounding"
+down_revision = "0007_answer_analysis"
+branch_labels = None
+depends_on = None
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+IDENTITY = ["org_id", "workspace_id", "template_id", "provider", "model_id"]
+LINEAGE = ["template_id", "provider", "model_id"]
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("prompt_versions") as batch:  # SQLite: the table is rebuilt
+        batch.add_column(sa.Column("grounded", sa.Boolean(), nullable=False, server_default=sa.text("false")))
+        batch.drop_constraint("uq_prompt_versions_identity", type_="unique")
+        batch.create_unique_constraint(
+            "uq_prompt_versions_identity", [*IDENTITY, "grounded", "provider_version_key"]
+        )
+        batch.drop_index("ix_prompt_versions_lineage")
+        batch.create_index("ix_prompt_versions_lineage", [*LINEAGE, "grounded", "last_seen_at"])
+    with op.batch_alter_table("prompt_results") as batch:
+        batch.add_column(sa.Column("grounding", JSON, nullable=True))
+        batch.add_column(sa.Column("finish_reason", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("usage", JSON, nullable=True))
+        batch.add_column(sa.Column("cost_usd", sa.Numeric(14, 8), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("prompt_results") as batch:
+        batch.drop_column("cost_usd")
+        batch.drop_column("usage")
+        batch.drop_column("finish_reason")
+        batch.drop_column("grounding")
+    op.execute("DELETE FROM prompt_versions WHERE grounded")  # the old key has no room for them
+    with op.batch_alter_table("prompt_versions") as batch:
+        batch.drop_index("ix_prompt_versions_lineage")
+        batch.create_index("ix_prompt_versions_lineage", [*LINEAGE, "last_seen_at"])
+        batch.drop_constraint("uq_prompt_versions_identity", type_="unique")
+        batch.create_unique_constraint("uq_prompt_versions_identity", [*IDENTITY, "provider_version_key"])
+        batch.drop_column("grounded")
