@@ -28,6 +28,7 @@ from typing import Any
 from prompter.errors import ProviderNotConfigured
 from prompter.probing.providers.answers import answer_text
 from prompter.probing.providers.base import ChatReply, ChatRequest, Credentials
+from prompter.probing.providers.evidence import read_evidence
 from prompter.probing.providers.http import ErrorFields, HttpResponse, post_json
 from prompter.probing.providers.openai_responses import responses_body, responses_metadata
 
@@ -96,8 +97,9 @@ def chat_reply(
     usage: Any,
     latency_ms: int,
 ) -> ChatReply:
-    """The normalised reply of every adapter: the answer text read from ``data`` whatever its wire
-    format, ``usage`` kept only if the provider sent an object."""
+    """The normalised reply of every adapter: the answer text and, for a grounded request, the
+    search evidence read from ``data`` whatever its wire format; ``usage`` kept only if the provider
+    sent an object."""
     return ChatReply(
         provider=provider,
         requested_model=request.model_id,
@@ -107,6 +109,7 @@ def chat_reply(
         metadata=metadata,
         usage=usage if isinstance(usage, dict) else {},
         latency_ms=latency_ms,
+        grounding=read_evidence(data, request.grounding, sent),
     )
 
 
