@@ -63,6 +63,24 @@ class InvalidInput(PrompterError):
         return {"code": self.code, "message": self.message, "errors": [e.as_dict() for e in self.errors]}
 
 
+class GroundingUnsupported(InvalidInput):
+    """A grounded answer (``grounding`` other than ``"none"``) asked of a provider with no web search
+    (Bedrock): refused before any provider call, a 422 whose ``errors[]`` names ``grounding``."""
+
+    code = "GROUNDING_UNSUPPORTED"
+
+    def __init__(self, provider: str, grounding: str) -> None:
+        super().__init__(
+            [
+                FieldError(
+                    ("grounding",),
+                    f'provider {provider} has no web search: grounding must be "none", not {grounding!r}',
+                    "grounding_unsupported",
+                )
+            ]
+        )
+
+
 class MalformedRequest(PrompterError):
     """The body cannot be read at all (not JSON, not an object)."""
 

@@ -159,3 +159,32 @@ def test_a_backend_terminated_by_the_server_is_replaced(
     # socket, so the driver reports a network error: a dropped connection, retried once)
     assert pg_api.get(HEALTH).status == 200
     assert pg_api.get(f"{TEMPLATES}/8a1f6f5e-0000-4000-8000-000000000001").status == 404
+
+
+def test_a_session_reset_by_the_server_is_replaced_and_the_request_served(
+    pg_api: Api, one_connection: None
+) -> None:
+    """A server ending a session may reset its socket before the FATAL message is read; pg8000 then
+    lets the ConnectionResetError through unwrapped. That is a dropped connection like any other:
+    the request runs again on a fresh one (it was a 503 about one time in four after a real
+    pg_terminate_backend)."""
+    from pg8000.core import CoreConnection
+
+    assert pg_api.get(HEALTH).status == 200  # the pooled connection exists
+    real = CoreConnection.handle_messages
+    reset: list[Any] = []
+    used: list[Any] = []
+
+    def handle_messages(connection: Any, context: Any) -> None:
+        used.append(connection)
+        if not reset:
+            reset.append(connection)
+            raise ConnectionResetError(104, "Connection reset by peer")
+        real(connection, context)
+
+    with pytest.MonkeyPatch.context() as server:
+        server.setattr(CoreConnection, "handle_messages", handle_messages)
+        reply = pg_api.get(HEALTH)
+    assert reply.status == 200, reply.body
+    assert len(reset) == 1 and used[0] is reset[0]
+    assert len(used) >= 2 and all(connection is not reset[0] for connection in used[1:])

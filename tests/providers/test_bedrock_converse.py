@@ -14,12 +14,14 @@ from typing import Any
 
 import pytest
 
-from prompter.errors import ProviderThrottled, ProviderUnavailable
+from prompter.api.errors import status_of
+from prompter.errors import GroundingUnsupported, ProviderThrottled, ProviderUnavailable
 from prompter.probing.providers import bedrock_converse, registry
 from prompter.probing.providers.base import ChatRequest, Credentials
 from prompter.probing.providers.bedrock_converse import BedrockProvider
 from prompter.probing.providers.versioning import version_of
 from prompter.settings import ProviderSettings
+from prompter.workflow import error_code
 from tests.providers.conftest import AWS_ACCESS_KEY_ID
 
 pytestmark = pytest.mark.usefixtures("aws_env")
@@ -198,3 +200,28 @@ def test_region_falls_back_to_the_functions_region(server: Any, environ: dict[st
     server.reply(200, CONVERSE)
     BedrockProvider().chat(request(), dataclasses.replace(credentials, endpoint=server.url), 5.0)
     assert f"/{signed}/bedrock/aws4_request" in server.last.headers["authorization"]
+
+
+@pytest.mark.parametrize("grounding", ["auto", "required"])
+def test_grounding_is_refused_before_any_call(server: Any, grounding: str) -> None:
+    server.reply(200, CONVERSE)
+    with pytest.raises(GroundingUnsupported) as caught:
+        chat(server.url, request(grounding=grounding, country="FR"))
+    assert server.requests == []  # nothing sent, nothing paid
+    assert bedrock_converse._clients == {}  # not even a client built
+    error = caught.value
+    assert error.code == "GROUNDING_UNSUPPORTED"
+    assert status_of(error) == 422
+    body = error.body()
+    assert body["code"] == "GROUNDING_UNSUPPORTED"
+    assert [e["field"] for e in body["errors"]] == ["grounding"]
+    assert body["errors"][0]["type"] == "grounding_unsupported"
+    assert repr(grounding) in body["errors"][0]["message"]
+    # a workflow records the caught error under the same code
+    assert error_code(type(error).__name__) == "GROUNDING_UNSUPPORTED"
+
+
+def test_ungrounded_request_with_a_country_is_answered(server: Any) -> None:
+    server.reply(200, CONVERSE)
+    assert chat(server.url, request(country="FR")).content == "Bonjour !"
+    assert "FR" not in server.last.raw_body.decode()

@@ -14,6 +14,12 @@ from prompter.errors import ProviderAuthError, ProviderThrottled
 from prompter.probing.providers.base import ChatRequest, Credentials
 from prompter.probing.providers.gemini import GeminiProvider
 from prompter.probing.providers.versioning import version_of
+from tests.providers.grounded_responses import (
+    GEMINI_GROUNDED,
+    GEMINI_NOT_SEARCHED,
+    GEMINI_SEGMENTS,
+    GEMINI_TEXT,
+)
 
 KEY = "AIzaSyTEST-0123456789abcdefghijklmnopq"
 
@@ -140,6 +146,90 @@ def test_bare_model_id_schema_format_and_tools(server: Any) -> None:
         },
         {"googleSearch": {}},
     ]
+
+
+def test_grounded_request_adds_google_search_and_nothing_else(server: Any) -> None:
+    # Given the same template asked without and with search, from France
+    server.reply(200, GENERATED)
+    chat(server.url, request(country="FR"))
+    ungrounded = server.last
+    server.reply(200, GEMINI_GROUNDED)
+
+    # When it is asked grounded
+    reply = chat(server.url, request(grounding="auto", country="FR"))
+
+    # Then the wire is the ungrounded one plus the Google Search tool, field by field
+    sent = server.last
+    assert sent.method == "POST"
+    assert sent.path == "/v1beta/models/gemini-1.5-pro:generateContent"
+    assert sent.query == {}
+    assert sent.headers["x-goog-api-key"] == KEY
+    assert "authorization" not in sent.headers
+    assert sent.body["contents"] == [{"role": "user", "parts": [{"text": "Say hello in French."}]}]
+    assert sent.body["systemInstruction"] == {"parts": [{"text": "You are terse."}]}
+    assert sent.body["generationConfig"]["maxOutputTokens"] == 200
+    assert sent.body["tools"] == [{"google_search": {}}]
+    assert sent.body == {**ungrounded.body, "tools": [{"google_search": {}}]}
+    assert "FR" not in sent.raw_body.decode()  # no location: Google Search takes none
+    assert reply.request == sent.body
+
+    # And the reply keeps the grounded answer as received
+    assert reply.content == GEMINI_TEXT
+    assert reply.response == GEMINI_GROUNDED
+    assert reply.metadata == {"modelVersion": "gemini-2.5-flash", "responseId": "Xq1oaN3tGOuQ1dkPpYvQ6Ak"}
+    assert reply.usage == GEMINI_GROUNDED["usageMetadata"]
+    # the reply carries the evidence read from the response, the location as the request sent it
+    assert reply.grounding is not None and reply.grounding["searched"] is True
+    assert reply.grounding["citations"] and reply.grounding["location_sent"] is None
+
+
+def test_required_grounding_sends_the_same_wire_and_a_model_may_not_search(server: Any) -> None:
+    server.reply(200, GEMINI_NOT_SEARCHED)
+    reply = chat(server.url, request(grounding="required", country="DE"))
+    assert server.last.body["tools"] == [{"google_search": {}}]
+    assert reply.content.startswith("Asics, Nike et Hoka")
+    assert "groundingMetadata" not in reply.response["candidates"][0]
+
+
+def test_grounded_keeps_the_templates_tools_and_never_doubles_search(server: Any) -> None:
+    server.reply(200, GEMINI_GROUNDED)
+    lookup = {
+        "type": "function",
+        "function": {"name": "lookup", "description": "Find", "parameters": {"type": "object"}},
+    }
+    chat(server.url, request(grounding="auto", tools_spec=[lookup]))
+    assert server.last.body["tools"] == [
+        {
+            "functionDeclarations": [
+                {"name": "lookup", "description": "Find", "parameters": {"type": "object"}}
+            ]
+        },
+        {"google_search": {}},
+    ]
+    for own in ({"googleSearch": {}}, {"google_search": {}}, {"googleSearchRetrieval": {}}):
+        chat(server.url, request(grounding="auto", tools_spec=[own]))
+        assert server.last.body["tools"] == [own]
+
+
+def test_ungrounded_wire_is_unchanged_by_the_country(server: Any) -> None:
+    server.reply(200, GENERATED)
+    chat(server.url, request())
+    plain = server.last.raw_body
+    chat(server.url, request(country="FR", grounding="none"))
+    assert server.last.raw_body == plain
+    assert "tools" not in server.last.body
+
+
+def test_grounded_fixture_segments_count_utf8_bytes() -> None:
+    """The shared fixture is what Gemini documents: byte offsets into the part's text."""
+    encoded = GEMINI_TEXT.encode()
+    assert len(encoded) > len(GEMINI_TEXT)  # non-ASCII: bytes and characters differ
+    supports = GEMINI_GROUNDED["candidates"][0]["groundingMetadata"]["groundingSupports"]
+    for support, (start, end, text) in zip(supports, GEMINI_SEGMENTS, strict=True):
+        segment = support["segment"]
+        assert (segment.get("startIndex", 0), segment["endIndex"], segment["text"]) == (start, end, text)
+        assert encoded[start:end].decode() == text
+    assert "startIndex" not in supports[0]["segment"]
 
 
 def test_blocked_prompt_has_empty_content_and_thoughts_are_skipped(server: Any) -> None:

@@ -10,6 +10,15 @@ import pytest
 
 from prompter.probing.providers.answers import answer_text, citation_urls, prompt_text
 from prompter.probing.providers.evidence import MAX_ITEMS, domain_of, location_sent, read_evidence
+from tests.providers.grounded_responses import (
+    ANTHROPIC_GROUNDED,
+    ANTHROPIC_QUERIES,
+    ANTHROPIC_SEARCH_ERROR,
+    ANTHROPIC_TEXTS,
+    GEMINI_GROUNDED,
+    GEMINI_NOT_SEARCHED,
+    GEMINI_SEGMENTS,
+)
 
 # Responses API (OpenAI, Azure OpenAI): a web_search_call, then a message of two output_text parts.
 RESPONSES: dict[str, Any] = {
@@ -326,3 +335,67 @@ def test_the_prompt_of_a_responses_request() -> None:
         "input": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Which brands?"}],
     }
     assert prompt_text(request) == "Which brands?"
+
+
+# ---------------------------------------------------------------- the documented fixtures
+
+
+def test_gemini_documented_answer_segments_are_its_sentences() -> None:
+    evidence = read_evidence(GEMINI_GROUNDED, "auto")
+    assert evidence is not None and evidence["searched"] is True
+    text = answer_text(GEMINI_GROUNDED)
+    assert len(text.encode()) > len(text)  # bytes and characters differ
+    cited = {text[c["start"] : c["end"]] for c in evidence["citations"]}
+    assert cited == {sentence for *_, sentence in GEMINI_SEGMENTS}
+    assert {s["domain"] for s in evidence["sources"]} == {"lequipe.fr", "decathlon.fr", "runnersworld.com"}
+    assert read_evidence(GEMINI_NOT_SEARCHED, "required")["searched"] is False  # type: ignore[index]
+
+
+def test_gemini_segments_count_bytes_of_their_own_part() -> None:
+    # Given an answer in two text parts (a thought part between them), each segment naming its part
+    first, second = "Café d'abord. ", "Thé ensuite: Avea."
+    response = {
+        "candidates": [
+            {
+                "content": {
+                    "parts": [{"text": first}, {"text": "thinking…", "thought": True}, {"text": second}]
+                },
+                "groundingMetadata": {
+                    "webSearchQueries": ["thé"],
+                    "groundingChunks": [{"web": {"uri": "https://avea-life.com/", "title": "avea-life.com"}}],
+                    "groundingSupports": [
+                        {
+                            "segment": {
+                                "partIndex": 2,
+                                "startIndex": len("Thé ensuite: ".encode()),
+                                "endIndex": len(second.encode()) - 1,
+                                "text": "Avea",
+                            },
+                            "groundingChunkIndices": [0],
+                        }
+                    ],
+                },
+            }
+        ]
+    }
+    evidence = read_evidence(response, "auto")
+    assert evidence is not None
+    assert spans(evidence, answer_text(response)) == ["Avea"]
+
+
+def test_anthropic_documented_answer_cites_its_text_blocks() -> None:
+    evidence = read_evidence(
+        ANTHROPIC_GROUNDED,
+        "auto",
+        {
+            "tools": [
+                {"type": "web_search_20250305", "user_location": {"type": "approximate", "country": "FR"}}
+            ]
+        },
+    )
+    assert evidence is not None
+    assert evidence["search_queries"] == list(ANTHROPIC_QUERIES)
+    assert set(spans(evidence, answer_text(ANTHROPIC_GROUNDED))) <= set(ANTHROPIC_TEXTS)
+    assert evidence["citations"] and evidence["location_sent"] == {"country": "FR"}
+    failed = read_evidence(ANTHROPIC_SEARCH_ERROR, "auto")
+    assert failed is not None and failed["searched"] is True and failed["sources"] == []

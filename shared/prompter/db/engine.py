@@ -308,8 +308,13 @@ def run_with_reconnect(engine: Engine, work: Callable[[Any], T]) -> T:
         try:
             with engine.connect() as conn:
                 return work(conn)
-        except exc.DBAPIError as error:
-            if not error.connection_invalidated or _timed_out(error):
+        except (exc.DBAPIError, ConnectionError) as error:
+            # pg8000 lets a reset socket's ConnectionResetError through unwrapped (a server that
+            # ended the session may reset it before its FATAL message is read): a dropped
+            # connection too, which the handle_error hook has invalidated.
+            invalidated = bool(getattr(error, "connection_invalidated", False))
+            dropped = invalidated or isinstance(error, ConnectionError)
+            if not dropped or _timed_out(error):
                 raise
         with engine.connect() as conn:
             return work(conn)

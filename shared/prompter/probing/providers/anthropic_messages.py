@@ -11,6 +11,25 @@ translated). OpenAI-style function tools become ``{name, description, input_sche
 Anthropic tools are sent unchanged. ``response_format`` is not sent: the Messages API (version
 2023-06-01) has no such parameter; the stored request shows exactly what was sent.
 
+Grounded requests (SPEC §2.8, ``grounding`` "auto" or "required") add Anthropic's web search server
+tool after the template's tools, as "Web search tool"
+(https://platform.claude.com/docs/en/agents-and-tools/tool-use/web-search-tool) defines it:
+``{"type": "web_search_20250305", "name": "web_search", "max_uses": 5, "user_location":
+{"type": "approximate", "country": CC}}``, the location only when the run has a country (an ISO
+3166-1 alpha-2 code; the API answers 400, a terminal bad request, for a country its search does
+not support). At most 5 searches per answer bound its cost. A template tool named ``web_search``
+is replaced by this one (one tool per name; this one carries the run's location and the cap). No
+beta header: the tool is generally available under ``anthropic-version: 2023-06-01`` (the page's
+request sends none; the SDK types it outside its beta namespace). The prompt and the instructions
+are sent unchanged. The answer then
+holds ``server_tool_use`` blocks (``name: web_search``, ``input.query``), ``web_search_tool_result``
+blocks (``content``: a list of ``web_search_result`` ``{url, title, encrypted_content, page_age}``,
+or a ``web_search_tool_result_error`` with its ``error_code``), and text blocks whose ``citations``
+are ``web_search_result_location`` ``{url, title, cited_text, encrypted_index}``;
+``usage.server_tool_use.web_search_requests`` counts the searches. All of it is kept in the stored
+response. A search that failed still answers 200, with the error in the result block. A long search
+turn may end with ``stop_reason: "pause_turn"``; the adapter makes one call and does not resume it.
+
 Reply: the concatenated text blocks (thinking and tool-use blocks excluded); metadata ``model``,
 the resolved model Anthropic reports (``claude-3-5-sonnet-latest`` →
 ``claude-3-5-sonnet-20241022``). HTTP 529 ``overloaded_error`` is a 5xx: retryable.
@@ -29,6 +48,17 @@ API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 1024
 
 _RESERVED = frozenset({"model", "messages", "system", "stream", "tools"})
+WEB_SEARCH_TOOL = "web_search_20250305"
+WEB_SEARCH_NAME = "web_search"
+WEB_SEARCH_MAX_USES = 5
+
+
+def web_search_tool(country: str | None) -> dict[str, Any]:
+    """The web search server tool of a grounded request, located in ``country`` when there is one."""
+    tool: dict[str, Any] = {"type": WEB_SEARCH_TOOL, "name": WEB_SEARCH_NAME, "max_uses": WEB_SEARCH_MAX_USES}
+    if country:
+        tool["user_location"] = {"type": "approximate", "country": country}
+    return tool
 
 
 def _tools(tools_spec: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -75,8 +105,12 @@ class AnthropicProvider:
                 body["stop_sequences"] = [value] if isinstance(value, str) else value
             else:
                 body[name] = value
-        if request.tools_spec:
-            body["tools"] = _tools(request.tools_spec)
+        tools = _tools(request.tools_spec) if request.tools_spec else []
+        if request.grounded:
+            tools = [t for t in tools if t.get("name") != WEB_SEARCH_NAME]
+            tools.append(web_search_tool(request.country))
+        if tools:
+            body["tools"] = tools
         url = base_url(credentials.endpoint, DEFAULT_ENDPOINT, "/v1") + "/v1/messages"
         answer = post_json(
             self.name,

@@ -14,6 +14,11 @@ other inference param goes to ``additionalModelRequestFields`` for the model its
 ``top_k`` for Claude). OpenAI-style function tools become ``toolConfig`` tool specs.
 ``response_format`` is not sent (Converse has no equivalent in every runtime's botocore).
 
+No grounding: Converse has no generic web search tool (only Amazon Nova's own ``nova_grounding``),
+so a grounded request (SPEC §2.8, ``grounding`` other than "none") is refused with
+:class:`~prompter.errors.GroundingUnsupported` (a 422 naming ``grounding``) before any client is
+built or any call made.
+
 The reply's ``request`` is the Converse parameters as sent, ``response`` the parsed answer without
 botocore's ``ResponseMetadata`` (JSON-serialisable). Converse does not name the model that
 answered, except through a prompt router (``trace.promptRouter.invokedModelId``, reported as
@@ -36,7 +41,7 @@ import threading
 import time
 from typing import Any
 
-from prompter.errors import ProviderAuthError, ProviderBadRequest
+from prompter.errors import GroundingUnsupported, ProviderAuthError, ProviderBadRequest
 from prompter.probing.providers.base import ChatReply, ChatRequest, Credentials
 from prompter.probing.providers.http import as_dict, classify, split_timeout
 from prompter.probing.providers.openai_chat import chat_reply, token_limit
@@ -171,6 +176,8 @@ class BedrockProvider:
     name = "bedrock"
 
     def chat(self, request: ChatRequest, credentials: Credentials, timeout: float) -> ChatReply:
+        if request.grounded:
+            raise GroundingUnsupported(self.name, request.grounding)
         from botocore.exceptions import (
             ClientError,
             ConnectTimeoutError,

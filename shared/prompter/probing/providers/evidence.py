@@ -11,7 +11,7 @@ stored responses), the format told by the response's own shape as in :mod:`.answ
 - Gemini: ``groundingMetadata`` of the first candidate: ``webSearchQueries``, ``groundingChunks[].web``
   (``uri``, ``title``, ``domain``) and one citation per (support, chunk index) of
   ``groundingSupports[]``, whose ``segment.startIndex``/``endIndex`` count **UTF-8 bytes** of the
-  candidate's text (an absent ``startIndex`` is 0): converted to characters of ``answer_text``.
+  text of part ``segment.partIndex`` (absent: 0): converted to characters of ``answer_text``.
 - Anthropic: ``server_tool_use`` blocks named ``web_search`` (their ``input.query``), the
   ``web_search_result`` items of ``web_search_tool_result`` blocks, and the
   ``web_search_result_location`` citations of text blocks, each spanning its text block within
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from prompter.probing.providers.answers import answer_text, is_responses, output_text_parts
+from prompter.probing.providers.answers import is_responses, output_text_parts
 
 GROUNDING_MODES = ("none", "auto", "required")
 MAX_ITEMS = 100
@@ -179,25 +179,42 @@ def _byte_to_char(text: str) -> Callable[[int], int]:
     return convert
 
 
+def _gemini_parts(candidate: Mapping[str, Any]) -> list[tuple[int, Callable[[int], int]]]:
+    """Per part of the candidate's content: where its text starts in ``answer_text`` (the text
+    parts, thought parts left out, concatenated) and its byte-to-character conversion."""
+    found = []
+    offset = 0
+    for part in map(_dict, _list(_dict(candidate.get("content")).get("parts"))):
+        text = part["text"] if isinstance(part.get("text"), str) and not part.get("thought") else ""
+        found.append((offset, _byte_to_char(text)))
+        offset += len(text)
+    return found
+
+
 def _gemini(response: Mapping[str, Any]) -> _Read:
-    metadata = _dict(_dict(_first(response.get("candidates"))).get("groundingMetadata"))
+    candidate = _dict(_first(response.get("candidates")))
+    metadata = _dict(candidate.get("groundingMetadata"))
     queries = tuple(q for q in map(_text, _list(metadata.get("webSearchQueries"))) if q)
     chunks = [_dict(_dict(chunk).get("web")) for chunk in _list(metadata.get("groundingChunks"))]
     refs = [
         _Ref(web["uri"], _text(web.get("title")), _text(web.get("domain"))) if _text(web.get("uri")) else None
         for web in chunks
     ]
-    to_char = _byte_to_char(answer_text(response))
+    parts = _gemini_parts(candidate)
     citations: list[_Ref] = []
     for support in map(_dict, _list(metadata.get("groundingSupports"))):
         segment = _dict(support.get("segment"))
-        start = _int(segment.get("startIndex")) or 0
-        end = _int(segment.get("endIndex"))
-        for index in _list(support.get("groundingChunkIndices")):
-            ref = refs[index] if isinstance(index, int) and 0 <= index < len(refs) else None
+        index = _int(segment.get("partIndex")) or 0  # segments count bytes of their own part
+        if index >= len(parts):
+            continue
+        offset, to_char = parts[index]
+        start = offset + to_char(_int(segment.get("startIndex")) or 0)
+        end_byte = _int(segment.get("endIndex"))
+        end = None if end_byte is None else offset + to_char(end_byte)
+        for chunk in _list(support.get("groundingChunkIndices")):
+            ref = refs[chunk] if isinstance(chunk, int) and 0 <= chunk < len(refs) else None
             if ref is not None:
-                span_end = None if end is None else to_char(end)
-                citations.append(_Ref(ref.url, ref.title, ref.named_domain, to_char(start), span_end))
+                citations.append(_Ref(ref.url, ref.title, ref.named_domain, start, end))
     sources = tuple(ref for ref in refs if ref is not None)
     return _Read(bool(queries or chunks), queries, sources, tuple(citations))
 

@@ -15,6 +15,24 @@ An OpenAI-style ``response_format`` becomes ``responseMimeType: application/json
 as is. OpenAI-style function tools become one ``functionDeclarations`` tool; native Gemini tools
 (``googleSearch``, ...) are sent unchanged.
 
+Grounded requests (SPEC §2.8, ``grounding`` "auto" or "required") add the Google Search tool,
+``{"google_search": {}}``, after the template's tools, exactly as the REST example of "Grounding
+with Google Search" shows it (https://ai.google.dev/gemini-api/docs/google-search); nothing else
+changes: the prompt and the instructions are sent as they are, and no location is sent (the tool
+has no country parameter; Vertex AI's latitude/longitude ``retrievalConfig`` is not a country and
+is not used), so the run's country reaches the model only through the prompt. A template that already
+declares a Google Search tool (``google_search``/``googleSearch``, or the legacy
+``google_search_retrieval``) keeps its own and gets no second one. The template's function
+declarations stay beside it (they are part of the template's config): "Combine built-in tools and
+function calling" (https://ai.google.dev/gemini-api/docs/tool-combination) documents Google Search
+and custom functions in one request for the Gemini 3 models, while Vertex AI's "Grounding with
+Google Search" page says a request cannot combine a search tool with non-search tools such as
+function calling; where a model refuses the pair, the 400 is a terminal bad request, never an
+answer silently made from another config than the template's. The response then carries
+``candidates[0].groundingMetadata`` (``webSearchQueries``, ``groundingChunks[].web.{uri,title}``,
+``groundingSupports[]``, ``searchEntryPoint``; REST reference "GroundingMetadata"), kept in full
+in the stored response.
+
 Reply: the text parts of the first candidate (thought parts excluded); metadata ``modelVersion``
 and ``responseId``; usage is ``usageMetadata``.
 """
@@ -100,6 +118,16 @@ def _tools(tools_spec: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return ([{"functionDeclarations": declarations}] if declarations else []) + native
 
 
+_SEARCH_TOOLS = ("google_search", "googleSearch", "google_search_retrieval", "googleSearchRetrieval")
+
+
+def _with_search(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The template's tools and Google Search, unless the template already has a search tool."""
+    if any(isinstance(tool, dict) and any(key in tool for key in _SEARCH_TOOLS) for tool in tools):
+        return tools
+    return [*tools, {"google_search": {}}]
+
+
 def _path(model_id: str) -> str:
     if model_id.startswith("tunedModels/"):
         return "tunedModels/" + quote(model_id.removeprefix("tunedModels/"), safe="")
@@ -140,8 +168,11 @@ class GeminiProvider:
         config = _generation_config(request, body)
         if config:
             body["generationConfig"] = config
-        if request.tools_spec:
-            body["tools"] = _tools(request.tools_spec)
+        tools = _tools(request.tools_spec) if request.tools_spec else []
+        if request.grounded:
+            tools = _with_search(tools)
+        if tools:
+            body["tools"] = tools
         base = base_url(credentials.endpoint, DEFAULT_ENDPOINT, "/v1beta")
         url = f"{base}/v1beta/{_path(request.model_id)}:generateContent"
         answer = post_json(
