@@ -158,6 +158,7 @@ class ProviderSettings(CostGuardSettings):
     )
     google_secret_arn: str | None = Field(default=None, description="secret: the Gemini API key")
     anthropic_secret_arn: str | None = Field(default=None, description="secret: the Anthropic API key")
+    perplexity_secret_arn: str | None = Field(default=None, description="secret: the Perplexity API key")
     bedrock_region: str | None = Field(default=None, description="Bedrock region (IAM role credentials)")
     aws_region: str | None = Field(default=None, description="the function's region (set by Lambda)")
     aws_default_region: str | None = Field(default=None, description="the SDK's default region")
@@ -181,6 +182,7 @@ class ProviderSettings(CostGuardSettings):
             "azure-openai": self.azure_openai_secret_arn,
             "google": self.google_secret_arn,
             "anthropic": self.anthropic_secret_arn,
+            "perplexity": self.perplexity_secret_arn,
         }.get(provider)
 
 

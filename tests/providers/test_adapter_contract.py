@@ -1,7 +1,7 @@
 """The contract every real provider adapter keeps, whatever its wire format.
 
-Each adapter (OpenAI, Azure OpenAI, Gemini, Anthropic, Bedrock) is pointed at the local fake server
-(``tests/fake_http.py``) with the canary as its secret, and:
+Each adapter (OpenAI, Azure OpenAI, Gemini, Anthropic, Perplexity, Bedrock) is pointed at the local
+fake server (``tests/fake_http.py``) with the canary as its secret, and:
 
 - classifies a failure by its HTTP status (:data:`BY_STATUS`): 401/403 refused credentials, 429
   throttled, 5xx unavailable (retryable), any other 4xx a bad request; for each error its provider
@@ -15,7 +15,8 @@ Each adapter (OpenAI, Azure OpenAI, Gemini, Anthropic, Bedrock) is pointed at th
   details, API body, causes), replies and log lines;
 - sends one request per call: retrying is the workflow's job (Step Functions).
 
-Each adapter's error bodies are its provider's documented wire format. What is one provider's own
+Each adapter's error bodies are its provider's documented wire format (where a provider documents
+no 429 body, the throttling clause sends its error shape with a type no one knows). What is one provider's own
 (request shape, version metadata, error codes that win over the status, a retry delay carried in
 the body) is tested in the adapter's own file.
 """
@@ -43,6 +44,7 @@ from prompter.probing.providers.base import ChatProvider, ChatReply, ChatRequest
 from prompter.probing.providers.bedrock_converse import BedrockProvider
 from prompter.probing.providers.gemini import GeminiProvider
 from prompter.probing.providers.openai_chat import OpenAIProvider
+from prompter.probing.providers.perplexity import PerplexityProvider
 from tests.fake_http import FakeServer
 from tests.providers.conftest import CANARY, assert_error_clean, assert_no_canary
 
@@ -134,6 +136,12 @@ def anthropic_error(status: int, code: str | None, message: str) -> WireError:
     return WireError(
         status, {"type": "error", "error": {"type": code, "message": message}}, code or "", message
     )
+
+
+def perplexity_error(status: int, code: str | None, message: str) -> WireError:
+    """``{"error": {"message", "type", "code": <HTTP status>}}`` (as Perplexity's 400s show it)."""
+    body = {"error": {"message": message, "type": code, "code": status}}
+    return WireError(status, body, code or "", message)
 
 
 def bedrock_error(status: int, code: str | None, message: str) -> WireError:
@@ -358,7 +366,37 @@ BEDROCK = Adapter(
     arm=_aws_secrets,
 )
 
-ADAPTERS = [OPENAI, AZURE_OPENAI, GEMINI, ANTHROPIC, BEDROCK]
+PERPLEXITY = Adapter(
+    provider=PerplexityProvider(),
+    model_id="sonar-pro",
+    credentials=_api_key,
+    secret_header=("authorization", "Bearer {}"),
+    answer={
+        "id": "3c90c3cc-0d44-4b50-8888-8dd25736052a",
+        "model": "sonar-pro",
+        "object": "chat.completion",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "Bonjour"}, "finish_reason": "stop"}
+        ],
+        "citations": ["https://fr.wikipedia.org/wiki/Bonjour"],
+        "search_results": [{"title": "Bonjour - Wikipédia", "url": "https://fr.wikipedia.org/wiki/Bonjour"}],
+    },
+    error=perplexity_error,
+    # Perplexity documents no error catalogue; this body is the one its API answers an unknown model
+    # with. A refused key is an HTML page from its edge (the non-JSON clause covers that).
+    documented=(
+        perplexity_error(
+            400,
+            "invalid_model",
+            "Invalid model 'sonar-9'. Permitted models can be found in the documentation at "
+            "https://docs.perplexity.ai/getting-started/models.",
+        ),
+    ),
+    request_id_header=None,  # none documented
+    refused_reason="connection refused",
+)
+
+ADAPTERS = [OPENAI, AZURE_OPENAI, GEMINI, ANTHROPIC, PERPLEXITY, BEDROCK]
 
 
 def _each(adapter: Adapter, *values: Any, clause: str = "", label: str = "") -> Any:
@@ -435,7 +473,10 @@ def test_the_status_decides_when_the_code_is_unknown(
 
 
 def test_throttling_keeps_retry_after_and_the_request_id(adapter: Adapter, server: FakeServer) -> None:
-    wire = next(wire for wire in adapter.documented if wire.status == 429)
+    wire = next(
+        (wire for wire in adapter.documented if wire.status == 429),
+        adapter.error(429, NEW_CODE, "Too many requests."),
+    )
     headers = {**wire.headers, "Retry-After": "4"}
     if adapter.request_id_header:
         headers[adapter.request_id_header] = REQUEST_ID

@@ -58,6 +58,23 @@ def test_infer_provider(model_id: str, provider: str) -> None:
     assert infer_provider(model_id) == expected
 
 
+@pytest.mark.parametrize(
+    "model_id", ["sonar", "sonar-pro", "sonar-reasoning-pro", "sonar-deep-research", " Sonar-Pro "]
+)
+def test_sonar_models_belong_to_perplexity(model_id: str) -> None:
+    assert infer_provider(model_id) == "perplexity"
+    assert effective_provider(None, model_id) == "perplexity"
+    assert effective_provider("perplexity", model_id) == "perplexity"
+
+
+def test_perplexity_cannot_serve_another_vendors_model() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        effective_provider("perplexity", "gpt-4o")
+    assert [e.field for e in raised.value.errors] == ["provider"]
+    with pytest.raises(InvalidInput):
+        effective_provider("openai", "sonar-pro")
+
+
 def test_unknown_model_without_provider_names_model_id() -> None:
     with pytest.raises(InvalidInput) as raised:
         effective_provider(None, "llama-3-70b")

@@ -30,6 +30,23 @@ def test_resolved_model_is_kept_beside_the_fingerprint() -> None:
     assert version.provider_version_key == "fp_1" and version.resolved_model == "gpt-4o-2024-08-06"
 
 
+@pytest.mark.parametrize("provider", ["openai", "azure-openai"])
+def test_a_responses_api_answer_keys_on_its_dated_model(provider: str) -> None:
+    """Grounded answers come from the Responses API, which reports no fingerprint (SPEC §2.3)."""
+    version = version_of(provider, "gpt-5", {"model": "gpt-5-2025-08-07"})
+    assert version.provider_version_key == "gpt-5-2025-08-07"
+    assert version.system_fingerprint is None
+    assert version.resolved_model == "gpt-5-2025-08-07"
+    assert version.requested_model == "gpt-5"
+
+
+def test_perplexity_keys_on_the_reported_model_else_the_requested_one() -> None:
+    reported = version_of("perplexity", "sonar-pro", {"model": "sonar-pro"})
+    assert reported.provider_version_key == "sonar-pro" and reported.resolved_model == "sonar-pro"
+    assert version_of("perplexity", "sonar", {}).provider_version_key == "sonar"
+    assert version_of("perplexity", "sonar", {"model": ""}).provider_version_key == "sonar"
+
+
 def test_bedrock_falls_back_to_the_requested_model() -> None:
     assert version_of("bedrock", "amazon.nova-pro-v1:0", {}).provider_version_key == "amazon.nova-pro-v1:0"
     resolved = version_of("bedrock", "alias", {"modelId": "amazon.nova-pro-v1:0"})
@@ -38,7 +55,12 @@ def test_bedrock_falls_back_to_the_requested_model() -> None:
 
 @pytest.mark.parametrize(
     ("provider", "model", "expect_fingerprint"),
-    [("openai", "gpt-4o", True), ("azure-openai", "dep", False), ("google", "gemini-2.0-flash", False)],
+    [
+        ("openai", "gpt-4o", True),
+        ("azure-openai", "dep", False),
+        ("google", "gemini-2.0-flash", False),
+        ("perplexity", "sonar-pro", False),
+    ],
 )
 def test_fake_provider_is_deterministic_and_drifts_on_a_new_generation(
     provider: str, model: str, expect_fingerprint: bool
@@ -52,7 +74,7 @@ def test_fake_provider_is_deterministic_and_drifts_on_a_new_generation(
     assert first.request["max_tokens"] == 1 and "Top brands" in first.content
     a.generation = 2
     changed = version_of(provider, model, a.chat(request, Credentials(), 1.0).metadata)
-    if provider == "azure-openai":
+    if provider in ("azure-openai", "perplexity"):
         assert changed == key  # no build metadata at all: the model name is the key
     else:
         assert changed.provider_version_key != key.provider_version_key

@@ -40,7 +40,15 @@ ID_FIELDS: tuple[str, ...] = (
 )
 FLOAT_DIGITS = 4
 
-PROVIDERS: tuple[str, ...] = ("openai", "azure-openai", "google", "anthropic", "bedrock", "fake")
+PROVIDERS: tuple[str, ...] = (
+    "openai",
+    "azure-openai",
+    "google",
+    "anthropic",
+    "perplexity",
+    "bedrock",
+    "fake",
+)
 
 _HSPACE = re.compile(r"[ \t]+")
 _OPENAI_PREFIXES = ("gpt", "o1", "o3", "o4", "omni")
@@ -114,6 +122,8 @@ def deep_sort(value: Any) -> Any:
 def infer_provider(model_id: str) -> str | None:
     """The provider a model id belongs to, or ``None`` when it maps to none (SPEC §2.3)."""
     model = model_id.strip().lower()
+    if model.startswith("sonar"):  # Perplexity's Sonar family, whatever else its id mentions
+        return "perplexity"
     if model.startswith(_OPENAI_PREFIXES) or "turbo" in model or "chatgpt" in model:
         return "openai"
     if "gemini" in model or "google" in model:

@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field
 from prompter.registry.identity import PROVIDERS
 from prompter.schema_base import Model
 
-Provider = Literal["openai", "azure-openai", "google", "anthropic", "bedrock", "fake"]
+Provider = Literal["openai", "azure-openai", "google", "anthropic", "perplexity", "bedrock", "fake"]
 assert set(Provider.__args__) == set(PROVIDERS)  # type: ignore[attr-defined]
 
 ShortText = Field(min_length=1, max_length=128)

@@ -3,7 +3,8 @@
 It answers like the provider a template names, including that provider's version metadata:
 OpenAI gets a ``system_fingerprint``, Gemini a ``modelVersion``, Anthropic a resolved dated model
 for a ``-latest`` alias, Azure OpenAI only the model name (no fingerprint, so the fallbacks are
-exercised) and Bedrock nothing (the requested id is the key); usage counts words.
+exercised), Perplexity the model it was asked for (as Sonar reports it) and Bedrock nothing (the
+requested id is the key); usage counts words.
 
 It answers like a model: a list-style prompt ("top", "best", "which", "recommend", ...) from a run
 that tracks brands gets a numbered list of some of those brands and some other names, each included
@@ -82,7 +83,7 @@ class FakeProvider:
         build = _digest(self.name, model, self.generation)
         if self.name == "openai":
             return {"system_fingerprint": f"fp_{build[:10]}", "model": f"{model}-2024-08-06"}
-        if self.name == "azure-openai":
+        if self.name in ("azure-openai", "perplexity"):
             return {"model": model}
         if self.name == "google":
             return {"modelVersion": f"{model.removeprefix('models/')}-{int(build[:4], 16) % 900 + 100:03d}"}

@@ -1,4 +1,6 @@
-"""OpenAI Chat Completions over plain HTTPS (``POST /v1/chat/completions``).
+"""OpenAI Chat Completions over plain HTTPS (``POST /v1/chat/completions``), and the Responses API
+for grounded requests (``POST /v1/responses`` with the web search tool, see
+:mod:`prompter.probing.providers.openai_responses`).
 
 Standard library only, not the ``openai`` SDK: its import (httpx, pydantic models for the whole
 API) costs hundreds of milliseconds of Lambda cold start for one JSON POST (see
@@ -28,6 +30,7 @@ from prompter.probing.providers.answers import answer_text
 from prompter.probing.providers.base import ChatReply, ChatRequest, Credentials
 from prompter.probing.providers.evidence import read_evidence
 from prompter.probing.providers.http import ErrorFields, HttpResponse, post_json
+from prompter.probing.providers.openai_responses import responses_body, responses_metadata
 
 DEFAULT_ENDPOINT = "https://api.openai.com"
 
@@ -118,6 +121,16 @@ def chat_completions_reply(
     return chat_reply(provider, request, sent, data, metadata, data.get("usage"), answer.latency_ms)
 
 
+def responses_reply(
+    provider: str, request: ChatRequest, sent: dict[str, Any], answer: HttpResponse
+) -> ChatReply:
+    """A Responses API answer (grounded): its version metadata is the dated ``model`` alone."""
+    data = answer.body
+    return chat_reply(
+        provider, request, sent, data, responses_metadata(data), data.get("usage"), answer.latency_ms
+    )
+
+
 def base_url(endpoint: str | None, default: str, version_suffix: str = "") -> str:
     """The endpoint without a trailing slash (or a trailing API version segment the path adds)."""
     url = (endpoint or default).rstrip("/")
@@ -131,9 +144,17 @@ class OpenAIProvider:
 
     def chat(self, request: ChatRequest, credentials: Credentials, timeout: float) -> ChatReply:
         key = require_key(self.name, credentials)
+        root = base_url(credentials.endpoint, DEFAULT_ENDPOINT, "/v1")
+        if request.grounded:  # the Responses API with the web search tool (SPEC §2.8)
+            body = responses_body(request, model=request.model_id)
+            answer = self._post(root + "/v1/responses", body, key, timeout)
+            return responses_reply(self.name, request, body, answer)
         body = chat_completions_body(request, model=request.model_id, limit_field="max_completion_tokens")
-        url = base_url(credentials.endpoint, DEFAULT_ENDPOINT, "/v1") + "/v1/chat/completions"
-        answer = post_json(
+        answer = self._post(root + "/v1/chat/completions", body, key, timeout)
+        return chat_completions_reply(self.name, request, body, answer)
+
+    def _post(self, url: str, body: dict[str, Any], key: str, timeout: float) -> HttpResponse:
+        return post_json(
             self.name,
             url,
             body,
@@ -142,4 +163,3 @@ class OpenAIProvider:
             error_fields=chat_completions_errors,
             secrets=(key,),
         )
-        return chat_completions_reply(self.name, request, body, answer)

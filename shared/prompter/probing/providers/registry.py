@@ -23,6 +23,7 @@ REAL_ADAPTERS: dict[str, tuple[str, str]] = {
     "google": ("prompter.probing.providers.gemini", "GeminiProvider"),
     "anthropic": ("prompter.probing.providers.anthropic_messages", "AnthropicProvider"),
     "bedrock": ("prompter.probing.providers.bedrock_converse", "BedrockProvider"),
+    "perplexity": ("prompter.probing.providers.perplexity", "PerplexityProvider"),
 }
 
 _lock = threading.Lock()

@@ -1,7 +1,9 @@
 """The provider version key: which model version answered (SPEC §2.3).
 
 - openai, azure-openai: ``system_fingerprint``; else the resolved model the response reports;
-  else ``unknown``.
+  else ``unknown``. A Responses API answer (grounded, SPEC §2.8) carries no fingerprint: its key
+  is the dated ``model`` it reports (``gpt-5-2025-08-07``).
+- perplexity: the ``model`` the response reports, else the requested model id.
 - google: ``modelVersion``, else ``model``, else ``model_name``; else ``unknown``.
 - anthropic: the resolved model the response reports (a ``-latest`` alias resolves to a dated
   model), else the requested model id.
@@ -58,6 +60,9 @@ def version_of(provider: str, requested_model: str, metadata: Mapping[str, Any])
     elif provider == "google":
         resolved = _first(metadata, "modelVersion", "model", "model_name")
         key = resolved or UNKNOWN
+    elif provider == "perplexity":
+        resolved = _first(metadata, "model", "model_name")
+        key = resolved or requested_model or UNKNOWN
     elif provider in ("anthropic", "bedrock"):
         resolved = _first(metadata, "model", "model_name", "modelId", "model_id")
         key = resolved or requested_model
