@@ -179,6 +179,7 @@ def _assert_responses_body(body: dict[str, Any], model: str) -> None:
     assert body["tools"][0]["user_location"]["country"] == "FR"
     assert body["tool_choice"] == "auto"
     assert body["include"] == ["web_search_call.action.sources"]
+    assert body["store"] is False  # no provider-side storage (the Responses API stores by default)
     assert body["max_output_tokens"] == 400  # the template's token limit
     assert body["temperature"] == 0.2
     assert body["top_p"] == 0.9
@@ -191,6 +192,7 @@ def _assert_responses_body(body: dict[str, Any], model: str) -> None:
         "tools",
         "tool_choice",
         "include",
+        "store",
         "max_output_tokens",
         "temperature",
         "top_p",
@@ -290,6 +292,7 @@ def test_no_country_sends_no_location_and_no_instructions_no_system_message(serv
         "tools": [{"type": "web_search"}],
         "tool_choice": "auto",
         "include": ["web_search_call.action.sources"],
+        "store": False,
     }
     assert reply.grounding is not None
     assert reply.grounding["location_sent"] is None

@@ -13,7 +13,7 @@ Request::
                              {"role": "user", "content": <the prompt, unchanged>}],
      "tools": [{"type": "web_search",
                 "user_location": {"type": "approximate", "country": "FR"}}],  # when a country is known
-     "tool_choice": "auto", "include": ["web_search_call.action.sources"],
+     "tool_choice": "auto", "include": ["web_search_call.action.sources"], "store": false,
      "max_output_tokens": <the template's token limit>, ...the template's other params, mapped}
 
 The prompt and the instructions are sent as they are: nothing asks the model to search; the tool
@@ -151,6 +151,10 @@ def responses_body(request: ChatRequest, *, model: str) -> dict[str, Any]:
         "tools": [web_search_tool(request.country), *map(function_tool, request.tools_spec)],
         "tool_choice": "auto",
         "include": list(INCLUDE),
+        # The Responses API keeps every exchange on OpenAI's side unless told not to (Chat
+        # Completions does not); like the cost guard, which refuses a template's store: true, the
+        # service asks for no provider-side storage.
+        "store": False,
     }
     if limit is not None:
         body["max_output_tokens"] = max(limit, MIN_OUTPUT_TOKENS) if _is_int(limit) else limit
