@@ -61,6 +61,7 @@ from infra.constructs.workflows import (
     state_machine_name,
 )
 from infra.layer import PYTHON_VERSION, build_layer
+from prompter.registry.identity import PROVIDERS
 from prompter.routes import FUNCTIONS, ROUTES, Route
 from prompter.settings import DatabaseSettings
 
@@ -82,8 +83,8 @@ API_MEMORY_MB = 512
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 # The migrations run once per deploy, outside any API request.
 MIGRATE_TIMEOUT = Duration.minutes(5)
-# The providers whose API key lives in a secret (Bedrock signs with the function's role).
-SECRET_PROVIDERS = ("openai", "anthropic", "google", "azure-openai")
+# The providers whose API key lives in a secret (Bedrock signs with the function's role; the fake has none).
+SECRET_PROVIDERS = tuple(provider for provider in PROVIDERS if provider not in ("bedrock", "fake"))
 # What an operator replaces: the adapters answer "no api_key" (ProviderNotConfigured) until then.
 PLACEHOLDER_SECRET = '{"api_key": ""}'  # noqa: S105 - an empty placeholder, not a credential
 # Never ship local bytecode caches (they are built for the developer's interpreter).
