@@ -68,7 +68,7 @@ TASKS: dict[str, dict[str, dict[str, Any]]] = {
             "brand_name": "Avea",
             "runtime_vars": {},
             "analysis_scope": "brand",
-            "use_grounding": False,
+            "grounding": "none",
             "retry_count": 0,
         },
         "task-sweep-targets": {"action": "sweep_targets", "sweep_id": "sample-sweep"},

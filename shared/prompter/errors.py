@@ -211,6 +211,20 @@ class ProviderAuthError(TerminalError):
     code = "PROVIDER_AUTH_FAILED"
 
 
+class GroundingNotUsed(TerminalError):
+    """A run asked ``grounding: "required"`` and the engine answered without searching: the answer
+    is stored failed (request and response kept: it was paid for) and never counted."""
+
+    code = "GROUNDING_NOT_USED"
+
+    def __init__(self, result_id: str) -> None:
+        super().__init__(
+            f"the provider answered without searching although grounding was required; "
+            f"the answer is stored as failed result {result_id}",
+            result_id=result_id,
+        )
+
+
 class ProviderBadRequest(TerminalError):
     """The provider refused the request itself (400/404/422: unknown model, bad parameters)."""
 

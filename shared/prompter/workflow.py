@@ -113,7 +113,9 @@ class RunCountryTask(_Task):
     brand_aliases: list[str] = Field(default_factory=list)
     competitors: list[dict[str, Any]] = Field(default_factory=list, description="{name, aliases} each")
     alias_snapshot_id: str | None = None
-    use_grounding: bool = False
+    grounding: Literal["none", "auto", "required"] = Field(
+        default="none", description="the search the run asks for (already checked against the provider)"
+    )
     retry_count: int = Field(
         default=0, ge=0, description="$$.State.RetryCount: 0 on the first attempt, n on the n-th retry"
     )
@@ -139,7 +141,13 @@ class CallOutcome(_Task):
     rendered_prompt_hash: str
     analysis_config: dict[str, Any]
     analysis: dict[str, Any] | None = None
-    used_grounding: bool
+    used_grounding: bool = Field(description="the engine searched (the evidence says so), never just asked")
+    grounding: dict[str, Any] | None = Field(default=None, description="search evidence (null: ungrounded)")
+    # "failed" with GROUNDING_NOT_USED: grounding was required and the engine did not search (the
+    # exchange is kept, it was paid for; a failed result is never counted).
+    status: Literal["succeeded", "failed"] = "succeeded"
+    error_code: str | None = None
+    error_message: str | None = None
     latency_ms: int
 
 

@@ -87,7 +87,14 @@ class ResultOut(Model):
     analysis_config: dict[str, Any] | None
     analysis: AnswerAnalysis | None = Field(default=None, description="SPEC §2.6; null when not analysed")
     rendered_prompt_hash: str | None
-    used_grounding: bool
+    used_grounding: bool = Field(description="the engine searched (its evidence says so), never merely asked")
+    grounding: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "SPEC §2.8's evidence: {mode, searched, search_queries, sources, citations (start/end "
+            "index answer_text), location_sent}; null when the answer was not asked with search"
+        ),
+    )
     latency_ms: int | None
     created_at: datetime
 

@@ -103,7 +103,9 @@ class ResultRecorder:
             "run_id": outcome.run_id,
             "run_country": outcome.country,
             "sample": outcome.sample,
-            "status": "succeeded",
+            "status": outcome.status,
+            "error_code": outcome.error_code,
+            "error_message": outcome.error_message,
             "provider": outcome.provider,
             "model_id": outcome.model_id,
             "resolved_model": outcome.resolved_model,
@@ -116,6 +118,7 @@ class ResultRecorder:
             "analysis": outcome.analysis,
             "rendered_prompt_hash": outcome.rendered_prompt_hash,
             "used_grounding": outcome.used_grounding,
+            "grounding": outcome.grounding,
             "latency_ms": outcome.latency_ms,
             "created_at": utcnow(),
         }

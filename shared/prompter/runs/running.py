@@ -19,7 +19,7 @@ from prompter.adapters.stepfunctions import Workflows
 from prompter.analytics.brand_analysis import analyse_response, analysis_config, run_profile
 from prompter.db.results import RunStore
 from prompter.db.templates import TemplateStore
-from prompter.errors import FieldError, InvalidInput, TemplateNotFound, WorkflowUnavailable
+from prompter.errors import FieldError, GroundingNotUsed, InvalidInput, TemplateNotFound, WorkflowUnavailable
 from prompter.observability import MetricName, add_metric, logger
 from prompter.probing.calls import ProviderCalls
 from prompter.probing.providers.base import ChatRequest
@@ -28,6 +28,7 @@ from prompter.probing.versions import ProbeTarget
 from prompter.registry.brand_models import MAX_COMPETITORS, BrandSpec
 from prompter.registry.costguard import cost_problems
 from prompter.registry.countries import country_code
+from prompter.runs.grounding import Grounding, grounding_mode
 from prompter.runs.recording import ResultRecorder
 from prompter.runs.rendering import check_prompt_size, prompt_hash, render, run_variables
 from prompter.schema_base import Model
@@ -67,8 +68,17 @@ class _RunFields(Model):
         description="with brand_name: the brands the answers are analysed for; else the workspace's profile",
     )
     alias_snapshot_id: str | None = Field(default=None, max_length=200)
+    grounding: Grounding | None = Field(
+        default=None,
+        description=(
+            'search: "none", "auto" (the engine may search) or "required" (an answer without a search '
+            'is recorded failed, GROUNDING_NOT_USED); left out: "none" ("auto" for perplexity)'
+        ),
+    )
     # JSON types only (no "true" or "5" strings): API Gateway's model validates the same body.
-    use_grounding: bool = Field(default=False, strict=True)
+    use_grounding: bool | None = Field(
+        default=None, strict=True, description='the earlier spelling: true is grounding "auto", false "none"'
+    )
 
 
 class RunRequest(_RunFields):
@@ -103,6 +113,9 @@ class RunResult(Model):
 
 class RunAccepted(Model):
     run_id: str
+
+
+UNMET_GROUNDING = "grounding was required and the provider answered without searching"
 
 
 def utcnow() -> datetime:
@@ -192,6 +205,7 @@ class Runner:
             template_id=task.template_id,
             provider=template["provider"],
             model_id=template["model_id"],
+            grounded=task.grounding != "none",
         )
         self.calls.begin(target, task.retry_count, "call")
         answer = self.calls.ask(
@@ -203,12 +217,15 @@ class Runner:
                 inference_params=dict(template["inference_params"] or {}),
                 response_format=template["response_format"],
                 tools_spec=list(template["tools_spec"] or []),
+                grounding=task.grounding,
                 country=country,
                 tracked_brands=tuple(b.name for b in profile.brands()) if profile else (),
             ),
         )
         reply, credentials, version = answer.reply, answer.credentials, answer.version
         response = clean_json(reply.response, (credentials.api_key,))
+        searched = bool(reply.grounding and reply.grounding["searched"])
+        unmet = task.grounding == "required" and not searched
         return CallOutcome(
             run_id=task.run_id,
             org_id=task.org_id,
@@ -227,14 +244,19 @@ class Runner:
                 brand_aliases=task.brand_aliases,
                 alias_snapshot_id=task.alias_snapshot_id,
             ),
-            analysis=analyse_response(profile, response, prompt),
-            used_grounding=task.use_grounding,
+            analysis=None if unmet else analyse_response(profile, response, prompt),
+            used_grounding=searched,
+            grounding=reply.grounding,
+            status="failed" if unmet else "succeeded",
+            error_code=GroundingNotUsed.code if unmet else None,
+            error_message=UNMET_GROUNDING if unmet else None,
             latency_ms=reply.latency_ms,
         )
 
     def run_once(self, scope: Scope, template_id: str, body: RunRequest) -> RunResult:
         template = self.template(scope.lookup_org, template_id)
         country = self.country(template, body.country)
+        grounding = grounding_mode(body.grounding, body.use_grounding, template["provider"])
         self.rendered(template, body, country)  # a missing variable is a 422 before any call
         self.profile(template, body)  # so is an unusable brand
         task = RunCountryTask(
@@ -242,25 +264,29 @@ class Runner:
             org_id=template["org_id"],
             template_id=template_id,
             country=country,
-            **body.model_dump(exclude={"org_id", "country"}),
+            grounding=grounding,
+            **body.model_dump(exclude={"org_id", "country", "grounding", "use_grounding"}),
         )
         outcome = self.call(task, template)
         now = utcnow()
+        succeeded = outcome.status == "succeeded"
         run = {
             "id": task.run_id,
             "org_id": task.org_id,
             "workspace_id": template["workspace_id"],
             "template_id": template_id,
-            "status": "succeeded",
+            "status": "succeeded" if succeeded else "failed",
             "countries": [country],
             "request": body.model_dump(mode="json", exclude={"org_id"}),
             "execution_arn": None,
-            "succeeded": 1,
-            "failed": 0,
+            "succeeded": 1 if succeeded else 0,
+            "failed": 0 if succeeded else 1,
             "created_at": now,
             "finished_at": now,
         }
         row, _ = self.results.store(outcome, run)
+        if not succeeded:
+            raise GroundingNotUsed(row["id"])
         answered = outcome.model_dump(include=set(RunResult.model_fields) - {"result_id", "created_at"})
         return RunResult(result_id=row["id"], created_at=row["created_at"], **answered)
 
@@ -286,6 +312,7 @@ class Runner:
             raise InvalidInput(
                 [FieldError(("countries",), "the template has no countries; name them", "missing")]
             )
+        grounding = grounding_mode(body.grounding, body.use_grounding, template["provider"])
         for country in countries:
             self.rendered(template, body, country)  # every missing variable is a 422 before the run starts
         self.profile(template, body)  # so is an unusable brand
@@ -312,6 +339,7 @@ class Runner:
             "countries": countries,
             "samples": body.samples,
             "max_concurrency": body.max_concurrency or self.concurrency,
+            "grounding": grounding,
             **{
                 k: request[k]
                 for k in (
@@ -322,7 +350,6 @@ class Runner:
                     "brand_aliases",
                     "competitors",
                     "alias_snapshot_id",
-                    "use_grounding",
                 )
             },
         }

@@ -25,6 +25,7 @@ import time
 from typing import Any
 
 from prompter.probing.providers.base import ChatReply, ChatRequest, Credentials
+from prompter.probing.providers.evidence import read_evidence
 
 LIST_PROMPT = re.compile(
     r"\b(top|best|list|which|recommend\w*|leading|popular|alternatives?|compare\w*)\b", re.IGNORECASE
@@ -136,4 +137,6 @@ class FakeProvider:
             metadata=metadata,
             usage=usage,
             latency_ms=int((time.perf_counter() - started) * 1000),
+            # It offers no search: a grounded request's evidence says it did not search.
+            grounding=read_evidence(received, request.grounding, sent),
         )
