@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from prompter.registry.brand_profiles import snapshot
+from prompter.registry.brand_profiles import canonical_json, snapshot
 from tests.conftest import Api
 from tests.integration.test_local_server import base_url, request  # noqa: F401 - the fixture
 
@@ -30,7 +30,7 @@ def test_put_then_get_the_current_profile(api: Api) -> None:
     expected = snapshot("Avea", ["AVEA Life", "Avea Life"], BODY["competitors"])
     assert put.body["snapshot_id"] == expected.snapshot_id
     assert put.body["workspace_id"] == "ws-avea"
-    assert put.body["brand"] == {"name": "Avea", "aliases": ["avea life"]}
+    assert put.body["brand"] == {"name": "Avea", "aliases": ["avea life"], "domains": []}
     assert [c["name"] for c in put.body["competitors"]] == ["Elysium Health", "Thorne"]
     got = api.call("GET", PROFILE)
     assert got.status == 200
@@ -128,3 +128,36 @@ def test_put_and_get_over_http(base_url: str) -> None:  # noqa: F811 - the fixtu
     assert status == 200
     status, _, again = request("GET", base_url + PROFILE)
     assert status == 200 and json.loads(again)["snapshot_id"] == json.loads(body)["snapshot_id"]
+
+
+def test_domains_are_stored_as_host_names_and_a_profile_without_them_keeps_its_snapshot(api: Api) -> None:
+    with_domains = {
+        "brand": {
+            "name": "Avea",
+            "domains": ["WWW.Avea-Life.com", "https://shop.avea-life.com/fr", "avea-life.com"],
+        },
+        "competitors": [{"name": "Thorne", "domains": ["thorne.com"]}],
+    }
+    put = api.call("PUT", PROFILE, with_domains)
+    assert put.status == 200, put.body
+    assert put.body["brand"]["domains"] == ["avea-life.com", "shop.avea-life.com"]
+    assert api.call("GET", PROFILE).body["competitors"][0]["domains"] == ["thorne.com"]
+    # the same profile without domains has the snapshot id it always had (the key is left out)
+    plain = api.call("PUT", PROFILE, {"brand": {"name": "Avea"}, "competitors": [{"name": "Thorne"}]})
+    assert plain.body["snapshot_id"] == snapshot("Avea", [], [{"name": "Thorne"}]).snapshot_id
+    assert plain.body["snapshot_id"] != put.body["snapshot_id"]
+    assert '"domains"' not in canonical_json(snapshot("Avea").brand, [])
+
+
+@pytest.mark.parametrize(
+    ("domains", "field"),
+    [
+        (["not a host"], "brand.domains[0]"),
+        (["ok.com", "/path"], "brand.domains[1]"),
+        (["x.com"] * 21, "brand.domains"),
+    ],
+)
+def test_a_domain_that_names_no_host_is_a_422(api: Api, domains: list[str], field: str) -> None:
+    reply = api.call("PUT", PROFILE, {"brand": {"name": "Avea", "domains": domains}})
+    assert reply.status == 422, reply.body
+    assert field in [e["field"] for e in reply.detail["errors"]]

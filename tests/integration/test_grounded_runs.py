@@ -13,8 +13,10 @@ from typing import Any
 
 import boto3
 import pytest
+from sqlalchemy import create_engine, update
 
 from prompter import runtime
+from prompter.db.schema import prompt_results
 from tests.conftest import Api, AwsFakes
 from tests.fake_http import FakeServer, serving
 from tests.integration.test_probe_api import create
@@ -238,3 +240,37 @@ def test_a_grounding_that_cannot_be_is_a_422_naming_it(
         assert reply.detail["code"] == code
         assert [e["field"] for e in reply.detail["errors"]] == ["grounding"]
     assert provider_server.requests == []
+
+
+def test_a_brand_is_cited_and_sourced_by_the_evidence_and_reanalysis_keeps_it(
+    api: Api, provider_server: FakeServer, database_url: str
+) -> None:
+    # Given a workspace profile whose brands list their sites
+    template = create(api, model_id="gpt-4o", country_set=["FR"], user_prompt_template=PROMPT)
+    profile = {
+        "brand": {"name": "Kalenji", "domains": ["decathlon.fr"]},
+        "competitors": [{"name": "Hoka", "domains": ["lequipe.fr"]}, {"name": "Asics"}],
+    }
+    assert api.call("PUT", f"/api/workspaces/{template['workspace_id']}/brand-profile", profile).status == 200
+    provider_server.reply(200, OPENAI_GROUNDED)
+    assert api.post(f"{TEMPLATES}/{template['id']}/run", {"grounding": "auto"}).status == 200
+    [result] = api.get(f"{TEMPLATES}/{template['id']}/results").body["items"]
+    analysis = result["analysis"]
+    # Then the citations' domains come first, and each brand says whether its sites were cited or read
+    assert analysis["cited_domains"][:2] == ["runnersworld.com", "decathlon.fr"]
+    flags = {b["name"]: (b["cited"], b["sourced"]) for b in analysis["brands"]}
+    assert flags == {"Kalenji": (True, True), "Hoka": (False, True), "Asics": (False, False)}
+    # and an answer analysed by the previous extractor (no cited/sourced) is analysed again by
+    # re-analysis, from the evidence stored with it
+    previous = {**analysis, "extractor_version": "prompter-analysis/1"}
+    previous["brands"] = [
+        {k: v for k, v in b.items() if k not in ("cited", "sourced")} for b in analysis["brands"]
+    ]
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(update(prompt_results).values(analysis=previous))
+    engine.dispose()
+    again = api.post(f"{TEMPLATES}/{template['id']}/reanalyze")
+    assert again.status == 200 and again.body["reanalyzed"] == 1, again.body
+    [result] = api.get(f"{TEMPLATES}/{template['id']}/results").body["items"]
+    assert result["analysis"] == analysis

@@ -40,7 +40,11 @@ def test_golden_case(case: dict[str, Any]) -> None:
     request = case["request"]
     found = analyse(request["text"], brands_of(request), prompt=request.get("prompt")).as_dict()
     expected = case["expected"]
-    assert found["brands"] == expected["brands"]
+    # the vectors predate cited/sourced (SPEC §2.8) and name no domains: neither is ever true
+    assert [
+        {k: b[k] for k in e} for b, e in zip(found["brands"], expected["brands"], strict=True)
+    ] == expected["brands"]
+    assert not any(b["cited"] or b["sourced"] for b in found["brands"])
     assert found["cited_domains"] == expected["cited_domains"]
     assert found["branded_prompt"] == expected["branded_prompt"]
     assert found["extractor_version"]
@@ -91,10 +95,26 @@ def test_a_url_never_creates_a_mention(text: str, word: str, tail: str, data: st
     assert counts(text[:cut] + f" {url} " + text[cut:]) == counts(text[:cut] + "  " + text[cut:])
 
 
-def test_citation_metadata_adds_domains_after_the_answers() -> None:
+def test_the_providers_citations_come_first_then_the_answers_urls() -> None:
     assert cited_domains(
-        "See https://WWW.Thorne.com/a.", ["https://news.example.org/x", "thorne.com", "avea.com"]
-    ) == ("thorne.com", "news.example.org", "avea.com")
+        "See https://WWW.Thorne.com/a. Or https://shop.example.net.",
+        ["https://news.example.org/x", "thorne.com"],
+    ) == ("news.example.org", "thorne.com", "shop.example.net")
+
+
+def test_a_brand_is_cited_or_sourced_by_a_page_of_its_domains_or_their_subdomains() -> None:
+    brands = [
+        Brand("Avea", (), primary=True, domains=("avea-life.com",)),
+        Brand("Thorne", (), domains=("thorne.com",)),
+    ]
+    found = analyse(
+        "Avea and Thorne.",
+        brands,
+        citations=["https://shop.avea-life.com/nmn", "https://notavea-life.com/"],
+        sources=["https://www.thorne.com/x", "https://avea-life.com.evil.example/"],
+    )
+    assert [(b.cited, b.sourced) for b in found.brands] == [(True, False), (False, True)]
+    assert found.cited_domains == ("shop.avea-life.com", "notavea-life.com")
 
 
 def test_a_long_answer_full_of_matches_and_list_items() -> None:

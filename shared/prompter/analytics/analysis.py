@@ -11,9 +11,12 @@ the same analysis.
 4. ``rank``: the 1-based index, among the answer's numbered items, of the first numbered item holding
    a match of the brand (``numbered``); else the same among bulleted items (``bulleted``); else 1 +
    the number of other brands first mentioned earlier (``mention_order``); null when not mentioned.
-5. ``cited_domains``: the hosts of the answer's URLs (trailing ``.,;:!?`` stripped, lower case,
-   leading ``www.`` removed), then those of the provider's citation metadata, de-duplicated in order.
+5. ``cited_domains``: the domains of the provider's citations (SPEC §2.8's evidence, else its
+   citation metadata), then the hosts of the answer's URLs (trailing ``.,;:!?`` stripped, lower case,
+   leading ``www.`` removed), de-duplicated in order.
 6. ``branded_prompt``: the rendered prompt itself matches the primary brand (rule 2).
+7. ``cited`` / ``sourced``: some citation / retrieved source is a page of one of the brand's
+   ``domains`` or of a subdomain of one (SPEC §2.8).
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
-EXTRACTOR_VERSION = "prompter-analysis/1"
+from prompter.probing.providers.evidence import domain_of
+
+EXTRACTOR_VERSION = "prompter-analysis/2"  # 2: citations first in cited_domains; cited and sourced
 
 URL = re.compile(r"https?://[^\s)\]>\"'<]+", re.IGNORECASE)
 NUMBERED_ITEM = re.compile(r"^\s*\d+[.)]\s+")
@@ -43,6 +47,7 @@ class Brand:
     name: str
     aliases: tuple[str, ...] = ()
     primary: bool = False
+    domains: tuple[str, ...] = ()  # host names, as the brand profile stores them
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class BrandResult:
     count: int
     rank: int | None
     rank_source: str | None
+    cited: bool = False
+    sourced: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +69,8 @@ class BrandResult:
             "count": self.count,
             "rank": self.rank,
             "rank_source": self.rank_source,
+            "cited": self.cited,
+            "sourced": self.sourced,
         }
 
 
@@ -280,27 +289,24 @@ class _Lines:
         return min(found) if found else None
 
 
-def domain_of(url: str) -> str | None:
-    """The host a URL names: trailing punctuation stripped, lower case, no leading ``www.``."""
-    try:
-        host = urlsplit(url.rstrip(URL_TRAILING)).hostname
-    except ValueError:  # e.g. an invalid IPv6 literal
-        return None
-    if not host:
-        return None
-    host = host.rstrip(".")
-    return host[4:] if host.startswith("www.") else host or None
+def _domains(urls: Iterable[str]) -> list[str]:
+    found: list[str] = []
+    for url in urls:
+        domain = domain_of(url.rstrip(URL_TRAILING))
+        if domain and domain not in found:
+            found.append(domain)
+    return found
 
 
 def cited_domains(text: str, citations: Iterable[str] = ()) -> tuple[str, ...]:
-    """The domains of the answer's URLs, then of the provider's citations, de-duplicated in order."""
-    found: list[str] = []
+    """The domains of the provider's citations, then of the answer's URLs, de-duplicated in order."""
     urls = [m.group(0) for m in URL.finditer(unicodedata.normalize("NFKC", text))]
-    for url in (*urls, *citations):
-        domain = domain_of(url if "://" in url else f"https://{url}")
-        if domain and domain not in found:
-            found.append(domain)
-    return tuple(found)
+    return tuple(_domains([*citations, *urls]))
+
+
+def _names_a_page_of(domains: Iterable[str], brand: Brand) -> bool:
+    """Whether one of ``domains`` is one of the brand's domains or a subdomain of one."""
+    return any(d == own or d.endswith(f".{own}") for d in domains for own in brand.domains)
 
 
 def mentions_brand(text: str, brand: Brand) -> bool:
@@ -314,8 +320,13 @@ def analyse(
     prompt: str | None = None,
     citations: Iterable[str] = (),
     snapshot_id: str | None = None,
+    sources: Iterable[str] = (),
 ) -> Analysis:
-    """Analyse one answer for ``brands`` (the primary brand among them, marked ``primary``)."""
+    """Analyse one answer for ``brands`` (the primary brand among them, marked ``primary``):
+    ``citations`` and ``sources`` are the URLs the provider cited and retrieved."""
+    citations = list(citations)
+    cited_by = _domains(citations)
+    sourced_by = _domains(sources)
     prepared = _without_urls(normalise(text))
     matches = _selected_matches(prepared, brands)
     by_brand: dict[int, list[_Match]] = {}
@@ -337,7 +348,10 @@ def analyse(
                 mine = first_mention[index]
                 earlier = sum(1 for other, at in first_mention.items() if other != index and at < mine)
                 rank, source = 1 + earlier, "mention_order"
-        results.append(BrandResult(brand.name, brand.primary, bool(found), len(found), rank, source))
+        cited, sourced = _names_a_page_of(cited_by, brand), _names_a_page_of(sourced_by, brand)
+        results.append(
+            BrandResult(brand.name, brand.primary, bool(found), len(found), rank, source, cited, sourced)
+        )
     primary = next((b for b in brands if b.primary), None)
     branded = prompt is not None and primary is not None and mentions_brand(prompt, primary)
     return Analysis(tuple(results), cited_domains(text, citations), branded, snapshot_id)

@@ -31,10 +31,11 @@ def profile_snapshot(
     brand: BrandSpec, competitors: Sequence[BrandSpec], where: tuple[str, ...] = ()
 ) -> ProfileSnapshot:
     """The canonical snapshot of a profile; InvalidInput names every unusable field."""
-    found = problems(brand.name, brand.aliases, [c.model_dump() for c in competitors])
+    others = [c.model_dump() for c in competitors]
+    found = problems(brand.name, brand.aliases, others, brand.domains)
     if found:
         raise InvalidInput([FieldError((*where, *path), message, "brand_profile") for path, message in found])
-    return snapshot(brand.name, brand.aliases, [c.model_dump() for c in competitors])
+    return snapshot(brand.name, brand.aliases, others, brand.domains)
 
 
 def preview_analysis(request: AnalysisPreviewRequest) -> AnswerAnalysis:
@@ -45,6 +46,7 @@ def preview_analysis(request: AnalysisPreviewRequest) -> AnswerAnalysis:
         prompt=request.prompt,
         citations=request.citations,
         snapshot_id=profile.snapshot_id,
+        sources=request.sources,
     )
     return AnswerAnalysis.model_validate(result.as_dict())
 
@@ -107,15 +109,25 @@ def analysis_config(scope: str, profile: ProfileSnapshot | None, **legacy: Any) 
 
 
 def analyse_response(
-    profile: ProfileSnapshot | None, response: Mapping[str, Any], prompt: str | None
+    profile: ProfileSnapshot | None,
+    response: Mapping[str, Any],
+    prompt: str | None,
+    grounding: Mapping[str, Any] | None = None,
 ) -> dict[str, Any] | None:
-    """The stored analysis of a provider response (None without a profile)."""
+    """The stored analysis of a provider response (None without a profile): the citations and
+    sources of its search evidence (``grounding``), else its citation metadata."""
     if profile is None:
         return None
+    if grounding:
+        citations = [c["url"] for c in grounding.get("citations") or ()]
+        sources = [s["url"] for s in grounding.get("sources") or ()]
+    else:
+        citations, sources = citation_urls(response), []
     return analyse(
         answer_text(response),
         profile.brands(),
         prompt=prompt,
-        citations=citation_urls(response),
+        citations=citations,
         snapshot_id=profile.snapshot_id,
+        sources=sources,
     ).as_dict()

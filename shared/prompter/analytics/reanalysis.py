@@ -82,7 +82,7 @@ class Reanalysis:
             return None
         prompt = prompt_text(row.get("request"))
         self.work += len(row.get("answer_text") or "") + len(prompt or "")
-        return analyse_response(self.profile, row.get("response") or {}, prompt)
+        return analyse_response(self.profile, row.get("response") or {}, prompt, row.get("grounding"))
 
     def enough(self) -> bool:
         return self.work >= PAGE_WORK

@@ -35,7 +35,7 @@ def _put_statements(dialect_name: str) -> tuple[Any, Any]:
 
 
 def _entry(data: Any) -> BrandEntry:
-    return BrandEntry(str(data["name"]), tuple(data.get("aliases") or ()))
+    return BrandEntry(str(data["name"]), tuple(data.get("aliases") or ()), tuple(data.get("domains") or ()))
 
 
 def stored_profile(snapshot_id: str, brand: Any, competitors: Any) -> ProfileSnapshot:

@@ -141,6 +141,7 @@ def _reanalysis_page_statement() -> Any:
             "response",
             "answer_text",
             "analysis",
+            "grounding",
         )
     ]
     return (

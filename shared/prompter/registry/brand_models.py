@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from prompter.registry.brand_profiles import MAX_ALIASES, MAX_COMPETITORS, MAX_NAME_LENGTH
+from prompter.registry.brand_profiles import MAX_ALIASES, MAX_COMPETITORS, MAX_DOMAINS, MAX_NAME_LENGTH
 from prompter.schema_base import Model
 
 MAX_ANSWER_CHARS = 200_000
@@ -22,6 +22,11 @@ class BrandSpec(Model):
 
     name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     aliases: list[str] = Field(default_factory=list, max_length=MAX_ALIASES)
+    domains: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_DOMAINS,
+        description="its web sites (host names): an answer citing or retrieving one is cited/sourced",
+    )
 
 
 class AnalysisPreviewRequest(Model):
@@ -40,6 +45,9 @@ class AnalysisPreviewRequest(Model):
         max_length=MAX_CITATIONS,
         description="URLs from the provider's citation metadata",
     )
+    sources: list[str] = Field(
+        default_factory=list, max_length=MAX_CITATIONS, description="URLs of the pages the engine retrieved"
+    )
 
 
 class BrandAnalysis(Model):
@@ -49,6 +57,8 @@ class BrandAnalysis(Model):
     count: int
     rank: int | None
     rank_source: Literal["numbered", "bulleted", "mention_order"] | None
+    cited: bool = Field(default=False, description="a citation is a page of one of the brand's domains")
+    sourced: bool = Field(default=False, description="a retrieved source is a page of one of its domains")
 
 
 class AnswerAnalysis(Model):

@@ -7,6 +7,11 @@ its own brand's name) dropped, sorted; competitors sorted by name. The snapshot 
 the canonical JSON, so the same profile has the same id whatever the order or case of its aliases
 and the order of its competitors.
 
+A brand may list its ``domains`` (SPEC §2.8): host names, normalised as the evidence's domains are
+(lower case, no leading ``www.``), de-duplicated and sorted; an answer citing or retrieving a page
+of one of them (or of a subdomain) is ``cited``/``sourced`` for that brand. The key is left out of
+the canonical JSON when a brand has none, so profiles stored before domains existed keep their ids.
+
 Every name needs a character a reader can see (:func:`has_visible`): a brand or competitor name made
 only of invisible characters (zero-width and other format characters, Hangul fillers,
 noncharacters, combining marks with nothing to combine with) is refused. So is such an alias,
@@ -25,10 +30,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from prompter.analytics.analysis import Brand
+from prompter.probing.providers.evidence import domain_of, host_name
 
 MAX_NAME_LENGTH = 200
 MAX_ALIASES = 100  # the run body's limit on brand_aliases since the first release
 MAX_COMPETITORS = 50
+MAX_DOMAINS = 20
 # Every name and alias of a profile is one surface form the analysis looks for in every answer.
 MAX_SURFACE_FORMS = 1_000
 MAX_SURFACE_CHARACTERS = 25_000
@@ -38,9 +45,15 @@ MAX_SURFACE_CHARACTERS = 25_000
 class BrandEntry:
     name: str
     aliases: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "aliases": list(self.aliases)}
+        """The canonical form (``domains`` only when there are some)."""
+        return {
+            "name": self.name,
+            "aliases": list(self.aliases),
+            **({"domains": list(self.domains)} if self.domains else {}),
+        }
 
 
 @dataclass(frozen=True)
@@ -61,8 +74,8 @@ class ProfileSnapshot:
     def brands(self) -> list[Brand]:
         """The analysis' brands: the primary brand first, then the competitors."""
         return [
-            Brand(self.brand.name, self.brand.aliases, primary=True),
-            *(Brand(c.name, c.aliases) for c in self.competitors),
+            Brand(self.brand.name, self.brand.aliases, primary=True, domains=self.brand.domains),
+            *(Brand(c.name, c.aliases, domains=c.domains) for c in self.competitors),
         ]
 
 
@@ -70,11 +83,19 @@ def clean_name(name: str) -> str:
     return unicodedata.normalize("NFKC", name).strip()
 
 
-def _entry(name: str, aliases: Iterable[str]) -> BrandEntry:
+def clean_domain(domain: str) -> str | None:
+    """A brand's domain as stored: the host name it names, lower case, without ``www.``; None when
+    it names none."""
+    text = domain.strip()
+    return host_name(domain_of(text) or "") if text and not text.startswith(("/", "?", "#")) else None
+
+
+def _entry(name: str, aliases: Iterable[str], domains: Iterable[str] = ()) -> BrandEntry:
     canonical_name = clean_name(name)
     own = canonical_name.casefold()
     kept = {clean_name(a).casefold() for a in aliases} - {"", own}
-    return BrandEntry(canonical_name, tuple(sorted(kept)))
+    hosts = {d for d in map(clean_domain, domains) if d}
+    return BrandEntry(canonical_name, tuple(sorted(kept)), tuple(sorted(hosts)))
 
 
 def canonical_json(brand: BrandEntry, competitors: Sequence[BrandEntry]) -> str:
@@ -83,12 +104,15 @@ def canonical_json(brand: BrandEntry, competitors: Sequence[BrandEntry]) -> str:
 
 
 def snapshot(
-    brand_name: str, brand_aliases: Iterable[str] = (), competitors: Iterable[Mapping[str, Any]] = ()
+    brand_name: str,
+    brand_aliases: Iterable[str] = (),
+    competitors: Iterable[Mapping[str, Any]] = (),
+    brand_domains: Iterable[str] = (),
 ) -> ProfileSnapshot:
-    """The canonical snapshot of a profile (``competitors``: ``{"name", "aliases"}`` mappings)."""
-    brand = _entry(brand_name, brand_aliases)
+    """The canonical snapshot of a profile (``competitors``: ``{"name", "aliases", "domains"}``)."""
+    brand = _entry(brand_name, brand_aliases, brand_domains)
     others = sorted(
-        (_entry(str(c["name"]), c.get("aliases") or ()) for c in competitors),
+        (_entry(str(c["name"]), c.get("aliases") or (), c.get("domains") or ()) for c in competitors),
         key=lambda e: (e.name.casefold(), e.name, e.aliases),
     )
     text = canonical_json(brand, others)
@@ -139,16 +163,32 @@ def _alias_problem(alias: Any) -> str | None:
     return None
 
 
+def _domain_problems(
+    path: tuple[str | int, ...], domains: list[Any]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    if len(domains) > MAX_DOMAINS:
+        return [((*path, "domains"), f"at most {MAX_DOMAINS} domains")]
+    return [
+        ((*path, "domains", index), "must be a host name such as example.com")
+        for index, domain in enumerate(domains)
+        if not isinstance(domain, str) or clean_domain(domain) is None
+    ]
+
+
 def problems(
-    brand_name: str, brand_aliases: Sequence[str], competitors: Sequence[Mapping[str, Any]]
+    brand_name: str,
+    brand_aliases: Sequence[str],
+    competitors: Sequence[Mapping[str, Any]],
+    brand_domains: Sequence[str] = (),
 ) -> list[tuple[tuple[str | int, ...], str]]:
     """What makes a profile unusable, as (field path, message) pairs; empty when it is fine."""
     found: list[tuple[tuple[str | int, ...], str]] = []
 
-    def check_entry(path: tuple[str | int, ...], name: Any, aliases: Any) -> None:
+    def check_entry(path: tuple[str | int, ...], name: Any, aliases: Any, domains: Any = ()) -> None:
         why = _name_problem(name)
         if why:
             found.append(((*path, "name"), why))
+        found.extend(_domain_problems(path, list(domains or ())))
         if len(aliases) > MAX_ALIASES:
             found.append(((*path, "aliases"), f"at most {MAX_ALIASES} aliases"))
         for index, alias in enumerate(aliases):
@@ -156,12 +196,13 @@ def problems(
             if why:
                 found.append(((*path, "aliases", index), why))
 
-    check_entry(("brand",), brand_name, list(brand_aliases))
+    check_entry(("brand",), brand_name, list(brand_aliases), brand_domains)
     if len(competitors) > MAX_COMPETITORS:
         found.append((("competitors",), f"at most {MAX_COMPETITORS} competitors"))
     names = {clean_name(brand_name).casefold()} if isinstance(brand_name, str) else set()
     for index, competitor in enumerate(competitors):
-        check_entry(("competitors", index), competitor.get("name"), list(competitor.get("aliases") or ()))
+        aliases = list(competitor.get("aliases") or ())
+        check_entry(("competitors", index), competitor.get("name"), aliases, competitor.get("domains"))
         name = competitor.get("name")
         if isinstance(name, str) and clean_name(name):
             key = clean_name(name).casefold()

@@ -244,7 +244,7 @@ class Runner:
                 brand_aliases=task.brand_aliases,
                 alias_snapshot_id=task.alias_snapshot_id,
             ),
-            analysis=None if unmet else analyse_response(profile, response, prompt),
+            analysis=None if unmet else analyse_response(profile, response, prompt, reply.grounding),
             used_grounding=searched,
             grounding=reply.grounding,
             status="failed" if unmet else "succeeded",

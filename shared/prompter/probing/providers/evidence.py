@@ -76,7 +76,7 @@ def domain_of(url: str) -> str | None:
     return (host[4:] if host.startswith("www.") else host) or None
 
 
-def _host_name(text: str | None) -> str | None:
+def host_name(text: str | None) -> str | None:
     """``text`` as a host name (lower case, no ``www.``) when it is one, else None."""
     if not text:
         return None
@@ -99,7 +99,7 @@ class _Ref:
     def domain(self) -> str | None:
         found = domain_of(self.url)
         if found == GOOGLE_REDIRECT_HOST:
-            return _host_name(self.named_domain) or _host_name(self.title)
+            return host_name(self.named_domain) or host_name(self.title)
         return found
 
     def as_source(self) -> dict[str, Any]:
