@@ -274,3 +274,24 @@ def test_a_brand_is_cited_and_sourced_by_the_evidence_and_reanalysis_keeps_it(
     assert again.status == 200 and again.body["reanalyzed"] == 1, again.body
     [result] = api.get(f"{TEMPLATES}/{template['id']}/results").body["items"]
     assert result["analysis"] == analysis
+
+
+def test_grounded_answers_have_cells_of_their_own_with_searched_and_cited_rates(
+    api: Api, provider_server: FakeServer
+) -> None:
+    # Given one grounded and one ungrounded answer of the same model version (Gemini reports the
+    # same modelVersion either way), for a brand whose site the grounded answer cites
+    template = create(api, model_id="gemini-2.5-flash", country_set=["FR"], user_prompt_template=PROMPT)
+    profile = {"brand": {"name": "Kiprun", "domains": ["decathlon.fr"]}, "competitors": [{"name": "Hoka"}]}
+    assert api.call("PUT", f"/api/workspaces/{template['workspace_id']}/brand-profile", profile).status == 200
+    provider_server.reply(200, GEMINI_GROUNDED)
+    assert api.post(f"{TEMPLATES}/{template['id']}/run", {"grounding": "auto"}).status == 200
+    assert api.post(f"{TEMPLATES}/{template['id']}/run", {}).status == 200
+    # Then visibility keeps them apart, and only the grounded cell says how often it searched and cited
+    cells = api.get(f"{TEMPLATES}/{template['id']}/visibility").body["cells"]
+    by_grounding = {cell["grounded"]: cell for cell in cells}
+    assert set(by_grounding) == {True, False} and all(cell["n"] == 1 for cell in cells)
+    grounded, plain = by_grounding[True], by_grounding[False]
+    assert (grounded["searched_rate"], grounded["cited_rate"]) == (1.0, 1.0)
+    assert 0 < grounded["cited_ci_low"] < 1 and grounded["cited_ci_high"] == 1.0
+    assert (plain["searched_rate"], plain["cited_rate"], plain["cited_ci_low"]) == (None, None, None)

@@ -323,7 +323,7 @@ def analyse(
     sources: Iterable[str] = (),
 ) -> Analysis:
     """Analyse one answer for ``brands`` (the primary brand among them, marked ``primary``):
-    ``citations`` and ``sources`` are the URLs the provider cited and retrieved."""
+    ``citations`` and ``sources`` are the URLs (or host names) the provider cited and retrieved."""
     citations = list(citations)
     cited_by = _domains(citations)
     sourced_by = _domains(sources)

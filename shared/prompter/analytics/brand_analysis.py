@@ -118,9 +118,9 @@ def analyse_response(
     sources of its search evidence (``grounding``), else its citation metadata."""
     if profile is None:
         return None
-    if grounding:
-        citations = [c["url"] for c in grounding.get("citations") or ()]
-        sources = [s["url"] for s in grounding.get("sources") or ()]
+    if grounding:  # the evidence's domains (a Gemini redirect URL names none of its own)
+        citations = [c["domain"] for c in grounding.get("citations") or () if c.get("domain")]
+        sources = [s["domain"] for s in grounding.get("sources") or () if s.get("domain")]
     else:
         citations, sources = citation_urls(response), []
     return analyse(

@@ -1,6 +1,6 @@
 """Visibility cells and drift impact (SPEC §2.7) from per-cell counters. Pure functions, no I/O.
 
-A cell is one brand in (template, provider, model, provider version key, country[, day]). What the
+A cell is one brand in (template, provider, model, grounded, provider version key, country[, day]). What the
 stored answers of a cell add up to is a :class:`Tally`; :func:`cell_figures` turns a tally into the
 figures the API returns, and :func:`drift_impact` compares the cells of a lineage's old version key
 with the new one's, brand by brand and country by country.
@@ -9,7 +9,7 @@ with the new one's, brand by brand and country by country.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any
 
 from prompter.analytics.proportions import benjamini_hochberg, two_proportion_test, wilson_interval
@@ -25,27 +25,33 @@ DELTA_TOLERANCE = 1e-9
 @dataclass(frozen=True)
 class Tally:
     """One brand's counters in one cell: analysed successful answers, those that mention the brand,
-    those that rank it in the top 3, and the sum of its ranks where mentioned."""
+    those that rank it in the top 3, the sum of its ranks where mentioned, and (grounded cells) the
+    answers whose engine searched and those citing one of the brand's sites."""
 
     n: int = 0
     mentioned: int = 0
     top3: int = 0
     rank_sum: int = 0
+    searched: int = 0
+    cited: int = 0
 
     def __add__(self, other: Tally) -> Tally:
-        return Tally(
-            self.n + other.n,
-            self.mentioned + other.mentioned,
-            self.top3 + other.top3,
-            self.rank_sum + other.rank_sum,
-        )
+        return Tally(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
     @classmethod
-    def of_answer(cls, mentioned: bool, rank: int | None) -> Tally:
+    def of_answer(
+        cls, mentioned: bool, rank: int | None, searched: bool = False, cited: bool = False
+    ) -> Tally:
         """What one analysed answer adds to a brand's cell (a mentioned brand always has a rank)."""
-        if not mentioned or rank is None:
-            return cls(n=1, mentioned=int(mentioned))
-        return cls(n=1, mentioned=1, top3=int(rank <= TOP), rank_sum=rank)
+        ranked = mentioned and rank is not None
+        return cls(
+            n=1,
+            mentioned=int(mentioned),
+            top3=int(ranked and rank <= TOP),  # type: ignore[operator]
+            rank_sum=rank if ranked and rank is not None else 0,
+            searched=int(searched),
+            cited=int(cited),
+        )
 
 
 def proportion(k: int, n: int) -> dict[str, float | None]:
@@ -56,11 +62,18 @@ def proportion(k: int, n: int) -> dict[str, float | None]:
     return {"rate": k / n, "ci_low": interval[0], "ci_high": interval[1]}
 
 
-def cell_figures(tally: Tally, all_brands_mentioned: int) -> dict[str, Any]:
+def cell_figures(tally: Tally, all_brands_mentioned: int, grounded: bool = False) -> dict[str, Any]:
     """The figures of one brand's cell; ``all_brands_mentioned``: the mentioned answers of every
-    brand of the cell (the share of voice's denominator)."""
+    brand of the cell (the share of voice's denominator). A grounded cell adds how often the engine
+    searched and how often it cited the brand's sites (with its Wilson interval); others have none."""
     share = proportion(tally.top3, tally.n)
+    cited = proportion(tally.cited, tally.n) if grounded else dict.fromkeys(("rate", "ci_low", "ci_high"))
+    searched = proportion(tally.searched, tally.n)["rate"] if grounded else None
     return {
+        "searched_rate": searched,
+        "cited_rate": cited["rate"],
+        "cited_ci_low": cited["ci_low"],
+        "cited_ci_high": cited["ci_high"],
         "n": tally.n,
         "mentioned": tally.mentioned,
         **proportion(tally.mentioned, tally.n),
@@ -121,9 +134,14 @@ def tallies(answers: Iterable[tuple[str, bool, int | None]]) -> dict[str, Tally]
     return out
 
 
-def answer_tallies(analysis: Mapping[str, Any]) -> list[tuple[str, bool, Tally]]:
-    """What one stored analysis adds to its cell, brand by brand: (brand, primary, tally)."""
+def answer_tallies(analysis: Mapping[str, Any], searched: bool = False) -> list[tuple[str, bool, Tally]]:
+    """What one stored analysis adds to its cell, brand by brand: (brand, primary, tally);
+    ``searched``: the answer's engine searched (its evidence says so)."""
     return [
-        (str(b["name"]), bool(b.get("primary")), Tally.of_answer(bool(b.get("mentioned")), b.get("rank")))
+        (
+            str(b["name"]),
+            bool(b.get("primary")),
+            Tally.of_answer(bool(b.get("mentioned")), b.get("rank"), searched, bool(b.get("cited"))),
+        )
         for b in analysis.get("brands") or ()
     ]

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from prompter.analytics.visibility import DEFAULT_ALPHA, DEFAULT_MARGIN, Tally, cell_figures, drift_impact
+from prompter.db.schema import VISIBILITY_COUNTERS
 from prompter.db.visibility import VisibilityStore
 from prompter.errors import FieldError, InvalidInput, TemplateNotFound
 from prompter.observability import MetricName, add_metric, logger
@@ -29,6 +30,7 @@ class VisibilityCell(Model):
     country: str
     provider: str
     model_id: str
+    grounded: bool = Field(description="answers asked with search on (a lineage and cells of their own)")
     provider_version_key: str
     day: str | None = Field(default=None, description="UTC day (group_by=day)")
     n: int = Field(description="analysed successful answers")
@@ -43,6 +45,14 @@ class VisibilityCell(Model):
     share_of_voice: float | None = Field(
         description="the brand's mentioned answers / every brand's mentioned answers in the cell"
     )
+    searched_rate: float | None = Field(
+        default=None, description="grounded cells: answers whose engine searched / n"
+    )
+    cited_rate: float | None = Field(
+        default=None, description="grounded cells: answers citing a page of the brand's domains / n"
+    )
+    cited_ci_low: float | None = Field(default=None, description="95 % Wilson score interval")
+    cited_ci_high: float | None = None
 
 
 class VisibilityReport(Model):
@@ -75,6 +85,7 @@ class DriftCell(Model):
 class DriftTransition(Model):
     provider: str
     model_id: str
+    grounded: bool = Field(description="the lineage of answers asked with search on")
     from_key: str
     to_key: str
     changed_at: datetime = Field(description="when the new key first answered")
@@ -93,7 +104,7 @@ def _key(text: str) -> str:
 
 
 def _tally(row: dict[str, Any]) -> Tally:
-    return Tally(int(row["n"]), int(row["mentioned"]), int(row["top3"]), int(row["rank_sum"]))
+    return Tally(*(int(row[name]) for name in VISIBILITY_COUNTERS))
 
 
 class VisibilityQueries:
@@ -134,6 +145,7 @@ class VisibilityQueries:
             key = (
                 row["provider"],
                 row["model_id"],
+                bool(row["grounded"]),
                 row["provider_version_key"],
                 row["run_country"],
                 row.get("day"),
@@ -150,10 +162,11 @@ class VisibilityQueries:
             VisibilityCell(
                 provider=key[0],
                 model_id=key[1],
-                provider_version_key=key[2],
-                country=key[3],
-                day=key[4],
-                **cell_figures(cell["tally"], cell["all_mentioned"]),
+                grounded=key[2],
+                provider_version_key=key[3],
+                country=key[4],
+                day=key[5],
+                **cell_figures(cell["tally"], cell["all_mentioned"], grounded=key[2]),
             )
             for key, cell in sorted(cells.items(), key=lambda item: tuple(str(k) for k in item[0]))
             if cell["seen"]
@@ -171,20 +184,22 @@ class VisibilityQueries:
         rows = self.store.cells(scope.lookup_org, template_id)
         if rows is None:
             raise TemplateNotFound(template_id)
-        by_key: dict[tuple[str, str, str], dict[tuple[str, str], Tally]] = {}
+        by_key: dict[tuple[str, str, bool, str], dict[tuple[str, str], Tally]] = {}
         for row in rows:
-            cell = by_key.setdefault((row["provider"], row["model_id"], row["provider_version_key"]), {})
+            lineage = (row["provider"], row["model_id"], bool(row["grounded"]))
+            cell = by_key.setdefault((*lineage, row["provider_version_key"]), {})
             place = (row["brand"], row["run_country"])
             cell[place] = cell.get(place, Tally()) + _tally(row)
         transitions = []
-        for (provider, model_id), keys in self._lineages(template_id):
+        for (provider, model_id, grounded), keys in self._lineages(template_id):
             for (old, _), (new, changed_at) in itertools.pairwise(keys):
-                before = by_key.get((provider, model_id, old), {})
-                after = by_key.get((provider, model_id, new), {})
+                before = by_key.get((provider, model_id, grounded, old), {})
+                after = by_key.get((provider, model_id, grounded, new), {})
                 transitions.append(
                     DriftTransition(
                         provider=provider,
                         model_id=model_id,
+                        grounded=grounded,
                         from_key=old,
                         to_key=new,
                         changed_at=changed_at,
@@ -195,15 +210,17 @@ class VisibilityQueries:
                 )
         return DriftReport(template_id=template_id, alpha=alpha, margin=margin, transitions=transitions)
 
-    def _lineages(self, template_id: str) -> Iterable[tuple[tuple[str, str], list[tuple[str, datetime]]]]:
-        """Each (provider, model) lineage's known keys in the order they first answered."""
-        lineages: dict[tuple[str, str], list[tuple[str, datetime]]] = {}
+    def _lineages(
+        self, template_id: str
+    ) -> Iterable[tuple[tuple[str, str, bool], list[tuple[str, datetime]]]]:
+        """Each (provider, model, grounded) lineage's known keys in the order they first answered."""
+        lineages: dict[tuple[str, str, bool], list[tuple[str, datetime]]] = {}
         for row in self.store.lineages(template_id):
             if row["provider_version_key"] == UNKNOWN:
                 continue  # not a version: a drift from or to "unknown" says nothing
             seen = row["first_seen_at"]
             when = seen.replace(tzinfo=UTC) if seen.tzinfo is None else seen
-            lineages.setdefault((row["provider"], row["model_id"]), []).append(
+            lineages.setdefault((row["provider"], row["model_id"], bool(row["grounded"])), []).append(
                 (row["provider_version_key"], when)
             )
         return sorted(lineages.items())

@@ -57,13 +57,16 @@ def counter_rows(
     created = as_utc(values["created_at"])
     assert created is not None
     branded = bool(analysis.get("branded_prompt"))
+    grounding = values.get("grounding")
+    searched = bool(grounding and grounding.get("searched"))
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for brand, primary, tally in answer_tallies(analysis):
+    for brand, primary, tally in answer_tallies(analysis, searched):
         for day in (created.date().isoformat(), ALL_DAYS):
             cell = {
                 "template_id": values["template_id"],
                 "provider": values["provider"],
                 "model_id": values["model_id"],
+                "grounded": grounding is not None,
                 "provider_version_key": values["provider_version_key"],
                 "run_country": values["run_country"],
                 "day": day,

@@ -208,13 +208,17 @@ VISIBILITY_CELL = (
     "day",
     "provider",
     "model_id",
+    "grounded",
     "provider_version_key",
     "run_country",
     "brand",
     "is_primary",
     "branded_prompt",
 )
-VISIBILITY_COUNTERS = ("n", "mentioned", "top3", "rank_sum")
+# Per cell: analysed answers, those mentioning the brand, ranking it in the top 3, the sum of its
+# ranks, and (grounded cells) the answers whose engine searched and those citing the brand's sites.
+VISIBILITY_COUNTERS = ("n", "mentioned", "top3", "rank_sum", "searched", "cited")
+_ADDED_COUNTERS = ("searched", "cited")  # migration 0008: existing rows count 0
 visibility_counts = Table(
     "visibility_counts",
     metadata,
@@ -222,12 +226,16 @@ visibility_counts = Table(
     Column("day", String(10), primary_key=True),
     Column("provider", String(32), primary_key=True),
     Column("model_id", String(200), primary_key=True),
+    Column("grounded", Boolean, primary_key=True, server_default=text("false")),
     Column("provider_version_key", String(256), primary_key=True),
     Column("run_country", String(2), primary_key=True),
     Column("brand", String(200), primary_key=True),
     Column("is_primary", Boolean, primary_key=True),
     Column("branded_prompt", Boolean, primary_key=True),
-    *(Column(name, Integer, nullable=False) for name in VISIBILITY_COUNTERS),
+    *(
+        Column(name, Integer, nullable=False, server_default=text("0") if name in _ADDED_COUNTERS else None)
+        for name in VISIBILITY_COUNTERS
+    ),
 )
 
 # Drift cells reported significant (a VisibilityShift event each, the first time only).

@@ -25,7 +25,7 @@ from prompter.db.schema import prompt_versions as v
 from prompter.db.schema import visibility_counts as c
 from prompter.db.schema import visibility_shifts as s
 
-_CELL = ("provider", "model_id", "provider_version_key", "run_country")
+_CELL = ("provider", "model_id", "grounded", "provider_version_key", "run_country")
 _BRAND = ("brand", "is_primary")
 
 
@@ -61,9 +61,9 @@ def _cells_statement(
 
 
 _LINEAGES = (
-    select(v.c.provider, v.c.model_id, v.c.provider_version_key, v.c.first_seen_at)
+    select(v.c.provider, v.c.model_id, v.c.grounded, v.c.provider_version_key, v.c.first_seen_at)
     .where(v.c.template_id == bindparam("template_id"))
-    .order_by(v.c.provider, v.c.model_id, v.c.first_seen_at, v.c.id)
+    .order_by(v.c.provider, v.c.model_id, v.c.grounded, v.c.first_seen_at, v.c.id)
 )
 
 
@@ -112,7 +112,7 @@ class VisibilityStore:
         return run_with_reconnect(self.engine, work)
 
     def lineages(self, template_id: str) -> list[dict[str, Any]]:
-        """The template's version keys, per (provider, model) in the order they first answered."""
+        """The template's version keys, per (provider, model, grounded) in the order they first answered."""
         params = {"template_id": template_id}
         return run_with_reconnect(
             self.engine, lambda conn: [dict(row._mapping) for row in conn.execute(_LINEAGES, params)]
