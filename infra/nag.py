@@ -28,11 +28,12 @@ from aws_cdk import aws_lambda as lambda_
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
+from infra.constructs.functions import SECRET_PROVIDERS, secret_id
 from prompter.routes import ROUTES, Route
 
 PACK = "AwsSolutions"
 STATE_MACHINES = ("RunBatch", "VersionSweep", "Reanalyze")
-PROVIDER_SECRETS = ("OpenaiSecret", "AnthropicSecret", "GoogleSecret", "AzureOpenaiSecret")
+PROVIDER_SECRETS = tuple(secret_id(provider) for provider in SECRET_PROVIDERS)
 MANAGED_POLICY = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
 
 

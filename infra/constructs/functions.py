@@ -242,7 +242,7 @@ class PrompterFunctions(Construct):
         return {
             provider: secretsmanager.Secret(
                 self,
-                f"{_camel(provider)}Secret",
+                secret_id(provider),
                 description=f"Prompter {provider} API key ({self.stage}): set by operators",
                 # A placeholder, not a secret: CloudFormation never overwrites the operator's value
                 # unless this line changes.
@@ -408,6 +408,11 @@ class PrompterFunctions(Construct):
 def _constant(name: str) -> str:
     """``azure-openai`` → ``AZURE_OPENAI``; ``run_batch`` → ``RUN_BATCH``."""
     return name.upper().replace("-", "_")
+
+
+def secret_id(provider: str) -> str:
+    """The construct id of a provider's API key secret (``azure-openai`` → ``AzureOpenaiSecret``)."""
+    return f"{_camel(provider)}Secret"
 
 
 def _camel(name: str) -> str:

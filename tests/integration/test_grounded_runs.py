@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, update
 
 from prompter import runtime
 from prompter.db.schema import prompt_results
+from prompter.probing.providers import registry
 from tests.conftest import Api, AwsFakes
 from tests.fake_http import FakeServer, serving
 from tests.integration.test_probe_api import create
@@ -295,3 +296,32 @@ def test_grounded_answers_have_cells_of_their_own_with_searched_and_cited_rates(
     assert (grounded["searched_rate"], grounded["cited_rate"]) == (1.0, 1.0)
     assert 0 < grounded["cited_ci_low"] < 1 and grounded["cited_ci_high"] == 1.0
     assert (plain["searched_rate"], plain["cited_rate"], plain["cited_ci_low"]) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "country", "where"), [("gpt-4o", "FR", "France"), ("sonar-pro", "DE", None)]
+)
+def test_the_local_fake_answers_a_grounded_run_with_a_search_from_the_country(
+    api: Api, model_id: str, country: str, where: str | None
+) -> None:
+    """Locally (the fake provider), a grounded run searches: evidence, used_grounding, a grounded
+    lineage whose key changes when the model's generation does (perplexity searches unasked)."""
+    template = create(api, model_id=model_id, country_set=["FR", "DE"], user_prompt_template=PROMPT)
+    grounding = {} if template["provider"] == "perplexity" else {"grounding": "required"}
+    for generation in (1, 2):
+        registry.fake(template["provider"]).generation = generation
+        ran = api.post(f"{TEMPLATES}/{template['id']}/run", {"country": country, **grounding})
+        assert ran.status == 200, ran.body
+    results = api.get(f"{TEMPLATES}/{template['id']}/results", query={"include": "payloads"}).body["items"]
+    assert len(results) == 2
+    for result in results:
+        evidence = result["grounding"]
+        assert result["status"] == "succeeded" and result["used_grounding"] is True
+        assert evidence["searched"] is True and evidence["location_sent"] == {"country": country}
+        assert evidence["sources"] and evidence["citations"]
+        if where is not None:
+            assert where in evidence["search_queries"][0]
+    versions = api.get(f"{TEMPLATES}/{template['id']}/versions").body["items"]
+    assert {v["grounded"] for v in versions} == {True}
+    if template["provider"] == "openai":  # a dated model per generation, no fingerprint
+        assert len({v["provider_version_key"] for v in versions}) == 2
