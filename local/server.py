@@ -263,6 +263,24 @@ def settings_problems() -> list[str]:
     return list(found)
 
 
+def providers_line() -> str:
+    """Which providers answer, and where each real one's key comes from (never the key)."""
+    mode = os.environ.get("PROMPTER_PROVIDER_MODE", "fake")
+    if mode != "real":
+        return mode
+    from prompter.registry.identity import PROVIDERS
+    from prompter.settings import ProviderSettings
+
+    settings = ProviderSettings.from_env(os.environ)
+    sources = []
+    for provider in PROVIDERS:
+        if settings.secret_arn(provider):
+            sources.append(f"{provider} (its secret)")
+        elif (found := settings.local_credentials(provider))[0]:
+            sources.append(f"{provider} (key from the environment, {found[1] or 'its public API'})")
+    return "real: " + (", ".join(sources) or "no key configured (PROMPTER_<PROVIDER>_API_KEY)")
+
+
 def one_line(error: BaseException) -> str:
     """An error's message without SQLAlchemy's background link (or its type when it has none), and
     without any piece of the database URL's credentials: a password with an unescaped ``@`` ends up
@@ -352,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("database %s migrated", database)
         for line in described:
             log.info("%s", line)
-        log.info("providers: %s", os.environ.get("PROMPTER_PROVIDER_MODE", "fake"))
+        log.info("providers: %s", providers_line())
         sweep_every = float(os.environ.get("PROMPTER_LOCAL_SWEEP_SECONDS", "3600"))
         stop_sweeps = start_sweeps(sweep_every)
         if sweep_every > 0:

@@ -39,7 +39,14 @@ def ensure_version(
 ) -> EnsureVersionResult:
     request = body or EnsureVersionRequest()
     scope = request_scope(app, services().settings, request.org_id)
-    result = services().prober.ensure_version(scope, template_id, request.provider, request.model_id)
+    result = services().prober.ensure_version(
+        scope,
+        template_id,
+        request.provider,
+        request.model_id,
+        grounding=request.grounding,
+        use_grounding=request.use_grounding,
+    )
     logger.append_keys(version_id=result.version_id, provider_version_key=result.provider_version_key)
     return result
 

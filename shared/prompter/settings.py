@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field, SecretStr
 
 from prompter.schema_base import Model
 
@@ -28,6 +29,19 @@ def environment() -> Mapping[str, str]:
 def default_database_url() -> str:
     """A git-ignored SQLite file in the checkout: ``.data/prompter.db``."""
     return f"sqlite:///{_CHECKOUT_ROOT / '.data' / 'prompter.db'}"
+
+
+def _base_url(value: str) -> str:
+    """A provider's base URL: http(s), a host, no credentials, query or fragment."""
+    parts = urlsplit(value.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http(s) URL with a host, such as https://gateway.example.com")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ValueError("must be a base URL without credentials, query or fragment")
+    return value.strip()
+
+
+BaseUrl = Annotated[str, AfterValidator(_base_url)]
 
 
 class _EnvModel(Model):
@@ -159,6 +173,18 @@ class ProviderSettings(CostGuardSettings):
     google_secret_arn: str | None = Field(default=None, description="secret: the Gemini API key")
     anthropic_secret_arn: str | None = Field(default=None, description="secret: the Anthropic API key")
     perplexity_secret_arn: str | None = Field(default=None, description="secret: the Perplexity API key")
+    # Local only (SPEC §4): with no secret configured, a provider's key and base URL from the
+    # environment. Deployed functions declare every secret ARN and none of these variables.
+    openai_api_key: SecretStr | None = Field(default=None, description="local: the OpenAI API key")
+    openai_endpoint: BaseUrl | None = Field(default=None, description="local: the OpenAI base URL")
+    azure_openai_api_key: SecretStr | None = Field(default=None, description="local: the Azure OpenAI key")
+    azure_openai_endpoint: BaseUrl | None = Field(default=None, description="local: the Azure resource URL")
+    google_api_key: SecretStr | None = Field(default=None, description="local: the Gemini API key")
+    google_endpoint: BaseUrl | None = Field(default=None, description="local: the Gemini base URL")
+    anthropic_api_key: SecretStr | None = Field(default=None, description="local: the Anthropic API key")
+    anthropic_endpoint: BaseUrl | None = Field(default=None, description="local: the Anthropic base URL")
+    perplexity_api_key: SecretStr | None = Field(default=None, description="local: the Perplexity API key")
+    perplexity_endpoint: BaseUrl | None = Field(default=None, description="local: the Perplexity base URL")
     bedrock_region: str | None = Field(default=None, description="Bedrock region (IAM role credentials)")
     aws_region: str | None = Field(default=None, description="the function's region (set by Lambda)")
     aws_default_region: str | None = Field(default=None, description="the SDK's default region")
@@ -171,6 +197,16 @@ class ProviderSettings(CostGuardSettings):
     event_bus_name: str = Field(
         default="default", description="EventBridge bus for model version changes and visibility shifts"
     )
+
+    def local_credentials(self, provider: str) -> tuple[str | None, str | None]:
+        """The provider's API key and base URL from the environment (``PROMPTER_<PROVIDER>_API_KEY``,
+        ``PROMPTER_<PROVIDER>_ENDPOINT``); the key is revealed only to build the adapter's credentials."""
+        prefix = provider.replace("-", "_")
+        if f"{prefix}_api_key" not in type(self).model_fields:
+            return None, None
+        key: SecretStr | None = getattr(self, f"{prefix}_api_key")
+        endpoint: str | None = getattr(self, f"{prefix}_endpoint")
+        return (key.get_secret_value() if key else None), endpoint
 
     def region(self) -> str | None:
         """Where Bedrock is called: its own setting, else the function's region."""

@@ -116,6 +116,13 @@ class RunCountryTask(_Task):
     grounding: Literal["none", "auto", "required"] = Field(
         default="none", description="the search the run asks for (already checked against the provider)"
     )
+    provider: Provider | None = Field(
+        default=None,
+        description="the provider the run asks (paired with model_id); null: the template's",
+    )
+    model_id: str | None = Field(
+        default=None, min_length=1, max_length=200, description="the model the run asks; null: the template's"
+    )
     retry_count: int = Field(
         default=0, ge=0, description="$$.State.RetryCount: 0 on the first attempt, n on the n-th retry"
     )

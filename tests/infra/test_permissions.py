@@ -100,6 +100,9 @@ def test_provider_functions_get_real_providers_table_bus_and_secrets(
 
     secret_ids = {next(refs(env[f"PROMPTER_{p}_SECRET_ARN"])) for p in SECRET_PROVIDERS}
     assert len(secret_ids) == len(SECRET_PROVIDERS)
+    # Deployed, keys come only from the secrets: no local key or endpoint variable is declared
+    # (Lambda passes only declared variables), and every secret ARN is, so it always wins.
+    assert not {k for k in env if k.endswith(("_API_KEY", "_ENDPOINT"))}
     assert secret_ids <= granted_refs(statements_with(template, name, "secretsmanager:GetSecretValue"))
 
     dynamo = statements_with(template, name, "dynamodb:")

@@ -12,6 +12,7 @@ PROBE_DEDUP_SECONDS is the hour bucket's life in the store.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +34,7 @@ from prompter.probing.versions import EnsureVersionResult, ProbeTarget
 from prompter.registry.costguard import cost_problems
 from prompter.registry.identity import PROVIDERS, pairing_problem
 from prompter.registry.models import Provider
+from prompter.runs.grounding import Grounding, grounding_mode
 from prompter.schema_base import Model
 from prompter.scope import Scope
 from prompter.workflow import ProbeTask
@@ -49,6 +51,17 @@ class EnsureVersionRequest(Model):
     org_id: str | None = Field(default=None, min_length=1, max_length=128, description="tenant (local only)")
     provider: Provider | None = None
     model_id: str | None = Field(default=None, min_length=1, max_length=200)
+    grounding: Grounding | None = Field(
+        default=None,
+        description=(
+            'probe with search: "none", "auto" or "required" (both search: the grounded lineage); left '
+            'out: "none" ("auto" for perplexity)'
+        ),
+    )
+    # JSON types only, as for runs.
+    use_grounding: bool | None = Field(
+        default=None, strict=True, description='the earlier spelling: true is grounding "auto", false "none"'
+    )
 
 
 class VersionOut(Model):
@@ -80,7 +93,12 @@ class Prober:
         self.clock = lambda: calls.recorder.clock()
 
     def target(
-        self, scope: Scope, template_id: str, provider: str | None, model_id: str | None
+        self,
+        scope: Scope,
+        template_id: str,
+        provider: str | None,
+        model_id: str | None,
+        grounding: Grounding = "none",
     ) -> tuple[ProbeTarget, dict[str, Any]]:
         template = self.templates.get_active(scope.lookup_org, template_id)
         if template is None:
@@ -101,6 +119,7 @@ class Prober:
             template_id=template_id,
             provider=chosen,
             model_id=model,
+            grounded=grounding != "none",
         )
         return target, template
 
@@ -111,20 +130,27 @@ class Prober:
         provider: str | None = None,
         model_id: str | None = None,
         retry_count: int = 0,
+        grounding: Grounding | None = None,
+        use_grounding: bool | None = None,
     ) -> EnsureVersionResult:
         """Probe (or reuse this hour's probe of) the template's provider and record the version.
 
-        ``retry_count`` is the workflow's ``$$.State.RetryCount`` for a probe task: above 0 the
-        probe is a retry, counted as ``ProviderRetries`` of the probed provider.
+        ``grounding``/``use_grounding`` follow the runs' rule (SPEC §2.8) for the probed provider: a
+        grounded probe sends the provider's search wire, located in the template's first country,
+        and records the version in the grounded lineage. ``retry_count`` is the workflow's
+        ``$$.State.RetryCount`` for a probe task: above 0 the probe is a retry, counted as
+        ``ProviderRetries`` of the probed provider.
         """
         if self.settings.probe_disabled:
             raise ProbeDisabled("provider probes are disabled (PROMPTER_PROBE_DISABLED)")
         started = time.perf_counter()
         target, template = self.target(scope, template_id, provider, model_id)
+        mode = grounding_mode(grounding, use_grounding, target.provider)
+        target = replace(target, grounded=mode != "none")
         self.calls.begin(target, retry_count, "probe")
 
         def probe() -> dict[str, Any]:
-            return self._probe(target, template).model_dump(mode="json")
+            return self._probe(target, template, mode).model_dump(mode="json")
 
         if self.deduplicator is None:
             answer = probe()
@@ -147,13 +173,18 @@ class Prober:
         )
         return result
 
-    def _probe(self, target: ProbeTarget, template: dict[str, Any]) -> EnsureVersionResult:
+    def _probe(
+        self, target: ProbeTarget, template: dict[str, Any], grounding: Grounding
+    ) -> EnsureVersionResult:
+        countries = template.get("country_set") or []
         request = ChatRequest(
             model_id=target.model_id,
             user_prompt=PROBE_PROMPT,
             system_instructions=template["system_instructions"],
             inference_params=dict(template["inference_params"] or {}),
             max_tokens=1,
+            grounding=grounding,
+            country=(countries[0] if countries and grounding != "none" else None),
         )
         add_metric(MetricName.PROBE_ATTEMPTS, provider=target.provider)
         try:

@@ -28,6 +28,8 @@ from prompter.probing.versions import ProbeTarget
 from prompter.registry.brand_models import MAX_COMPETITORS, BrandSpec
 from prompter.registry.costguard import cost_problems
 from prompter.registry.countries import country_code
+from prompter.registry.identity import pairing_problem
+from prompter.registry.models import Provider
 from prompter.runs.grounding import Grounding, grounding_mode
 from prompter.runs.recording import ResultRecorder
 from prompter.runs.rendering import check_prompt_size, prompt_hash, render, run_variables
@@ -35,6 +37,8 @@ from prompter.schema_base import Model
 from prompter.scope import Scope
 from prompter.workflow import CallOutcome, RunCountryTask
 
+# Run body fields a task carries resolved (or not at all), not as the body spelled them.
+RESOLVED_FIELDS = {"org_id", "country", "grounding", "use_grounding", "provider", "model_id"}
 # What a result carries of the model version that answered (as the version recorder found it).
 RECORDED_VERSION = {
     "version_id",
@@ -78,6 +82,15 @@ class _RunFields(Model):
     # JSON types only (no "true" or "5" strings): API Gateway's model validates the same body.
     use_grounding: bool | None = Field(
         default=None, strict=True, description='the earlier spelling: true is grounding "auto", false "none"'
+    )
+    provider: Provider | None = Field(
+        default=None, description="run the template's config with another provider (a lineage of its own)"
+    )
+    model_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="run the template's config with another model (a lineage of its own)",
     )
 
 
@@ -181,6 +194,20 @@ class Runner:
         return code
 
     @staticmethod
+    def engine(template: dict[str, Any], fields: _RunFields) -> tuple[Provider, str]:
+        """The provider and model a run asks: its overrides, else the template's (SPEC §3). An
+        override must still make a pair that can go together: a 422 naming the overriding field."""
+        provider: Provider = fields.provider or template["provider"]
+        model = (fields.model_id or template["model_id"]).strip()
+        if not model:
+            raise InvalidInput([FieldError(("model_id",), "must not be blank", "string_too_short")])
+        if fields.provider or fields.model_id:
+            problem = pairing_problem(provider, model, ("provider",) if fields.provider else ("model_id",))
+            if problem:
+                raise InvalidInput([problem])
+        return provider, model
+
+    @staticmethod
     def rendered(template: dict[str, Any], fields: _RunFields | RunCountryTask, country: str) -> str:
         if fields.rendered_prompt:
             return check_prompt_size(fields.rendered_prompt)
@@ -203,8 +230,8 @@ class Runner:
             org_id=task.org_id,
             workspace_id=template["workspace_id"],
             template_id=task.template_id,
-            provider=template["provider"],
-            model_id=template["model_id"],
+            provider=task.provider or template["provider"],
+            model_id=task.model_id or template["model_id"],
             grounded=task.grounding != "none",
         )
         self.calls.begin(target, task.retry_count, "call")
@@ -256,7 +283,8 @@ class Runner:
     def run_once(self, scope: Scope, template_id: str, body: RunRequest) -> RunResult:
         template = self.template(scope.lookup_org, template_id)
         country = self.country(template, body.country)
-        grounding = grounding_mode(body.grounding, body.use_grounding, template["provider"])
+        provider, model_id = self.engine(template, body)
+        grounding = grounding_mode(body.grounding, body.use_grounding, provider)
         self.rendered(template, body, country)  # a missing variable is a 422 before any call
         self.profile(template, body)  # so is an unusable brand
         task = RunCountryTask(
@@ -265,7 +293,9 @@ class Runner:
             template_id=template_id,
             country=country,
             grounding=grounding,
-            **body.model_dump(exclude={"org_id", "country", "grounding", "use_grounding"}),
+            provider=provider,
+            model_id=model_id,
+            **body.model_dump(exclude=RESOLVED_FIELDS),
         )
         outcome = self.call(task, template)
         now = utcnow()
@@ -312,7 +342,8 @@ class Runner:
             raise InvalidInput(
                 [FieldError(("countries",), "the template has no countries; name them", "missing")]
             )
-        grounding = grounding_mode(body.grounding, body.use_grounding, template["provider"])
+        provider, model_id = self.engine(template, body)
+        grounding = grounding_mode(body.grounding, body.use_grounding, provider)
         for country in countries:
             self.rendered(template, body, country)  # every missing variable is a 422 before the run starts
         self.profile(template, body)  # so is an unusable brand
@@ -340,6 +371,8 @@ class Runner:
             "samples": body.samples,
             "max_concurrency": body.max_concurrency or self.concurrency,
             "grounding": grounding,
+            "provider": provider,
+            "model_id": model_id,
             **{
                 k: request[k]
                 for k in (

@@ -3,6 +3,8 @@
 Real adapters are imported only when first used (cold start); credentials come from Secrets
 Manager through Powertools parameters, cached for the settings' max age, and are never logged.
 A secret is either the bare API key or a JSON object ``{"api_key", "endpoint", "api_version"}``.
+Locally, with no secret configured, the key and base URL come from the environment (see
+:func:`credentials`).
 """
 
 from __future__ import annotations
@@ -81,16 +83,32 @@ def _fetch_secret(arn: str, max_age: int) -> Any:
 
 
 def credentials(provider: str, settings: ProviderSettings, max_age: int = 300) -> Credentials:
-    """The provider's credentials; :class:`ProviderNotConfigured` names a provider with none."""
+    """The provider's credentials; :class:`ProviderNotConfigured` names a provider with none.
+
+    A configured secret (``PROMPTER_<PROVIDER>_SECRET_ARN``) is the only source when there is one:
+    deployed functions always declare it, so a key from the environment never reaches them. With no
+    secret (``make dev``, tests), the key and base URL come from ``PROMPTER_<PROVIDER>_API_KEY`` and
+    ``PROMPTER_<PROVIDER>_ENDPOINT``. Key and endpoint always come from the same source, so a key is
+    only ever sent to the URL its owner paired it with."""
     if settings.provider_mode == "fake" or provider == "fake":
         return Credentials()
     if provider == "bedrock":
         return Credentials(region=settings.region())  # the function's IAM role signs
     arn = settings.secret_arn(provider)
-    if not arn:
-        raise ProviderNotConfigured(
-            f"no credentials are configured for provider {provider}", provider=provider
-        )
+    if arn:
+        return _from_secret(provider, arn, max_age)
+    key, endpoint = settings.local_credentials(provider)
+    if key:
+        return Credentials(api_key=key, endpoint=endpoint)
+    variable = provider.replace("-", "_").upper()
+    raise ProviderNotConfigured(
+        f"no credentials are configured for provider {provider} (PROMPTER_{variable}_SECRET_ARN, "
+        f"or locally PROMPTER_{variable}_API_KEY)",
+        provider=provider,
+    )
+
+
+def _from_secret(provider: str, arn: str, max_age: int) -> Credentials:
     raw = _fetch_secret(arn, max_age)
     text = raw.decode() if isinstance(raw, bytes) else str(raw)
     try:
