@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from prompter.probing.providers.metering import finish_reason, usage
+
 SearchUnit = Literal["call", "searched_request", "request"]
 
 MILLION = Decimal(1_000_000)
@@ -224,3 +226,14 @@ def cost_usd(
     if search is None:
         return None
     return (tokens + search).quantize(COST_PLACES)
+
+
+def metered(provider: str, model: str | None, response: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A result's ``finish_reason``, ``usage`` and ``cost_usd``, read from the provider's response
+    (``model``: the one that answered when the provider says so, else the one asked for)."""
+    used = usage(response)
+    return {
+        "finish_reason": finish_reason(response),
+        "usage": used,
+        "cost_usd": cost_usd(provider, model, used),
+    }
