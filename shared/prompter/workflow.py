@@ -7,6 +7,7 @@ error type. Tests check the definitions against these constants.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
@@ -156,6 +157,11 @@ class CallOutcome(_Task):
     error_code: str | None = None
     error_message: str | None = None
     latency_ms: int
+    # SPEC §4: why the answer ended, {input_tokens, output_tokens, search_calls}, and its cost at the
+    # price table's list prices (null: a model the table does not list)
+    finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
+    cost_usd: Decimal | None = None
 
 
 class StoreTask(CallOutcome):

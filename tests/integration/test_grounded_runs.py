@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, update
 from prompter import runtime
 from prompter.db.schema import prompt_results
 from prompter.probing.providers import registry
+from prompter.probing.providers.metering import usage
 from tests.conftest import Api, AwsFakes
 from tests.fake_http import FakeServer, serving
 from tests.integration.test_probe_api import create
@@ -32,6 +33,19 @@ from tests.providers.test_openai_responses import RESPONSE as OPENAI_GROUNDED
 from tests.providers.test_perplexity import COMPLETION as PERPLEXITY_GROUNDED
 
 PROMPT = "List top 10 longevity supplement brands."  # the template's prompt: sent as it is
+
+# Each answer's cost at the price table's prices for the model that answered (SPEC §4), worked by hand:
+COSTS = {
+    # gpt-4o: 3,180 in x $2.50 + 96 out x $10 per 1M + 2 web search calls x $10 per 1,000
+    "openai": 0.02891,
+    # gemini-2.5-flash: (31 + 198) in x $0.30 + (68 + 115) out x $2.50 per 1M + 1 grounded prompt
+    # x $35 per 1,000
+    "google": 0.0355262,
+    # claude-sonnet-4-5: 7,139 in x $3 + 412 out x $15 per 1M + 2 searches x $10 per 1,000
+    "anthropic": 0.047597,
+    # sonar-pro: 21 in x $3 + 19 out x $15 per 1M + 1 low-context request x $6 per 1,000
+    "perplexity": 0.006348,
+}
 
 
 @dataclass(frozen=True)
@@ -182,6 +196,10 @@ def test_a_grounded_run_sends_the_search_and_stores_the_evidence(
         for c in evidence["citations"]
     ]
     assert spans == case.cited
+    # What the answer used and cost
+    assert result["finish_reason"] == "stop"
+    assert result["usage"] == usage(case.answer)
+    assert result["cost_usd"] == pytest.approx(COSTS[case.provider], abs=1e-9)
     versions = api.get(f"{TEMPLATES}/{template['id']}/versions").body["items"]
     assert [v["grounded"] for v in versions] == [True]
 
@@ -205,6 +223,9 @@ def test_required_grounding_without_a_search_is_stored_failed_and_never_counted(
     )
     assert result["grounding"]["searched"] is False and result["response"] and result["request"]
     assert result["analysis"] is None
+    # paid for, so its usage and cost are kept: 31 in x $0.30 + 17 out x $2.50 per 1M, no search
+    assert result["usage"] == {"input_tokens": 31, "output_tokens": 17, "search_calls": 0}
+    assert result["cost_usd"] == pytest.approx(0.0000518, abs=1e-9)
     assert api.get(f"{TEMPLATES}/{template['id']}/visibility").body["cells"] == []
     assert api.get(f"/api/runs/{result['run_id']}").body["status"] == "failed"
 

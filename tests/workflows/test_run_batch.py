@@ -21,7 +21,9 @@ from prompter.errors import (
     ProviderThrottled,
     ProviderUnavailable,
 )
+from prompter.probing.pricing import cost_usd
 from prompter.probing.providers import registry
+from prompter.probing.providers.metering import usage
 from tests.conftest import AwsFakes
 from tests.integration.test_probe_api import emf
 from tests.workflows.conftest import Workflows
@@ -112,6 +114,11 @@ def test_every_country_succeeds_and_is_stored_with_its_version(
         assert answer.startswith(("Here are options", "I could not name brands"))
         assert row["rendered_prompt_hash"] == hashlib.sha256(rendered.encode()).hexdigest()
         assert row["analysis_config"]["brand_name"] == "Avea"
+        # what the answer used, and its cost at the price table's prices for the model that answered
+        assert row["finish_reason"] == "stop"
+        assert row["usage"] == usage(row["response"]) and row["usage"]["input_tokens"] > 0
+        expected = cost_usd("openai", row["resolved_model"], row["usage"])
+        assert expected is not None and float(row["cost_usd"]) == pytest.approx(float(expected), abs=1e-9)
     assert registry.fake("openai").calls == 3
     # and the run's status route agrees
     status = workflows.api.get(f"/api/runs/{run_id}").body
@@ -180,6 +187,7 @@ def test_a_terminal_error_is_caught_and_recorded_as_that_countrys_failure(workfl
     assert failed["error_code"] == "PROVIDER_AUTH_FAILED"
     assert "401" in failed["error_message"]
     assert failed["version_id"] is None and failed["response"] is None
+    assert (failed["finish_reason"], failed["usage"], failed["cost_usd"]) == (None, None, None)
     assert sorted(row["run_country"] for row in rows) == sorted(COUNTRIES)
     assert registry.fake("openai").calls == 3 and workflows.backoff_waits == []
     status = workflows.api.get(f"/api/runs/{run_id}").body

@@ -95,6 +95,21 @@ class ResultOut(Model):
             "index answer_text), location_sent}; null when the answer was not asked with search"
         ),
     )
+    finish_reason: str | None = Field(
+        default=None,
+        description="why the answer ended: stop, length, content_filter, tool_calls, error or unknown",
+    )
+    usage: dict[str, Any] | None = Field(
+        default=None,
+        description="{input_tokens, output_tokens, search_calls} as the provider billed them",
+    )
+    cost_usd: float | None = Field(
+        default=None,
+        description=(
+            "USD at the repository's dated price table; null for a model it does not list, "
+            "and for a failure recorded without an answer"
+        ),
+    )
     latency_ms: int | None
     created_at: datetime
 

@@ -120,6 +120,9 @@ class ResultRecorder:
             "used_grounding": outcome.used_grounding,
             "grounding": outcome.grounding,
             "latency_ms": outcome.latency_ms,
+            "finish_reason": outcome.finish_reason,
+            "usage": outcome.usage,
+            "cost_usd": outcome.cost_usd,
             "created_at": utcnow(),
         }
         row, inserted = self.results.store(values, run)

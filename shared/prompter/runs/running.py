@@ -22,6 +22,7 @@ from prompter.db.templates import TemplateStore
 from prompter.errors import FieldError, GroundingNotUsed, InvalidInput, TemplateNotFound, WorkflowUnavailable
 from prompter.observability import MetricName, add_metric, logger
 from prompter.probing.calls import ProviderCalls
+from prompter.probing.pricing import metered
 from prompter.probing.providers.base import ChatRequest
 from prompter.probing.sanitize import clean_json
 from prompter.probing.versions import ProbeTarget
@@ -278,6 +279,7 @@ class Runner:
             error_code=GroundingNotUsed.code if unmet else None,
             error_message=UNMET_GROUNDING if unmet else None,
             latency_ms=reply.latency_ms,
+            **metered(target.provider, version.resolved_model or target.model_id, response),
         )
 
     def run_once(self, scope: Scope, template_id: str, body: RunRequest) -> RunResult:
