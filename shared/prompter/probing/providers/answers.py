@@ -23,23 +23,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _first(value: Any) -> dict[str, Any]:
-    items = _list(value)
-    return _dict(items[0]) if items else {}
+from prompter.probing.providers.shapes import arr, first, obj
 
 
 def _texts(parts: Any, *, skip: str | None = None, kind: str | None = None) -> str:
     out = []
-    for part in map(_dict, _list(parts)):
+    for part in map(obj, arr(parts)):
         if skip and part.get(skip):
             continue
         if kind is not None and part.get("type") != kind:
@@ -50,11 +39,11 @@ def _texts(parts: Any, *, skip: str | None = None, kind: str | None = None) -> s
 
 
 def _chat_message(response: Mapping[str, Any]) -> dict[str, Any]:
-    return _dict(_first(response.get("choices")).get("message"))
+    return obj(first(response.get("choices")).get("message"))
 
 
 def _bedrock_blocks(response: Mapping[str, Any]) -> list[Any]:
-    return _list(_dict(_dict(response.get("output")).get("message")).get("content"))
+    return arr(obj(obj(response.get("output")).get("message")).get("content"))
 
 
 def is_responses(response: Mapping[str, Any]) -> bool:
@@ -65,9 +54,9 @@ def is_responses(response: Mapping[str, Any]) -> bool:
 def output_text_parts(response: Mapping[str, Any]) -> list[dict[str, Any]]:
     """A Responses API answer's ``output_text`` parts of its ``message`` items, in order."""
     parts = []
-    for item in map(_dict, _list(response.get("output"))):
+    for item in map(obj, arr(response.get("output"))):
         if item.get("type") == "message":
-            parts += [p for p in map(_dict, _list(item.get("content"))) if p.get("type") == "output_text"]
+            parts += [p for p in map(obj, arr(item.get("content"))) if p.get("type") == "output_text"]
     return [p for p in parts if isinstance(p.get("text"), str)]
 
 
@@ -79,7 +68,7 @@ def answer_text(response: Mapping[str, Any] | None) -> str:
         content = _chat_message(response).get("content")
         return content if isinstance(content, str) else _texts(content)
     if "candidates" in response:
-        return _texts(_dict(_first(response.get("candidates")).get("content")).get("parts"), skip="thought")
+        return _texts(obj(first(response.get("candidates")).get("content")).get("parts"), skip="thought")
     if is_responses(response):
         return "".join(part["text"] for part in output_text_parts(response))
     if "output" in response:
@@ -90,33 +79,33 @@ def answer_text(response: Mapping[str, Any] | None) -> str:
 
 
 def _chat_urls(response: Mapping[str, Any]) -> Iterator[Any]:
-    for note in map(_dict, _list(_chat_message(response).get("annotations"))):
-        yield _dict(note.get("url_citation")).get("url")
-    yield from _list(response.get("citations"))  # Perplexity's bare URLs
+    for note in map(obj, arr(_chat_message(response).get("annotations"))):
+        yield obj(note.get("url_citation")).get("url")
+    yield from arr(response.get("citations"))  # Perplexity's bare URLs
 
 
 def _responses_urls(response: Mapping[str, Any]) -> Iterator[Any]:
     for part in output_text_parts(response):
-        for note in map(_dict, _list(part.get("annotations"))):
+        for note in map(obj, arr(part.get("annotations"))):
             if note.get("type") == "url_citation":
                 yield note.get("url")
 
 
 def _gemini_urls(response: Mapping[str, Any]) -> Iterator[Any]:
-    grounding = _dict(_first(response.get("candidates")).get("groundingMetadata"))
-    for chunk in map(_dict, _list(grounding.get("groundingChunks"))):
-        yield _dict(chunk.get("web")).get("uri")
+    grounding = obj(first(response.get("candidates")).get("groundingMetadata"))
+    for chunk in map(obj, arr(grounding.get("groundingChunks"))):
+        yield obj(chunk.get("web")).get("uri")
 
 
 def _bedrock_urls(response: Mapping[str, Any]) -> Iterator[Any]:
-    for block in map(_dict, _bedrock_blocks(response)):
-        for citation in map(_dict, _list(_dict(block.get("citationsContent")).get("citations"))):
-            yield _dict(_dict(citation.get("location")).get("web")).get("url")
+    for block in map(obj, _bedrock_blocks(response)):
+        for citation in map(obj, arr(obj(block.get("citationsContent")).get("citations"))):
+            yield obj(obj(citation.get("location")).get("web")).get("url")
 
 
 def _anthropic_urls(response: Mapping[str, Any]) -> Iterator[Any]:
-    for block in map(_dict, _list(response.get("content"))):
-        for citation in map(_dict, _list(block.get("citations"))):
+    for block in map(obj, arr(response.get("content"))):
+        for citation in map(obj, arr(block.get("citations"))):
             yield citation.get("url")
 
 
@@ -148,7 +137,7 @@ def prompt_text(request: Mapping[str, Any] | None) -> str | None:
     if isinstance(request.get("input"), str):
         return str(request["input"])
     turns = request.get("messages") or request.get("contents") or request.get("input")
-    user_turns = [t for t in map(_dict, _list(turns)) if t.get("role") == "user"]
+    user_turns = [t for t in map(obj, arr(turns)) if t.get("role") == "user"]
     if not user_turns:
         return None
     last = user_turns[-1]

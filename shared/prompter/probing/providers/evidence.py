@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from prompter.probing.providers.answers import is_responses, output_text_parts
+from prompter.probing.providers.shapes import arr, first, obj
 
 GROUNDING_MODES = ("none", "auto", "required")
 MAX_ITEMS = 100
@@ -43,21 +44,8 @@ GOOGLE_REDIRECT_HOST = "vertexaisearch.cloud.google.com"
 _HOST_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _first(value: Any) -> Any:
-    items = _list(value)
-    return items[0] if items else {}
 
 
 def _int(value: Any) -> int | None:
@@ -131,7 +119,7 @@ def _unique(items: Iterable[Any], key: Callable[[Any], Any]) -> list[Any]:
 
 
 def _web_search_calls(response: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [i for i in map(_dict, _list(response.get("output"))) if i.get("type") == "web_search_call"]
+    return [i for i in map(obj, arr(response.get("output"))) if i.get("type") == "web_search_call"]
 
 
 def _responses(response: Mapping[str, Any]) -> _Read:
@@ -139,15 +127,15 @@ def _responses(response: Mapping[str, Any]) -> _Read:
     queries: list[str] = []
     sources: list[_Ref] = []
     for call in calls:
-        action = _dict(call.get("action"))
-        queries += [q for q in map(_text, (action.get("query"), *_list(action.get("queries")))) if q]
-        for source in map(_dict, _list(action.get("sources"))):
+        action = obj(call.get("action"))
+        queries += [q for q in map(_text, (action.get("query"), *arr(action.get("queries")))) if q]
+        for source in map(obj, arr(action.get("sources"))):
             if _text(source.get("url")):
                 sources.append(_Ref(source["url"], _text(source.get("title"))))
     citations: list[_Ref] = []
     offset = 0
     for part in output_text_parts(response):
-        for note in map(_dict, _list(part.get("annotations"))):
+        for note in map(obj, arr(part.get("annotations"))):
             start, end = _int(note.get("start_index")), _int(note.get("end_index"))
             if note.get("type") == "url_citation" and _text(note.get("url")):
                 citations.append(
@@ -184,7 +172,7 @@ def _gemini_parts(candidate: Mapping[str, Any]) -> list[tuple[int, Callable[[int
     parts, thought parts left out, concatenated) and its byte-to-character conversion."""
     found = []
     offset = 0
-    for part in map(_dict, _list(_dict(candidate.get("content")).get("parts"))):
+    for part in map(obj, arr(obj(candidate.get("content")).get("parts"))):
         text = part["text"] if isinstance(part.get("text"), str) and not part.get("thought") else ""
         found.append((offset, _byte_to_char(text)))
         offset += len(text)
@@ -192,18 +180,18 @@ def _gemini_parts(candidate: Mapping[str, Any]) -> list[tuple[int, Callable[[int
 
 
 def _gemini(response: Mapping[str, Any]) -> _Read:
-    candidate = _dict(_first(response.get("candidates")))
-    metadata = _dict(candidate.get("groundingMetadata"))
-    queries = tuple(q for q in map(_text, _list(metadata.get("webSearchQueries"))) if q)
-    chunks = [_dict(_dict(chunk).get("web")) for chunk in _list(metadata.get("groundingChunks"))]
+    candidate = obj(first(response.get("candidates")))
+    metadata = obj(candidate.get("groundingMetadata"))
+    queries = tuple(q for q in map(_text, arr(metadata.get("webSearchQueries"))) if q)
+    chunks = [obj(obj(chunk).get("web")) for chunk in arr(metadata.get("groundingChunks"))]
     refs = [
         _Ref(web["uri"], _text(web.get("title")), _text(web.get("domain"))) if _text(web.get("uri")) else None
         for web in chunks
     ]
     parts = _gemini_parts(candidate)
     citations: list[_Ref] = []
-    for support in map(_dict, _list(metadata.get("groundingSupports"))):
-        segment = _dict(support.get("segment"))
+    for support in map(obj, arr(metadata.get("groundingSupports"))):
+        segment = obj(support.get("segment"))
         index = _int(segment.get("partIndex")) or 0  # segments count bytes of their own part
         if index >= len(parts):
             continue
@@ -211,7 +199,7 @@ def _gemini(response: Mapping[str, Any]) -> _Read:
         start = offset + to_char(_int(segment.get("startIndex")) or 0)
         end_byte = _int(segment.get("endIndex"))
         end = None if end_byte is None else offset + to_char(end_byte)
-        for chunk in _list(support.get("groundingChunkIndices")):
+        for chunk in arr(support.get("groundingChunkIndices")):
             ref = refs[chunk] if isinstance(chunk, int) and 0 <= chunk < len(refs) else None
             if ref is not None:
                 citations.append(_Ref(ref.url, ref.title, ref.named_domain, start, end))
@@ -223,14 +211,14 @@ def _gemini(response: Mapping[str, Any]) -> _Read:
 
 
 def _anthropic(response: Mapping[str, Any]) -> _Read:
-    blocks = list(map(_dict, _list(response.get("content"))))
+    blocks = list(map(obj, arr(response.get("content"))))
     searches = [b for b in blocks if b.get("type") == "server_tool_use" and b.get("name") == "web_search"]
-    queries = tuple(q for q in (_text(_dict(b.get("input")).get("query")) for b in searches) if q)
+    queries = tuple(q for q in (_text(obj(b.get("input")).get("query")) for b in searches) if q)
     sources = [
         _Ref(item["url"], _text(item.get("title")))
         for block in blocks
         if block.get("type") == "web_search_tool_result"
-        for item in map(_dict, _list(block.get("content")))
+        for item in map(obj, arr(block.get("content")))
         if item.get("type") == "web_search_result" and _text(item.get("url"))
     ]
     citations: list[_Ref] = []
@@ -239,7 +227,7 @@ def _anthropic(response: Mapping[str, Any]) -> _Read:
         if block.get("type") != "text" or not isinstance(block.get("text"), str):
             continue
         end = offset + len(block["text"])
-        for citation in map(_dict, _list(block.get("citations"))):
+        for citation in map(obj, arr(block.get("citations"))):
             if citation.get("type") == "web_search_result_location" and _text(citation.get("url")):
                 citations.append(_Ref(citation["url"], _text(citation.get("title")), start=offset, end=end))
         offset = end
@@ -250,10 +238,10 @@ def _anthropic(response: Mapping[str, Any]) -> _Read:
 
 
 def _perplexity(response: Mapping[str, Any]) -> _Read:
-    results = [_dict(r) for r in _list(response.get("search_results"))]
+    results = [obj(r) for r in arr(response.get("search_results"))]
     sources = tuple(_Ref(r["url"], _text(r.get("title"))) for r in results if _text(r.get("url")))
-    citations = tuple(_Ref(url) for url in _list(response.get("citations")) if _text(url))
-    return _Read(bool(results or _list(response.get("citations"))), (), sources, citations)
+    citations = tuple(_Ref(url) for url in arr(response.get("citations")) if _text(url))
+    return _Read(bool(results or arr(response.get("citations"))), (), sources, citations)
 
 
 def _read(response: Mapping[str, Any]) -> _Read:
@@ -274,8 +262,8 @@ def location_sent(request: Mapping[str, Any] | None) -> dict[str, str] | None:
     Perplexity's ``web_search_options.user_location``; None when it sent none."""
     if not isinstance(request, Mapping):
         return None
-    for holder in map(_dict, [*_list(request.get("tools")), request.get("web_search_options")]):
-        country = _text(_dict(holder.get("user_location")).get("country"))
+    for holder in map(obj, [*arr(request.get("tools")), request.get("web_search_options")]):
+        country = _text(obj(holder.get("user_location")).get("country"))
         if country:
             return {"country": country}
     return None

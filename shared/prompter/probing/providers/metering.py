@@ -46,6 +46,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from prompter.probing.providers.answers import is_responses
+from prompter.probing.providers.shapes import arr, first, obj
 
 STOP, LENGTH, CONTENT_FILTER, TOOL_CALLS, ERROR, UNKNOWN = (
     "stop",
@@ -91,19 +92,6 @@ _MESSAGES = {
 }
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _first(value: Any) -> dict[str, Any]:
-    items = _list(value)
-    return _dict(items[0]) if items else {}
-
-
 def _named(value: Any, names: Mapping[str, str]) -> str | None:
     if not isinstance(value, str) or not value:
         return None
@@ -117,16 +105,16 @@ def _responses_reason(response: Mapping[str, Any]) -> str | None:
     if status == "failed":
         return ERROR
     if status == "incomplete":
-        reason = _dict(response.get("incomplete_details")).get("reason")
+        reason = obj(response.get("incomplete_details")).get("reason")
         return _RESPONSES_INCOMPLETE.get(reason, UNKNOWN) if isinstance(reason, str) else UNKNOWN
     return _named(status, {})
 
 
 def _gemini_reason(response: Mapping[str, Any]) -> str | None:
-    candidates = _list(response.get("candidates"))
-    if not candidates and _dict(response.get("promptFeedback")).get("blockReason"):
+    candidates = arr(response.get("candidates"))
+    if not candidates and obj(response.get("promptFeedback")).get("blockReason"):
         return CONTENT_FILTER
-    return _named(_first(candidates).get("finishReason"), _GEMINI)
+    return _named(first(candidates).get("finishReason"), _GEMINI)
 
 
 def finish_reason(response: Mapping[str, Any] | None) -> str | None:
@@ -134,7 +122,7 @@ def finish_reason(response: Mapping[str, Any] | None) -> str | None:
     if not isinstance(response, Mapping):
         return None
     if "choices" in response:
-        return _named(_first(response.get("choices")).get("finish_reason"), _CHAT)
+        return _named(first(response.get("choices")).get("finish_reason"), _CHAT)
     if "candidates" in response or "promptFeedback" in response:
         return _gemini_reason(response)
     if is_responses(response):
@@ -173,7 +161,7 @@ def _responses_usage(response: Mapping[str, Any]) -> dict[str, Any] | None:
     usage = response.get("usage")
     if not isinstance(usage, dict):
         return None
-    items = map(_dict, _list(response.get("output")))
+    items = map(obj, arr(response.get("output")))
     return {
         "input_tokens": _count(usage.get("input_tokens")),
         "output_tokens": _count(usage.get("output_tokens")),
@@ -185,8 +173,8 @@ def _gemini_usage(response: Mapping[str, Any]) -> dict[str, Any] | None:
     usage = response.get("usageMetadata")
     if not isinstance(usage, dict):
         return None
-    grounding = _dict(_first(response.get("candidates")).get("groundingMetadata"))
-    queries = [q for q in _list(grounding.get("webSearchQueries")) if isinstance(q, str) and q]
+    grounding = obj(first(response.get("candidates")).get("groundingMetadata"))
+    queries = [q for q in arr(grounding.get("webSearchQueries")) if isinstance(q, str) and q]
     return {
         "input_tokens": _count(usage.get("promptTokenCount")) + _count(usage.get("toolUsePromptTokenCount")),
         "output_tokens": _count(usage.get("candidatesTokenCount")) + _count(usage.get("thoughtsTokenCount")),
@@ -201,7 +189,7 @@ def _anthropic_usage(response: Mapping[str, Any]) -> dict[str, Any] | None:
     return {
         "input_tokens": _count(usage.get("input_tokens")),
         "output_tokens": _count(usage.get("output_tokens")),
-        "search_calls": _count(_dict(usage.get("server_tool_use")).get("web_search_requests")),
+        "search_calls": _count(obj(usage.get("server_tool_use")).get("web_search_requests")),
     }
 
 
