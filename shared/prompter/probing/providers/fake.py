@@ -512,29 +512,23 @@ class FakeProvider:
         if request.grounded and self.name in _GROUNDED_SHAPES:
             searched = scripted is None or scripted[1]
             sent, received, metadata, usage = self._grounded(request, sent, content, searched, asked)
-            return ChatReply(
-                provider=self.name,
-                requested_model=request.model_id,
-                content=content,
-                request=sent,
-                response=received,
-                metadata=metadata,
-                usage=usage,
-                latency_ms=int((time.perf_counter() - started) * 1000),
-                grounding=read_evidence(received, request.grounding, sent),
-            )
-        prompt_tokens = len(request.user_prompt.split()) + len(request.system_instructions.split())
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(content.split())}
-        metadata = self.metadata(request.model_id)
-        received = {
-            "id": f"fake-{_digest(request.model_id, request.user_prompt, asked)[:16]}",
-            "object": "chat.completion",
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
-            ],
-            "usage": usage,
-            **metadata,
-        }
+        else:
+            prompt_tokens = len(request.user_prompt.split()) + len(request.system_instructions.split())
+            usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(content.split())}
+            metadata = self.metadata(request.model_id)
+            received = {
+                "id": f"fake-{_digest(request.model_id, request.user_prompt, asked)[:16]}",
+                "object": "chat.completion",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": usage,
+                **metadata,
+            }
         return ChatReply(
             provider=self.name,
             requested_model=request.model_id,
@@ -544,7 +538,7 @@ class FakeProvider:
             metadata=metadata,
             usage=usage,
             latency_ms=int((time.perf_counter() - started) * 1000),
-            # A provider without a search of its own here: a grounded request's evidence says it
-            # did not search.
+            # What was searched, read from the answer (a provider without a search of its own
+            # here says it did not search).
             grounding=read_evidence(received, request.grounding, sent),
         )
