@@ -179,9 +179,8 @@ def route_round_trips(url: str) -> Measured:
         arn = os.environ["PROMPTER_RUN_BATCH_STATE_MACHINE_ARN"].replace(":stateMachine:", ":execution:")
         wait_for(sfn, f"{arn}:{batch['run_id']}")
         engines = [
-            handler_module("create_template").store().engine,
-            handler_module("probe_provider").engine(),
-            handler_module("store_result").engine(),
+            handler_module(name).services().engine
+            for name in ("create_template", "probe_provider", "store_result")
         ]
         with recorded_statements(*engines) as statements:
             params = {
