@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from prompter.adapters.events import EventPublisher
@@ -91,16 +91,11 @@ class ModelVersionRecorder:
         captured_at = self.clock()
         recorded = self.versions.record(
             ModelVersionCapture(
-                org_id=target.org_id,
-                workspace_id=target.workspace_id,
-                template_id=target.template_id,
-                provider=target.provider,
-                model_id=target.model_id,
+                **asdict(target),
                 resolved_model=version.resolved_model,
                 provider_version_key=version.provider_version_key,
                 system_fingerprint=version.system_fingerprint,
                 captured_at=captured_at,
-                grounded=target.grounded,
             ),
             new_id=str(uuid.uuid4()),
         )
@@ -116,12 +111,7 @@ class ModelVersionRecorder:
             )
             self.publisher.publish(
                 {
-                    "org_id": target.org_id,
-                    "workspace_id": target.workspace_id,
-                    "template_id": target.template_id,
-                    "provider": target.provider,
-                    "model_id": target.model_id,
-                    "grounded": target.grounded,
+                    **asdict(target),  # the lineage
                     "old_provider_version_key": recorded.previous_key,
                     "new_provider_version_key": version.provider_version_key,
                     "version_id": recorded.version_id,
