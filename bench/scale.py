@@ -9,7 +9,9 @@ Two databases hold the same shape at two sizes (1,000 rows, and 100,000 by defau
   five minutes apart; a version belongs to one country, so a country + version filter finds rows;
 - versions: the big template's 100, and the rest spread over the other templates;
 - visibility counters for the big template's results, as the store statement keeps them: five
-  brands per answer, a row per brand and cell for its day and one for all days.
+  brands per answer, a row per brand and cell for its day and one for all days;
+- sources counters likewise: each answer grounded, citing three of 60 domains, running two of 200
+  queries.
 
 Each query runs through the store the function uses (SQLAlchemy, pg8000, the server), warm, the
 two sizes alternating; the figure is the ratio of the medians. Pages are 10 rows: at 1,000 rows
@@ -116,6 +118,29 @@ def populate(conn: Any, rows: int) -> None:
         " b.brand",
         (BIG,),
     )
+    # sources counters: every result is a grounded answer citing 3 of 60 domains and running 2 of
+    # 200 queries, counted per cell for its day and for all days
+    sql(
+        "INSERT INTO source_counts (template_id, day, provider, model_id, provider_version_key,"
+        " run_country, kind, value, answers, searched, citations, weight)"
+        " SELECT r.template_id, d.day, r.provider, r.model_id, r.provider_version_key, r.run_country,"
+        " e.kind, e.value, count(*), sum(e.searched), sum(e.citations),"
+        " CASE WHEN e.kind = 'domain' THEN sum(e.citations) ELSE count(*) END"
+        " FROM prompt_results r"
+        " CROSS JOIN LATERAL (VALUES (to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')), (''))"
+        "   AS d(day)"
+        " CROSS JOIN LATERAL (SELECT abs(hashtext(r.id)) AS h) AS hashed"
+        " CROSS JOIN LATERAL (VALUES ('answer', '', 1, 4),"
+        "   ('domain', 'site' || mod(h, 60) || '.example', 0, 2),"
+        "   ('domain', 'site' || mod(h / 60 + 1, 60) || '.example', 0, 1),"
+        "   ('domain', 'site' || mod(h / 3600 + 2, 60) || '.example', 0, 1),"
+        "   ('query', 'query ' || mod(h, 200), 0, 0), ('query', 'query ' || mod(h / 200 + 1, 200), 0, 0))"
+        "   AS e(kind, value, searched, citations)"
+        " WHERE r.template_id = %s"
+        " GROUP BY r.template_id, d.day, r.provider, r.model_id, r.provider_version_key, r.run_country,"
+        " e.kind, e.value",
+        (BIG,),
+    )
     sql("ANALYZE")
 
 
@@ -167,6 +192,12 @@ def queries() -> list[Query]:
 
         return run
 
+    def sources(**filters: Any) -> Callable[[Any, int], int]:
+        def run(stores: Any, rows: int) -> int:
+            return len(stores.sources.sources(_scope(), BIG, **filters).cells)
+
+        return run
+
     def drift(stores: Any, rows: int) -> int:
         report = stores.visibility.drift(_scope(), BIG)
         return sum(len(t.cells) for t in report.transitions)
@@ -195,6 +226,9 @@ def queries() -> list[Query]:
         Query("visibility, one country", visibility(country=_country_of(0))),  # AX: an ISO code
         Query("visibility, by day, one day", visibility(group_by="day", first_day=day, last_day=day)),
         Query("drift impact, every transition", drift),
+        Query("sources, by version", sources()),
+        Query("sources, one country", sources(country=_country_of(0))),
+        Query("sources, by day, one day", sources(group_by="day", first_day=day, last_day=day)),
     ]
 
 
@@ -204,13 +238,16 @@ class Stores:
     results: Any
     versions: Any
     visibility: Any
+    sources: Any
     engine: Any
 
 
 def stores_for(url: str) -> Stores:
+    from prompter.analytics.sources_queries import SourcesQueries
     from prompter.analytics.visibility_queries import VisibilityQueries
     from prompter.db.engine import build_engine
     from prompter.db.results import ResultStore
+    from prompter.db.sources import SourceStore
     from prompter.db.templates import TemplateStore
     from prompter.db.versions import ModelVersionStore
     from prompter.db.visibility import VisibilityStore
@@ -218,7 +255,10 @@ def stores_for(url: str) -> Stores:
 
     engine = build_engine(DatabaseSettings.from_env({"DATABASE_URL": url}))
     queries = VisibilityQueries(VisibilityStore(engine))
-    return Stores(TemplateStore(engine), ResultStore(engine), ModelVersionStore(engine), queries, engine)
+    sources = SourcesQueries(SourceStore(engine))
+    return Stores(
+        TemplateStore(engine), ResultStore(engine), ModelVersionStore(engine), queries, sources, engine
+    )
 
 
 def bulk_engine(url: str) -> Any:

@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from prompter import bootstrap, routes, snapstart
 from prompter.analytics.reanalysis import ReanalysisReport, ReanalysisRequest, ReanalyzeTask
+from prompter.analytics.sources_queries import SourcesReport
 from prompter.analytics.visibility import DEFAULT_ALPHA, DEFAULT_MARGIN
 from prompter.analytics.visibility_queries import DriftReport, VisibilityReport
 from prompter.api.http import lambda_entry
@@ -146,6 +147,29 @@ def get_drift(
     org_id: OrgQuery = None,
 ) -> DriftReport:
     return services().visibility.drift(request_scope(app, services().settings), template_id, alpha, margin)
+
+
+@register(app, routes.GET_SOURCES, responses={**ok_doc(200, SourcesReport, "OK"), **error_doc(404)})
+def get_sources(
+    template_id: str,
+    country: CountryQuery = None,
+    provider: Annotated[str | None, Query(max_length=32)] = None,
+    from_: Annotated[date | None, Query(alias="from", description="first UTC day (YYYY-MM-DD)")] = None,
+    to: Annotated[date | None, Query(description="last UTC day, included (YYYY-MM-DD)")] = None,
+    group_by: Annotated[Literal["version", "day"], Query(description="cells per version, or per day")] = (
+        "version"
+    ),
+    org_id: OrgQuery = None,
+) -> SourcesReport:
+    return services().sources.sources(
+        request_scope(app, services().settings),
+        template_id,
+        country=country,
+        provider=provider,
+        first_day=from_,
+        last_day=to,
+        group_by=group_by,
+    )
 
 
 @register(

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # built on first use: a function imports only what it uses (c
     from prompter.adapters.s3 import Objects
     from prompter.adapters.stepfunctions import Workflows
     from prompter.analytics.reanalysis import Reanalyzer
+    from prompter.analytics.sources_queries import SourcesQueries
     from prompter.analytics.visibility_queries import ShiftReporter, VisibilityQueries
     from prompter.db.brand_profiles import BrandProfileStore
     from prompter.db.results import ResultStore, RunStore
@@ -202,6 +203,13 @@ class Services:
         from prompter.analytics.visibility_queries import VisibilityQueries
 
         return VisibilityQueries(self.visibility_store)
+
+    @cached_property
+    def sources(self) -> SourcesQueries:
+        from prompter.analytics.sources_queries import SourcesQueries
+        from prompter.db.sources import SourceStore
+
+        return SourcesQueries(SourceStore(self.engine))
 
     @cached_property
     def shifts(self) -> ShiftReporter:

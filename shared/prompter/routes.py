@@ -142,6 +142,13 @@ GET_DRIFT = Route(
     "getDrift",
     "Did a new model version change how each brand appears, and where?",
 )
+GET_SOURCES = Route(
+    "GET",
+    f"{TEMPLATES}/{{template_id}}/sources",
+    "store_result",
+    "getSources",
+    "The domains grounded answers cite most, and the searches their engines ran, per version and country",
+)
 REANALYZE = Route(
     "POST",
     f"{TEMPLATES}/{{template_id}}/reanalyze",
@@ -183,6 +190,7 @@ ROUTES: tuple[Route, ...] = (
     LIST_RESULTS,
     GET_VISIBILITY,
     GET_DRIFT,
+    GET_SOURCES,
     REANALYZE,
     PUT_BRAND_PROFILE,
     GET_BRAND_PROFILE,

@@ -10,12 +10,10 @@ import pytest
 
 from tests.conftest import Api
 from tests.fake_http import FakeServer
-from tests.integration.test_grounded_runs import OPENAI_GROUNDED, PERPLEXITY_GROUNDED, provider_server
+from tests.integration.test_grounded_runs import OPENAI_GROUNDED, PERPLEXITY_GROUNDED
 from tests.integration.test_probe_api import create, ensure
 from tests.integration.test_provider_secrets import COMPLETION
 from tests.integration.test_templates_api import TEMPLATES
-
-__all__ = ["provider_server"]  # the fixture, used by name
 
 
 def test_a_grounded_probe_sends_the_search_and_records_the_grounded_lineage(

@@ -6,21 +6,17 @@ failed (GROUNDING_NOT_USED) and never counted. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 from sqlalchemy import create_engine, update
 
-from prompter import runtime
 from prompter.db.schema import prompt_results
 from prompter.probing.providers import registry
 from prompter.probing.providers.metering import usage
-from tests.conftest import Api, AwsFakes
-from tests.fake_http import FakeServer, serving
+from tests.conftest import Api
+from tests.fake_http import FakeServer
 from tests.integration.test_probe_api import create
 from tests.integration.test_templates_api import TEMPLATES
 from tests.providers.grounded_responses import (
@@ -148,21 +144,6 @@ def sent_prompt_and_location(provider: str, body: dict[str, Any]) -> tuple[str, 
         assert (tool["name"], tool["max_uses"]) == ("web_search", 5)
         return body["messages"][-1]["content"], tool["user_location"]
     return body["messages"][-1]["content"], body["web_search_options"]["user_location"]
-
-
-@pytest.fixture
-def provider_server(aws: AwsFakes, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeServer]:
-    """Every provider's secret names the local server as its endpoint; real adapters."""
-    with serving() as server:
-        for provider in ("openai", "google", "anthropic", "perplexity"):
-            arn = boto3.client("secretsmanager").create_secret(
-                Name=f"prompter/{provider}",
-                SecretString=json.dumps({"api_key": "k-test", "endpoint": server.url}),
-            )["ARN"]
-            monkeypatch.setenv(f"PROMPTER_{provider.upper()}_SECRET_ARN", arn)
-        monkeypatch.setenv("PROMPTER_PROVIDER_MODE", "real")
-        runtime.reset()
-        yield server
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.provider for c in CASES])

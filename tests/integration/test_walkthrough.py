@@ -16,8 +16,11 @@ from tests.integration.test_local_server import base_url, request  # noqa: F401 
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 PROFILE = {
-    "brand": {"name": "Avea", "aliases": ["AVEA Life"]},
-    "competitors": [{"name": "Elysium", "aliases": ["Elysium Health"]}, {"name": "Timeline"}],
+    "brand": {"name": "Avea", "aliases": ["AVEA Life"], "domains": ["avea.com"]},
+    "competitors": [
+        {"name": "Elysium", "aliases": ["Elysium Health"], "domains": ["elysium.com"]},
+        {"name": "Timeline"},
+    ],
 }
 
 
@@ -37,8 +40,10 @@ def call(base: str, method: str, path: str, payload: Any = None) -> tuple[int, A
     return status, json.loads(text) if text else None
 
 
-def batch(base: str, template_id: str) -> dict[str, Any]:
-    status, accepted = call(base, "POST", f"/api/prompt-templates/{template_id}/runs", {"samples": 10})
+def batch(base: str, template_id: str, **body: Any) -> dict[str, Any]:
+    status, accepted = call(
+        base, "POST", f"/api/prompt-templates/{template_id}/runs", {"samples": 10, **body}
+    )
     assert status == 202, accepted
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -110,6 +115,43 @@ def test_the_readme_walk_through_answers_what_it_shows(base_url: str) -> None:  
     for shown in ('"mentioned":7,"rate":0.7', '"mentioned":1,"rate":0.1', '"generation": 5', "q = 0.002"):
         assert shown in section, shown
     assert re.search(r'"delta":-0\.8,"p_value":0\.00035,"test":"z_test"', section)
+    # Grounded: the same question with search on, asked from each country
+    assert batch(base_url, template["id"], grounding="auto")["status"] == "succeeded"
+    path = f"/api/prompt-templates/{template['id']}"
+    _, visibility = call(base_url, "GET", f"{path}/visibility?country=DE")
+    [grounded] = [c for c in visibility["cells"] if c["grounded"]]
+    assert len(visibility["cells"]) == 3 and grounded["provider_version_key"] == "gpt-4o-2025-03-21"
+    assert (grounded["n"], grounded["mentioned"], grounded["searched_rate"], grounded["cited_rate"]) == (
+        10,
+        5,
+        1.0,
+        0.2,
+    )
+    assert (round(grounded["cited_ci_low"], 3), round(grounded["cited_ci_high"], 3)) == (0.057, 0.51)
+    _, sources = call(base_url, "GET", f"{path}/sources?country=DE")
+    [cell] = sources["cells"]
+    assert (cell["provider_version_key"], cell["n"], cell["searched"], len(cell["domains"])) == (
+        "gpt-4o-2025-03-21",
+        10,
+        10,
+        16,
+    )
+    domains = {d["domain"]: (d["answers"], round(d["share"], 3)) for d in cell["domains"]}
+    assert cell["domains"][0]["domain"] == "trustedreviews.de" and domains["trustedreviews.de"] == (5, 0.178)
+    assert domains["initech.com"] == (6, 0.133) and domains["avea.com"] == (2, 0.044)
+    assert cell["queries"][:2] == [
+        {"query": "longevity supplement brands Germany", "answers": 10},
+        {"query": "Avea reviews Germany", "answers": 2},
+    ]
+    for shown in (
+        '"mentioned":5,"rate":0.5',
+        '"searched_rate":1.0,"cited_rate":0.2,"cited_ci_low":0.057,"cited_ci_high":0.51',
+        '"n":10,"searched":10',
+        '{"domain":"trustedreviews.de","answers":5,"share":0.178}',
+        '{"domain":"avea.com","answers":2,"share":0.044}',
+        '{"query":"Avea reviews Germany","answers":2}',
+    ):
+        assert shown in section, shown
     registry.reset_fakes()
 
 

@@ -111,10 +111,11 @@ def test_a_cell_turning_significant_is_published_once(workflows: Workflows, aws:
         new,
     )
     assert (detail["rate_before"], detail["rate_after"]) == (0.0, 1.0) and detail["q_value"] < 0.05
-    assert (detail["template_id"], detail["provider"], detail["model_id"]) == (
+    assert (detail["template_id"], detail["provider"], detail["model_id"], detail["grounded"]) == (
         created["id"],
         "openai",
         "gpt-4o",
+        False,
     )
     # and another batch of the same build, answering alike, publishes nothing new
     fake.answer_next(*["1. Avea\n2. Elysium"] * 10)

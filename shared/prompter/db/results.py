@@ -18,13 +18,21 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, column, exists, func, select, true, tuple_, update
 from sqlalchemy.engine import Connection
 
+from prompter.analytics.sources import answer_sources
 from prompter.analytics.visibility import ALL_DAYS, answer_tallies
 from prompter.db.dialects import as_utc, dml
 from prompter.db.engine import run_with_reconnect, transaction
-from prompter.db.schema import VISIBILITY_CELL, VISIBILITY_COUNTERS, JsonType
+from prompter.db.schema import (
+    SOURCE_CELL,
+    SOURCE_COUNTERS,
+    VISIBILITY_CELL,
+    VISIBILITY_COUNTERS,
+    JsonType,
+)
 from prompter.db.schema import prompt_results as r
 from prompter.db.schema import prompt_runs as runs
 from prompter.db.schema import prompt_templates as t
+from prompter.db.schema import source_counts as sc
 from prompter.db.schema import visibility_counts as vc
 
 _INSERTED = list(r.c)
@@ -81,24 +89,59 @@ def counter_rows(
     return [rows[key] for key in sorted(rows, key=repr)]
 
 
-def _counts_source() -> Any:
-    """PostgreSQL: the counter rows, sent as one jsonb array parameter, as a table."""
+def source_rows(values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The sources counter rows a successful grounded answer adds: its cell's entries
+    (:func:`answer_sources`) for its UTC day and for all days, in key order."""
+    if values.get("status", "succeeded") != "succeeded":
+        return []
+    tallies = answer_sources(values.get("grounding"))
+    if not tallies:
+        return []
+    created = as_utc(values["created_at"])
+    assert created is not None
+    cell = {name: values[name] for name in ("template_id", "provider", "model_id", "run_country")}
+    cell["provider_version_key"] = values["provider_version_key"]
+    rows = [
+        {
+            **cell,
+            "day": day,
+            "kind": tally.kind,
+            "value": tally.value,
+            **{n: getattr(tally, n) for n in SOURCE_COUNTERS},
+        }
+        for day in (created.date().isoformat(), ALL_DAYS)
+        for tally in tallies
+    ]
+    return sorted(rows, key=lambda row: tuple(row[name] for name in SOURCE_CELL))
+
+
+# The two counter tables: their key and their counters (the store adds a result's rows to both).
+_COUNTERS = {
+    "counts": (vc, VISIBILITY_CELL, VISIBILITY_COUNTERS),
+    "sources": (sc, SOURCE_CELL, SOURCE_COUNTERS),
+}
+
+
+def _counts_source(name: str) -> Any:
+    """PostgreSQL: the counter rows of one table, sent as one jsonb array parameter, as a table."""
+    table = _COUNTERS[name][0]
     return (
-        func.jsonb_to_recordset(bindparam("counts", type_=JsonType))
-        .table_valued(*(column(c.name, c.type) for c in vc.c))
-        .render_derived(name="counts", with_types=True)
+        func.jsonb_to_recordset(bindparam(name, type_=JsonType))
+        .table_valued(*(column(c.name, c.type) for c in table.c))
+        .render_derived(name=name, with_types=True)
     )
 
 
-def _add_counts(dialect: Any, source: Any = None, *where: Any) -> Any:
+def _add_counts(dialect: Any, name: str, source: Any = None, *where: Any) -> Any:
     """``INSERT`` counter rows, adding to the rows already there (``source``: rows from a query)."""
-    insert = dialect.insert(vc)
+    table, key, counters = _COUNTERS[name]
+    insert = dialect.insert(table)
     if source is not None:
-        ordered = select(*source.c).where(*where).order_by(*(source.c[name] for name in VISIBILITY_CELL))
-        insert = insert.from_select([c.name for c in vc.c], ordered)
+        ordered = select(*source.c).where(*where).order_by(*(source.c[k] for k in key))
+        insert = insert.from_select([c.name for c in table.c], ordered)
     return insert.on_conflict_do_update(
-        index_elements=list(VISIBILITY_CELL),
-        set_={name: vc.c[name] + insert.excluded[name] for name in VISIBILITY_COUNTERS},
+        index_elements=list(key),
+        set_={c: table.c[c] + insert.excluded[c] for c in counters},
     )
 
 
@@ -108,21 +151,23 @@ def _insert_statement(dialect_name: str) -> Any:
 
 
 @functools.cache
-def _counts_statement(dialect_name: str) -> Any:
+def _counts_statement(dialect_name: str, name: str = "counts") -> Any:
     """Add counter rows: on PostgreSQL in one statement (a jsonb array); on SQLite, executemany."""
     if dialect_name == "postgresql":
-        return _add_counts(dml(dialect_name), _counts_source())
-    return _add_counts(dml(dialect_name))
+        return _add_counts(dml(dialect_name), name, _counts_source(name))
+    return _add_counts(dml(dialect_name), name)
 
 
 @functools.cache
 def _store_statement(with_run: bool) -> Any:
-    """PostgreSQL, one statement: the result, its counters only when the result was inserted, and
-    for a single run its run row (data-modifying CTEs)."""
+    """PostgreSQL, one statement: the result, its visibility and sources counters only when the
+    result was inserted, and for a single run its run row (data-modifying CTEs)."""
     dialect = dml("postgresql")
     stored = _insert(dialect).cte("stored")
-    counted = _add_counts(dialect, _counts_source(), exists(select(stored.c.id))).cte("counted")
-    statement = select(stored.c.id, stored.c.created_at, stored.c.status).add_cte(counted)
+    inserted = exists(select(stored.c.id))
+    statement = select(stored.c.id, stored.c.created_at, stored.c.status)
+    for name in _COUNTERS:
+        statement = statement.add_cte(_add_counts(dialect, name, _counts_source(name), inserted).cte(name))
     return statement.add_cte(_RUN_INSERT.cte("run")) if with_run else statement
 
 
@@ -190,19 +235,23 @@ class ResultStore:
         (its run id is new, so its result is always inserted)."""
         params = {c.name: values.get(c.name) for c in _INSERTED}
         counts = counter_rows(values, values.get("analysis"))
+        sources = source_rows(values)
         if run is not None:
             params.update({f"run_{c.name}": run.get(c.name) for c in runs.c})
         postgres = self.engine.dialect.name == "postgresql"
 
         def inserted(conn: Connection) -> Any:
             if postgres:
-                return conn.execute(_store_statement(run is not None), {**params, "counts": counts}).first()
+                counted = {**params, "counts": counts, "sources": sources}
+                return conn.execute(_store_statement(run is not None), counted).first()
             with transaction(conn):
                 if run is not None:
                     conn.execute(_RUN_INSERT, params)
                 row = conn.execute(_insert_statement("sqlite"), params).first()
                 if row is not None and counts:
                     conn.execute(_counts_statement("sqlite"), counts)
+                if row is not None and sources:
+                    conn.execute(_counts_statement("sqlite", "sources"), sources)
                 return row
 
         def work(conn: Connection) -> tuple[dict[str, Any], bool]:

@@ -238,6 +238,45 @@ visibility_counts = Table(
     ),
 )
 
+# The sources report's counters per grounded cell (SPEC §3; 0009_source_counts): per (cell, kind,
+# value), kind 'answer' (value '') counting the cell's answers, those that searched and their
+# citations that have a domain; 'domain' the answers citing it and its citations; 'query' the
+# answers that ran it. ``weight`` is what ranks a value within its cell (a domain's citations, a
+# query's answers): ``ix_source_counts_top`` hands each cell's top values over in rank order, so a
+# report reads 20 entries per cell however many domains its answers cited. Values compare in code
+# point order (PostgreSQL's "C" collation, SQLite's default). Day '' totals every day.
+SOURCE_CELL = (
+    "template_id",
+    "day",
+    "provider",
+    "model_id",
+    "provider_version_key",
+    "run_country",
+    "kind",
+    "value",
+)
+SOURCE_COUNTERS = ("answers", "searched", "citations", "weight")
+SOURCE_VALUE = String(400).with_variant(String(400, collation="C"), "postgresql")
+source_counts = Table(
+    "source_counts",
+    metadata,
+    Column("template_id", ID, ForeignKey("prompt_templates.id"), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("provider", String(32), primary_key=True),
+    Column("model_id", String(200), primary_key=True),
+    Column("provider_version_key", String(256), primary_key=True),
+    Column("run_country", String(2), primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("value", SOURCE_VALUE, primary_key=True),
+    *(Column(name, Integer, nullable=False) for name in SOURCE_COUNTERS),
+)
+Index(
+    "ix_source_counts_top",
+    *(source_counts.c[name] for name in SOURCE_CELL[:-1]),
+    source_counts.c.weight.desc(),
+    source_counts.c.value,
+)
+
 # Drift cells reported significant (a VisibilityShift event each, the first time only).
 visibility_shifts = Table(
     "visibility_shifts",
@@ -245,6 +284,7 @@ visibility_shifts = Table(
     Column("template_id", ID, ForeignKey("prompt_templates.id"), primary_key=True),
     Column("provider", String(32), primary_key=True),
     Column("model_id", String(200), primary_key=True),
+    Column("grounded", Boolean, primary_key=True, server_default=text("false")),
     Column("from_key", String(256), primary_key=True),
     Column("to_key", String(256), primary_key=True),
     Column("brand", String(200), primary_key=True),
