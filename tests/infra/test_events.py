@@ -38,6 +38,7 @@ EXPECTED_STATUS = {
     "listResults": 200,
     "getVisibility": 200,
     "getDrift": 200,
+    "getSources": 200,
     "reanalyzeTemplate": 404,  # the sample workspace has no brand profile
     "putBrandProfile": 200,
     "getBrandProfile": 200,
