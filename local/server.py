@@ -33,6 +33,8 @@ LOCAL_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "Prompter",
     "PROMPTER_ENV": "local",
     "AWS_DEFAULT_REGION": "us-east-1",
+    # a monitor's alerts may go to a receiver on this machine (http://127.0.0.1:...)
+    "PROMPTER_ALLOW_LOOPBACK_WEBHOOKS": "true",
 }
 for _key, _value in LOCAL_ENV.items():
     os.environ.setdefault(_key, _value)
@@ -246,18 +248,74 @@ def start_sweeps(interval_seconds: float) -> threading.Event:
     return stop
 
 
+def start_monitor_scheduler(interval_seconds: float) -> threading.Event:
+    """Fire the monitors that are due, every ``interval_seconds`` (what their EventBridge Scheduler
+    schedules do when deployed); returns the event that stops the loop."""
+    stop = threading.Event()
+    if interval_seconds <= 0:
+        return stop
+
+    def loop() -> None:
+        from prompter import bootstrap
+        from prompter.settings import MonitorFunctionSettings
+
+        while not stop.wait(interval_seconds):
+            try:
+                for firing in bootstrap.services(MonitorFunctionSettings).monitors.fire_due():
+                    log.info(
+                        "monitor %s fired (due %s): %d runs",
+                        firing.monitor_id,
+                        firing.scheduled_at.isoformat(),
+                        len(firing.run_ids),
+                    )
+            except Exception:
+                log.exception("due monitors not fired")
+
+    threading.Thread(target=loop, name="monitor-scheduler", daemon=True).start()
+    return stop
+
+
+def start_schedules() -> list[threading.Event]:
+    """What deployed schedules do, done here: the version sweep and the monitors that are due."""
+    sweep_every = float(os.environ.get("PROMPTER_LOCAL_SWEEP_SECONDS", "3600"))
+    stops = [start_sweeps(sweep_every)]
+    if sweep_every > 0:
+        log.info("version sweep every %d s (PROMPTER_LOCAL_SWEEP_SECONDS; 0 turns it off)", sweep_every)
+    schedule_every = float(os.environ.get("PROMPTER_LOCAL_SCHEDULER_SECONDS", "30"))
+    stops.append(start_monitor_scheduler(schedule_every))
+    if schedule_every > 0:
+        log.info(
+            "due monitors fired every %g s (PROMPTER_LOCAL_SCHEDULER_SECONDS; 0 turns it off)", schedule_every
+        )
+    return stops
+
+
 def settings_problems() -> list[str]:
     """What is wrong with the settings of every function and of the server itself (one line each),
     before anything serves."""
-    from prompter.settings import ProbeFunctionSettings, StoreFunctionSettings, TemplateFunctionSettings
+    from prompter.settings import (
+        MonitorFunctionSettings,
+        ProbeFunctionSettings,
+        StoreFunctionSettings,
+        TemplateFunctionSettings,
+    )
 
     found: dict[str, None] = {}
-    for settings in (TemplateFunctionSettings, ProbeFunctionSettings, StoreFunctionSettings):
+    for settings in (
+        TemplateFunctionSettings,
+        ProbeFunctionSettings,
+        StoreFunctionSettings,
+        MonitorFunctionSettings,
+    ):
         found.update(dict.fromkeys(settings.problems(os.environ)))
-    try:
-        float(os.environ.get("PROMPTER_LOCAL_SWEEP_SECONDS", "3600"))
-    except ValueError:
-        found["PROMPTER_LOCAL_SWEEP_SECONDS: Input should be a number of seconds (0: never)"] = None
+    for name, default in (
+        ("PROMPTER_LOCAL_SWEEP_SECONDS", "3600"),
+        ("PROMPTER_LOCAL_SCHEDULER_SECONDS", "30"),
+    ):
+        try:
+            float(os.environ.get(name, default))
+        except ValueError:
+            found[f"{name}: Input should be a number of seconds (0: never)"] = None
     if os.environ.get("PROMPTER_LOCAL_AWS", "on").lower() not in ("on", "off"):
         found["PROMPTER_LOCAL_AWS: Input should be 'on' or 'off'"] = None
     return list(found)
@@ -371,10 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in described:
             log.info("%s", line)
         log.info("providers: %s", providers_line())
-        sweep_every = float(os.environ.get("PROMPTER_LOCAL_SWEEP_SECONDS", "3600"))
-        stop_sweeps = start_sweeps(sweep_every)
-        if sweep_every > 0:
-            log.info("version sweep every %d s (PROMPTER_LOCAL_SWEEP_SECONDS; 0 turns it off)", sweep_every)
+        stops = start_schedules()
         log.info(
             "Prompter API on http://%s:%d  (OpenAPI: /api/openapi.json, Swagger UI: /api/docs)",
             args.host,
@@ -387,7 +442,8 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             log.info("stopping")
         finally:
-            stop_sweeps.set()
+            for stop in stops:
+                stop.set()
             server.server_close()
     return 0
 

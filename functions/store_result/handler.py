@@ -62,7 +62,7 @@ def start_runs(template_id: str, body: Annotated[BatchRunRequest, Body()]) -> Re
     svc = services()
     scope = request_scope(app, svc.settings, body.org_id)
     key = ("runs", scope.org_id, template_id)
-    batch = lambda: svc.runner.start_batch(scope, template_id, body)  # noqa: E731
+    batch = lambda: svc.runner.accept_batch(scope, template_id, body)  # noqa: E731
     accepted = replayable(app, svc.replays, key, RunAccepted, batch)
     return Response(
         status_code=HTTPStatus.ACCEPTED,

@@ -141,6 +141,7 @@ ACCESS: Mapping[str, Access] = {
         starts=(RUN_BATCH, REANALYZE),
         describes=(RUN_BATCH,),
     ),
+    "monitors": Access(starts=(RUN_BATCH,)),
 }
 
 

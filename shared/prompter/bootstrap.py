@@ -37,6 +37,8 @@ if TYPE_CHECKING:  # built on first use: a function imports only what it uses (c
     from prompter.probing.calls import ProviderCalls
     from prompter.probing.probes import Prober
     from prompter.probing.versions import ModelVersionRecorder
+    from prompter.runs.alerts import AlertDelivery, MonitorEvents
+    from prompter.runs.monitors import Monitors
     from prompter.runs.queries import RunQueries
     from prompter.runs.recording import ResultRecorder
     from prompter.runs.running import Runner
@@ -161,7 +163,7 @@ class Services:
     def version_recorder(self) -> ModelVersionRecorder:
         from prompter.probing.versions import ModelVersionRecorder
 
-        return ModelVersionRecorder(self.versions, self.events)
+        return ModelVersionRecorder(self.versions, self.monitor_events)
 
     @cached_property
     def calls(self) -> ProviderCalls:
@@ -193,6 +195,60 @@ class Services:
         return Runner(self.templates, self.calls, self.recorder, self.runs, self.workflows, arn, concurrency)
 
     @cached_property
+    def monitor_events(self) -> MonitorEvents:
+        """The service's events, each addressed to the monitors watching its template."""
+        from prompter.db.monitors import MonitorStore
+        from prompter.runs.alerts import MonitorEvents
+
+        return MonitorEvents(self.events, MonitorStore(self.engine))
+
+    @cached_property
+    def alerts(self) -> AlertDelivery:
+        from prompter.adapters import webhooks
+        from prompter.adapters.queues import AlertQueue
+        from prompter.adapters.secrets import AlertSecrets
+        from prompter.db.monitors import MonitorStore
+        from prompter.runs.alerts import AlertDelivery
+
+        config = self.settings
+        return AlertDelivery(
+            MonitorStore(self.engine),
+            AlertSecrets(self._clients("secretsmanager"), config.alert_secret_prefix),
+            webhooks.post,
+            AlertQueue(self._clients("sqs"), config.alert_queue_url),
+        )
+
+    @cached_property
+    def monitors(self) -> Monitors:
+        from prompter.adapters.scheduler import Schedules
+        from prompter.adapters.secrets import AlertSecrets
+        from prompter.db.monitors import MonitorStore
+        from prompter.runs.monitors import Monitors
+
+        config = self.settings
+        schedules = None
+        if config.schedule_group:  # deployed: EventBridge Scheduler fires them; locally make dev does
+            if not (config.monitor_target_arn and config.scheduler_role_arn):
+                raise RuntimeError(
+                    "PROMPTER_SCHEDULE_GROUP needs PROMPTER_MONITOR_TARGET_ARN and _SCHEDULER_ROLE_ARN"
+                )
+            schedules = Schedules(
+                self._clients("scheduler"),
+                config.schedule_group,
+                config.monitor_target_arn,
+                config.scheduler_role_arn,
+                config.scheduler_dead_letter_arn,
+            )
+        return Monitors(
+            MonitorStore(self.engine),
+            self.runner,
+            schedules,
+            AlertSecrets(self._clients("secretsmanager"), config.alert_secret_prefix),
+            config.max_answers_per_firing,
+            config.allow_loopback_webhooks,
+        )
+
+    @cached_property
     def run_queries(self) -> RunQueries:
         from prompter.runs.queries import RunQueries
 
@@ -215,7 +271,7 @@ class Services:
     def shifts(self) -> ShiftReporter:
         from prompter.analytics.visibility_queries import ShiftReporter
 
-        return ShiftReporter(self.visibility, self.visibility_store, self.events.publish)
+        return ShiftReporter(self.visibility, self.visibility_store, self.monitor_events.publish)
 
     @cached_property
     def reanalyzer(self) -> Reanalyzer:

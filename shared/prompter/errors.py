@@ -177,6 +177,37 @@ class WorkflowUnavailable(RetryableError):
     code = "WORKFLOW_UNAVAILABLE"
 
 
+class ScheduleUnavailable(RetryableError):
+    """EventBridge Scheduler did not take a monitor's schedule: nothing was changed; try again."""
+
+    code = "SCHEDULE_UNAVAILABLE"
+
+
+class AlertSecretUnavailable(RetryableError):
+    """Secrets Manager did not keep or give a monitor's alert secret: try again."""
+
+    code = "ALERT_SECRET_UNAVAILABLE"
+
+
+class AlertDeliveryFailed(RetryableError):
+    """A monitor's webhook did not take an alert (no answer, or not 2xx): it is retried."""
+
+    code = "ALERT_DELIVERY_FAILED"
+
+
+class MonitorNotFound(NotFound):
+    code = "MONITOR_NOT_FOUND"
+
+    def __init__(self, monitor_id: str) -> None:
+        super().__init__(f"monitor {monitor_id} not found", monitor_id=monitor_id)
+
+
+class PreconditionFailed(PrompterError):
+    """If-Match named another version of the resource than the current one."""
+
+    code = "PRECONDITION_FAILED"
+
+
 class SweepStorageUnavailable(RetryableError):
     """The version sweep's bucket is not configured or cannot be written."""
 

@@ -84,6 +84,11 @@ class MetricName(StrEnum):
     DB_UNIQUE_VIOLATION = "DbUniqueViolation"  # by table: a write that met a unique index
     PROVIDER_RETRIES = "ProviderRetries"  # by provider: a provider call retried by a workflow
     VISIBILITY_SHIFTS = "VisibilityShifts"  # drift cells that turned significant (VisibilityShift events)
+    MONITOR_FIRINGS = "MonitorFirings"  # a monitor fired (scheduled, triggered or delivered again)
+    MONITOR_RUNS = "MonitorRuns"  # batch runs a firing started or found started
+    MONITOR_ANSWERS = "MonitorAnswers"  # answers those runs ask for
+    ALERTS_DELIVERED = "AlertsDelivered"  # a monitor's webhook took an alert (2xx)
+    ALERTS_FAILED = "AlertsFailed"  # a post to a monitor's webhook failed (it is retried)
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,7 @@ METRICS: Mapping[MetricName, MetricSpec] = {
     MetricName.RESULT_STORE_FAILURES: MetricSpec(
         "Count", ("store_result",), "Sum", "results that could not be written"
     ),
-    MetricName.RUNS_STARTED: MetricSpec("Count", ("store_result",), "Sum", "batch runs started"),
+    MetricName.RUNS_STARTED: MetricSpec("Count", ("store_result", "monitors"), "Sum", "batch runs started"),
     MetricName.DB_UNIQUE_VIOLATION: MetricSpec(
         "Count",
         ("create_template", "store_result"),
@@ -159,6 +164,15 @@ METRICS: Mapping[MetricName, MetricSpec] = {
         ("store_result",),
         "Sum",
         "drift cells whose brand visibility changed significantly (VisibilityShift events)",
+    ),
+    MetricName.MONITOR_FIRINGS: MetricSpec("Count", ("monitors",), "Sum", "monitor firings"),
+    MetricName.MONITOR_RUNS: MetricSpec("Count", ("monitors",), "Sum", "batch runs of monitor firings"),
+    MetricName.MONITOR_ANSWERS: MetricSpec(
+        "Count", ("monitors",), "Sum", "answers the runs of monitor firings ask for"
+    ),
+    MetricName.ALERTS_DELIVERED: MetricSpec("Count", ("deliver_alerts",), "Sum", "alerts a webhook took"),
+    MetricName.ALERTS_FAILED: MetricSpec(
+        "Count", ("deliver_alerts",), "Sum", "alert posts that failed (each is retried, then dead-lettered)"
     ),
 }
 assert set(METRICS) == set(MetricName)

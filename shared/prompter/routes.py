@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-FUNCTIONS = ("create_template", "probe_provider", "store_result")
+FUNCTIONS = ("create_template", "probe_provider", "store_result", "monitors")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +149,30 @@ GET_SOURCES = Route(
     "getSources",
     "The domains grounded answers cite most, and the searches their engines ran, per version and country",
 )
+WORKSPACES = "/api/workspaces"
+MONITORS = "/api/monitors"
+CREATE_MONITOR = Route(
+    "POST",
+    f"{WORKSPACES}/{{workspace_id}}/monitors",
+    "monitors",
+    "createMonitor",
+    "Create a monitor: templates x targets run on a schedule, with alerts",
+)
+LIST_MONITORS = Route(
+    "GET", f"{WORKSPACES}/{{workspace_id}}/monitors", "monitors", "listMonitors", "A workspace's monitors"
+)
+GET_MONITOR = Route(
+    "GET", f"{MONITORS}/{{monitor_id}}", "monitors", "getMonitor", "One monitor (with its ETag)"
+)
+UPDATE_MONITOR = Route(
+    "PATCH", f"{MONITORS}/{{monitor_id}}", "monitors", "updateMonitor", "Change a monitor (If-Match its ETag)"
+)
+DELETE_MONITOR = Route(
+    "DELETE", f"{MONITORS}/{{monitor_id}}", "monitors", "deleteMonitor", "Delete a monitor and its schedule"
+)
+TRIGGER_MONITOR = Route(
+    "POST", f"{MONITORS}/{{monitor_id}}/trigger", "monitors", "triggerMonitor", "Fire a monitor now"
+)
 REANALYZE = Route(
     "POST",
     f"{TEMPLATES}/{{template_id}}/reanalyze",
@@ -195,6 +219,12 @@ ROUTES: tuple[Route, ...] = (
     PUT_BRAND_PROFILE,
     GET_BRAND_PROFILE,
     ANALYSIS_PREVIEW,
+    CREATE_MONITOR,
+    LIST_MONITORS,
+    GET_MONITOR,
+    UPDATE_MONITOR,
+    DELETE_MONITOR,
+    TRIGGER_MONITOR,
 )
 
 

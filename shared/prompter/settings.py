@@ -244,3 +244,49 @@ class WorkflowSettings(_EnvModel):
 
 class StoreFunctionSettings(DatabaseSettings, ApiSettings, ProviderSettings, WorkflowSettings):
     """Settings of the store_result function."""
+
+
+class AlertSettings(_EnvModel):
+    """Where monitors' alert secrets live, and the queue their alerts wait in between attempts."""
+
+    alert_secret_prefix: str = Field(
+        default="prompter/monitors", min_length=1, max_length=200, description="names of alert secrets"
+    )
+    alert_queue_url: str | None = Field(
+        default=None, description="SQS queue of alerts to deliver (its messages' back-off is set here)"
+    )
+
+
+class AlertFunctionSettings(DatabaseSettings, ApiSettings, AlertSettings):
+    """Settings of the deliver_alerts function."""
+
+
+class MonitorSettings(AlertSettings):
+    """Monitors: how big a firing may be, and where their schedules and alert secrets live."""
+
+    max_answers_per_firing: int = Field(
+        default=5000,
+        ge=1,
+        description="a firing's answers (templates x targets x countries x samples) at most",
+    )
+    schedule_group: str | None = Field(
+        default=None, description="EventBridge Scheduler group of the stage's monitor schedules (deployed)"
+    )
+    scheduler_role_arn: str | None = Field(
+        default=None, description="the role EventBridge Scheduler assumes to invoke the monitors function"
+    )
+    monitor_target_arn: str | None = Field(
+        default=None, description="what a monitor's schedule invokes: the monitors function's alias"
+    )
+    scheduler_dead_letter_arn: str | None = Field(
+        default=None, description="SQS queue for firings the scheduler could not deliver"
+    )
+    allow_loopback_webhooks: bool = Field(
+        default=False, description="local only: alert webhooks may be http to a loopback address"
+    )
+
+
+class MonitorFunctionSettings(
+    DatabaseSettings, ApiSettings, ProviderSettings, WorkflowSettings, MonitorSettings
+):
+    """Settings of the monitors function."""

@@ -43,6 +43,12 @@ EXPECTED_STATUS = {
     "putBrandProfile": 200,
     "getBrandProfile": 200,
     "previewAnalysis": 200,
+    "createMonitor": 201,
+    "listMonitors": 200,
+    "getMonitor": 200,
+    "updateMonitor": 200,
+    "deleteMonitor": 204,
+    "triggerMonitor": 202,
 }
 
 

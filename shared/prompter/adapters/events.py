@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from prompter.observability import MetricName, add_metric, logger
 
 SOURCE = "prompter"
+
+
+class Publisher(Protocol):
+    """What publishes the service's events (:class:`EventPublisher`, or one addressing them)."""
+
+    def publish(self, detail: dict[str, Any], detail_type: str) -> bool: ...
 
 
 class EventPublisher:

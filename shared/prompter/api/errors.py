@@ -29,6 +29,7 @@ STATUS: dict[type[errors.PrompterError], HTTPStatus] = {
     errors.Forbidden: HTTPStatus.FORBIDDEN,
     errors.NotFound: HTTPStatus.NOT_FOUND,
     errors.TemplateExists: HTTPStatus.CONFLICT,
+    errors.PreconditionFailed: HTTPStatus.PRECONDITION_FAILED,
     errors.ProviderNotConfigured: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.ProbeDisabled: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.IdempotencyUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,

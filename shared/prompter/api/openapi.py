@@ -8,12 +8,13 @@ from re import Match
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from prompter.api import errors as api_errors
 from prompter.api.vocabulary import (
     CORRELATION_HEADER,
     IDEMPOTENCY_HEADER,
+    IF_MATCH_HEADER,
     ORG_CLAIM,
     READ_HEADERS,
     RETRY_AFTER_HEADER,
@@ -22,6 +23,8 @@ from prompter.routes import Route
 
 # The ``org_id`` query parameter of the routes that take one: the tenant, when running locally.
 OrgQuery = Annotated[str | None, Query(max_length=128, description="tenant (local only)")]
+# The ``workspace_id`` path parameter of the routes under /api/workspaces.
+WorkspaceId = Annotated[str, Path(min_length=1, max_length=128, description="brand workspace")]
 CountryQuery = Annotated[str | None, Query(max_length=8, description="ISO country code")]
 
 
@@ -65,6 +68,10 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
 # ``register`` to the document builder, which turns them into header parameters.
 HEADERS_EXTENSION = "x-prompter-request-headers"
 HEADER_DESCRIPTIONS = {
+    IF_MATCH_HEADER: (
+        "the ETag of the version this change is made to; another is a 412 PRECONDITION_FAILED "
+        "(left out: the change applies to whatever is current)"
+    ),
     IDEMPOTENCY_HEADER: (
         "The same key again within 24 hours replays the first answer instead of running again; "
         "with another body it is a 422 naming header.Idempotency-Key"
@@ -82,6 +89,7 @@ STATUS_DESCRIPTIONS = {
     403: "Forbidden",
     404: "Not Found",
     409: "Conflict",
+    412: "Precondition Failed",
     413: "Content Too Large",
     415: "Unsupported Media Type",
     422: "Unprocessable Content",

@@ -11,8 +11,10 @@ MAX_ORG_LENGTH = 128
 CORRELATION_HEADER = "X-Correlation-Id"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 RETRY_AFTER_HEADER = "Retry-After"  # on a 503 whose dependency is unavailable for now
+IF_MATCH_HEADER = "If-Match"  # a PATCH applies only to the version of the resource it names
+ETAG_HEADER = "ETag"
 # Request headers the service reads, with the longest value each may have.
-READ_HEADERS = {ORG_HEADER: MAX_ORG_LENGTH, IDEMPOTENCY_HEADER: 255}
+READ_HEADERS = {ORG_HEADER: MAX_ORG_LENGTH, IDEMPOTENCY_HEADER: 255, IF_MATCH_HEADER: 128}
 
 
 def text_problem(text: str) -> str | None:

@@ -469,6 +469,17 @@ class RunStore:
     def create(self, values: dict[str, Any]) -> None:
         run_with_reconnect(self.engine, lambda conn: conn.execute(runs.insert().values(**values)))
 
+    def create_once(self, values: dict[str, Any]) -> bool:
+        """Insert the run unless its id exists; whether it was inserted."""
+        insert = dml(self.engine.dialect.name).insert(runs).values(**values)
+        stmt = insert.on_conflict_do_nothing(index_elements=["id"]).returning(runs.c.id)
+        return run_with_reconnect(self.engine, lambda conn: conn.execute(stmt).first() is not None)
+
+    def restart(self, run_id: str) -> None:
+        """A run whose execution did not start is running again (it is being started now)."""
+        stmt = update(runs).where(runs.c.id == run_id).values(status="running", finished_at=None)
+        run_with_reconnect(self.engine, lambda conn: conn.execute(stmt))
+
     def set_execution(self, run_id: str, execution_arn: str) -> None:
         stmt = update(runs).where(runs.c.id == run_id).values(execution_arn=execution_arn)
         run_with_reconnect(self.engine, lambda conn: conn.execute(stmt))

@@ -310,7 +310,38 @@ prompt_runs = Table(
     Column("failed", Integer, nullable=True),
     Column("created_at", Timestamp, nullable=False),
     Column("finished_at", Timestamp, nullable=True),
+    # the monitor firing that started the run (0010_monitors); null for runs an API client started
+    Column("monitor_id", ID, nullable=True),
+    Column("scheduled_at", Timestamp, nullable=True),
     Index("ix_prompt_runs_template_id_created_at", "template_id", "created_at"),
+    Index("ix_prompt_runs_monitor_id_scheduled_at", "monitor_id", "scheduled_at"),
+)
+
+# Monitors (SPEC §2.9; 0010_monitors): what a firing runs, when it fires, where its alerts go. The
+# webhook's signing secret is never here: ``alert_secret_ref`` names where it is kept.
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("org_id", SCOPE, nullable=False),
+    Column("workspace_id", SCOPE, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("template_ids", JsonType, nullable=False),
+    Column("targets", JsonType, nullable=False),
+    Column("countries", JsonType, nullable=True),
+    Column("samples", Integer, nullable=False),
+    Column("schedule_expression", String(256), nullable=False),
+    Column("schedule_timezone", String(64), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("alert_webhook_url", String(2048), nullable=True),
+    Column("alert_secret_ref", String(2048), nullable=True),
+    # when the schedule was created, changed or re-enabled (a rate counts from it)
+    Column("schedule_anchor_at", Timestamp, nullable=False),
+    Column("next_run_at", Timestamp, nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Index("ix_monitors_listing", "org_id", "workspace_id", "created_at", "id"),
+    Index("ix_monitors_due", "next_run_at"),
 )
 
 

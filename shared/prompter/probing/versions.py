@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from prompter.adapters.events import EventPublisher
+from prompter.adapters.events import Publisher
 from prompter.db.versions import ModelVersionCapture, ModelVersionStore
 from prompter.observability import MetricName, add_metric, logger
 from prompter.probing.providers.base import ChatReply
@@ -66,7 +66,7 @@ class ModelVersionRecorder:
     def __init__(
         self,
         versions: ModelVersionStore,
-        publisher: EventPublisher,
+        publisher: Publisher,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.versions = versions

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
+from prompter.db.dialects import as_utc
 from prompter.db.results import ResultStore, RunStore, template_page_query
 from prompter.db.templates import TemplateStore
 from prompter.errors import RunNotFound, TemplateNotFound
@@ -60,6 +61,8 @@ class RunStatus(Model):
         description="the Step Functions execution's status, read while the run was running: RUNNING, "
         "or the ending status that has just closed the run; null when it was not read",
     )
+    monitor_id: str | None = Field(default=None, description="the monitor whose firing started it")
+    scheduled_at: datetime | None = Field(default=None, description="when that firing was due (UTC)")
 
 
 class ResultOut(Model):
@@ -173,6 +176,8 @@ class RunQueries:
             created_at=run["created_at"],
             finished_at=run["finished_at"],
             execution_status=execution,
+            monitor_id=run.get("monitor_id"),
+            scheduled_at=as_utc(run.get("scheduled_at")),
         )
 
     def results_page(

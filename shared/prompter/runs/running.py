@@ -10,6 +10,7 @@ the hash of the rendered prompt and a snapshot of the analysis settings, which
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -127,6 +128,15 @@ class RunResult(Model):
 
 class RunAccepted(Model):
     run_id: str
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    """A batch run started (or, ``started`` False, found already started): its id and answers."""
+
+    run_id: str
+    answers: int
+    started: bool
 
 
 UNMET_GROUNDING = "grounding was required and the provider answered without searching"
@@ -324,12 +334,22 @@ class Runner:
 
     # ------------------------------------------------------------ batches
 
+    def accept_batch(self, scope: Scope, template_id: str, body: BatchRunRequest) -> RunAccepted:
+        """``POST .../runs``: a new batch run."""
+        return RunAccepted(run_id=self.start_batch(scope, template_id, body).run_id)
+
     def start_batch(
         self,
         scope: Scope,
         template_id: str,
         body: BatchRunRequest,
-    ) -> RunAccepted:
+        *,
+        run_id: str | None = None,
+        monitor_id: str | None = None,
+        scheduled_at: datetime | None = None,
+    ) -> StartedRun:
+        """Start a batch run. With ``run_id`` (a monitor's firing) starting it again is safe: a run
+        that has started already is left as it is, one that has not is started."""
         template = self.template(scope.lookup_org, template_id)
         org_id = template["org_id"]
         if body.countries is not None:
@@ -351,20 +371,26 @@ class Runner:
         self.profile(template, body)  # so is an unusable brand
         if self.workflows is None or not self.state_machine_arn:
             raise WorkflowUnavailable("batch runs are not configured (no RunBatch state machine)")
-        run_id = str(uuid.uuid4())
+        answers = len(countries) * body.samples
         request = body.model_dump(mode="json", exclude={"org_id"})
-        self.runs.create(
-            {
-                "id": run_id,
-                "org_id": org_id,
-                "workspace_id": template["workspace_id"],
-                "template_id": template_id,
-                "status": "running",
-                "countries": countries,
-                "request": request,
-                "created_at": utcnow(),
-            }
-        )
+        row = {
+            "id": run_id or str(uuid.uuid4()),
+            "org_id": org_id,
+            "workspace_id": template["workspace_id"],
+            "template_id": template_id,
+            "status": "running",
+            "countries": countries,
+            "request": request,
+            "created_at": utcnow(),
+            "monitor_id": monitor_id,
+            "scheduled_at": scheduled_at,
+        }
+        run_id = row["id"]
+        if not self.runs.create_once(row):
+            existing = self.runs.get(None, run_id)
+            if existing is not None and existing["execution_arn"]:
+                return StartedRun(run_id=run_id, answers=answers, started=False)  # delivered twice
+            self.runs.restart(run_id)
         execution_input = {
             "run_id": run_id,
             "org_id": org_id,
@@ -399,4 +425,4 @@ class Runner:
         logger.info(
             "run started", extra={"action": "start_run", "run_id": run_id, "countries": len(countries)}
         )
-        return RunAccepted(run_id=run_id)
+        return StartedRun(run_id=run_id, answers=answers, started=True)
