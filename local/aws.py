@@ -30,6 +30,10 @@ MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": 
 IDEMPOTENCY_TABLE = "prompter-idempotency-local"
 EVENT_BUS = "prompter-local"
 SWEEP_BUCKET = "prompter-sweeps-local"
+ALERT_QUEUE = "prompter-alerts-local"
+ALERT_DEAD_LETTERS = "prompter-alerts-dlq-local"
+ALERT_RECEIVES = 8  # deliveries of an alert before it goes to the dead-letter queue (as deployed)
+ALERT_QUEUE_ENV = "PROMPTER_ALERT_QUEUE_URL"
 # The variables naming them, as the functions read them.
 RESOURCE_ENV = {
     "PROMPTER_IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
@@ -146,7 +150,7 @@ def local_aws(idempotency_file: Path | None = None) -> Iterator[list[str]]:
         return
     from local.stepfunctions import STATE_MACHINE_ENV
 
-    exported = [*_FAKE_CREDENTIALS, *RESOURCE_ENV, *STATE_MACHINE_ENV.values()]
+    exported = [*_FAKE_CREDENTIALS, *RESOURCE_ENV, ALERT_QUEUE_ENV, *STATE_MACHINE_ENV.values()]
     before = {name: os.environ.get(name) for name in exported}
     try:
         with _moto(IdempotencyFile(idempotency_file) if idempotency_file else None) as described:
@@ -186,6 +190,7 @@ def _moto(kept: IdempotencyFile | None) -> Iterator[list[str]]:
             kept_lines.append(f"Idempotency records: {kept.path} ({loaded} kept from the last run)")
         boto3.client("events").create_event_bus(Name=EVENT_BUS)
         boto3.client("s3").create_bucket(Bucket=SWEEP_BUCKET)
+        os.environ.setdefault(ALERT_QUEUE_ENV, create_alert_queue())
         for name, value in RESOURCE_ENV.items():
             os.environ.setdefault(name, value)
         install_lambda_seam()
@@ -197,6 +202,62 @@ def _moto(kept: IdempotencyFile | None) -> Iterator[list[str]]:
         finally:
             if kept is not None:
                 _AFTER_WRITE.remove(kept.save)
+
+
+def create_alert_queue(bus: str = EVENT_BUS) -> str:
+    """The alerts path as deployed: the bus's rule queues each event that names a monitor; an alert
+    delivered ``ALERT_RECEIVES`` times without success goes to the dead-letter queue."""
+    import boto3
+
+    from prompter.runs.alerts import ALERT_EVENT_PATTERN
+
+    sqs = boto3.client("sqs")
+    dead = sqs.create_queue(QueueName=ALERT_DEAD_LETTERS)["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": ALERT_RECEIVES})
+    url = sqs.create_queue(QueueName=ALERT_QUEUE, Attributes={"RedrivePolicy": redrive})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events = boto3.client("events")
+    events.put_rule(
+        Name="monitor-alerts", EventBusName=bus, EventPattern=json.dumps(ALERT_EVENT_PATTERN)
+    )
+    events.put_targets(Rule="monitor-alerts", EventBusName=bus, Targets=[{"Id": "alerts", "Arn": arn}])
+    return str(url)
+
+
+def deliver_alerts_once(wait_seconds: int = 0) -> int:
+    """Receive what the alerts queue holds and hand it to the deliver_alerts function, as its SQS
+    event source does when deployed: failed alerts stay queued (their back-off set by the function)
+    and are received again; how many messages were handed over."""
+    import boto3
+
+    from local.stepfunctions import invoke_in_process
+
+    sqs = boto3.client("sqs")
+    url = os.environ[ALERT_QUEUE_ENV]
+    answer = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds, AttributeNames=["All"]
+    )
+    messages = answer.get("Messages", [])
+    if not messages:
+        return 0
+    records = [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m.get("Attributes", {}),
+            "eventSource": "aws:sqs",
+        }
+        for m in messages
+    ]
+    headers: dict[str, Any] = {}
+    outcome = json.loads(invoke_in_process("deliver_alerts", json.dumps({"Records": records}), headers))
+    failed = {f["itemIdentifier"] for f in (outcome or {}).get("batchItemFailures", [])}
+    for message in messages:
+        if message["MessageId"] not in failed:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return len(messages)
 
 
 def _described(machines: dict[str, str]) -> list[str]:

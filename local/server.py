@@ -275,6 +275,30 @@ def start_monitor_scheduler(interval_seconds: float) -> threading.Event:
     return stop
 
 
+ALERT_POLL_SECONDS = 2.0
+
+
+def start_alert_delivery(interval_seconds: float = ALERT_POLL_SECONDS) -> threading.Event:
+    """Hand the alerts queue's messages to the deliver_alerts function (what its SQS event source
+    does when deployed); returns the event that stops the loop."""
+    stop = threading.Event()
+    if os.environ.get("PROMPTER_LOCAL_AWS", "on").lower() == "off":
+        return stop
+
+    def loop() -> None:
+        from local.aws import deliver_alerts_once
+
+        while not stop.wait(interval_seconds):
+            try:
+                while deliver_alerts_once():
+                    pass
+            except Exception:
+                log.exception("alerts not delivered")
+
+    threading.Thread(target=loop, name="alert-delivery", daemon=True).start()
+    return stop
+
+
 def start_schedules() -> list[threading.Event]:
     """What deployed schedules do, done here: the version sweep and the monitors that are due."""
     sweep_every = float(os.environ.get("PROMPTER_LOCAL_SWEEP_SECONDS", "3600"))
@@ -287,6 +311,7 @@ def start_schedules() -> list[threading.Event]:
         log.info(
             "due monitors fired every %g s (PROMPTER_LOCAL_SCHEDULER_SECONDS; 0 turns it off)", schedule_every
         )
+    stops.append(start_alert_delivery())
     return stops
 
 
