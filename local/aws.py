@@ -218,9 +218,7 @@ def create_alert_queue(bus: str = EVENT_BUS) -> str:
     url = sqs.create_queue(QueueName=ALERT_QUEUE, Attributes={"RedrivePolicy": redrive})["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events = boto3.client("events")
-    events.put_rule(
-        Name="monitor-alerts", EventBusName=bus, EventPattern=json.dumps(ALERT_EVENT_PATTERN)
-    )
+    events.put_rule(Name="monitor-alerts", EventBusName=bus, EventPattern=json.dumps(ALERT_EVENT_PATTERN))
     events.put_targets(Rule="monitor-alerts", EventBusName=bus, Targets=[{"Id": "alerts", "Arn": arn}])
     return str(url)
 

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1] / "events"
 TEMPLATE_ID = "11111111-1111-4111-8111-111111111111"
 RUN_ID = "22222222-2222-4222-8222-222222222222"
 VERSION_ID = "33333333-3333-4333-8333-333333333333"
+MONITOR_ID = "44444444-4444-4444-8444-444444444444"
 
 TEMPLATE_BODY: dict[str, Any] = {
     "workspace_id": "ws-avea",
@@ -42,6 +43,15 @@ BODIES: dict[str, Any] = {
         "brand": {"name": "Avea", "aliases": ["AVEA Life"]},
         "competitors": [{"name": "Thorne", "aliases": ["Thorne Research"]}],
     },
+    "createMonitor": {
+        "name": "Longevity, daily",
+        "template_ids": [TEMPLATE_ID],
+        "targets": [{}, {"model_id": "gpt-4o-mini", "grounding": "auto"}],
+        "countries": ["US"],
+        "samples": 2,
+        "schedule": {"expression": "cron(0 6 * * ? *)", "timezone": "Europe/Berlin"},
+    },
+    "updateMonitor": {"samples": 3},
     "previewAnalysis": {
         "text": "Top picks:\n1. Thorne Research\n2. AVEA Life (https://www.avea-life.com)",
         "brand": {"name": "Avea", "aliases": ["AVEA Life"]},
@@ -104,6 +114,14 @@ TASKS: dict[str, dict[str, dict[str, Any]]] = {
         },
         "task-finish-run": {"action": "finish_run", "run_id": RUN_ID},
     },
+    "monitors": {
+        # what a monitor's EventBridge Scheduler schedule sends (the scheduler fills in the time)
+        "task-fire-monitor": {
+            "action": "fire_monitor",
+            "monitor_id": MONITOR_ID,
+            "scheduled_at": "2026-12-07T05:00:00Z",
+        },
+    },
 }
 
 # What the CDK Provider framework passes to functions/migrate, the onEvent handler of the
@@ -142,6 +160,7 @@ def route_events() -> dict[str, tuple[str, dict[str, Any]]]:
             route.path.replace("{template_id}", TEMPLATE_ID)
             .replace("{run_id}", RUN_ID)
             .replace("{workspace_id}", TEMPLATE_BODY["workspace_id"])
+            .replace("{monitor_id}", MONITOR_ID)
         )
         event = rest_event(
             route.method, path, body=BODIES.get(route.operation_id), query=QUERIES.get(route.operation_id)

@@ -14,6 +14,14 @@ from prompter.analytics import brand_analysis
 from prompter.api.http import lambda_entry
 from prompter.api.openapi import OrgQuery, WorkspaceId, error_doc, new_resolver, ok_doc, register
 from prompter.api.tenancy import request_scope
+from prompter.api.vocabulary import (
+    ETAG_HEADER,
+    IF_MATCH_HEADER,
+    IF_NONE_MATCH_HEADER,
+    LOCATION_HEADER,
+    entity_tag,
+    quoted,
+)
 from prompter.db.templates import TemplateStore
 from prompter.observability import logger
 from prompter.registry import templates
@@ -49,7 +57,7 @@ def store() -> TemplateStore:
 @register(
     app,
     routes.CREATE_TEMPLATE,
-    responses={**ok_doc(201, Template, "Created"), **error_doc(409)},
+    responses={**ok_doc(201, Template, "Created", (LOCATION_HEADER,)), **error_doc(409)},
 )
 def create_template(body: Annotated[CreateTemplateRequest, Body()]) -> Response[str]:
     scope = request_scope(app, settings(), body.org_id)
@@ -60,7 +68,7 @@ def create_template(body: Annotated[CreateTemplateRequest, Body()]) -> Response[
         status_code=HTTPStatus.CREATED,
         content_type=content_types.APPLICATION_JSON,
         body=template.model_dump_json(),
-        headers={"Location": f"{routes.TEMPLATES}/{template.id}"},
+        headers={LOCATION_HEADER: f"{routes.TEMPLATES}/{template.id}"},
     )
 
 
@@ -104,22 +112,49 @@ def delete_template(template_id: str) -> Response[None]:
     return Response(status_code=HTTPStatus.NO_CONTENT)
 
 
-@register(app, routes.PUT_BRAND_PROFILE, responses={**ok_doc(200, BrandProfile, "OK"), **error_doc(404)})
+def _profile_answer(profile: BrandProfile) -> Response[str]:
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type=content_types.APPLICATION_JSON,
+        body=profile.model_dump_json(),
+        headers={ETAG_HEADER: quoted(profile.snapshot_id)},
+    )
+
+
+@register(
+    app,
+    routes.PUT_BRAND_PROFILE,
+    responses={**ok_doc(200, BrandProfile, "OK", (ETAG_HEADER,)), **error_doc(404, 412)},
+    headers=(IF_MATCH_HEADER, IF_NONE_MATCH_HEADER),
+)
 def put_brand_profile(
     workspace_id: WorkspaceId, body: Annotated[BrandProfileRequest, Body()]
-) -> BrandProfile:
+) -> Response[str]:
     scope = request_scope(app, settings(), body.org_id)
     logger.append_keys(workspace_id=workspace_id, action="put_brand_profile")
-    return brand_analysis.put_profile(services().profiles, scope.org_id, workspace_id, body)
+    headers = app.current_event.headers
+    profile = brand_analysis.put_profile(
+        services().profiles,
+        scope.org_id,
+        workspace_id,
+        body,
+        if_match=entity_tag(headers.get(IF_MATCH_HEADER)),
+        if_none_match=entity_tag(headers.get(IF_NONE_MATCH_HEADER)),
+    )
+    return _profile_answer(profile)
 
 
-@register(app, routes.GET_BRAND_PROFILE, responses={**ok_doc(200, BrandProfile, "OK"), **error_doc(404)})
+@register(
+    app,
+    routes.GET_BRAND_PROFILE,
+    responses={**ok_doc(200, BrandProfile, "OK", (ETAG_HEADER,)), **error_doc(404)},
+)
 def get_brand_profile(
     workspace_id: WorkspaceId,
     org_id: OrgQuery = None,
-) -> BrandProfile:
+) -> Response[str]:
     org_id = request_scope(app, settings()).org_id
-    return brand_analysis.get_profile(services().profiles, org_id, workspace_id)
+    return _profile_answer(brand_analysis.get_profile(services().profiles, org_id, workspace_id))
 
 
 @register(app, routes.ANALYSIS_PREVIEW, responses={**ok_doc(200, AnswerAnalysis, "OK"), **error_doc()})

@@ -16,7 +16,7 @@ from prompter.api.http import lambda_entry
 from prompter.api.openapi import OrgQuery, WorkspaceId, error_doc, new_resolver, ok_doc, register
 from prompter.api.tasks import Task
 from prompter.api.tenancy import request_scope
-from prompter.api.vocabulary import ETAG_HEADER, IF_MATCH_HEADER
+from prompter.api.vocabulary import ETAG_HEADER, IF_MATCH_HEADER, LOCATION_HEADER, entity_tag, quoted
 from prompter.runs.monitors import Firing, Monitor, MonitorCreate, MonitorCreated, MonitorPage, MonitorPatch
 from prompter.schema_base import Model
 from prompter.settings import MonitorFunctionSettings
@@ -35,12 +35,16 @@ def _json(status: HTTPStatus, body: Model, **headers: str) -> Response[Any]:
     )
 
 
-@register(app, routes.CREATE_MONITOR, responses={**ok_doc(201, MonitorCreated, "Created"), **error_doc(404)})
+@register(
+    app,
+    routes.CREATE_MONITOR,
+    responses={**ok_doc(201, MonitorCreated, "Created", (LOCATION_HEADER, ETAG_HEADER)), **error_doc(404)},
+)
 def create_monitor(workspace_id: WorkspaceId, body: Annotated[MonitorCreate, Body()]) -> Response[Any]:
     scope = request_scope(app, services().settings, body.org_id)
     created, tag = services().monitors.create(scope, workspace_id, body)
     location = routes.GET_MONITOR.path.format(monitor_id=created.id)
-    return _json(HTTPStatus.CREATED, created, Location=location, **{ETAG_HEADER: tag})
+    return _json(HTTPStatus.CREATED, created, **{LOCATION_HEADER: location, ETAG_HEADER: quoted(tag)})
 
 
 @register(app, routes.LIST_MONITORS, responses={**ok_doc(200, MonitorPage, "OK"), **error_doc(404)})
@@ -57,23 +61,23 @@ def list_monitors(
     return services().monitors.page(request_scope(app, config), workspace_id, size, cursor)
 
 
-@register(app, routes.GET_MONITOR, responses={**ok_doc(200, Monitor, "OK"), **error_doc(404)})
+@register(app, routes.GET_MONITOR, responses={**ok_doc(200, Monitor, "OK", (ETAG_HEADER,)), **error_doc(404)})
 def get_monitor(monitor_id: str, org_id: OrgQuery = None) -> Response[Any]:
     monitor, tag = services().monitors.get(request_scope(app, services().settings), monitor_id)
-    return _json(HTTPStatus.OK, monitor, **{ETAG_HEADER: tag})
+    return _json(HTTPStatus.OK, monitor, **{ETAG_HEADER: quoted(tag)})
 
 
 @register(
     app,
     routes.UPDATE_MONITOR,
-    responses={**ok_doc(200, Monitor, "OK"), **error_doc(404, 412)},
+    responses={**ok_doc(200, Monitor, "OK", (ETAG_HEADER,)), **error_doc(404, 412)},
     headers=(IF_MATCH_HEADER,),
 )
 def update_monitor(monitor_id: str, body: Annotated[MonitorPatch, Body()]) -> Response[Any]:
     scope = request_scope(app, services().settings, body.org_id)
-    if_match = app.current_event.headers.get(IF_MATCH_HEADER)
+    if_match = entity_tag(app.current_event.headers.get(IF_MATCH_HEADER))
     monitor, tag = services().monitors.patch(scope, monitor_id, body, if_match)
-    return _json(HTTPStatus.OK, monitor, **{ETAG_HEADER: tag})
+    return _json(HTTPStatus.OK, monitor, **{ETAG_HEADER: quoted(tag)})
 
 
 @register(app, routes.DELETE_MONITOR, responses={**ok_doc(204, None, "Deleted"), **error_doc(404)})

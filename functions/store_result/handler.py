@@ -21,7 +21,7 @@ from prompter.api.idempotency import replayable
 from prompter.api.openapi import CountryQuery, OrgQuery, error_doc, new_resolver, ok_doc, register
 from prompter.api.tasks import Task
 from prompter.api.tenancy import request_scope
-from prompter.api.vocabulary import IDEMPOTENCY_HEADER
+from prompter.api.vocabulary import IDEMPOTENCY_HEADER, LOCATION_HEADER
 from prompter.observability import logger
 from prompter.runs.queries import ResultsPage, RunStatus
 from prompter.runs.running import BatchRunRequest, RunAccepted, RunRequest, RunResult
@@ -55,7 +55,7 @@ def run_once(template_id: str, body: Annotated[RunRequest, Body()]) -> RunResult
 @register(
     app,
     routes.START_RUNS,
-    responses={**ok_doc(202, RunAccepted, "Accepted"), **error_doc(404)},
+    responses={**ok_doc(202, RunAccepted, "Accepted", (LOCATION_HEADER,)), **error_doc(404)},
     headers=(IDEMPOTENCY_HEADER,),
 )
 def start_runs(template_id: str, body: Annotated[BatchRunRequest, Body()]) -> Response[RunAccepted]:
@@ -68,7 +68,7 @@ def start_runs(template_id: str, body: Annotated[BatchRunRequest, Body()]) -> Re
         status_code=HTTPStatus.ACCEPTED,
         content_type=content_types.APPLICATION_JSON,
         body=accepted,
-        headers={"Location": f"/api/runs/{accepted.run_id}"},
+        headers={LOCATION_HEADER: f"/api/runs/{accepted.run_id}"},
     )
 
 

@@ -20,7 +20,13 @@ import pytest
 from local.openapi import SHIPPED
 from prompter.api.errors import ERROR_CODES
 from prompter.api.openapi import SECURITY_SCHEME, STATUS_DESCRIPTIONS
-from prompter.api.vocabulary import CORRELATION_HEADER, IDEMPOTENCY_HEADER, READ_HEADERS
+from prompter.api.vocabulary import (
+    CORRELATION_HEADER,
+    IDEMPOTENCY_HEADER,
+    IF_MATCH_HEADER,
+    IF_NONE_MATCH_HEADER,
+    READ_HEADERS,
+)
 from prompter.errors import PrompterError
 from prompter.routes import ROUTES
 
@@ -77,14 +83,16 @@ def test_each_operation_says_whether_it_needs_the_token(shipped: dict[str, Any])
     assert {"health", "openapi"} <= open_ops
 
 
-def test_idempotency_key_is_a_header_of_run_and_runs(shipped: dict[str, Any]) -> None:
+def test_the_request_headers_are_documented_where_they_are_read(shipped: dict[str, Any]) -> None:
     documented = {}
     for _, _, operation in _operations(shipped):
         for parameter in operation.get("parameters", []):
             if parameter["in"] == "header":
                 documented.setdefault(parameter["name"], {})[operation["operationId"]] = parameter
-    assert set(documented) == {IDEMPOTENCY_HEADER}
+    assert set(documented) == {IDEMPOTENCY_HEADER, IF_MATCH_HEADER, IF_NONE_MATCH_HEADER}
     assert set(documented[IDEMPOTENCY_HEADER]) == {"runOnce", "startRuns"}
+    assert set(documented[IF_MATCH_HEADER]) == {"updateMonitor", "putBrandProfile"}
+    assert set(documented[IF_NONE_MATCH_HEADER]) == {"putBrandProfile"}
     for parameter in documented[IDEMPOTENCY_HEADER].values():
         assert parameter["required"] is False
         assert parameter["schema"] == {

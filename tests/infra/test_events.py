@@ -82,6 +82,13 @@ def workflows(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
         runtime.reset()
 
 
+def load_body(operation: str, ids: dict[str, str]) -> Any:
+    text = json.dumps(events.BODIES[operation])
+    for placeholder, real in ids.items():
+        text = text.replace(placeholder, real)
+    return json.loads(text)
+
+
 def load(path: Path, ids: dict[str, str]) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     for placeholder, real in ids.items():
@@ -104,6 +111,8 @@ def test_every_sample_event_is_answered(workflows: None) -> None:
         events.VERSION_ID: version["version_id"],
         events.RUN_ID: run["run_id"],
     }
+    monitor = api.post("/api/workspaces/ws-avea/monitors", load_body("createMonitor", ids)).body
+    ids[events.MONITOR_ID] = monitor["id"]
     routes = {r.operation_id: r for r in ROUTES}
 
     # Tasks first (a task-store needs the run id it names), routes after; delete goes last.
@@ -111,7 +120,8 @@ def test_every_sample_event_is_answered(workflows: None) -> None:
         for name in tasks:
             answer = invoke(function, load(events.ROOT / function / f"{name}.json", ids))
             assert isinstance(answer, dict) and answer, name
-    for operation in sorted(EXPECTED_STATUS, key=lambda op: op == "deleteTemplate"):
+    last = ("deleteMonitor", "deleteTemplate")  # the others need what these delete
+    for operation in sorted(EXPECTED_STATUS, key=lambda op: last.index(op) + 1 if op in last else 0):
         route = routes[operation]
         event = load(events.ROOT / route.function / f"{operation}.json", ids)
         if operation == "createTemplate":  # the sample body is already registered above

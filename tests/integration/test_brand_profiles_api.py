@@ -161,3 +161,29 @@ def test_a_domain_that_names_no_host_is_a_422(api: Api, domains: list[str], fiel
     reply = api.call("PUT", PROFILE, {"brand": {"name": "Avea", "domains": domains}})
     assert reply.status == 422, reply.body
     assert field in [e["field"] for e in reply.detail["errors"]]
+
+
+def test_conditional_writes_with_etag_if_match_and_if_none_match(api: Api) -> None:
+    # If-None-Match: * creates only when the workspace has no profile
+    created = api.call("PUT", PROFILE, BODY, headers={"If-None-Match": "*"})
+    assert created.status == 200, created.body
+    tag = created.headers["ETag"]
+    assert tag == f'"{created.body["snapshot_id"]}"'
+    again = api.call("PUT", PROFILE, BODY, headers={"If-None-Match": "*"})
+    assert again.status == 412 and again.detail["code"] == "PRECONDITION_FAILED"
+    assert api.call("GET", PROFILE).headers["ETag"] == tag
+    # If-Match changes only the version it names
+    other = {**BODY, "competitors": [{"name": "Timeline"}]}
+    stale = api.call("PUT", PROFILE, other, headers={"If-Match": '"0000"'})
+    assert stale.status == 412 and "the current profile is" in stale.detail["message"]
+    assert api.call("GET", PROFILE).body["snapshot_id"] == created.body["snapshot_id"]  # unchanged
+    changed = api.call("PUT", PROFILE, other, headers={"If-Match": tag})
+    assert changed.status == 200 and changed.headers["ETag"] != tag
+    assert api.call("PUT", PROFILE, BODY, headers={"If-Match": tag}).status == 412  # stale now
+    assert api.call("PUT", PROFILE, BODY, headers={"If-Match": "*"}).status == 200  # any current one
+    # a workspace without a profile meets no If-Match
+    elsewhere = "/api/workspaces/ws-new/brand-profile"
+    assert api.call("PUT", elsewhere, BODY, headers={"If-Match": "*"}).status == 412
+    assert api.call("GET", elsewhere).status == 404
+    bad = api.call("PUT", elsewhere, BODY, headers={"If-None-Match": tag})
+    assert bad.status == 422 and bad.detail["errors"][0]["field"] == "header.If-None-Match"

@@ -14,7 +14,7 @@ from prompter.adapters.queues import backoff_seconds
 from prompter.runs.signing import signature, verify
 
 SECRET = "whsec_" + "ab" * 32
-BODY = '{"detail":{"brand":"Avea","country":"DE"},"id":"e-1","type":"VisibilityShift"}'.encode()
+BODY = b'{"detail":{"brand":"Avea","country":"DE"},"id":"e-1","type":"VisibilityShift"}'
 
 
 def test_the_signature_is_hmac_sha256_of_t_dot_body_keyed_with_the_secret() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from prompter.analytics.analysis import analyse
 from prompter.db.brand_profiles import BrandProfileStore
-from prompter.errors import BrandProfileNotFound, FieldError, InvalidInput
+from prompter.errors import BrandProfileNotFound, FieldError, InvalidInput, PreconditionFailed
 from prompter.probing.providers.answers import answer_text, citation_urls
 from prompter.registry.brand_models import (
     AnalysisPreviewRequest,
@@ -58,11 +58,36 @@ def _answer(workspace_id: str, profile: ProfileSnapshot, when: datetime) -> Bran
 
 
 def put_profile(
-    store: BrandProfileStore, org_id: str, workspace_id: str, request: BrandProfileRequest
+    store: BrandProfileStore,
+    org_id: str,
+    workspace_id: str,
+    request: BrandProfileRequest,
+    *,
+    if_match: str | None = None,
+    if_none_match: str | None = None,
 ) -> BrandProfile:
-    """Set the workspace's brand profile (the same content always has the same snapshot id)."""
+    """Set the workspace's brand profile (the same content always has the same snapshot id).
+    ``if_match``: only over that snapshot (its ETag); ``if_none_match`` ``*``: only when the
+    workspace has none. Either unmet is a 412 ``PRECONDITION_FAILED``."""
     profile = profile_snapshot(request.brand, request.competitors)
-    when = store.put(org_id, workspace_id, profile, datetime.now(UTC))
+    replacing = if_match
+    if if_none_match is not None and if_none_match != "*":
+        raise InvalidInput(
+            [FieldError(("header", "If-None-Match"), "only * is understood here", "precondition")]
+        )
+    when = store.put(
+        org_id,
+        workspace_id,
+        profile,
+        datetime.now(UTC),
+        replacing=replacing,
+        only_new=if_none_match == "*",
+    )
+    if when is None:
+        current = store.current(org_id, workspace_id)
+        said = f"If-Match {if_match}" if replacing else "If-None-Match *"
+        now = f"the current profile is {current[0].snapshot_id}" if current else "there is no profile"
+        raise PreconditionFailed(f"{said} not met: {now}", workspace_id=workspace_id)
     return _answer(workspace_id, profile, when)
 
 

@@ -13,8 +13,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from prompter.api import errors as api_errors
 from prompter.api.vocabulary import (
     CORRELATION_HEADER,
+    ETAG_HEADER,
     IDEMPOTENCY_HEADER,
     IF_MATCH_HEADER,
+    IF_NONE_MATCH_HEADER,
+    LOCATION_HEADER,
     ORG_CLAIM,
     READ_HEADERS,
     RETRY_AFTER_HEADER,
@@ -68,6 +71,7 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
 # ``register`` to the document builder, which turns them into header parameters.
 HEADERS_EXTENSION = "x-prompter-request-headers"
 HEADER_DESCRIPTIONS = {
+    IF_NONE_MATCH_HEADER: "*: create the brand profile only if the workspace has none (else a 412)",
     IF_MATCH_HEADER: (
         "the ETag of the version this change is made to; another is a 412 PRECONDITION_FAILED "
         "(left out: the change applies to whatever is current)"
@@ -108,6 +112,18 @@ CORRELATION_ID_DOC: dict[str, Any] = {
 RETRY_AFTER_DOC: dict[str, Any] = {
     "description": "Seconds to wait before sending the request again",
     "schema": {"type": "integer", "minimum": 1},
+}
+
+# The headers a success answers with besides the correlation id, by name.
+ANSWER_HEADERS: dict[str, dict[str, Any]] = {
+    LOCATION_HEADER: {
+        "description": "The path of the resource created or started",
+        "schema": {"type": "string"},
+    },
+    ETAG_HEADER: {
+        "description": "The version of the resource: send it back as If-Match to change that version only",
+        "schema": {"type": "string"},
+    },
 }
 
 
@@ -179,8 +195,15 @@ def error_doc(*statuses: int) -> dict[int, Any]:
     return entries
 
 
-def ok_doc(status: int, model: Any, description: str) -> dict[int, Any]:
-    entry: dict[str, Any] = {"description": description, "headers": {CORRELATION_HEADER: CORRELATION_ID_DOC}}
+def ok_doc(status: int, model: Any, description: str, headers: tuple[str, ...] = ()) -> dict[int, Any]:
+    """The OpenAPI entry of a success, with the headers it answers with (names of ANSWER_HEADERS)."""
+    entry: dict[str, Any] = {
+        "description": description,
+        "headers": {
+            CORRELATION_HEADER: CORRELATION_ID_DOC,
+            **{name: ANSWER_HEADERS[name] for name in headers},
+        },
+    }
     if model is not None:
         entry["content"] = {"application/json": {"model": model}}
     return {status: entry}

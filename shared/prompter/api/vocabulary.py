@@ -12,9 +12,34 @@ CORRELATION_HEADER = "X-Correlation-Id"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 RETRY_AFTER_HEADER = "Retry-After"  # on a 503 whose dependency is unavailable for now
 IF_MATCH_HEADER = "If-Match"  # a PATCH applies only to the version of the resource it names
+IF_NONE_MATCH_HEADER = "If-None-Match"  # "*": a PUT that creates, never replaces
 ETAG_HEADER = "ETag"
+LOCATION_HEADER = "Location"
+
+
+def entity_tag(header: str | None) -> str | None:
+    """The entity tag a conditional header names (``"abc"``, ``W/"abc"`` and ``abc`` alike), ``*``
+    as itself; None when there is no header."""
+    if header is None:
+        return None
+    value = header.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+
+
+def quoted(tag: str) -> str:
+    """An ETag header's value."""
+    return f'"{tag}"'
+
+
 # Request headers the service reads, with the longest value each may have.
-READ_HEADERS = {ORG_HEADER: MAX_ORG_LENGTH, IDEMPOTENCY_HEADER: 255, IF_MATCH_HEADER: 128}
+READ_HEADERS = {
+    ORG_HEADER: MAX_ORG_LENGTH,
+    IDEMPOTENCY_HEADER: 255,
+    IF_MATCH_HEADER: 128,
+    IF_NONE_MATCH_HEADER: 8,
+}
 
 
 def text_problem(text: str) -> str | None:

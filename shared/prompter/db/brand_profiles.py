@@ -6,11 +6,11 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from prompter.db.dialects import as_utc, dml
-from prompter.db.engine import run_with_reconnect
+from prompter.db.engine import run_with_reconnect, transaction
 from prompter.db.schema import brand_profile_snapshots as s
 from prompter.db.schema import brand_profiles as p
 from prompter.registry.brand_profiles import BrandEntry, ProfileSnapshot
@@ -47,31 +47,56 @@ class BrandProfileStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def put(self, org_id: str, workspace_id: str, profile: ProfileSnapshot, when: datetime) -> datetime:
+    def put(
+        self,
+        org_id: str,
+        workspace_id: str,
+        profile: ProfileSnapshot,
+        when: datetime,
+        *,
+        replacing: str | None = None,
+        only_new: bool = False,
+    ) -> datetime | None:
         """Make ``profile`` the workspace's current one (its snapshot stored once, whoever stores it
-        first); returns when the workspace's profile was set."""
+        first); returns when the workspace's profile was set. ``replacing``: only if the current
+        profile is that snapshot (``*``: any); ``only_new``: only if the workspace has none (None
+        when the condition is not met)."""
         snapshot, pointer = _put_statements(self.engine.dialect.name)
+        if replacing is not None:  # "*": whatever profile the workspace has
+            current = () if replacing == "*" else (p.c.snapshot_id == replacing,)
+            pointer = (
+                update(p)
+                .where(p.c.org_id == org_id, p.c.workspace_id == workspace_id, *current)
+                .values(snapshot_id=profile.snapshot_id, updated_at=when)
+            )
+        elif only_new:
+            pointer = (
+                dml(self.engine.dialect.name)
+                .insert(p)
+                .on_conflict_do_nothing(index_elements=["org_id", "workspace_id"])
+            )
 
-        def work(conn: Connection) -> datetime:
-            conn.execute(
-                snapshot,
-                {
-                    "snapshot_id": profile.snapshot_id,
-                    "brand": profile.brand.as_dict(),
-                    "competitors": [c.as_dict() for c in profile.competitors],
-                    "created_at": when,
-                },
-            )
-            conn.execute(
-                pointer,
-                {
-                    "org_id": org_id,
-                    "workspace_id": workspace_id,
-                    "snapshot_id": profile.snapshot_id,
-                    "updated_at": when,
-                },
-            )
-            return when
+        def work(conn: Connection) -> datetime | None:
+            with transaction(conn):
+                conn.execute(
+                    snapshot,
+                    {
+                        "snapshot_id": profile.snapshot_id,
+                        "brand": profile.brand.as_dict(),
+                        "competitors": [c.as_dict() for c in profile.competitors],
+                        "created_at": when,
+                    },
+                )
+                changed = conn.execute(
+                    pointer,
+                    {
+                        "org_id": org_id,
+                        "workspace_id": workspace_id,
+                        "snapshot_id": profile.snapshot_id,
+                        "updated_at": when,
+                    },
+                )
+            return when if changed.rowcount else None
 
         return run_with_reconnect(self.engine, work)
 

@@ -172,7 +172,7 @@ def etag(row: dict[str, Any]) -> str:
     """A hash of the monitor's settings: what a PATCH's If-Match must name."""
     settings = {k: row[k] for k in (*_SETTINGS, "updated_at")}
     text = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=str)
-    return f'"{hashlib.sha256(text.encode()).hexdigest()[:32]}"'
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 _SETTINGS = (
@@ -436,7 +436,7 @@ class Monitors:
         row = self._row(scope, monitor_id)
         if if_match is not None and if_match != "*" and if_match != etag(row):
             raise PreconditionFailed(
-                f"monitor {monitor_id} changed since it was read (If-Match {if_match}, now {etag(row)})",
+                f"monitor {monitor_id} changed since it was read (If-Match {if_match!r}, now {etag(row)!r})",
                 monitor_id=monitor_id,
             )
         given = body.model_fields_set - {"org_id"}
