@@ -249,9 +249,7 @@ class StoreFunctionSettings(DatabaseSettings, ApiSettings, ProviderSettings, Wor
 class AlertSettings(_EnvModel):
     """Where monitors' alert secrets live, and the queue their alerts wait in between attempts."""
 
-    alert_secret_prefix: str = Field(
-        default="prompter/monitors", min_length=1, max_length=200, description="names of alert secrets"
-    )
+    alert_secret_prefix: str = Field(default="prompter/monitors", description="names of alert secrets")
     alert_queue_url: str | None = Field(
         default=None, description="SQS queue of alerts to deliver (its messages' back-off is set here)"
     )
