@@ -248,6 +248,20 @@ def start_sweeps(interval_seconds: float) -> threading.Event:
     return stop
 
 
+def fire_due_monitors() -> list[dict[str, Any]]:
+    """Send the monitors function a ``fire_monitor`` task for each firing that is due, as each
+    monitor's EventBridge Scheduler schedule does when deployed; what each answered."""
+    from local.stepfunctions import invoke_in_process
+    from prompter import bootstrap
+    from prompter.settings import MonitorFunctionSettings
+
+    answers = []
+    for monitor_id, due in bootstrap.services(MonitorFunctionSettings).monitors.due():
+        task = {"action": "fire_monitor", "monitor_id": monitor_id, "scheduled_at": due.isoformat()}
+        answers.append(json.loads(invoke_in_process("monitors", json.dumps(task), {})))
+    return answers
+
+
 def start_monitor_scheduler(interval_seconds: float) -> threading.Event:
     """Fire the monitors that are due, every ``interval_seconds`` (what their EventBridge Scheduler
     schedules do when deployed); returns the event that stops the loop."""
@@ -256,17 +270,14 @@ def start_monitor_scheduler(interval_seconds: float) -> threading.Event:
         return stop
 
     def loop() -> None:
-        from prompter import bootstrap
-        from prompter.settings import MonitorFunctionSettings
-
         while not stop.wait(interval_seconds):
             try:
-                for firing in bootstrap.services(MonitorFunctionSettings).monitors.fire_due():
+                for firing in fire_due_monitors():
                     log.info(
                         "monitor %s fired (due %s): %d runs",
-                        firing.monitor_id,
-                        firing.scheduled_at.isoformat(),
-                        len(firing.run_ids),
+                        firing.get("monitor_id"),
+                        firing.get("scheduled_at"),
+                        len(firing.get("run_ids") or []),
                     )
             except Exception:
                 log.exception("due monitors not fired")

@@ -451,7 +451,7 @@ class Monitors:
             alert_webhook_url=row["alert_webhook_url"],
         )
         merged = current.model_copy(update={name: getattr(body, name) for name in given})
-        for name in given - {"alert_webhook_url"}:
+        for name in given - {"alert_webhook_url", "countries"}:  # null: no webhook; each template's own
             if getattr(body, name) is None:
                 raise InvalidInput([FieldError((name,), "cannot be null", "null")])
         self._check(row["org_id"], row["workspace_id"], merged)
@@ -535,22 +535,11 @@ class Monitors:
             self.store.advance(monitor_id, row["next_run_at"], following)
         return firing
 
-    def fire_due(self, limit: int = 50) -> list[Firing]:
-        """Fire every enabled monitor whose next firing is due (``make dev``'s scheduler): each due
-        time is claimed by moving the monitor's next firing on, so it fires once however many
-        pollers look."""
-        now = self.clock()
-        fired = []
-        for row in self.store.due(now, limit):
-            due = row["next_run_at"]
-            following = self._next(row, now)
-            if not self.store.advance(row["id"], due, following):
-                continue  # another poller has it
-            try:
-                fired.append(self._fire(row, due))
-            except PrompterError:
-                logger.exception("firing failed", extra={"action": "fire_monitor", "monitor_id": row["id"]})
-        return fired
+    def due(self, limit: int = 50) -> list[tuple[str, datetime]]:
+        """The firings that are due now, (monitor id, the time each was due), earliest first: what
+        ``make dev``'s scheduler sends the monitors function, as EventBridge Scheduler does when
+        deployed (firing twice is harmless: :meth:`fire` starts a firing's runs once)."""
+        return [(row["id"], row["next_run_at"]) for row in self.store.due(self.clock(), limit)]
 
     def _fire(self, row: dict[str, Any], scheduled_at: datetime) -> Firing:
         scheduled_at = scheduled_at.astimezone(UTC)
