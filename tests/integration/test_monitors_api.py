@@ -232,3 +232,35 @@ def test_a_schedule_that_cannot_be_written_leaves_nothing_behind(
     assert reply.status == 503 and reply.detail["code"] == "SCHEDULE_UNAVAILABLE"
     assert api.get(MONITORS).body["items"] == []
     assert boto3.client("secretsmanager").list_secrets()["SecretList"] == []
+
+
+def test_the_alert_secret_is_shown_once_and_never_stored_or_logged(
+    api: Api,
+    aws: AwsFakes,
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    service_logs: Any,
+) -> None:
+    import logging
+
+    from sqlalchemy import create_engine, text
+
+    for name in ("", "prompter", "aws_lambda_powertools", "botocore", "urllib3"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    tid = template(api)["id"]
+    created = api.post(MONITORS, monitor_body([tid], alert_webhook_url="https://hooks.example.com/x"))
+    secret = created.body["alert_secret"]
+    assert secret.startswith("whsec_")
+    path = f"/api/monitors/{created.body['id']}"
+    for reply in (api.get(path), api.get(MONITORS), api.call("PATCH", path, {"samples": 2})):
+        assert secret not in json.dumps(reply.body) and secret not in json.dumps(reply.headers)
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        assert secret not in repr(conn.execute(text("SELECT * FROM monitors")).fetchall())
+    engine.dispose()
+    captured = capsys.readouterr()
+    assert secret not in captured.out + captured.err + caplog.text + service_logs.getvalue()
+    # removing the webhook deletes its secret
+    assert api.call("PATCH", path, {"alert_webhook_url": None}).status == 200
+    assert boto3.client("secretsmanager").list_secrets()["SecretList"] == []

@@ -117,6 +117,8 @@ def test_a_cell_turning_significant_is_published_once(workflows: Workflows, aws:
         "gpt-4o",
         False,
     )
+    # addressed: the template's workspace, and no monitor watches it
+    assert (detail["workspace_id"], detail["monitor_id"]) == (created["workspace_id"], None)
     # and another batch of the same build, answering alike, publishes nothing new
     fake.answer_next(*["1. Avea\n2. Elysium"] * 10)
     assert workflows.run(created["id"], samples=10, **PROFILE)[1]["status"] == "SUCCEEDED"
