@@ -7,12 +7,12 @@ from http import HTTPStatus
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from prompter import bootstrap, routes, snapstart
 from prompter.analytics import brand_analysis
 from prompter.api.http import lambda_entry
-from prompter.api.openapi import OrgQuery, error_doc, new_resolver, ok_doc, register
+from prompter.api.openapi import OrgQuery, WorkspaceId, error_doc, new_resolver, ok_doc, register
 from prompter.api.tenancy import request_scope
 from prompter.db.templates import TemplateStore
 from prompter.observability import logger
@@ -102,9 +102,6 @@ def delete_template(template_id: str) -> Response[None]:
     templates.delete_template(store(), request_scope(app, settings()), template_id)
     logger.info("template deleted", extra={"template_id": template_id, "action": "delete_template"})
     return Response(status_code=HTTPStatus.NO_CONTENT)
-
-
-WorkspaceId = Annotated[str, Path(min_length=1, max_length=128, description="brand workspace")]
 
 
 @register(app, routes.PUT_BRAND_PROFILE, responses={**ok_doc(200, BrandProfile, "OK"), **error_doc(404)})

@@ -8,7 +8,7 @@ from re import Match
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from prompter.api import errors as api_errors
 from prompter.api.vocabulary import (
@@ -23,6 +23,8 @@ from prompter.routes import Route
 # The ``org_id`` query parameter of the routes that take one: the tenant, when running locally.
 OrgQuery = Annotated[str | None, Query(max_length=128, description="tenant (local only)")]
 CountryQuery = Annotated[str | None, Query(max_length=8, description="ISO country code")]
+# The ``workspace_id`` path parameter of the workspace routes.
+WorkspaceId = Annotated[str, Path(min_length=1, max_length=128, description="brand workspace")]
 
 
 class GatewayResolver(APIGatewayRestResolver):
