@@ -4,7 +4,7 @@ TIMED_OUT or ABORTED). Errors a workflow retries escape with their class names."
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
@@ -25,7 +25,9 @@ from prompter.api.http import lambda_entry
 from prompter.api.idempotency import replayable
 from prompter.api.openapi import (
     CountryQuery,
+    FromDayQuery,
     OrgQuery,
+    ToDayQuery,
     WorkspaceId,
     error_doc,
     new_resolver,
@@ -125,8 +127,8 @@ def get_visibility(
     ] = None,
     country: CountryQuery = None,
     provider: Annotated[str | None, Query(max_length=32)] = None,
-    from_: Annotated[date | None, Query(alias="from", description="first UTC day (YYYY-MM-DD)")] = None,
-    to: Annotated[date | None, Query(description="last UTC day, included (YYYY-MM-DD)")] = None,
+    from_: FromDayQuery = None,
+    to: ToDayQuery = None,
     group_by: Annotated[Literal["version", "day"], Query(description="cells per version, or per day")] = (
         "version"
     ),
@@ -167,8 +169,8 @@ def get_sources(
     template_id: str,
     country: CountryQuery = None,
     provider: Annotated[str | None, Query(max_length=32)] = None,
-    from_: Annotated[date | None, Query(alias="from", description="first UTC day (YYYY-MM-DD)")] = None,
-    to: Annotated[date | None, Query(description="last UTC day, included (YYYY-MM-DD)")] = None,
+    from_: FromDayQuery = None,
+    to: ToDayQuery = None,
     group_by: Annotated[Literal["version", "day"], Query(description="cells per version, or per day")] = (
         "version"
     ),
@@ -188,7 +190,7 @@ def get_sources(
 @register(
     app,
     routes.GET_WORKSPACE_VISIBILITY,
-    responses={**ok_doc(200, WorkspaceVisibilityReport, "OK"), **error_doc()},
+    responses={**ok_doc(200, WorkspaceVisibilityReport, "OK"), **error_doc(404)},
 )
 def get_workspace_visibility(
     workspace_id: WorkspaceId,
@@ -205,8 +207,8 @@ def get_workspace_visibility(
         bool | None, Query(description="only answers asked with search on (true) or off (false)")
     ] = None,
     country: CountryQuery = None,
-    from_: Annotated[date | None, Query(alias="from", description="first UTC day (YYYY-MM-DD)")] = None,
-    to: Annotated[date | None, Query(description="last UTC day, included (YYYY-MM-DD)")] = None,
+    from_: FromDayQuery = None,
+    to: ToDayQuery = None,
     group_by: Annotated[Literal["version", "day"], Query(description="cells per version, or per day")] = (
         "version"
     ),
@@ -231,13 +233,15 @@ def get_workspace_visibility(
     )
 
 
-@register(app, routes.GET_MODEL_VERSIONS, responses={**ok_doc(200, ModelVersionsReport, "OK"), **error_doc()})
+@register(
+    app, routes.GET_MODEL_VERSIONS, responses={**ok_doc(200, ModelVersionsReport, "OK"), **error_doc(404)}
+)
 def get_model_versions(workspace_id: WorkspaceId, org_id: OrgQuery = None) -> ModelVersionsReport:
     return services().workspace_reports.model_versions(request_scope(app, services().settings), workspace_id)
 
 
 @register(
-    app, routes.GET_WORKSPACE_DRIFT, responses={**ok_doc(200, WorkspaceDriftReport, "OK"), **error_doc()}
+    app, routes.GET_WORKSPACE_DRIFT, responses={**ok_doc(200, WorkspaceDriftReport, "OK"), **error_doc(404)}
 )
 def get_workspace_drift(
     workspace_id: WorkspaceId,

@@ -161,6 +161,8 @@ def test_branded_prompts_count_only_when_asked_for(api: Api, aws: AwsFakes) -> N
     [
         ({"group_by": "week"}, "group_by"),
         ({"from": "yesterday"}, "from"),
+        ({"to": "0"}, "to"),  # not read as a Unix time
+        ({"from": "2026-02-30"}, "from"),
         ({"from": "2026-02-01", "to": "2026-01-01"}, "to"),
         ({"include_branded": "maybe"}, "include_branded"),
         ({"grounded": "maybe"}, "grounded"),
@@ -190,6 +192,10 @@ def test_a_template_of_another_workspace_or_org_is_not_a_filter(api: Api, aws: A
     )
     foreign = api.get(f"{BASE}/visibility", query={"template_id": mine["id"], "org_id": "another-org"})
     assert foreign.status == 422 and foreign.detail["errors"][0]["loc"][-1] == "template_id"
+    # text no database can store, in any of the repeated values, and an overlong id
+    for bad in (f"template_id=%00x&template_id={mine['id']}", f"template_id={'x' * 5000}"):
+        reply = api.get(f"{BASE}/visibility", query=bad)
+        assert reply.status == 422 and reply.detail["errors"][0]["loc"][-1] == "template_id", reply.body
     too_many = "&".join(f"template_id=t-{i}" for i in range(51))
     reply = api.get(f"{BASE}/visibility", query=too_many)
     assert reply.status == 422 and reply.detail["errors"][0]["loc"][-1] == "template_id"

@@ -9,7 +9,7 @@ with the new one's, brand by brand and country by country.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from prompter.analytics.proportions import benjamini_hochberg, two_proportion_test, wilson_interval
@@ -36,7 +36,15 @@ class Tally:
     cited: int = 0
 
     def __add__(self, other: Tally) -> Tally:
-        return Tally(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+        # field by field: dataclasses.astuple deep-copies, a report adds thousands of tallies
+        return Tally(
+            self.n + other.n,
+            self.mentioned + other.mentioned,
+            self.top3 + other.top3,
+            self.rank_sum + other.rank_sum,
+            self.searched + other.searched,
+            self.cited + other.cited,
+        )
 
     @classmethod
     def of_answer(
