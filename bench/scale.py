@@ -11,7 +11,15 @@ Two databases hold the same shape at two sizes (1,000 rows, and 100,000 by defau
 - visibility counters for the big template's results, as the store statement keeps them: five
   brands per answer, a row per brand and cell for its day and one for all days;
 - sources counters likewise: each answer grounded, citing three of 60 domains, running two of 200
-  queries.
+  queries;
+- a brand's workspace (the workspace reports' subject): the same 24 templates at both sizes, in one
+  org with the big workspace, whose answers grow with the size. ``rows`` answers, five minutes apart,
+  are dealt to the templates and four countries in turn and counted as the store counts them (five
+  brands, a row per cell and day and one for all days); the model changes key twice, at a third and
+  two thirds of the days, so every template answers under three keys (their versions first seen
+  minutes apart): a workspace report always has 24 templates to pool, their counters holding 1,000
+  answers or 100,000. A workspace's size is its templates: a report reads every one of them, so
+  what must not matter is how many answers they hold and how big the rest of the database is.
 
 Each query runs through the store the function uses (SQLAlchemy, pg8000, the server), warm, the
 two sizes alternating; the figure is the ratio of the medians. Pages are 10 rows: at 1,000 rows
@@ -43,6 +51,11 @@ WORKSPACE = "ws-scale"
 BIG = "big-template"
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 STEP = timedelta(minutes=5)  # between two results of the big template
+REPORT_WORKSPACE = "ws-brand"
+REPORT_TEMPLATES = 24
+REPORT_COUNTRIES = ("US", "DE", "FR", "GB")
+REPORT_KEYS = 3
+ANSWERS_PER_DAY = 288  # five minutes apart
 SWEEP_SIZES = (300, 3000)
 SWEEP_TARGET = 1.1  # the largest state at 3,000 targets over the largest at 300
 TEMPLATE_COLUMNS = (
@@ -141,7 +154,86 @@ def populate(conn: Any, rows: int) -> None:
         " e.kind, e.value",
         (BIG,),
     )
+    populate_workspace(conn, rows)
     sql("ANALYZE")
+
+
+def report_days(rows: int) -> int:
+    """The days the brand workspace's answers span."""
+    return rows // ANSWERS_PER_DAY + 1
+
+
+def report_key_start(rows: int, key: int) -> int:
+    """The first day answered under key ``key`` (1-based): key = 1 + 3 * day // days."""
+    days = report_days(rows)
+    return -(-(key - 1) * days // REPORT_KEYS)
+
+
+def populate_workspace(conn: Any, rows: int) -> None:
+    """The brand workspace: its templates, their versions and the visibility counters of ``rows``
+    answers (see the module docstring)."""
+    sql = conn.exec_driver_sql
+    sql(
+        f"INSERT INTO prompt_templates ({TEMPLATE_COLUMNS})"
+        " SELECT 'w-' || lpad(g::text, 4, '0'), %s, %s, 'n', 'openai', 'gpt-4o', md5('w' || g) || md5('w'),"
+        " '{}', '', 'p', '[\"US\"]', '{}', '[]', timestamptz '2026-01-01' + g * interval '1 second'"
+        " FROM generate_series(1, %s) AS g",
+        (ORG, REPORT_WORKSPACE, REPORT_TEMPLATES),
+    )
+    days = report_days(rows)
+    versions = []
+    for key in range(1, REPORT_KEYS + 1):
+        first = BASE + timedelta(days=report_key_start(rows, key))
+        last = BASE + timedelta(days=report_key_start(rows, key + 1) if key < REPORT_KEYS else days)
+        for template in range(1, REPORT_TEMPLATES + 1):
+            versions.append(
+                (
+                    f"wv-{template:04d}-{key}",
+                    ORG,
+                    REPORT_WORKSPACE,
+                    f"w-{template:04d}",
+                    f"wk_{key}",
+                    first + timedelta(minutes=template),
+                    first + timedelta(minutes=template),
+                    last,
+                )
+            )
+    sql(
+        "INSERT INTO prompt_versions (id, org_id, workspace_id, template_id, provider, model_id,"
+        " provider_version_key, fingerprint_captured_at, first_seen_at, last_seen_at)"
+        " VALUES (%s, %s, %s, %s, 'openai', 'gpt-4o', %s, %s, %s, %s)",
+        versions,
+    )
+    # answer g: template 1 + g mod 24, country by g / 24 mod 4, key by its day; a brand is mentioned
+    # in 40 % of the first key's answers, 60 % of the second's and 80 % of the third's
+    countries = ", ".join(f"'{c}'" for c in REPORT_COUNTRIES)
+    sql(
+        "INSERT INTO visibility_counts (template_id, day, provider, model_id, provider_version_key,"
+        " run_country, brand, is_primary, branded_prompt, n, mentioned, top3, rank_sum)"
+        " SELECT a.template_id, d.day, 'openai', 'gpt-4o', 'wk_' || a.key, a.country, b.brand,"
+        " b.brand = 'Brand 0', false, count(*), sum(m.mentioned), sum(m.top3), sum(m.rank)"
+        " FROM (SELECT g, 'w-' || lpad((1 + mod(g, %s))::text, 4, '0') AS template_id,"
+        f"   (ARRAY[{countries}])[1 + mod(g / %s, %s)] AS country,"
+        "   1 + (%s * (g / %s)) / %s AS key,"
+        "   to_char((timestamptz '2026-01-01' + g * interval '5 minutes') AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+        "   AS answer_day FROM generate_series(0, %s - 1) AS g) AS a"
+        " CROSS JOIN (VALUES ('Brand 0'), ('Brand 1'), ('Brand 2'), ('Brand 3'), ('Brand 4')) AS b(brand)"
+        " CROSS JOIN LATERAL (VALUES (a.answer_day), ('')) AS d(day)"
+        " CROSS JOIN LATERAL (SELECT CASE WHEN mod(h, 10) < 2 + 2 * a.key THEN 1 ELSE 0 END AS mentioned,"
+        "   CASE WHEN mod(h, 10) < 2 + 2 * a.key AND mod(h, 5) < 3 THEN 1 ELSE 0 END AS top3,"
+        "   CASE WHEN mod(h, 10) < 2 + 2 * a.key THEN 1 + mod(h, 5) ELSE 0 END AS rank"
+        "   FROM (SELECT abs(hashtext(a.g || b.brand)) AS h) AS hashed) AS m"
+        " GROUP BY a.template_id, d.day, a.key, a.country, b.brand",
+        (
+            REPORT_TEMPLATES,
+            REPORT_TEMPLATES,
+            len(REPORT_COUNTRIES),
+            REPORT_KEYS,
+            ANSWERS_PER_DAY,
+            days,
+            rows,
+        ),
+    )
 
 
 def label(rows: int) -> str:
@@ -229,6 +321,40 @@ def queries() -> list[Query]:
         Query("sources, by version", sources()),
         Query("sources, one country", sources(country=_country_of(0))),
         Query("sources, by day, one day", sources(group_by="day", first_day=day, last_day=day)),
+        *workspace_report_queries(),
+    ]
+
+
+def workspace_report_queries() -> list[Query]:
+    """The workspace reports of the brand workspace: the same 24 templates at both sizes."""
+
+    def workspace_visibility(**filters: Any) -> Callable[[Any, int], int]:
+        def run(stores: Any, rows: int) -> int:
+            chosen = {k: (v(rows) if callable(v) else v) for k, v in filters.items()}
+            return len(stores.workspace.visibility(_scope(), REPORT_WORKSPACE, **chosen).cells)
+
+        return run
+
+    def model_versions(stores: Any, rows: int) -> int:
+        report = stores.workspace.model_versions(_scope(), REPORT_WORKSPACE)
+        return sum(len(lineage.versions) for lineage in report.lineages)
+
+    def workspace_drift(stores: Any, rows: int) -> int:
+        report = stores.workspace.drift(_scope(), REPORT_WORKSPACE)
+        return sum(len(t.cells) for t in report.transitions)
+
+    def middle_day(rows: int) -> Any:  # under the second key at both sizes
+        return (BASE + timedelta(days=report_days(rows) // 2)).date()
+
+    return [
+        Query("workspace visibility, by version", workspace_visibility()),
+        Query("workspace visibility, one country", workspace_visibility(country=REPORT_COUNTRIES[1])),
+        Query(
+            "workspace visibility, by day, one day",
+            workspace_visibility(group_by="day", first_day=middle_day, last_day=middle_day),
+        ),
+        Query("workspace model versions", model_versions),
+        Query("workspace drift impact, every transition", workspace_drift),
     ]
 
 
@@ -239,25 +365,35 @@ class Stores:
     versions: Any
     visibility: Any
     sources: Any
+    workspace: Any
     engine: Any
 
 
 def stores_for(url: str) -> Stores:
     from prompter.analytics.sources_queries import SourcesQueries
     from prompter.analytics.visibility_queries import VisibilityQueries
+    from prompter.analytics.workspace_queries import WorkspaceQueries
     from prompter.db.engine import build_engine
     from prompter.db.results import ResultStore
     from prompter.db.sources import SourceStore
     from prompter.db.templates import TemplateStore
     from prompter.db.versions import ModelVersionStore
     from prompter.db.visibility import VisibilityStore
+    from prompter.db.workspace import WorkspaceStore
     from prompter.settings import DatabaseSettings
 
     engine = build_engine(DatabaseSettings.from_env({"DATABASE_URL": url}))
     queries = VisibilityQueries(VisibilityStore(engine))
     sources = SourcesQueries(SourceStore(engine))
+    workspace = WorkspaceQueries(WorkspaceStore(engine))
     return Stores(
-        TemplateStore(engine), ResultStore(engine), ModelVersionStore(engine), queries, sources, engine
+        TemplateStore(engine),
+        ResultStore(engine),
+        ModelVersionStore(engine),
+        queries,
+        sources,
+        workspace,
+        engine,
     )
 
 

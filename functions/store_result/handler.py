@@ -4,7 +4,7 @@ TIMED_OUT or ABORTED). Errors a workflow retries escape with their class names."
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
@@ -16,9 +16,24 @@ from prompter.analytics.reanalysis import ReanalysisReport, ReanalysisRequest, R
 from prompter.analytics.sources_queries import SourcesReport
 from prompter.analytics.visibility import DEFAULT_ALPHA, DEFAULT_MARGIN
 from prompter.analytics.visibility_queries import DriftReport, VisibilityReport
+from prompter.analytics.workspace_queries import (
+    ModelVersionsReport,
+    WorkspaceDriftReport,
+    WorkspaceVisibilityReport,
+)
 from prompter.api.http import lambda_entry
 from prompter.api.idempotency import replayable
-from prompter.api.openapi import CountryQuery, OrgQuery, error_doc, new_resolver, ok_doc, register
+from prompter.api.openapi import (
+    CountryQuery,
+    FromDayQuery,
+    OrgQuery,
+    ToDayQuery,
+    WorkspaceId,
+    error_doc,
+    new_resolver,
+    ok_doc,
+    register,
+)
 from prompter.api.tasks import Task
 from prompter.api.tenancy import request_scope
 from prompter.api.vocabulary import IDEMPOTENCY_HEADER, LOCATION_HEADER
@@ -112,8 +127,8 @@ def get_visibility(
     ] = None,
     country: CountryQuery = None,
     provider: Annotated[str | None, Query(max_length=32)] = None,
-    from_: Annotated[date | None, Query(alias="from", description="first UTC day (YYYY-MM-DD)")] = None,
-    to: Annotated[date | None, Query(description="last UTC day, included (YYYY-MM-DD)")] = None,
+    from_: FromDayQuery = None,
+    to: ToDayQuery = None,
     group_by: Annotated[Literal["version", "day"], Query(description="cells per version, or per day")] = (
         "version"
     ),
@@ -154,8 +169,8 @@ def get_sources(
     template_id: str,
     country: CountryQuery = None,
     provider: Annotated[str | None, Query(max_length=32)] = None,
-    from_: Annotated[date | None, Query(alias="from", description="first UTC day (YYYY-MM-DD)")] = None,
-    to: Annotated[date | None, Query(description="last UTC day, included (YYYY-MM-DD)")] = None,
+    from_: FromDayQuery = None,
+    to: ToDayQuery = None,
     group_by: Annotated[Literal["version", "day"], Query(description="cells per version, or per day")] = (
         "version"
     ),
@@ -170,6 +185,76 @@ def get_sources(
         last_day=to,
         group_by=group_by,
     )
+
+
+@register(
+    app,
+    routes.GET_WORKSPACE_VISIBILITY,
+    responses={**ok_doc(200, WorkspaceVisibilityReport, "OK"), **error_doc(404)},
+)
+def get_workspace_visibility(
+    workspace_id: WorkspaceId,
+    template_id: Annotated[
+        list[str] | None,
+        Query(description="only these templates of the workspace (repeat the parameter for several)"),
+    ] = None,
+    brand: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="a brand's name; default the primary")
+    ] = None,
+    provider: Annotated[str | None, Query(max_length=32)] = None,
+    model_id: Annotated[str | None, Query(max_length=200, description="the requested model")] = None,
+    grounded: Annotated[
+        bool | None, Query(description="only answers asked with search on (true) or off (false)")
+    ] = None,
+    country: CountryQuery = None,
+    from_: FromDayQuery = None,
+    to: ToDayQuery = None,
+    group_by: Annotated[Literal["version", "day"], Query(description="cells per version, or per day")] = (
+        "version"
+    ),
+    include_branded: Annotated[
+        bool, Query(description="also count answers to prompts that name the brand themselves")
+    ] = False,
+    org_id: OrgQuery = None,
+) -> WorkspaceVisibilityReport:
+    return services().workspace_reports.visibility(
+        request_scope(app, services().settings),
+        workspace_id,
+        template_ids=template_id,
+        brand=brand,
+        provider=provider,
+        model_id=model_id,
+        grounded=grounded,
+        country=country,
+        first_day=from_,
+        last_day=to,
+        group_by=group_by,
+        include_branded=include_branded,
+    )
+
+
+@register(
+    app, routes.GET_MODEL_VERSIONS, responses={**ok_doc(200, ModelVersionsReport, "OK"), **error_doc(404)}
+)
+def get_model_versions(workspace_id: WorkspaceId, org_id: OrgQuery = None) -> ModelVersionsReport:
+    return services().workspace_reports.model_versions(request_scope(app, services().settings), workspace_id)
+
+
+@register(
+    app, routes.GET_WORKSPACE_DRIFT, responses={**ok_doc(200, WorkspaceDriftReport, "OK"), **error_doc(404)}
+)
+def get_workspace_drift(
+    workspace_id: WorkspaceId,
+    alpha: Annotated[
+        float, Query(gt=0, lt=1, description="significance level of the BH q-values")
+    ] = DEFAULT_ALPHA,
+    margin: Annotated[
+        float, Query(ge=0, le=1, description="smallest |delta| that counts as a change")
+    ] = DEFAULT_MARGIN,
+    org_id: OrgQuery = None,
+) -> WorkspaceDriftReport:
+    scope = request_scope(app, services().settings)
+    return services().workspace_reports.drift(scope, workspace_id, alpha, margin)
 
 
 @register(

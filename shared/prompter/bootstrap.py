@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # built on first use: a function imports only what it uses (c
     from prompter.analytics.reanalysis import Reanalyzer
     from prompter.analytics.sources_queries import SourcesQueries
     from prompter.analytics.visibility_queries import ShiftReporter, VisibilityQueries
+    from prompter.analytics.workspace_queries import WorkspaceQueries
     from prompter.db.brand_profiles import BrandProfileStore
     from prompter.db.results import ResultStore, RunStore
     from prompter.db.templates import TemplateStore
@@ -266,6 +267,13 @@ class Services:
         from prompter.db.sources import SourceStore
 
         return SourcesQueries(SourceStore(self.engine))
+
+    @cached_property
+    def workspace_reports(self) -> WorkspaceQueries:
+        from prompter.analytics.workspace_queries import WorkspaceQueries
+        from prompter.db.workspace import WorkspaceStore
+
+        return WorkspaceQueries(WorkspaceStore(self.engine))
 
     @cached_property
     def shifts(self) -> ShiftReporter:

@@ -173,6 +173,28 @@ DELETE_MONITOR = Route(
 TRIGGER_MONITOR = Route(
     "POST", f"{MONITORS}/{{monitor_id}}/trigger", "monitors", "triggerMonitor", "Fire a monitor now"
 )
+WORKSPACE = f"{WORKSPACES}/{{workspace_id}}"
+GET_WORKSPACE_VISIBILITY = Route(
+    "GET",
+    f"{WORKSPACE}/visibility",
+    "store_result",
+    "getWorkspaceVisibility",
+    "A brand's visibility pooled over the workspace's templates, per version (or day) and country",
+)
+GET_MODEL_VERSIONS = Route(
+    "GET",
+    f"{WORKSPACE}/model-versions",
+    "store_result",
+    "getWorkspaceModelVersions",
+    "The model versions that answered the workspace's templates, and when each changed",
+)
+GET_WORKSPACE_DRIFT = Route(
+    "GET",
+    f"{WORKSPACE}/drift",
+    "store_result",
+    "getWorkspaceDrift",
+    "Did a new model version change how each brand appears across the workspace, and where?",
+)
 REANALYZE = Route(
     "POST",
     f"{TEMPLATES}/{{template_id}}/reanalyze",
@@ -180,7 +202,7 @@ REANALYZE = Route(
     "reanalyzeTemplate",
     "Re-analyse a template's stored answers with its workspace's current brand profile",
 )
-BRAND_PROFILE = "/api/workspaces/{workspace_id}/brand-profile"
+BRAND_PROFILE = f"{WORKSPACE}/brand-profile"
 PUT_BRAND_PROFILE = Route(
     "PUT", BRAND_PROFILE, "create_template", "putBrandProfile", "Set a workspace's brand profile"
 )
@@ -215,6 +237,9 @@ ROUTES: tuple[Route, ...] = (
     GET_VISIBILITY,
     GET_DRIFT,
     GET_SOURCES,
+    GET_WORKSPACE_VISIBILITY,
+    GET_MODEL_VERSIONS,
+    GET_WORKSPACE_DRIFT,
     REANALYZE,
     PUT_BRAND_PROFILE,
     GET_BRAND_PROFILE,

@@ -39,6 +39,9 @@ EXPECTED_STATUS = {
     "getVisibility": 200,
     "getDrift": 200,
     "getSources": 200,
+    "getWorkspaceVisibility": 200,
+    "getWorkspaceModelVersions": 200,
+    "getWorkspaceDrift": 200,
     "reanalyzeTemplate": 404,  # the sample workspace has no brand profile
     "putBrandProfile": 200,
     "getBrandProfile": 200,

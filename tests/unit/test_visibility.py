@@ -93,3 +93,11 @@ def test_a_difference_of_exactly_the_margin_counts() -> None:
 def _interval(k: int, n: int) -> dict[str, float]:
     low, high = wilson(k, n)
     return {"ci_low": pytest.approx(low, abs=1e-12), "ci_high": pytest.approx(high, abs=1e-12)}  # type: ignore[dict-item]
+
+
+def test_tallies_add_every_counter() -> None:
+    from dataclasses import astuple, fields
+
+    first = Tally(*range(1, len(fields(Tally)) + 1))
+    second = Tally(*(10 * k for k in range(1, len(fields(Tally)) + 1)))
+    assert astuple(first + second) == tuple(11 * k for k in range(1, len(fields(Tally)) + 1))

@@ -5,6 +5,9 @@ in the Lambda runtime, which has no scipy). Checked in the tests against scipy.
 - :func:`two_proportion_test`: a two-sided test that two proportions differ: Fisher's exact test
   when any expected count (successes and failures of both sides, under the pooled proportion) is
   below 5, else the pooled two-proportion z-test.
+- :func:`cochran_mantel_haenszel`: whether a proportion changed between two sides across strata
+  (one 2x2 table each), without continuity correction; one usable stratum falls back to
+  :func:`two_proportion_test`.
 - :func:`benjamini_hochberg`: q-values (false discovery rate) for a family of p-values.
 """
 
@@ -22,6 +25,7 @@ FISHER_TIE = 1e-7
 
 FISHER = "fisher_exact"
 Z_TEST = "z_test"
+CMH = "cmh"
 
 
 def wilson_interval(k: int, n: int, z: float = Z_95) -> tuple[float, float] | None:
@@ -83,6 +87,57 @@ def fisher_exact(k1: int, n1: int, k2: int, n2: int) -> float:
         math.exp(w - log_all) for w in (log_weight(x) for x in range(lowest, highest + 1)) if w <= bound
     )
     return min(1.0, extreme)
+
+
+# One stratum: (successes, trials) before, then after.
+Stratum = tuple[tuple[int, int], tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class StratifiedComparison:
+    """A stratified test: its p-value and name (None when no stratum is usable), how many strata it
+    used, and the Cochran-Mantel-Haenszel statistic when it ran (None for the one-stratum fallback,
+    for no stratum, and when the statistic's variance is 0)."""
+
+    p_value: float | None
+    test: str | None
+    strata: int
+    statistic: float | None = None
+
+
+def usable_strata(strata: Sequence[Stratum]) -> list[Stratum]:
+    """The strata a stratified test can use: each side has answers (so at least 2 in all)."""
+    for before, after in strata:
+        for k, n in (before, after):
+            if not 0 <= k <= n:
+                raise ValueError(f"successes must be between 0 and {n}, not {k}")
+    return [(b, a) for b, a in strata if b[1] > 0 and a[1] > 0 and b[1] + a[1] >= 2]
+
+
+def cochran_mantel_haenszel(strata: Sequence[Stratum]) -> StratifiedComparison:
+    """Whether the proportion of successes differs between the two sides, stratum by stratum
+    (two-sided): the Cochran-Mantel-Haenszel test of the 2x2 tables [[k1, n1-k1], [k2, n2-k2]],
+    without continuity correction, p from the chi-square distribution with 1 degree of freedom
+    (p = 1 when the statistic's variance is 0: no stratum has both outcomes). Strata with an empty
+    side are left out; with exactly one left, that table's :func:`two_proportion_test`."""
+    used = usable_strata(strata)
+    if not used:
+        return StratifiedComparison(None, None, 0)
+    if len(used) == 1:
+        [(before, after)] = used
+        single = two_proportion_test(before, after)
+        assert single is not None  # both sides have trials
+        return StratifiedComparison(single.p_value, single.test, 1)
+    deviations, variances = [], []
+    for (k1, n1), (k2, n2) in used:
+        total, successes = n1 + n2, k1 + k2
+        deviations.append(k1 - n1 * successes / total)
+        variances.append(n1 * n2 * successes * (total - successes) / (total * total * (total - 1)))
+    variance = math.fsum(variances)
+    if variance <= 0:
+        return StratifiedComparison(1.0, CMH, len(used))
+    statistic = math.fsum(deviations) ** 2 / variance
+    return StratifiedComparison(math.erfc(math.sqrt(statistic / 2)), CMH, len(used), statistic)
 
 
 def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:

@@ -9,9 +9,9 @@ from typing import Any
 from pydantic import Field
 
 from prompter.analytics.sources import ANSWER, DOMAIN, QUERY, TOP, share
-from prompter.analytics.visibility_queries import GroupBy
+from prompter.analytics.visibility_queries import GroupBy, check_day_order
 from prompter.db.sources import SourceStore
-from prompter.errors import FieldError, InvalidInput, TemplateNotFound
+from prompter.errors import TemplateNotFound
 from prompter.registry.countries import country_code
 from prompter.schema_base import Model
 from prompter.scope import Scope
@@ -64,8 +64,7 @@ class SourcesQueries:
         last_day: date | None = None,
         group_by: GroupBy = "version",
     ) -> SourcesReport:
-        if first_day and last_day and first_day > last_day:
-            raise InvalidInput([FieldError(("query", "to"), "is before from", "date_order")])
+        check_day_order(first_day, last_day)
         rows = self.store.report_rows(
             scope.lookup_org,
             template_id,

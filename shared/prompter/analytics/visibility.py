@@ -9,7 +9,7 @@ with the new one's, brand by brand and country by country.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from prompter.analytics.proportions import benjamini_hochberg, two_proportion_test, wilson_interval
@@ -36,7 +36,15 @@ class Tally:
     cited: int = 0
 
     def __add__(self, other: Tally) -> Tally:
-        return Tally(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+        # field by field: dataclasses.astuple deep-copies, a report adds thousands of tallies
+        return Tally(
+            self.n + other.n,
+            self.mentioned + other.mentioned,
+            self.top3 + other.top3,
+            self.rank_sum + other.rank_sum,
+            self.searched + other.searched,
+            self.cited + other.cited,
+        )
 
     @classmethod
     def of_answer(
@@ -85,9 +93,29 @@ def cell_figures(tally: Tally, all_brands_mentioned: int, grounded: bool = False
     }
 
 
-def _side(tally: Tally | None) -> dict[str, Any]:
+def drift_side(tally: Tally | None) -> dict[str, Any]:
+    """One side of a drift cell: ``{n, mentioned, rate, ci_low, ci_high}``."""
     tally = tally or Tally()
     return {"n": tally.n, "mentioned": tally.mentioned, **proportion(tally.mentioned, tally.n)}
+
+
+def delta_of(before: Mapping[str, Any], after: Mapping[str, Any]) -> float | None:
+    """rate after - rate before (None when a side has no answers)."""
+    if before["rate"] is None or after["rate"] is None:
+        return None
+    return float(after["rate"] - before["rate"])
+
+
+def judge(cells: list[dict[str, Any]], alpha: float, margin: float) -> list[dict[str, Any]]:
+    """Set the Benjamini-Hochberg ``q_value`` of each cell that has a p-value (across those cells),
+    and ``significant``: q < alpha and |delta| >= margin (within :data:`DELTA_TOLERANCE`)."""
+    tested = [cell for cell in cells if cell["p_value"] is not None]
+    for cell in cells:
+        cell["q_value"], cell["significant"] = None, False
+    for cell, q in zip(tested, benjamini_hochberg([c["p_value"] for c in tested]), strict=True):
+        cell["q_value"] = q
+        cell["significant"] = q < alpha and abs(cell["delta"]) >= margin - DELTA_TOLERANCE
+    return cells
 
 
 def drift_impact(
@@ -102,28 +130,20 @@ def drift_impact(
     keys = sorted(set(before) | set(after))
     cells: list[dict[str, Any]] = []
     for brand, country in keys:
-        old, new = before.get((brand, country)), after.get((brand, country))
-        was, now = _side(old), _side(new)
+        was, now = drift_side(before.get((brand, country))), drift_side(after.get((brand, country)))
         result = two_proportion_test((was["mentioned"], was["n"]), (now["mentioned"], now["n"]))
-        delta = now["rate"] - was["rate"] if was["rate"] is not None and now["rate"] is not None else None
         cells.append(
             {
                 "brand": brand,
                 "country": country,
                 "before": was,
                 "after": now,
-                "delta": delta,
+                "delta": delta_of(was, now),
                 "p_value": result.p_value if result else None,
                 "test": result.test if result else None,
-                "q_value": None,
-                "significant": False,
             }
         )
-    tested = [cell for cell in cells if cell["p_value"] is not None]
-    for cell, q in zip(tested, benjamini_hochberg([c["p_value"] for c in tested]), strict=True):
-        cell["q_value"] = q
-        cell["significant"] = q < alpha and abs(cell["delta"]) >= margin - DELTA_TOLERANCE
-    return cells
+    return judge(cells, alpha, margin)
 
 
 def tallies(answers: Iterable[tuple[str, bool, int | None]]) -> dict[str, Tally]:

@@ -107,6 +107,55 @@ def _tally(row: dict[str, Any]) -> Tally:
     return Tally(*(int(row[name]) for name in VISIBILITY_COUNTERS))
 
 
+def check_day_order(first_day: date | None, last_day: date | None) -> None:
+    """A day range's ``to`` must not be before its ``from`` (a 422 naming ``to``)."""
+    if first_day and last_day and first_day > last_day:
+        raise InvalidInput([FieldError(("query", "to"), "is before from", "date_order")])
+
+
+CELL_KEY = ("provider", "model_id", "grounded", "provider_version_key", "country", "day")
+
+
+def brand_cells(
+    rows: Iterable[dict[str, Any]], brand: str | None
+) -> tuple[str | None, list[tuple[dict[str, Any], list[dict[str, Any]]]]]:
+    """The cells of one brand from counter rows (one per cell and brand, summed): the brand's name
+    (``brand`` as asked, else the primary brand's most counted name; None when no row is about it)
+    and per cell, sorted, its fields (key and :func:`cell_figures`) with the rows it was summed from.
+    ``brand`` is matched by name in any case; without it, the rows of the primary brand count."""
+    cells: dict[tuple[Any, ...], dict[str, Any]] = {}
+    names: dict[str, int] = {}
+    wanted = _key(brand) if brand else None
+    for row in rows:
+        key = (
+            row["provider"],
+            row["model_id"],
+            bool(row["grounded"]),
+            row["provider_version_key"],
+            row["run_country"],
+            row.get("day"),
+        )
+        cell = cells.setdefault(key, {"tally": Tally(), "all_mentioned": 0, "rows": []})
+        cell["all_mentioned"] += int(row["mentioned"])
+        if (wanted is None and row["is_primary"]) or (wanted is not None and _key(row["brand"]) == wanted):
+            cell["tally"] += _tally(row)
+            cell["rows"].append(row)
+            names[row["brand"]] = names.get(row["brand"], 0) + int(row["n"])
+    out = [
+        (
+            {
+                **dict(zip(CELL_KEY, key, strict=True)),
+                **cell_figures(cell["tally"], cell["all_mentioned"], grounded=key[2]),
+            },
+            cell["rows"],
+        )
+        for key, cell in sorted(cells.items(), key=lambda item: tuple(str(k) for k in item[0]))
+        if cell["rows"]
+    ]
+    named = brand if brand else (max(names, key=lambda n: (names[n], n)) if names else None)
+    return named, out
+
+
 class VisibilityQueries:
     def __init__(self, store: VisibilityStore) -> None:
         self.store = store
@@ -124,8 +173,7 @@ class VisibilityQueries:
         group_by: GroupBy = "version",
         include_branded: bool = False,
     ) -> VisibilityReport:
-        if first_day and last_day and first_day > last_day:
-            raise InvalidInput([FieldError(("query", "to"), "is before from", "date_order")])
+        check_day_order(first_day, last_day)
         rows = self.store.cells(
             scope.lookup_org,
             template_id,
@@ -138,40 +186,8 @@ class VisibilityQueries:
         )
         if rows is None:
             raise TemplateNotFound(template_id)
-        cells: dict[tuple[Any, ...], dict[str, Any]] = {}
-        names: dict[str, int] = {}
-        wanted = _key(brand) if brand else None
-        for row in rows:
-            key = (
-                row["provider"],
-                row["model_id"],
-                bool(row["grounded"]),
-                row["provider_version_key"],
-                row["run_country"],
-                row.get("day"),
-            )
-            cell = cells.setdefault(key, {"tally": Tally(), "all_mentioned": 0, "seen": False})
-            cell["all_mentioned"] += int(row["mentioned"])
-            if (wanted is None and row["is_primary"]) or (
-                wanted is not None and _key(row["brand"]) == wanted
-            ):
-                cell["tally"] += _tally(row)
-                cell["seen"] = True
-                names[row["brand"]] = names.get(row["brand"], 0) + int(row["n"])
-        out = [
-            VisibilityCell(
-                provider=key[0],
-                model_id=key[1],
-                grounded=key[2],
-                provider_version_key=key[3],
-                country=key[4],
-                day=key[5],
-                **cell_figures(cell["tally"], cell["all_mentioned"], grounded=key[2]),
-            )
-            for key, cell in sorted(cells.items(), key=lambda item: tuple(str(k) for k in item[0]))
-            if cell["seen"]
-        ]
-        named = brand if brand else (max(names, key=lambda n: (names[n], n)) if names else None)
+        named, found = brand_cells(rows, brand)
+        out = [VisibilityCell(**fields) for fields, _ in found]
         return VisibilityReport(template_id=template_id, brand=named, group_by=group_by, cells=out)
 
     def drift(

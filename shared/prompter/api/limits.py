@@ -68,9 +68,15 @@ def _too_deep(settings: ApiSettings) -> InvalidInput:
 
 def _check_parameters(event: dict[str, Any]) -> None:
     problems: list[FieldError] = []
-    for where, key in (("path", "pathParameters"), ("query", "queryStringParameters")):
-        for name, value in (event.get(key) or {}).items():
-            why = text_problem(f"{name}{value}")
+    # every value of a repeated query parameter (template_id=...&template_id=...), not only the last
+    query = {
+        **{name: [value] for name, value in (event.get("queryStringParameters") or {}).items()},
+        **(event.get("multiValueQueryStringParameters") or {}),
+    }
+    path = {name: [value] for name, value in (event.get("pathParameters") or {}).items()}
+    for where, parameters in (("path", path), ("query", query)):
+        for name, values in parameters.items():
+            why = next((w for w in (text_problem(f"{name}{v}") for v in values or ()) if w), None)
             if why:
                 problems.append(FieldError((where, name), why, "invalid_text"))
     headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}

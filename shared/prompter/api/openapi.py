@@ -3,12 +3,15 @@ reads, the answers it documents; and the resolver every function serves its rout
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import date
 from re import Match
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from pydantic import BeforeValidator
 
 from prompter.api import errors as api_errors
 from prompter.api.vocabulary import (
@@ -26,9 +29,22 @@ from prompter.routes import Route
 
 # The ``org_id`` query parameter of the routes that take one: the tenant, when running locally.
 OrgQuery = Annotated[str | None, Query(max_length=128, description="tenant (local only)")]
-# The ``workspace_id`` path parameter of the routes under /api/workspaces.
-WorkspaceId = Annotated[str, Path(min_length=1, max_length=128, description="brand workspace")]
 CountryQuery = Annotated[str | None, Query(max_length=8, description="ISO country code")]
+
+
+def _iso_day(value: object) -> object:
+    """A day is written YYYY-MM-DD (pydantic alone would also read a number as a Unix time)."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a day written YYYY-MM-DD")
+    return value
+
+
+# The UTC day range of the visibility and sources reports: ``from`` and ``to``, both included.
+Day = Annotated[date, BeforeValidator(_iso_day)]
+FromDayQuery = Annotated[Day | None, Query(alias="from", description="first UTC day (YYYY-MM-DD)")]
+ToDayQuery = Annotated[Day | None, Query(description="last UTC day, included (YYYY-MM-DD)")]
+# The ``workspace_id`` path parameter of the workspace routes.
+WorkspaceId = Annotated[str, Path(min_length=1, max_length=128, description="brand workspace")]
 
 
 class GatewayResolver(APIGatewayRestResolver):
