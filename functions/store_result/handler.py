@@ -198,6 +198,9 @@ def get_workspace_visibility(
         list[str] | None,
         Query(description="only these templates of the workspace (repeat the parameter for several)"),
     ] = None,
+    monitor_id: Annotated[
+        str | None, Query(min_length=1, max_length=36, description="only the templates this monitor watches")
+    ] = None,
     brand: Annotated[
         str | None, Query(min_length=1, max_length=200, description="a brand's name; default the primary")
     ] = None,
@@ -221,6 +224,7 @@ def get_workspace_visibility(
         request_scope(app, services().settings),
         workspace_id,
         template_ids=template_id,
+        monitor_id=monitor_id,
         brand=brand,
         provider=provider,
         model_id=model_id,

@@ -271,9 +271,10 @@ class Services:
     @cached_property
     def workspace_reports(self) -> WorkspaceQueries:
         from prompter.analytics.workspace_queries import WorkspaceQueries
+        from prompter.db.monitors import MonitorStore
         from prompter.db.workspace import WorkspaceStore
 
-        return WorkspaceQueries(WorkspaceStore(self.engine))
+        return WorkspaceQueries(WorkspaceStore(self.engine), MonitorStore(self.engine))
 
     @cached_property
     def shifts(self) -> ShiftReporter:

@@ -22,6 +22,7 @@ from prompter.analytics.visibility_queries import (
     check_day_order,
 )
 from prompter.analytics.workspace import Place, pooled_drift, workspace_lineages
+from prompter.db.monitors import MonitorStore
 from prompter.db.schema import VISIBILITY_COUNTERS
 from prompter.db.workspace import WorkspaceStore
 from prompter.errors import FieldError, InvalidInput
@@ -106,8 +107,18 @@ def _template_filter(template_ids: Sequence[str] | None) -> list[str] | None:
 
 
 class WorkspaceQueries:
-    def __init__(self, store: WorkspaceStore) -> None:
+    def __init__(self, store: WorkspaceStore, monitors: MonitorStore | None = None) -> None:
         self.store = store
+        self.monitors = monitors
+
+    def _monitor_templates(self, scope: Scope, workspace_id: str, monitor_id: str) -> list[str]:
+        """The templates a monitor of the workspace watches; 422 naming ``monitor_id`` when the
+        workspace has no such monitor."""
+        row = self.monitors.get(scope.org_id, monitor_id) if self.monitors is not None else None
+        if row is None or row["workspace_id"] != workspace_id:
+            problem = f"{monitor_id} is not a monitor of workspace {workspace_id}"
+            raise InvalidInput([FieldError(("query", "monitor_id"), problem, "unknown_monitor")])
+        return list(row["template_ids"])
 
     def visibility(
         self,
@@ -115,6 +126,7 @@ class WorkspaceQueries:
         workspace_id: str,
         *,
         template_ids: Sequence[str] | None = None,
+        monitor_id: str | None = None,
         brand: str | None = None,
         provider: str | None = None,
         model_id: str | None = None,
@@ -125,13 +137,18 @@ class WorkspaceQueries:
         group_by: GroupBy = "version",
         include_branded: bool = False,
     ) -> WorkspaceVisibilityReport:
-        """§2.7's cells summed over the workspace's active templates (or those of ``template_ids``)."""
+        """§2.7's cells summed over the workspace's active templates (or those of ``template_ids``,
+        and of the monitor ``monitor_id`` watches)."""
         check_day_order(first_day, last_day)
         wanted = _template_filter(template_ids)
+        chosen = wanted
+        if monitor_id is not None:  # the monitor's templates (those deleted since simply count nowhere)
+            watched = self._monitor_templates(scope, workspace_id, monitor_id)
+            chosen = [t for t in (wanted if wanted is not None else watched) if t in watched]
         rows, known = self.store.cells(
             scope.org_id,
             workspace_id,
-            template_ids=wanted,
+            template_ids=chosen,
             by_day=group_by == "day",
             first_day=first_day,
             last_day=last_day,
