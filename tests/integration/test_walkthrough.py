@@ -152,7 +152,82 @@ def test_the_readme_walk_through_answers_what_it_shows(base_url: str) -> None:  
         '{"query":"Avea reviews Germany","answers":2}',
     ):
         assert shown in section, shown
+    # Monitoring: a second template, a monitor over both, fired around another new build
+    status, trust = call(base_url, "POST", "/api/prompt-templates", TRUST)
+    assert status == 201, trust
+    status, monitor = call(
+        base_url, "POST", "/api/workspaces/ws-avea/monitors", monitor_body(template["id"], trust["id"])
+    )
+    assert status == 201, monitor
+    assert monitor["next_run_at"].endswith("T05:00:00Z") and monitor["alert_secret"] is None
+    fired = fire(base_url, monitor["id"])
+    assert len(fired["run_ids"]) == 2
+    status, _, _ = request("PUT", f"{base_url}/_local/fake-provider", {"generation": 6})
+    assert status == 200
+    fire(base_url, monitor["id"])
+    _, timeline = call(base_url, "GET", "/api/workspaces/ws-avea/model-versions")
+    plain = next(lineage for lineage in timeline["lineages"] if not lineage["grounded"])
+    keys = [(v["provider_version_key"], v["templates"]) for v in plain["versions"]]
+    assert keys == [(old_key, 1), (transition["to_key"], 2), ("fp_f7d603481a", 2)]
+    assert len(plain["transitions"]) == 2
+    _, pooled = call(base_url, "GET", "/api/workspaces/ws-avea/visibility?country=DE")
+    cell = next(c for c in pooled["cells"] if c["provider_version_key"] == transition["to_key"])
+    assert (cell["n"], cell["mentioned"], cell["rate"], cell["templates"]) == (30, 21, 0.7, 2)
+    _, workspace_drift = call(base_url, "GET", "/api/workspaces/ws-avea/drift")
+    latest = workspace_drift["transitions"][-1]
+    assert (latest["from_key"], latest["to_key"]) == (transition["to_key"], "fp_f7d603481a")
+    avea = next(c for c in latest["cells"] if (c["brand"], c["country"]) == ("Avea", "DE"))
+    assert (avea["test"], avea["strata"], avea["significant"]) == ("cmh", 2, True)
+    assert (
+        avea["before"]["mentioned"],
+        avea["before"]["n"],
+        avea["after"]["mentioned"],
+        avea["after"]["n"],
+    ) == (
+        21,
+        30,
+        4,
+        20,
+    )
+    assert (round(avea["p_value"], 5), round(avea["q_value"], 4)) == (0.00098, 0.0059)
+    for shown in (
+        '"provider_version_key":"fp_f7d603481a",...,"templates":2',
+        '"n":30,"mentioned":21,"rate":0.7',
+        '"delta":-0.5,"p_value":0.00098,"test":"cmh","q_value":0.0059,"significant":true,"strata":2',
+        '"next_run_at":"…T05:00:00Z"',
+    ):
+        assert shown in section, shown
     registry.reset_fakes()
+
+
+TRUST = {
+    "workspace_id": "ws-avea",
+    "name": "Trusted brands",
+    "model_id": "gpt-4o",
+    "user_prompt_template": "Which longevity supplement brands do people trust most in {{country}}?",
+    "country_set": ["US", "DE"],
+    "inference_params": {"temperature": 0.7, "max_tokens": 256},
+}
+
+
+def monitor_body(*template_ids: str) -> dict[str, Any]:
+    return {
+        "name": "Longevity, every morning",
+        "template_ids": list(template_ids),
+        "samples": 10,
+        "schedule": {"expression": "cron(0 6 * * ? *)", "timezone": "Europe/Berlin"},
+    }
+
+
+def fire(base: str, monitor_id: str) -> dict[str, Any]:
+    status, fired = call(base, "POST", f"/api/monitors/{monitor_id}/trigger")
+    assert status == 202, fired
+    deadline = time.monotonic() + 60
+    for run_id in fired["run_ids"]:
+        while call(base, "GET", f"/api/runs/{run_id}")[1]["status"] == "running":
+            assert time.monotonic() < deadline, "the monitor's runs did not finish"
+            time.sleep(0.2)
+    return dict(fired)
 
 
 @pytest.fixture(autouse=True)
