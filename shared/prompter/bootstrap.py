@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # built on first use: a function imports only what it uses (c
     from prompter.db.visibility import VisibilityStore
     from prompter.probing.calls import ProviderCalls
     from prompter.probing.probes import Prober
+    from prompter.probing.rate import RateBudgets
     from prompter.probing.versions import ModelVersionRecorder
     from prompter.runs.alerts import AlertDelivery, MonitorEvents
     from prompter.runs.monitors import Monitors
@@ -170,7 +171,25 @@ class Services:
     def calls(self) -> ProviderCalls:
         from prompter.probing.calls import ProviderCalls
 
-        return ProviderCalls(self.settings, self.version_recorder, self.settings.secret_max_age)
+        return ProviderCalls(
+            self.settings, self.version_recorder, self.settings.secret_max_age, self.rate_budgets
+        )
+
+    @cached_property
+    def rate_budgets(self) -> RateBudgets:
+        """One budget per (provider, model) shared by every caller: the budget table when deployed,
+        the process's in-process store otherwise."""
+        from prompter.adapters.budgets import DynamoBudgets, local_budgets
+        from prompter.probing.budgets import parse_budgets
+        from prompter.probing.rate import RateBudgets
+
+        config = self.settings
+        store = (
+            DynamoBudgets(self._clients("dynamodb"), config.budget_table)
+            if config.budget_table
+            else local_budgets()
+        )
+        return RateBudgets(store, parse_budgets(config.rate_budgets), config.budget_max_wait)
 
     @cached_property
     def prober(self) -> Prober:

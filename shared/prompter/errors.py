@@ -230,6 +230,12 @@ class ProviderThrottled(RetryableError):
     code = "PROVIDER_THROTTLED"
 
 
+class Throttled(RetryableError):
+    """The provider's rate budget had nothing left within the call's wait (SPEC §4): retried later."""
+
+    code = "THROTTLED"
+
+
 class ProviderUnavailable(RetryableError):
     """The provider failed or did not answer in time (5xx, timeouts, connection errors)."""
 

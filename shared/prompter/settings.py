@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, ConfigDict, Field, Json, SecretStr, field_validator
 
 from prompter.schema_base import Model
 
@@ -165,6 +165,25 @@ class ProviderSettings(CostGuardSettings):
         default="fake", description="`fake`: the deterministic fake provider (local, tests); `real`: the APIs"
     )
     provider_timeout: float = Field(default=20.0, gt=0, le=120, description="seconds per provider call")
+    rate_budgets: Json[dict[str, Any]] | None = Field(
+        default=None,
+        description='JSON {"provider/model" or "provider/*": {"rpm": n, "tpm": n}} over the default budgets',
+    )
+    budget_table: str | None = Field(
+        default=None, description="DynamoDB table of the shared rate budgets (deployed; else in-process)"
+    )
+    budget_max_wait: float = Field(
+        default=30.0, ge=0, le=600, description="seconds a call may wait for rate budget before THROTTLED"
+    )
+
+    @field_validator("rate_budgets")
+    @classmethod
+    def _budget_table(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        from prompter.probing.budgets import parse_budgets
+
+        parse_budgets(value)  # BudgetSettingsError is a ValueError: a settings problem naming the field
+        return value
+
     probe_disabled: bool = Field(default=False, description="kill switch: ensure-version answers 503")
     openai_secret_arn: str | None = Field(default=None, description="secret: the OpenAI API key")
     azure_openai_secret_arn: str | None = Field(

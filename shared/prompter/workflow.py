@@ -22,12 +22,18 @@ from prompter.errors import (
     ProviderUnavailable,
     SweepStorageUnavailable,
     TemplateNotFound,
+    Throttled,
 )
 from prompter.registry.models import Provider
 from prompter.schema_base import Model
 
 # Retried with backoff and jitter by the workflows.
-RETRYABLE_ERRORS: tuple[type[Exception], ...] = (ProviderThrottled, ProviderUnavailable, DatabaseUnavailable)
+RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
+    ProviderThrottled,
+    Throttled,
+    ProviderUnavailable,
+    DatabaseUnavailable,
+)
 # Also retried by the sweep's ListTargets: writing the target list to S3 can fail transiently.
 SWEEP_RETRYABLE_ERRORS: tuple[type[Exception], ...] = (DatabaseUnavailable, SweepStorageUnavailable)
 # Caught by the workflows and recorded as a failed country with this error's code.

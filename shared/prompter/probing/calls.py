@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from prompter.errors import ProviderThrottled
 from prompter.observability import MetricName, add_metric, logger
+from prompter.probing.budgets import estimate_tokens
 from prompter.probing.providers import registry
 from prompter.probing.providers.base import ChatReply, ChatRequest, Credentials
+from prompter.probing.rate import RateBudgets
 from prompter.probing.versions import EnsureVersionResult, ModelVersionRecorder, ProbeTarget
 from prompter.settings import ProviderSettings
 
@@ -22,11 +25,16 @@ class Answer:
 
 class ProviderCalls:
     def __init__(
-        self, settings: ProviderSettings, recorder: ModelVersionRecorder, secret_max_age: int = 300
+        self,
+        settings: ProviderSettings,
+        recorder: ModelVersionRecorder,
+        secret_max_age: int = 300,
+        budgets: RateBudgets | None = None,
     ) -> None:
         self.settings = settings
         self.recorder = recorder
         self.secret_max_age = secret_max_age
+        self.budgets = budgets
 
     def begin(self, target: ProbeTarget, retry_count: int, action: str) -> None:
         """Name the call on the invocation's log lines; a workflow's retry (``$$.State.RetryCount``
@@ -44,8 +52,29 @@ class ProviderCalls:
             logger.info(what, extra={"action": action, "retry_count": retry_count})
 
     def ask(self, target: ProbeTarget, request: ChatRequest) -> Answer:
-        """Call the target's provider and record the model version that answered."""
+        """Take the call's rate budget, call the target's provider, and record the model version
+        that answered; a 429 that says when to come back closes the budget until then."""
         credentials = registry.credentials(target.provider, self.settings, self.secret_max_age)
         adapter = registry.adapter(target.provider, self.settings)
-        reply = adapter.chat(request, credentials, self.settings.provider_timeout)
+        if self.budgets is not None:
+            tokens = estimate_tokens(request.user_prompt, request.system_instructions, output_limit(request))
+            self.budgets.take(target.provider, target.model_id, tokens)
+        try:
+            reply = adapter.chat(request, credentials, self.settings.provider_timeout)
+        except ProviderThrottled as error:
+            seconds = error.details.get("retry_after_s")
+            if self.budgets is not None and isinstance(seconds, int | float) and seconds > 0:
+                self.budgets.close(target.provider, target.model_id, float(seconds))
+            raise
         return Answer(reply, credentials, self.recorder.record(target, reply))
+
+
+def output_limit(request: ChatRequest) -> int | None:
+    """The most the call may write: the request's limit, else the template's parameters'."""
+    if request.max_tokens is not None:
+        return request.max_tokens
+    params = request.inference_params
+    for name in ("max_tokens", "max_output_tokens", "max_completion_tokens", "maxOutputTokens"):
+        if isinstance(params.get(name), int):
+            return int(params[name])
+    return None

@@ -36,6 +36,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -137,9 +138,55 @@ def _token(value: Any, secrets: Sequence[str], pattern: re.Pattern[str] = _TOKEN
     return value
 
 
+_DURATION = re.compile(
+    r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$"
+)
+
+
+def _duration(text: str) -> float | None:
+    """A duration as OpenAI's ``x-ratelimit-reset-*`` write it (``1s``, ``6m0s``, ``20ms``), in seconds."""
+    found = _DURATION.match(text.strip())
+    if not found or not any(found.groups()):
+        return None
+    hours, minutes, seconds, millis = (float(part) if part else 0.0 for part in found.groups())
+    return hours * 3600 + minutes * 60 + seconds + millis / 1000
+
+
+def _reset_at(text: str) -> float | None:
+    """Seconds until an RFC 3339 time (Anthropic's ``anthropic-ratelimit-*-reset``)."""
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return None if when.tzinfo is None else max(0.0, round(when.timestamp() - time.time(), 3))
+
+
+def reset_after_from_headers(headers: Mapping[str, str]) -> float | None:
+    """Seconds until the limits the provider names are reset: the latest of OpenAI's
+    ``x-ratelimit-reset-requests``/``-tokens`` and Anthropic's ``anthropic-ratelimit-*-reset``."""
+    found = [
+        seconds
+        for name, value in headers.items()
+        if (
+            (name.startswith("x-ratelimit-reset") and (seconds := _duration(value)) is not None)
+            or (
+                name.startswith("anthropic-ratelimit-")
+                and name.endswith("-reset")
+                and (seconds := _reset_at(value)) is not None
+            )
+        )
+    ]
+    return max(found) if found else None
+
+
 def retry_after_from_headers(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from ``retry-after-ms`` (Azure, OpenAI) or ``Retry-After`` (seconds or an
-    HTTP date)."""
+    HTTP date), else from the rate-limit reset headers (:func:`reset_after_from_headers`)."""
+    found = _retry_after(headers)
+    return found if found is not None else reset_after_from_headers(headers)
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
     millis = headers.get("retry-after-ms")
     if millis:
         try:
@@ -199,8 +246,10 @@ def classify(
     tokens = [t for t in (_token(c, hidden) for c in codes) if t]
     tokens = list(dict.fromkeys(tokens))
     cls = _class_for(status, tokens)
-    if retry_after_s is None:
-        retry_after_s = retry_after_from_headers(headers)
+    if retry_after_s is None:  # the reset headers say when a limit lifts: a 429's only
+        retry_after_s = (
+            retry_after_from_headers(headers) if cls is ProviderThrottled else _retry_after(headers)
+        )
     request_id = next(
         (
             found
