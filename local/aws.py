@@ -1,12 +1,14 @@
 """The AWS services the functions use, in-process (moto), for the local server.
 
 DynamoDB holds the idempotency table (probe de-duplication and ``Idempotency-Key`` answers),
-EventBridge the event bus (model version changes, visibility shifts), S3 the version sweep's target
-lists, and Step Functions the RunBatch and VersionSweep state machines (the ASL files in
-``infra/workflows``, executed by moto, their Lambda tasks calling the handlers in-process; see
-``local/stepfunctions.py``), exactly as when deployed, without an AWS account or network. Set
-``PROMPTER_LOCAL_AWS=off`` to leave the environment untouched (for example to point the local server
-at real AWS resources).
+EventBridge the event bus (model version changes, visibility shifts) and the rule that queues the
+events naming a monitor on SQS's alerts queue (with its dead-letter queue; ``local/alerts.py``
+hands what it holds to deliver_alerts), Secrets Manager monitors' alert signing secrets, S3 the
+version sweep's target lists, and Step Functions the RunBatch and VersionSweep state machines
+(the ASL files in ``infra/workflows``, executed by moto, their Lambda tasks calling the handlers
+in-process; see ``local/stepfunctions.py``), exactly as when deployed, without an AWS account or
+network. Set ``PROMPTER_LOCAL_AWS=off`` to leave the environment untouched (for example to point the
+local server at real AWS resources).
 
 moto keeps everything in memory. The local server also keeps the idempotency table's records in a
 JSON file beside the local database (:class:`IdempotencyFile`), so an ``Idempotency-Key`` replays
@@ -30,6 +32,10 @@ MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": 
 IDEMPOTENCY_TABLE = "prompter-idempotency-local"
 EVENT_BUS = "prompter-local"
 SWEEP_BUCKET = "prompter-sweeps-local"
+ALERT_QUEUE = "prompter-alerts-local"
+ALERT_DEAD_LETTERS = "prompter-alert-dead-letters-local"
+# The variable naming the alerts queue (its URL is moto's, known once the queue exists).
+ALERT_QUEUE_ENV = "PROMPTER_ALERT_QUEUE_URL"
 # The variables naming them, as the functions read them.
 RESOURCE_ENV = {
     "PROMPTER_IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
@@ -146,7 +152,7 @@ def local_aws(idempotency_file: Path | None = None) -> Iterator[list[str]]:
         return
     from local.stepfunctions import STATE_MACHINE_ENV
 
-    exported = [*_FAKE_CREDENTIALS, *RESOURCE_ENV, *STATE_MACHINE_ENV.values()]
+    exported = [*_FAKE_CREDENTIALS, *RESOURCE_ENV, ALERT_QUEUE_ENV, *STATE_MACHINE_ENV.values()]
     before = {name: os.environ.get(name) for name in exported}
     try:
         with _moto(IdempotencyFile(idempotency_file) if idempotency_file else None) as described:
@@ -188,6 +194,7 @@ def _moto(kept: IdempotencyFile | None) -> Iterator[list[str]]:
         boto3.client("s3").create_bucket(Bucket=SWEEP_BUCKET)
         for name, value in RESOURCE_ENV.items():
             os.environ.setdefault(name, value)
+        os.environ.setdefault(ALERT_QUEUE_ENV, create_alert_queue(EVENT_BUS))
         install_lambda_seam()
         machines = create_state_machines(boto3.client("stepfunctions"))
         for name, arn in machines.items():
@@ -199,10 +206,34 @@ def _moto(kept: IdempotencyFile | None) -> Iterator[list[str]]:
                 _AFTER_WRITE.remove(kept.save)
 
 
+def create_alert_queue(bus: str) -> str:
+    """The alerts queue and its dead-letter queue, made as the stack makes them, and the rule on
+    ``bus`` that queues the events naming a monitor (the deployed rule's pattern); the queue's URL."""
+    import boto3
+
+    from prompter.adapters.events import alert_event_pattern
+    from prompter.adapters.queues import MAX_RECEIVES
+
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+
+    def arn(url: str) -> str:
+        return str(
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        )
+
+    dead = arn(sqs.create_queue(QueueName=ALERT_DEAD_LETTERS)["QueueUrl"])
+    redrive = json.dumps({"deadLetterTargetArn": dead, "maxReceiveCount": MAX_RECEIVES})
+    url = str(sqs.create_queue(QueueName=ALERT_QUEUE, Attributes={"RedrivePolicy": redrive})["QueueUrl"])
+    events.put_rule(Name="prompter-alerts", EventBusName=bus, EventPattern=json.dumps(alert_event_pattern()))
+    events.put_targets(Rule="prompter-alerts", EventBusName=bus, Targets=[{"Id": "alerts", "Arn": arn(url)}])
+    return url
+
+
 def _described(machines: dict[str, str]) -> list[str]:
     return [
         f"AWS: in-process (moto): DynamoDB table {IDEMPOTENCY_TABLE} de-duplicates probes, "
-        f"EventBridge bus {EVENT_BUS} receives model version changes and visibility shifts, "
+        f"EventBridge bus {EVENT_BUS} receives model version changes and visibility shifts "
+        f"(those naming a monitor go to SQS queue {ALERT_QUEUE}, for deliver_alerts), "
         f"S3 bucket {SWEEP_BUCKET} holds "
         "the version sweep's target lists",
         f"Workflows: Step Functions state machines {', '.join(machines)} execute "

@@ -276,7 +276,10 @@ def start_monitor_scheduler(interval_seconds: float) -> threading.Event:
 
 
 def start_schedules() -> list[threading.Event]:
-    """What deployed schedules do, done here: the version sweep and the monitors that are due."""
+    """What deployed schedules and event sources do, done here: the version sweep, the monitors that
+    are due, and the delivery of the alerts queued for monitors."""
+    from local.alerts import start_alert_delivery
+
     sweep_every = float(os.environ.get("PROMPTER_LOCAL_SWEEP_SECONDS", "3600"))
     stops = [start_sweeps(sweep_every)]
     if sweep_every > 0:
@@ -287,6 +290,14 @@ def start_schedules() -> list[threading.Event]:
         log.info(
             "due monitors fired every %g s (PROMPTER_LOCAL_SCHEDULER_SECONDS; 0 turns it off)", schedule_every
         )
+    alert_every = float(os.environ.get("PROMPTER_LOCAL_ALERT_SECONDS", "5"))
+    stops.append(start_alert_delivery(alert_every))
+    if alert_every > 0 and os.environ.get("PROMPTER_ALERT_QUEUE_URL"):
+        log.info(
+            "monitors' alerts delivered from their queue every %g s (PROMPTER_LOCAL_ALERT_SECONDS; 0 turns "
+            "it off)",
+            alert_every,
+        )
     return stops
 
 
@@ -294,6 +305,7 @@ def settings_problems() -> list[str]:
     """What is wrong with the settings of every function and of the server itself (one line each),
     before anything serves."""
     from prompter.settings import (
+        AlertFunctionSettings,
         MonitorFunctionSettings,
         ProbeFunctionSettings,
         StoreFunctionSettings,
@@ -306,11 +318,13 @@ def settings_problems() -> list[str]:
         ProbeFunctionSettings,
         StoreFunctionSettings,
         MonitorFunctionSettings,
+        AlertFunctionSettings,
     ):
         found.update(dict.fromkeys(settings.problems(os.environ)))
     for name, default in (
         ("PROMPTER_LOCAL_SWEEP_SECONDS", "3600"),
         ("PROMPTER_LOCAL_SCHEDULER_SECONDS", "30"),
+        ("PROMPTER_LOCAL_ALERT_SECONDS", "5"),
     ):
         try:
             float(os.environ.get(name, default))

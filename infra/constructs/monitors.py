@@ -38,18 +38,19 @@ from constructs import Construct
 
 from infra.constructs.function_context import LIVE_ALIAS
 from infra.constructs.workflows import allow
+from prompter.adapters import queues
 from prompter.adapters.events import alert_event_pattern
 
 # deliver_alerts: a batch of at most ALERT_BATCH_SIZE alerts, each one post of at most 10 s
 # (prompter.adapters.webhooks.TIMEOUT_SECONDS), within ALERT_TIMEOUT.
-ALERT_BATCH_SIZE = 5
+ALERT_BATCH_SIZE = queues.BATCH_SIZE
 ALERT_TIMEOUT = Duration.seconds(90)
 # AWS's advice for a queue feeding a function: a visibility timeout of at least six times the
 # function's timeout, so a batch being retried by Lambda is not handed out again meanwhile.
 ALERT_VISIBILITY_TIMEOUT = Duration.seconds(ALERT_TIMEOUT.to_seconds() * 6)
 # Receives before an alert is dead-lettered: with deliver_alerts' back-off (30 s doubling to 15 min,
-# prompter.adapters.queues) about 45 minutes of retries.
-ALERT_MAX_RECEIVES = 8
+# prompter.adapters.queues) eight posts over about an hour.
+ALERT_MAX_RECEIVES = queues.MAX_RECEIVES
 # Concurrent deliver_alerts invocations the event source runs at most (each holds one database
 # connection; within the reserved concurrency infra/constructs/function_context.py may set).
 ALERT_MAX_CONCURRENCY = 5
