@@ -29,6 +29,7 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
 from infra.constructs.functions import SECRET_PROVIDERS, secret_id
+from infra.constructs.monitors import alert_secret_prefix, schedule_group_name
 from prompter.routes import ROUTES, Route
 
 PACK = "AwsSolutions"
@@ -148,6 +149,39 @@ def acknowledgements(
         details=(
             f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:prompter-{stage}-run-batch:*",
         ),
+    )
+
+    # --- Monitors: schedules, alert secrets, dead letters ------------------------------------
+    secrets = (
+        "Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:"
+        f"{alert_secret_prefix(stage)}/*"
+    )
+    add(
+        "Functions/Monitors/ServiceRole/DefaultPolicy",
+        "IAM5",
+        "scheduler:Create/Update/Delete/GetSchedule on the schedules of this stage's monitor schedule "
+        "group only, and Create/Delete/GetSecretValue on this stage's alert signing secrets only: "
+        "each monitor gets its own schedule and secret at runtime, named by its id, so the ARNs end "
+        "in a wildcard by construction.",
+        details=(
+            f"Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/{schedule_group_name(stage)}/*",
+            secrets,
+        ),
+    )
+    add(
+        "Functions/DeliverAlerts/ServiceRole/DefaultPolicy",
+        "IAM5",
+        "secretsmanager:GetSecretValue on this stage's alert signing secrets only: one per monitor, "
+        "created at runtime and named by the monitor's id, so the ARN ends in a wildcard.",
+        details=(secrets,),
+    )
+    add(
+        "Monitors/SchedulerDeadLetters",
+        "SQS3",
+        "This queue is itself a dead-letter queue: EventBridge Scheduler's, for the monitor firings "
+        "it could not deliver (the schedule target's DeadLetterConfig, set at runtime per schedule, "
+        "which cdk-nag cannot see). A dead-letter queue of a dead-letter queue would hide nothing "
+        "more; its alarm pages on the first message.",
     )
 
     # --- Migrations on deploy (custom resource provider framework) ----------------------------

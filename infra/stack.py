@@ -1,10 +1,11 @@
 """The Prompter stack: composes one construct per capability, and nothing else.
 
 Database (VPC, Aurora Serverless v2, secret, RDS Proxy), idempotency table, functions (domain
-layer with its dependencies, grants), migrations on deploy (a custom resource the API functions
-wait for), workflows (state machines, event bus, sweep schedule), API (API Gateway, Cognito),
-monitoring (the SPEC §6 alarms, the functions' and the database's, and their SNS topic),
-dashboard (the rollout board in CloudWatch). cdk-nag is applied by the app (infra/nag.py).
+layer with its dependencies, grants), migrations on deploy (a custom resource the functions wait
+for), workflows (state machines, event bus, sweep schedule), monitors (their schedule group and
+Scheduler role, the alerts' rule, queues and dead letters), API (API Gateway, Cognito), monitoring
+(the SPEC §6 alarms, the functions', the database's and the dead-letter queues', and their SNS
+topic), dashboard (the rollout board in CloudWatch). cdk-nag is applied by the app (infra/nag.py).
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from constructs import Construct
 from infra.constructs.api import PrompterApi
 from infra.constructs.dashboard import PrompterDashboard
 from infra.constructs.database import DatabaseOptions, PrompterDatabase
-from infra.constructs.function_context import MIGRATE_FUNCTION
 from infra.constructs.functions import PrompterFunctions
 from infra.constructs.idempotency import PrompterIdempotency
 from infra.constructs.migrations import PrompterMigrations
 from infra.constructs.monitoring import PrompterMonitoring
+from infra.constructs.monitors import PrompterMonitors
 from infra.constructs.watched import Watched
 from infra.constructs.workflows import PrompterWorkflows
 from prompter.routes import ROUTES, Route
@@ -64,10 +65,11 @@ class PrompterStack(Stack):
         self.migrations = PrompterMigrations(
             self, "Migrations", migrate_function=self.functions.migrate_function
         )
-        # The API (and workflow) functions are created or updated only once the database is at
-        # the head of the migrations their code expects; a failed migration fails the deploy.
-        for function in self.functions.functions.values():
-            function.node.add_dependency(self.migrations.resource)
+        # The functions are created or updated only once the database is at the head of the
+        # migrations their code expects; a failed migration fails the deploy.
+        for function in self.functions.all_functions.values():
+            if function is not self.functions.migrate_function:
+                function.node.add_dependency(self.migrations.resource)
         self.workflows = PrompterWorkflows(
             self,
             "Workflows",
@@ -79,6 +81,8 @@ class PrompterStack(Stack):
         self.functions.connect_workflows(
             event_bus=self.workflows.event_bus, sweep_bucket=self.workflows.sweep_bucket
         )
+        self.monitors = PrompterMonitors(self, "Monitors", stage=stage, event_bus=self.workflows.event_bus)
+        self.functions.connect_monitors(self.monitors)
         self.api = PrompterApi(
             self,
             "Api",
@@ -91,13 +95,13 @@ class PrompterStack(Stack):
         )
 
         # Every function, the migrations one included: the alarms and the dashboard watch them all.
-        functions = {**self.functions.functions, MIGRATE_FUNCTION: self.functions.migrate_function}
         watched = Watched(
             rest_api=self.api.rest_api,
             state_machines=self.workflows.state_machines,
-            functions=functions,
+            functions=self.functions.all_functions,
             database=self.database,
             idempotency_table=self.idempotency.table,
+            dead_letter_queues=self.monitors.dead_letter_queues,
         )
         self.monitoring = PrompterMonitoring(
             self, "Monitoring", stage=stage, watched=watched, alarm_email=alarm_email
@@ -112,6 +116,13 @@ class PrompterStack(Stack):
         CfnOutput(self, "DatabaseSecretArn", value=self.database.secret.secret_arn)
         CfnOutput(self, "RunBatchStateMachineArn", value=self.workflows.run_batch.state_machine_arn)
         CfnOutput(self, "VersionSweepStateMachineArn", value=self.workflows.version_sweep.state_machine_arn)
+        CfnOutput(self, "MonitorScheduleGroup", value=self.monitors.schedule_group.schedule_group_name)
+        CfnOutput(
+            self,
+            "AlertDeadLetterQueueUrl",
+            value=self.monitors.alert_dead_letters.queue_url,
+            description="Alerts no webhook took after every retry",
+        )
         CfnOutput(
             self,
             "AlarmTopicArn",

@@ -1,12 +1,14 @@
 """The AWS services the functions use, in-process (moto), for the local server.
 
 DynamoDB holds the idempotency table (probe de-duplication and ``Idempotency-Key`` answers),
-EventBridge the event bus (model version changes, visibility shifts), S3 the version sweep's target
-lists, and Step Functions the RunBatch and VersionSweep state machines (the ASL files in
-``infra/workflows``, executed by moto, their Lambda tasks calling the handlers in-process; see
-``local/stepfunctions.py``), exactly as when deployed, without an AWS account or network. Set
-``PROMPTER_LOCAL_AWS=off`` to leave the environment untouched (for example to point the local server
-at real AWS resources).
+EventBridge the event bus (model version changes, visibility shifts) and the rule that queues the
+events naming a monitor on SQS's alerts queue (with its dead-letter queue; ``local/alerts.py``
+hands what it holds to deliver_alerts), Secrets Manager monitors' alert signing secrets, S3 the
+version sweep's target lists, and Step Functions the RunBatch and VersionSweep state machines
+(the ASL files in ``infra/workflows``, executed by moto, their Lambda tasks calling the handlers
+in-process; see ``local/stepfunctions.py``), exactly as when deployed, without an AWS account or
+network. Set ``PROMPTER_LOCAL_AWS=off`` to leave the environment untouched (for example to point the
+local server at real AWS resources).
 
 moto keeps everything in memory. The local server also keeps the idempotency table's records in a
 JSON file beside the local database (:class:`IdempotencyFile`), so an ``Idempotency-Key`` replays
@@ -31,8 +33,8 @@ IDEMPOTENCY_TABLE = "prompter-idempotency-local"
 EVENT_BUS = "prompter-local"
 SWEEP_BUCKET = "prompter-sweeps-local"
 ALERT_QUEUE = "prompter-alerts-local"
-ALERT_DEAD_LETTERS = "prompter-alerts-dlq-local"
-ALERT_RECEIVES = 8  # deliveries of an alert before it goes to the dead-letter queue (as deployed)
+ALERT_DEAD_LETTERS = "prompter-alert-dead-letters-local"
+# The variable naming the alerts queue (its URL is moto's, known once the queue exists).
 ALERT_QUEUE_ENV = "PROMPTER_ALERT_QUEUE_URL"
 # The variables naming them, as the functions read them.
 RESOURCE_ENV = {
@@ -190,9 +192,9 @@ def _moto(kept: IdempotencyFile | None) -> Iterator[list[str]]:
             kept_lines.append(f"Idempotency records: {kept.path} ({loaded} kept from the last run)")
         boto3.client("events").create_event_bus(Name=EVENT_BUS)
         boto3.client("s3").create_bucket(Bucket=SWEEP_BUCKET)
-        os.environ.setdefault(ALERT_QUEUE_ENV, create_alert_queue())
         for name, value in RESOURCE_ENV.items():
             os.environ.setdefault(name, value)
+        os.environ.setdefault(ALERT_QUEUE_ENV, create_alert_queue(EVENT_BUS))
         install_lambda_seam()
         machines = create_state_machines(boto3.client("stepfunctions"))
         for name, arn in machines.items():
@@ -204,64 +206,34 @@ def _moto(kept: IdempotencyFile | None) -> Iterator[list[str]]:
                 _AFTER_WRITE.remove(kept.save)
 
 
-def create_alert_queue(bus: str = EVENT_BUS) -> str:
-    """The alerts path as deployed: the bus's rule queues each event that names a monitor; an alert
-    delivered ``ALERT_RECEIVES`` times without success goes to the dead-letter queue."""
+def create_alert_queue(bus: str) -> str:
+    """The alerts queue and its dead-letter queue, made as the stack makes them, and the rule on
+    ``bus`` that queues the events naming a monitor (the deployed rule's pattern); the queue's URL."""
     import boto3
 
-    from prompter.runs.alerts import ALERT_EVENT_PATTERN
+    from prompter.adapters.events import alert_event_pattern
+    from prompter.adapters.queues import MAX_RECEIVES
 
-    sqs = boto3.client("sqs")
-    dead = sqs.create_queue(QueueName=ALERT_DEAD_LETTERS)["QueueUrl"]
-    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    redrive = json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": ALERT_RECEIVES})
-    url = sqs.create_queue(QueueName=ALERT_QUEUE, Attributes={"RedrivePolicy": redrive})["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events = boto3.client("events")
-    events.put_rule(Name="monitor-alerts", EventBusName=bus, EventPattern=json.dumps(ALERT_EVENT_PATTERN))
-    events.put_targets(Rule="monitor-alerts", EventBusName=bus, Targets=[{"Id": "alerts", "Arn": arn}])
-    return str(url)
+    sqs, events = boto3.client("sqs"), boto3.client("events")
 
+    def arn(url: str) -> str:
+        return str(
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        )
 
-def deliver_alerts_once(wait_seconds: int = 0) -> int:
-    """Receive what the alerts queue holds and hand it to the deliver_alerts function, as its SQS
-    event source does when deployed: failed alerts stay queued (their back-off set by the function)
-    and are received again; how many messages were handed over."""
-    import boto3
-
-    from local.stepfunctions import invoke_in_process
-
-    sqs = boto3.client("sqs")
-    url = os.environ[ALERT_QUEUE_ENV]
-    answer = sqs.receive_message(
-        QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds, AttributeNames=["All"]
-    )
-    messages = answer.get("Messages", [])
-    if not messages:
-        return 0
-    records = [
-        {
-            "messageId": m["MessageId"],
-            "receiptHandle": m["ReceiptHandle"],
-            "body": m["Body"],
-            "attributes": m.get("Attributes", {}),
-            "eventSource": "aws:sqs",
-        }
-        for m in messages
-    ]
-    headers: dict[str, Any] = {}
-    outcome = json.loads(invoke_in_process("deliver_alerts", json.dumps({"Records": records}), headers))
-    failed = {f["itemIdentifier"] for f in (outcome or {}).get("batchItemFailures", [])}
-    for message in messages:
-        if message["MessageId"] not in failed:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return len(messages)
+    dead = arn(sqs.create_queue(QueueName=ALERT_DEAD_LETTERS)["QueueUrl"])
+    redrive = json.dumps({"deadLetterTargetArn": dead, "maxReceiveCount": MAX_RECEIVES})
+    url = str(sqs.create_queue(QueueName=ALERT_QUEUE, Attributes={"RedrivePolicy": redrive})["QueueUrl"])
+    events.put_rule(Name="prompter-alerts", EventBusName=bus, EventPattern=json.dumps(alert_event_pattern()))
+    events.put_targets(Rule="prompter-alerts", EventBusName=bus, Targets=[{"Id": "alerts", "Arn": arn(url)}])
+    return url
 
 
 def _described(machines: dict[str, str]) -> list[str]:
     return [
         f"AWS: in-process (moto): DynamoDB table {IDEMPOTENCY_TABLE} de-duplicates probes, "
-        f"EventBridge bus {EVENT_BUS} receives model version changes and visibility shifts, "
+        f"EventBridge bus {EVENT_BUS} receives model version changes and visibility shifts "
+        f"(those naming a monitor go to SQS queue {ALERT_QUEUE}, for deliver_alerts), "
         f"S3 bucket {SWEEP_BUCKET} holds "
         "the version sweep's target lists",
         f"Workflows: Step Functions state machines {', '.join(machines)} execute "

@@ -1,10 +1,11 @@
 """Sample events for every function: an API Gateway proxy event per route of the route table, a
-payload per workflow task, and the CloudFormation request the migration function answers.
-``python -m local.events`` writes them to ``events/<function>/``; they are what
-``sam local invoke -e`` takes, and the tests invoke every one of them.
+payload per workflow task (and per invocation by a monitor's schedule, and by the alerts queue), and
+the CloudFormation request the migration function answers. ``python -m local.events`` writes them
+to ``events/<function>/``; they are what ``sam local invoke -e`` takes, and the tests invoke every
+one of them.
 
-Ids in paths and payloads are placeholders (:data:`TEMPLATE_ID`, :data:`RUN_ID`) that the tests
-replace with real ones.
+Ids in paths and payloads are placeholders (:data:`TEMPLATE_ID`, :data:`RUN_ID`,
+:data:`MONITOR_ID`) that the tests replace with real ones.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ TEMPLATE_BODY: dict[str, Any] = {
     "tools_spec": [],
     "response_format": {"type": "text"},
 }
+MONITOR_BODY: dict[str, Any] = {
+    "name": "AVEA, every morning",
+    "template_ids": [TEMPLATE_ID],
+    "targets": [{}, {"model_id": "gpt-4o-mini"}],
+    "countries": ["US"],
+    "samples": 2,
+    "schedule": {"expression": "cron(0 6 * * ? *)", "timezone": "Europe/Berlin"},
+}
 BODIES: dict[str, Any] = {
     "createTemplate": TEMPLATE_BODY,
     "checkDuplicate": TEMPLATE_BODY,
@@ -43,27 +52,65 @@ BODIES: dict[str, Any] = {
         "brand": {"name": "Avea", "aliases": ["AVEA Life"]},
         "competitors": [{"name": "Thorne", "aliases": ["Thorne Research"]}],
     },
-    "createMonitor": {
-        "name": "Longevity, daily",
-        "template_ids": [TEMPLATE_ID],
-        "targets": [{}, {"model_id": "gpt-4o-mini", "grounding": "auto"}],
-        "countries": ["US"],
-        "samples": 2,
-        "schedule": {"expression": "cron(0 6 * * ? *)", "timezone": "Europe/Berlin"},
-    },
-    "updateMonitor": {"samples": 3},
     "previewAnalysis": {
         "text": "Top picks:\n1. Thorne Research\n2. AVEA Life (https://www.avea-life.com)",
         "brand": {"name": "Avea", "aliases": ["AVEA Life"]},
         "competitors": [{"name": "Thorne", "aliases": ["Thorne Research"]}],
         "prompt": "List the top longevity brands.",
     },
+    "createMonitor": MONITOR_BODY,
+    "updateMonitor": {"samples": 3, "schedule": {"expression": "rate(1 day)"}},
 }
 QUERIES: dict[str, dict[str, str]] = {
     "listTemplates": {"workspace_id": "ws-avea", "limit": "20"},
     "listResults": {"country": "US", "limit": "20"},
     "getVisibility": {"country": "US", "group_by": "version"},
     "getDrift": {"alpha": "0.05", "margin": "0.1"},
+    "listMonitors": {"limit": "20"},
+}
+# A VisibilityShift event as the bus's rule queues it for a monitor: the EventBridge event is the
+# body of an SQS message (prompter.runs.alerts).
+ALERT_EVENT: dict[str, Any] = {
+    "version": "0",
+    "id": "5b0e1f3c-0000-4000-8000-00000000a1e7",
+    "detail-type": "VisibilityShift",
+    "source": "prompter",
+    "account": "123456789012",
+    "time": "2026-12-07T05:03:00Z",
+    "region": "us-east-1",
+    "resources": [],
+    "detail": {
+        "org_id": "default",
+        "workspace_id": "ws-avea",
+        "template_id": TEMPLATE_ID,
+        "monitor_id": MONITOR_ID,
+        "provider": "openai",
+        "model_id": "gpt-4o",
+        "grounded": False,
+        "from_key": "fp_sample",
+        "to_key": "fp_sample2",
+        "brand": "Avea",
+        "country": "US",
+        "rate_before": 0.1,
+        "rate_after": 0.7,
+        "q_value": 0.004,
+        "detected_at": "2026-12-07T05:02:58+00:00",
+    },
+}
+ALERT_RECORD: dict[str, Any] = {
+    "messageId": "9f2a3c1e-0000-4000-8000-00000000a1e7",
+    "receiptHandle": "sample-receipt-handle",
+    "body": json.dumps(ALERT_EVENT, separators=(",", ":")),
+    "attributes": {
+        "ApproximateReceiveCount": "1",
+        "SentTimestamp": "1796619780000",
+        "ApproximateFirstReceiveTimestamp": "1796619780100",
+    },
+    "messageAttributes": {},
+    "md5OfBody": "",
+    "eventSource": "aws:sqs",
+    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:sample-alerts",
+    "awsRegion": "us-east-1",
 }
 TASKS: dict[str, dict[str, dict[str, Any]]] = {
     "probe_provider": {
@@ -114,14 +161,17 @@ TASKS: dict[str, dict[str, dict[str, Any]]] = {
         },
         "task-finish-run": {"action": "finish_run", "run_id": RUN_ID},
     },
+    # What a monitor's EventBridge Scheduler schedule sends (prompter.adapters.scheduler.fire_input,
+    # the scheduled time filled in by Scheduler).
     "monitors": {
-        # what a monitor's EventBridge Scheduler schedule sends (the scheduler fills in the time)
         "task-fire-monitor": {
             "action": "fire_monitor",
             "monitor_id": MONITOR_ID,
             "scheduled_at": "2026-12-07T05:00:00Z",
         },
     },
+    # What the alerts queue's event source sends: a batch of SQS records.
+    "deliver_alerts": {"sqs-alerts": {"Records": [ALERT_RECORD]}},
 }
 
 # What the CDK Provider framework passes to functions/migrate, the onEvent handler of the
@@ -159,6 +209,7 @@ def route_events() -> dict[str, tuple[str, dict[str, Any]]]:
         path = (
             route.path.replace("{template_id}", TEMPLATE_ID)
             .replace("{run_id}", RUN_ID)
+            .replace("{monitor_id}", MONITOR_ID)
             .replace("{workspace_id}", TEMPLATE_BODY["workspace_id"])
             .replace("{monitor_id}", MONITOR_ID)
         )

@@ -18,7 +18,11 @@ from inside SAM's container; no secret ARNs; no idempotency table (probes are no
 ``WORKFLOW_UNAVAILABLE``, a re-analysis does every page in the request); no sweep bucket (the
 ``sweep_targets`` task fails with ``SweepStorageUnavailable``); model version change and visibility
 shift events go to an event bus name no stack creates, so credentials SAM passes into the container
-publish nothing.
+publish nothing. Monitors: no Scheduler (nothing fires a monitor by itself; its trigger route and a
+firing need the state machines: 503 ``WORKFLOW_UNAVAILABLE``), no alerts queue (a failed alert's
+back-off is the queue's own), and alert signing secrets under a prefix of their own
+(:data:`LOCAL_ALERT_SECRET_PREFIX`), written with whatever credentials SAM passes (without any, a
+monitor with a webhook is a 503 ``ALERT_SECRET_UNAVAILABLE``).
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ DEFAULT_STAGE = "dev"
 DEFAULT_DATABASE_URL = "postgresql+pg8000://prompter:prompter@host.docker.internal:5432/prompter"
 # No stack creates a bus of this name: PutEvents fails (counted in DriftEventPublishFailures).
 LOCAL_EVENT_BUS = "prompter-sam-local"
+# Not a deployed stage's prefix: a secret written under sam local never signs a deployed alert.
+LOCAL_ALERT_SECRET_PREFIX = "prompter/sam-local/monitors"  # noqa: S105 - a name prefix, not a secret
 # Hosts that, inside SAM's container, are the container itself.
 CONTAINER_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
@@ -65,6 +71,12 @@ LOCAL_VALUES: dict[str, str] = {
     "PROMPTER_SWEEP_BUCKET": "",
     "PROMPTER_RUN_BATCH_STATE_MACHINE_ARN": "",
     "PROMPTER_REANALYZE_STATE_MACHINE_ARN": "",
+    "PROMPTER_SCHEDULE_GROUP": "",
+    "PROMPTER_SCHEDULER_ROLE_ARN": "",
+    "PROMPTER_MONITOR_TARGET_ARN": "",
+    "PROMPTER_SCHEDULER_DEAD_LETTER_ARN": "",
+    "PROMPTER_ALERT_SECRET_PREFIX": LOCAL_ALERT_SECRET_PREFIX,
+    "PROMPTER_ALERT_QUEUE_URL": "",
 }
 DATABASE_VARIABLE = "DATABASE_URL"
 # Variables whose deployed (literal) value is right locally too.

@@ -286,32 +286,11 @@ def start_monitor_scheduler(interval_seconds: float) -> threading.Event:
     return stop
 
 
-ALERT_POLL_SECONDS = 2.0
-
-
-def start_alert_delivery(interval_seconds: float = ALERT_POLL_SECONDS) -> threading.Event:
-    """Hand the alerts queue's messages to the deliver_alerts function (what its SQS event source
-    does when deployed); returns the event that stops the loop."""
-    stop = threading.Event()
-    if os.environ.get("PROMPTER_LOCAL_AWS", "on").lower() == "off":
-        return stop
-
-    def loop() -> None:
-        from local.aws import deliver_alerts_once
-
-        while not stop.wait(interval_seconds):
-            try:
-                while deliver_alerts_once():
-                    pass
-            except Exception:
-                log.exception("alerts not delivered")
-
-    threading.Thread(target=loop, name="alert-delivery", daemon=True).start()
-    return stop
-
-
 def start_schedules() -> list[threading.Event]:
-    """What deployed schedules do, done here: the version sweep and the monitors that are due."""
+    """What deployed schedules and event sources do, done here: the version sweep, the monitors that
+    are due, and the delivery of the alerts queued for monitors."""
+    from local.alerts import start_alert_delivery
+
     sweep_every = float(os.environ.get("PROMPTER_LOCAL_SWEEP_SECONDS", "3600"))
     stops = [start_sweeps(sweep_every)]
     if sweep_every > 0:
@@ -322,7 +301,14 @@ def start_schedules() -> list[threading.Event]:
         log.info(
             "due monitors fired every %g s (PROMPTER_LOCAL_SCHEDULER_SECONDS; 0 turns it off)", schedule_every
         )
-    stops.append(start_alert_delivery())
+    alert_every = float(os.environ.get("PROMPTER_LOCAL_ALERT_SECONDS", "5"))
+    stops.append(start_alert_delivery(alert_every))
+    if alert_every > 0 and os.environ.get("PROMPTER_ALERT_QUEUE_URL"):
+        log.info(
+            "monitors' alerts delivered from their queue every %g s (PROMPTER_LOCAL_ALERT_SECONDS; 0 turns "
+            "it off)",
+            alert_every,
+        )
     return stops
 
 
@@ -330,6 +316,7 @@ def settings_problems() -> list[str]:
     """What is wrong with the settings of every function and of the server itself (one line each),
     before anything serves."""
     from prompter.settings import (
+        AlertFunctionSettings,
         MonitorFunctionSettings,
         ProbeFunctionSettings,
         StoreFunctionSettings,
@@ -342,11 +329,13 @@ def settings_problems() -> list[str]:
         ProbeFunctionSettings,
         StoreFunctionSettings,
         MonitorFunctionSettings,
+        AlertFunctionSettings,
     ):
         found.update(dict.fromkeys(settings.problems(os.environ)))
     for name, default in (
         ("PROMPTER_LOCAL_SWEEP_SECONDS", "3600"),
         ("PROMPTER_LOCAL_SCHEDULER_SECONDS", "30"),
+        ("PROMPTER_LOCAL_ALERT_SECONDS", "5"),
     ):
         try:
             float(os.environ.get(name, default))

@@ -1,13 +1,13 @@
 """The CloudWatch dashboard: the rollout board (``infra/dashboards/panels.py``) on this stage.
 
 Each panel becomes a widget (a single value or a graph); each of its lines one metric-math
-expression per group (provider, table, service or state machine), over the metrics exactly as they
-are emitted: custom metrics by their full dimension set (``service``, ``env`` = the stage, and the
-metric's own dimensions), summed where a panel does not split by a dimension; API Gateway metrics
-by the API's name and stage; Step Functions metrics by state machine ARN; DynamoDB metrics by the
-idempotency table's name; Lambda metrics by function name (every version); RDS metrics by the
-cluster's identifier or the proxy's name. The same panels render the Datadog dashboard, so the
-two boards match.
+expression per group (provider, table, service, state machine, function or queue), over the
+metrics exactly as they are emitted: custom metrics by their full dimension set (``service``,
+``env`` = the stage, and the metric's own dimensions), summed where a panel does not split by a
+dimension; API Gateway metrics by the API's name and stage; Step Functions metrics by state machine
+ARN; DynamoDB metrics by the idempotency table's name; Lambda metrics by function name (every
+version); RDS metrics by the cluster's identifier or the proxy's name; SQS metrics by the
+dead-letter queue's name. The same panels render the Datadog dashboard, so the two boards match.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ class PrompterDashboard(Construct):
         self._table = watched.idempotency_table
         self._functions = watched.functions
         self._database = watched.database
+        self._queues = watched.dead_letter_queues
         panels = [p for p in panels if self._has_resources(p)]
         self.dashboard = cloudwatch.Dashboard(
             self,
@@ -99,6 +100,7 @@ class PrompterDashboard(Construct):
             (Source.LAMBDA in sources and not self._functions)
             or (Source.RDS in sources and self._database is None)
             or (Source.DYNAMODB in sources and self._table is None)
+            or (Source.SQS in sources and not self._queues)
         )
 
     def _groups(self, panel: Panel) -> Sequence[str | None]:
@@ -106,6 +108,8 @@ class PrompterDashboard(Construct):
             return sorted(self._state_machines)
         if panel.by == "function":
             return sorted(self._functions)
+        if panel.by == "queue":
+            return sorted(self._queues)
         return groups(panel)
 
     def _expression(
@@ -159,6 +163,9 @@ class PrompterDashboard(Construct):
         if series.source is Source.LAMBDA:
             names = [group] if panel.by == "function" and group else sorted(self._functions)
             return [metric({"FunctionName": self._functions[n].function_name}) for n in names]
+        if series.source is Source.SQS:
+            names = [group] if panel.by == "queue" and group else sorted(self._queues)
+            return [metric({"QueueName": self._queues[n].queue_name}) for n in names]
         if series.source is Source.RDS:
             assert self._database is not None  # panels without their resources are left out
             if series.rds == "proxy":

@@ -17,14 +17,30 @@ from prompter.routes import FUNCTIONS
 # fails on an account whose quota is below 100 + the reservations (new accounts start lower);
 # without it, the proxy bounds the database connections (docs/decision_log.md).
 RESERVED_CONCURRENCY_CONTEXT = "reserved_concurrency"
+# What callers invoke (API Gateway, the state machines, EventBridge, a monitor's schedule): an API
+# function's alias on its latest published version.
+LIVE_ALIAS = "live"
+# The functions that serve no route: the deploy-time migrations (functions/migrate), and the
+# delivery of monitors' alerts from their queue (functions/deliver_alerts).
+MIGRATE_FUNCTION = "migrate"
+DELIVER_ALERTS_FUNCTION = "deliver_alerts"
+# Every Prompter function: the API functions of the route table, then the others.
+ALL_FUNCTIONS: tuple[str, ...] = (*FUNCTIONS, MIGRATE_FUNCTION, DELIVER_ALERTS_FUNCTION)
 # What `-c reserved_concurrency=true` reserves. Each execution environment holds at most one
 # database connection (PROMPTER_DB_POOL_SIZE=1; a handler runs one request at a time), so the sum is
-# the most connections the functions can ask the proxy for: 20 + 15 + 15 + 1 = 51 <= 94, the
-# proxy's budget (50 % of the 189 connections Aurora allows at 1 ACU, infra/constructs/database.py).
-# It also caps what a burst (or a runaway batch) can cost at the providers.
-RESERVED_CONCURRENCY: dict[str, int] = {"create_template": 20, "probe_provider": 15, "store_result": 15}
-# The deploy-time migration function (functions/migrate): one upgrade at a time, one connection.
-MIGRATE_FUNCTION = "migrate"
+# the most connections the functions can ask the proxy for: 20 + 15 + 15 + 5 + 1 + 5 = 61 <= 94,
+# the proxy's budget (50 % of the 189 connections Aurora allows at 1 ACU,
+# infra/constructs/database.py). It also caps what a burst (or a runaway batch) can cost at the
+# providers. monitors serves a few routes and one firing per schedule; deliver_alerts is fed by its
+# queue, whose event source never runs more than ALERT_MAX_CONCURRENCY at once anyway.
+RESERVED_CONCURRENCY: dict[str, int] = {
+    "create_template": 20,
+    "probe_provider": 15,
+    "store_result": 15,
+    "monitors": 5,
+    DELIVER_ALERTS_FUNCTION: 5,
+}
+# The migrations: one upgrade at a time, one connection.
 MIGRATE_CONCURRENCY = 1
 DB_POOL_SIZE = 1
 # Share of invocations whose logger runs at DEBUG (Powertools draws it per invocation). 1 %: at the
@@ -76,8 +92,9 @@ def reserved_concurrency_of(value: object) -> dict[str, int] | None:
     """The ``reserved_concurrency`` context: ``None`` (no function reserves any) when absent or false.
 
     ``true`` reserves :data:`RESERVED_CONCURRENCY` and :data:`MIGRATE_CONCURRENCY` for the
-    migrations; an object (cdk.json, or ``-c 'reserved_concurrency={"store_result": 30}'``)
-    reserves the numbers it gives and the defaults for the functions it leaves out. The total,
+    migrations (a number for every function of :data:`ALL_FUNCTIONS`); an object (cdk.json, or
+    ``-c 'reserved_concurrency={"store_result": 30}'``) reserves the numbers it gives and the
+    defaults for the functions it leaves out. The total,
     one database connection per execution environment, must fit the proxy's connection budget.
     """
     if isinstance(value, str) and value.strip().startswith("{"):
@@ -96,7 +113,7 @@ def reserved_concurrency_of(value: object) -> dict[str, int] | None:
         if not on:
             return None
         value = {}
-    names = (*FUNCTIONS, MIGRATE_FUNCTION)
+    names = ALL_FUNCTIONS
     unknown = sorted(set(value) - set(names))
     if unknown:
         raise ValueError(

@@ -2,15 +2,20 @@
 
 One helper, :meth:`PrompterFunctions.build_function`, builds every function, so runtime,
 architecture, logging, layer, VPC placement, concurrency and environment are decided in one place.
-Every function of ``prompter.routes.FUNCTIONS`` is built: each serves routes, and
-``probe_provider`` / ``store_result`` are also the workflows' tasks.
+Every function of ``prompter.routes.FUNCTIONS`` is built: each serves routes, ``probe_provider`` /
+``store_result`` are also the workflows' tasks, and ``monitors`` is also what monitors' schedules
+invoke. Two functions serve no route: ``migrate`` (the migrations on deploy) and ``deliver_alerts``
+(fed by the alerts queue).
 
 Environment: one table, :data:`ACCESS`, says what each function reaches besides the database
-(providers, idempotency table, event bus, sweep bucket, state machines); each function gets the
-variables its settings model reads for those (``prompter.settings``: ``TemplateFunctionSettings``,
-``ProbeFunctionSettings``, ``StoreFunctionSettings``) and the IAM grants that go with them,
-nothing more: create_template reads the database only; probe_provider and store_result also reach
-the providers, the idempotency table and the event bus; only store_result starts executions.
+(providers, idempotency table, event bus, sweep bucket, state machines, monitors' schedules, alert
+secrets, the alerts queue); each function gets the variables its settings model reads for those
+(``prompter.settings``: ``TemplateFunctionSettings``, ``ProbeFunctionSettings``,
+``StoreFunctionSettings``, ``MonitorFunctionSettings``, ``AlertFunctionSettings``) and the IAM
+grants that go with them, nothing more: create_template reads the database only; probe_provider
+and store_result also reach the providers, the idempotency table and the event bus; store_result
+and monitors start executions; monitors keeps the stage's monitor schedules and alert secrets;
+deliver_alerts reads those secrets and is fed by the alerts queue.
 
 Logs and traces (SPEC §6), the same on every function:
 
@@ -36,6 +41,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -44,6 +50,8 @@ from constructs import Construct
 from infra.constructs.database import DB_NAME, PrompterDatabase
 from infra.constructs.function_context import (
     DB_POOL_SIZE,
+    DELIVER_ALERTS_FUNCTION,
+    LIVE_ALIAS,
     LOG_DEBUG_SAMPLE_RATE_CONTEXT,
     MIGRATE_FUNCTION,
     RESERVED_CONCURRENCY_CONTEXT,
@@ -51,6 +59,18 @@ from infra.constructs.function_context import (
     debug_sample_rate_of,
     reserved_concurrency_of,
     tracer_of,
+)
+from infra.constructs.monitors import (
+    ALERT_BATCH_SIZE,
+    ALERT_MAX_CONCURRENCY,
+    ALERT_TIMEOUT,
+    PrompterMonitors,
+    alert_secret_prefix,
+    alert_secrets_arn,
+    monitor_target_arn,
+    monitors_function_name,
+    schedule_group_name,
+    schedules_arn,
 )
 from infra.constructs.workflows import (
     REANALYZE,
@@ -78,7 +98,6 @@ HANDLER = "handler.lambda_handler"
 METRICS_NAMESPACE = "Prompter"
 # API Gateway REST integrations time out after 29 s: an API function never needs longer.
 API_TIMEOUT = Duration.seconds(29)
-LIVE_ALIAS = "live"
 API_MEMORY_MB = 512
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 # The migrations run once per deploy, outside any API request.
@@ -126,11 +145,40 @@ class Access:
     starts: tuple[str, ...] = ()
     # Workflows whose executions it reads (states:DescribeExecution).
     describes: tuple[str, ...] = ()
+    # Monitors' schedules (infra/constructs/monitors.py): one per monitor in the stage's group
+    # (PROMPTER_SCHEDULE_GROUP), invoking the monitors function's live alias
+    # (PROMPTER_MONITOR_TARGET_ARN) as the scheduler's role (PROMPTER_SCHEDULER_ROLE_ARN), undelivered
+    # firings to its dead-letter queue (PROMPTER_SCHEDULER_DEAD_LETTER_ARN): scheduler:Create/Update/
+    # Delete/GetSchedule on that group's schedules, iam:PassRole of that role to Scheduler.
+    schedules: bool = False
+    # Actions on monitors' alert signing secrets, under the stage's prefix only
+    # (PROMPTER_ALERT_SECRET_PREFIX): MANAGE_ALERT_SECRETS or READ_ALERT_SECRETS.
+    alert_secrets: tuple[str, ...] = ()
+    # Fed by the alerts queue (an SQS event source, partial batch responses): it sets a failed
+    # alert's back-off itself (PROMPTER_ALERT_QUEUE_URL, sqs:ChangeMessageVisibility).
+    alert_queue: bool = False
 
 
-# By function name, every entry of FUNCTIONS: create_template reads the database only;
-# probe_provider and store_result also reach the providers, the idempotency table and the event bus;
-# only store_result starts executions (RunBatch, Reanalyze).
+# What the monitors function does with a monitor's secret (created with the monitor, deleted with
+# it or its webhook), and what deliver_alerts does (signs with it). CreateSecret is called without
+# tags, so secretsmanager:TagResource is not needed.
+MANAGE_ALERT_SECRETS = (
+    "secretsmanager:CreateSecret",
+    "secretsmanager:DeleteSecret",
+    "secretsmanager:GetSecretValue",
+)
+READ_ALERT_SECRETS = ("secretsmanager:GetSecretValue",)
+SCHEDULE_ACTIONS = (
+    "scheduler:CreateSchedule",
+    "scheduler:UpdateSchedule",
+    "scheduler:DeleteSchedule",
+    "scheduler:GetSchedule",
+)
+
+# By function name, every entry of FUNCTIONS and deliver_alerts: create_template reads the database
+# only; probe_provider and store_result also reach the providers, the idempotency table and the
+# event bus; store_result and monitors start executions (monitors RunBatch only, and keeps the
+# monitors' schedules and secrets); deliver_alerts is fed by the alerts queue and reads the secrets.
 ACCESS: Mapping[str, Access] = {
     "create_template": Access(),
     "probe_provider": Access(providers=True, idempotency_table=True, event_bus=True, sweep_bucket=True),
@@ -141,14 +189,16 @@ ACCESS: Mapping[str, Access] = {
         starts=(RUN_BATCH, REANALYZE),
         describes=(RUN_BATCH,),
     ),
-    "monitors": Access(starts=(RUN_BATCH,)),
+    "monitors": Access(starts=(RUN_BATCH,), schedules=True, alert_secrets=MANAGE_ALERT_SECRETS),
+    DELIVER_ALERTS_FUNCTION: Access(alert_secrets=READ_ALERT_SECRETS, alert_queue=True),
 }
 
 
 class PrompterFunctions(Construct):
     """The domain layer, one function per entry of ``FUNCTIONS`` (``self.functions``, each reaching
-    what :data:`ACCESS` gives it), and the provider secrets (``self.provider_secrets``, by provider
-    name)."""
+    what :data:`ACCESS` gives it), the functions that serve no route (``self.migrate_function``,
+    ``self.deliver_alerts_function``; every function by name: ``self.all_functions``), and the
+    provider secrets (``self.provider_secrets``, by provider name)."""
 
     def __init__(
         self,
@@ -170,7 +220,7 @@ class PrompterFunctions(Construct):
         super().__init__(scope, construct_id)
         self._read_context(log_debug_sample_rate, tracer, reserved_concurrency)
         functions_with_routes(routes)  # a route naming an unknown function fails the synth
-        missing = [name for name in FUNCTIONS if name not in access]
+        missing = [name for name in (*FUNCTIONS, DELIVER_ALERTS_FUNCTION) if name not in access]
         if missing:
             raise ValueError(f"functions {missing} have no entry in the access table")
         self.stage = stage
@@ -193,10 +243,34 @@ class PrompterFunctions(Construct):
             timeout=MIGRATE_TIMEOUT,
             environment=self._database_environment(),
         )
-        for function in [*self.functions.values(), self.migrate_function]:
+        # Not an API function either: fed by the alerts queue (connect_monitors), it posts monitors'
+        # alerts to their webhooks, a batch of them per invocation.
+        self.deliver_alerts_function = self.build_function(
+            DELIVER_ALERTS_FUNCTION,
+            reserved_concurrency=self.reserved(DELIVER_ALERTS_FUNCTION),
+            timeout=ALERT_TIMEOUT,
+            environment={
+                **self._database_environment(),
+                **self._access_environment(self.access[DELIVER_ALERTS_FUNCTION]),
+            },
+        )
+        for function in self.all_functions.values():
             database.secret.grant_read(function)
-        for name, function in self.functions.items():
+        for name, function in self._accessing().items():
             self._grant(function, access[name])
+
+    @property
+    def all_functions(self) -> dict[str, lambda_.Function]:
+        """Every function by name: the API functions, migrate and deliver_alerts."""
+        return {
+            **self.functions,
+            MIGRATE_FUNCTION: self.migrate_function,
+            DELIVER_ALERTS_FUNCTION: self.deliver_alerts_function,
+        }
+
+    def _accessing(self) -> dict[str, lambda_.Function]:
+        """The functions :data:`ACCESS` has an entry for (all but migrate), by name."""
+        return {name: fn for name, fn in self.all_functions.items() if name != MIGRATE_FUNCTION}
 
     def _read_context(
         self,
@@ -253,9 +327,12 @@ class PrompterFunctions(Construct):
         }
 
     def _api_function(self, name: str, cors_allow_origins: Sequence[str]) -> None:
-        """Function ``name``, its ``live`` alias, and the environment its access entry gives it."""
+        """Function ``name``, its ``live`` alias, and the environment its access entry gives it. The
+        function its own monitors' schedules invoke has a fixed name (their target's ARN is built
+        from it: infra/constructs/monitors.py)."""
         self.functions[name] = self.build_function(
             name,
+            function_name=monitors_function_name(self.stage) if self.access[name].schedules else None,
             reserved_concurrency=self.reserved(name),
             environment={
                 **self._database_environment(),
@@ -296,6 +373,11 @@ class PrompterFunctions(Construct):
                 environment[f"PROMPTER_{_constant(provider)}_SECRET_ARN"] = secret.secret_arn
         if access.idempotency_table:
             environment["PROMPTER_IDEMPOTENCY_TABLE"] = self.idempotency_table.table_name
+        if access.schedules:
+            environment["PROMPTER_SCHEDULE_GROUP"] = schedule_group_name(self.stage)
+            environment["PROMPTER_MONITOR_TARGET_ARN"] = monitor_target_arn(self, self.stage)
+        if access.alert_secrets:
+            environment["PROMPTER_ALERT_SECRET_PREFIX"] = alert_secret_prefix(self.stage)
         return environment
 
     def _grant(self, function: lambda_.Function, access: Access) -> None:
@@ -306,6 +388,14 @@ class PrompterFunctions(Construct):
             self.idempotency_table.grant_read_write_data(function)
         if access.providers:
             function.add_to_role_policy(self._bedrock_statement())
+        if access.schedules:
+            function.add_to_role_policy(
+                allow("KeepMonitorSchedules", list(SCHEDULE_ACTIONS), schedules_arn(self, self.stage))
+            )
+        if access.alert_secrets:
+            function.add_to_role_policy(
+                allow("AlertSigningSecrets", list(access.alert_secrets), alert_secrets_arn(self, self.stage))
+            )
 
     def _bedrock_statement(self) -> iam.PolicyStatement:
         stack = Stack.of(self)
@@ -333,7 +423,7 @@ class PrompterFunctions(Construct):
 
         A state machine is named by ARN, not referenced: its definition references the functions,
         so a reference back would be a circular dependency."""
-        for name, function in self.functions.items():
+        for name, function in self._accessing().items():
             access = self.access[name]
             if access.event_bus:
                 function.add_environment("PROMPTER_EVENT_BUS_NAME", event_bus.event_bus_name)
@@ -350,10 +440,47 @@ class PrompterFunctions(Construct):
                     allow(f"Describe{_camel(workflow)}Executions", ["states:DescribeExecution"], executions)
                 )
 
+    def connect_monitors(self, monitors: PrompterMonitors) -> None:
+        """What :data:`ACCESS` gives of the monitors' resources: the scheduler's role (passed to
+        Scheduler only) and dead-letter queue for the function that keeps the schedules; the alerts
+        queue, as an event source with partial batch responses, for the function it feeds."""
+        for name, function in self._accessing().items():
+            access = self.access[name]
+            if access.schedules:
+                role_arn = monitors.scheduler_role.role_arn
+                function.add_environment("PROMPTER_SCHEDULER_ROLE_ARN", role_arn)
+                function.add_environment(
+                    "PROMPTER_SCHEDULER_DEAD_LETTER_ARN", monitors.scheduler_dead_letters.queue_arn
+                )
+                function.add_to_role_policy(
+                    iam.PolicyStatement(
+                        sid="PassSchedulerRole",
+                        actions=["iam:PassRole"],
+                        resources=[role_arn],
+                        conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+                    )
+                )
+            if access.alert_queue:
+                function.add_environment("PROMPTER_ALERT_QUEUE_URL", monitors.alerts.queue_url)
+                # The event source may receive, delete and change the visibility of its messages;
+                # the function sets a failed alert's back-off itself (prompter.adapters.queues).
+                function.add_event_source(
+                    event_sources.SqsEventSource(
+                        monitors.alerts,
+                        batch_size=ALERT_BATCH_SIZE,
+                        report_batch_item_failures=True,
+                        max_concurrency=ALERT_MAX_CONCURRENCY,
+                    )
+                )
+                function.add_to_role_policy(
+                    allow("BackOffAlerts", ["sqs:ChangeMessageVisibility"], monitors.alerts.queue_arn)
+                )
+
     def build_function(
         self,
         name: str,
         *,
+        function_name: str | None = None,
         memory_size: int = API_MEMORY_MB,
         timeout: Duration = API_TIMEOUT,
         reserved_concurrency: int | None = None,
@@ -373,6 +500,7 @@ class PrompterFunctions(Construct):
         return lambda_.Function(
             self,
             construct_id,
+            function_name=function_name,
             description=f"Prompter {name} ({self.stage})",
             runtime=RUNTIME,
             architecture=ARCHITECTURE,

@@ -16,8 +16,8 @@ custom metrics collected for the ``Prompter`` namespace):
 - AWS service metrics keep the integration's names (``aws.apigateway.count``,
   ``aws.states.execution_time.p95``, ``aws.lambda.errors``, ``aws.rds.proxy.client_connections``,
   ...) and carry their dimensions (``apiname``, ``stage``, ``statemachinearn``, ``tablename``,
-  ``functionname``, ``dbclusteridentifier``, ``proxyname``) plus the resources' AWS tags (the stack
-  tags every resource ``project:prompter`` and ``stage:<stage>``).
+  ``functionname``, ``dbclusteridentifier``, ``proxyname``, ``queuename``) plus the resources'
+  AWS tags (the stack tags every resource ``project:prompter`` and ``stage:<stage>``).
 
 Template variables: ``$env`` (the stage) and ``$service`` (one function's metrics, ``*`` for all).
 API Gateway panels follow ``$env`` through the API's name and stage; ``$service`` narrows the
@@ -38,7 +38,7 @@ OUTPUT = Path(__file__).resolve().parent / "prompter_rollout.datadog.json"
 TITLE = "Prompter rollout (API, probes, workflows, results)"
 DEFAULT_ENV = "dev"  # the default stage (cdk.json)
 
-_SUFFIX = {"Sum": ".sum", "SampleCount": ".samplecount", "Average": "", "p95": ".p95"}
+_SUFFIX = {"Sum": ".sum", "SampleCount": ".samplecount", "Average": "", "Maximum": ".maximum", "p95": ".p95"}
 _FILTERS = {
     Source.CUSTOM: "$env,$service",
     Source.API: "apiname:prompter-$env.value,stage:$env.value",
@@ -46,6 +46,7 @@ _FILTERS = {
     Source.DYNAMODB: "project:prompter,stage:$env.value",
     Source.LAMBDA: "project:prompter,stage:$env.value",
     Source.RDS: "project:prompter,stage:$env.value",
+    Source.SQS: "project:prompter,stage:$env.value",
 }
 _BY_TAG = {
     "provider": "provider",
@@ -53,6 +54,7 @@ _BY_TAG = {
     "service": "service",
     "state_machine": "statemachinearn",
     "function": "functionname",
+    "queue": "queuename",
 }
 
 
@@ -117,7 +119,8 @@ def dashboard() -> dict[str, Any]:
         "title": TITLE,
         "description": (
             "Prompter's rollout board: the API (API Gateway), probes and provider versions, workflows "
-            "(Step Functions) and results, from the Prompter CloudWatch namespace. Generated from "
+            "(Step Functions), results, monitors and their alerts, from the Prompter CloudWatch "
+            "namespace. Generated from "
             "infra/dashboards/panels.py; the CloudWatch dashboard of the stack has the same panels."
         ),
         "layout_type": "ordered",

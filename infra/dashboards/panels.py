@@ -9,9 +9,9 @@ A panel names the series it reads (a metric, where it comes from, a CloudWatch s
 or more lines, each a formula over those series: ``+ - * /``, numbers, parentheses, ``{period}``
 (the panel's period in seconds) and ``zero(x)``, a series whose missing points count as 0 (a
 failure counter is only emitted when something fails). ``by`` splits every line per provider,
-table, service or state machine. Counters are read as ``Sum`` per period, so ``x / {period}`` is a
-rate per second and ``60 * x / {period}`` one per minute; a share of a 0/1 metric is ``Sum`` over
-``SampleCount``, exact however many functions emit it.
+table, service, state machine, function or queue. Counters are read as ``Sum`` per period, so
+``x / {period}`` is a rate per second and ``60 * x / {period}`` one per minute; a share of a 0/1
+metric is ``Sum`` over ``SampleCount``, exact however many functions emit it.
 
 The panels of the earlier Grafana board (``ports``) come first, in its order; then the metrics it
 did not have, so that every metric the service emits is on the board.
@@ -39,6 +39,7 @@ class Source(StrEnum):
     DYNAMODB = "AWS/DynamoDB"  # the idempotency table
     LAMBDA = "AWS/Lambda"  # the functions, every version (FunctionName)
     RDS = "AWS/RDS"  # the Aurora cluster (DBClusterIdentifier) and its RDS Proxy (ProxyName)
+    SQS = "AWS/SQS"  # the dead-letter queues (QueueName)
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Series:
     id: str
     source: Source
     metric: str
-    stat: Literal["Sum", "SampleCount", "Average", "p95"]
+    stat: Literal["Sum", "SampleCount", "Average", "Maximum", "p95"]
     # Datadog's name for an AWS service metric (its integration fixes one per metric); custom
     # metrics follow the CloudWatch-to-Datadog naming rule (infra/dashboards/datadog.py).
     datadog: str | None = None
@@ -72,7 +73,7 @@ class Panel:
     lines: tuple[Line, ...]
     unit: str
     period: int = 60
-    by: Literal["provider", "table", "service", "state_machine", "function"] | None = None
+    by: Literal["provider", "table", "service", "state_machine", "function", "queue"] | None = None
     ports: str | None = None  # the title of the Grafana panel this one replaces
 
     def __post_init__(self) -> None:
@@ -129,6 +130,10 @@ def _lambda(id_: str, metric: str) -> Series:
 
 def _rds(id_: str, metric: str, datadog: str, rds: Literal["cluster", "proxy"]) -> Series:
     return Series(id_, Source.RDS, metric, "Average", datadog, rds=rds)
+
+
+def _sqs(id_: str, metric: str, datadog: str) -> Series:
+    return Series(id_, Source.SQS, metric, "Maximum", datadog)
 
 
 def _per_minute(label: str, series: str) -> Line:
@@ -337,6 +342,36 @@ PANELS: tuple[Panel, ...] = (
         "/min",
     ),
     Panel(
+        "Monitor firings and their runs",
+        "timeseries",
+        (_custom("firings", M.MONITOR_FIRINGS), _custom("runs", M.MONITOR_RUNS)),
+        (
+            Line("firings (scheduled or triggered)", "zero(firings)"),
+            Line("batch runs of the firings", "zero(runs)"),
+        ),
+        "count",
+        period=300,
+    ),
+    Panel(
+        "Answers monitor firings ask for",
+        "timeseries",
+        (_custom("answers", M.MONITOR_ANSWERS),),
+        (Line("answers the firings' runs ask for", "zero(answers)"),),
+        "count",
+        period=300,
+    ),
+    Panel(
+        "Alerts delivered and failed",
+        "timeseries",
+        (_custom("delivered", M.ALERTS_DELIVERED), _custom("failed", M.ALERTS_FAILED)),
+        (
+            Line("alerts a webhook took", "zero(delivered)"),
+            Line("posts that failed (retried, then dead-lettered)", "zero(failed)"),
+        ),
+        "count",
+        period=300,
+    ),
+    Panel(
         "Workflow executions failed",
         "timeseries",
         (
@@ -390,6 +425,21 @@ PANELS: tuple[Panel, ...] = (
         ),
         "count",
     ),
+    Panel(
+        "Dead letters (monitor firings, alerts)",
+        "timeseries",
+        (
+            _sqs(
+                "waiting",
+                "ApproximateNumberOfMessagesVisible",
+                "aws.sqs.approximate_number_of_messages_visible",
+            ),
+        ),
+        (Line("messages waiting", "zero(waiting)"),),
+        "count",
+        period=300,
+        by="queue",
+    ),
 )
 
 
@@ -400,7 +450,7 @@ def custom_metrics(panels: tuple[Panel, ...] = PANELS) -> set[MetricName]:
 
 def groups(panel: Panel) -> list[str | None]:
     """The values a custom-metric panel is split by (``[None]`` when it is not split); state
-    machines and functions are the CDK app's to enumerate."""
+    machines, functions and queues are the CDK app's to enumerate."""
     if panel.by is None:
         return [None]
     if panel.by == "service":
@@ -411,7 +461,7 @@ def groups(panel: Panel) -> list[str | None]:
             for f in METRICS[MetricName(s.metric)].emitters
         }
         return [service_name(f) for f in sorted(emitters)]
-    if panel.by in ("state_machine", "function"):
+    if panel.by in ("state_machine", "function", "queue"):
         raise ValueError(f"{panel.by.replace('_', ' ')}s are enumerated by the stack")
     return list(DIMENSION_VALUES[panel.by])
 

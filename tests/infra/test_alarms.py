@@ -24,12 +24,11 @@ from aws_cdk.assertions import Template
 
 from infra.constructs import monitoring
 from infra.constructs.database import DB_MAX_CONNECTIONS_AT_ONE_ACU
-from infra.constructs.function_context import MIGRATE_FUNCTION
+from infra.constructs.function_context import ALL_FUNCTIONS, MIGRATE_FUNCTION
 from infra.constructs.monitoring import PrompterMonitoring
 from infra.constructs.watched import Watched
 from prompter.observability import METRICS, NAMESPACE, MetricName, service_name
 from prompter.registry.identity import PROVIDERS
-from prompter.routes import FUNCTIONS
 from tests.infra.conftest import STAGE
 from tests.infra.helpers import function_named, get_atts, only, render, resources
 from tests.infra.metric_math import evaluate, operands
@@ -302,7 +301,7 @@ def test_openai_fingerprint_presence(template: dict[str, Any]) -> None:
 # --- The functions ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", [*FUNCTIONS, MIGRATE_FUNCTION])
+@pytest.mark.parametrize("name", ALL_FUNCTIONS)
 def test_lambda_errors_and_throttles_of_every_function(template: dict[str, Any], name: str) -> None:
     logical_id, _ = function_named(template, name)
     errors, throttles = (alarm_named(template, f"Lambda{kind}-{name}") for kind in ("Errors", "Throttles"))
@@ -342,6 +341,7 @@ def test_lambda_errors_and_throttles_of_every_function(template: dict[str, Any],
     [
         ("DbUnavailable", MetricName.DB_UNAVAILABLE),
         ("IdempotencyStoreErrors", MetricName.IDEMPOTENCY_STORE_ERRORS),
+        ("AlertsFailed", MetricName.ALERTS_FAILED),
     ],
 )
 def test_failure_counters_page_when_they_persist(
@@ -440,13 +440,13 @@ def test_every_rate_alarm_has_a_traffic_floor_and_needs_several_datapoints(templ
             pytest.approx(100 / 3)
         )
         assert props["Threshold"] <= 100 / 3, logical_id
-    # API 5xx, 5 providers' probes, 3 functions' errors and throttles
-    assert rates == 1 + len(set(PROVIDERS) - {"fake"}) + 2 * len(FUNCTIONS)
+    # API 5xx, 5 providers' probes, the functions' errors and throttles (migrate's are counts)
+    assert rates == 1 + len(set(PROVIDERS) - {"fake"}) + 2 * (len(ALL_FUNCTIONS) - 1)
 
 
 def test_every_alarm_belongs_to_a_rule(template: dict[str, Any]) -> None:
     providers = len(set(PROVIDERS) - {"fake"})
-    functions = len(FUNCTIONS) + 1  # and the migrations function
+    functions = len(ALL_FUNCTIONS)  # the API functions, migrate and deliver_alerts
     rules = {
         "5XXError": 1,
         MetricName.PROBE_FAILURES: providers,
@@ -458,6 +458,8 @@ def test_every_alarm_belongs_to_a_rule(template: dict[str, Any]) -> None:
         "Throttles": functions,
         MetricName.DB_UNAVAILABLE: 1,
         MetricName.IDEMPOTENCY_STORE_ERRORS: 1,
+        MetricName.ALERTS_FAILED: 1,
+        "ApproximateNumberOfMessagesVisible": 2,  # the scheduler's and the alerts' dead letters
         "ServerlessDatabaseCapacity": 1,
         "DatabaseConnections": 2,  # the cluster's and the proxy's
         "ClientConnections": 1,
@@ -563,3 +565,25 @@ def test_a_metric_is_only_addressed_by_the_functions_that_emit_it() -> None:
     )
     with pytest.raises(ValueError, match="not emitted by"):
         built.metric(MetricName.RESULT_STORE_FAILURES, "create_template", "Sum", cdk.Duration.minutes(1))
+
+
+# --- Dead letters ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alarm_id", ["SchedulerDeadLetters", "AlertDeadLetters"])
+def test_any_dead_letter_pages(template: dict[str, Any], alarm_id: str) -> None:
+    alarm = alarm_named(template, alarm_id)
+    (stat,) = stats(alarm).values()
+    assert (stat["namespace"], stat["name"], stat["stat"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "Maximum",
+    )
+    # The queue of that name, as the stack builds it (monitors construct).
+    (queue_id,) = [q for q in resources(template, "AWS::SQS::Queue") if q.startswith(f"Monitors{alarm_id}")]
+    assert stat["dimensions"] == {"QueueName": f"${{{queue_id}.QueueName}}"}
+    assert evaluation(alarm) == (300, 1, 1)
+    # One message waiting is a page (nothing else will retry it); an empty or idle queue is not.
+    assert breaches(alarm, {"ApproximateNumberOfMessagesVisible": 1})
+    assert not breaches(alarm, {"ApproximateNumberOfMessagesVisible": 0})
+    assert not breaches(alarm, {"ApproximateNumberOfMessagesVisible": None})

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from infra.constructs.function_context import ALL_FUNCTIONS
 from infra.constructs.functions import functions_with_routes
 from prompter.routes import FUNCTIONS, ROUTES, Route
 from tests.infra.conftest import STAGE
@@ -206,13 +207,14 @@ def test_every_code_the_gateway_answers_with_is_in_the_error_code_enum(template:
 
 def test_every_function_is_built_routed_or_not(template: dict[str, Any]) -> None:
     # Workflow tasks are functions too: every entry of FUNCTIONS is built, once; besides them, the
-    # deploy-time migrate function (the Provider framework's own function is not a Prompter one).
+    # deploy-time migrate function and deliver_alerts (the Provider framework's own function is not
+    # a Prompter one).
     built = [
         fn["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
         for fn in resources(template, "AWS::Lambda::Function").values()
         if fn["Properties"]["Runtime"].startswith("python")
     ]
-    assert sorted(built) == sorted(f"prompter-{name}" for name in (*FUNCTIONS, "migrate"))
+    assert sorted(built) == sorted(f"prompter-{name}" for name in ALL_FUNCTIONS)
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)

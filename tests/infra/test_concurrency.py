@@ -13,6 +13,7 @@ from aws_cdk.assertions import Template
 from infra.app import cdk_json_context
 from infra.constructs.database import PROXY_CONNECTION_BUDGET
 from infra.constructs.function_context import (
+    ALL_FUNCTIONS,
     DB_POOL_SIZE,
     MIGRATE_CONCURRENCY,
     MIGRATE_FUNCTION,
@@ -20,10 +21,7 @@ from infra.constructs.function_context import (
     reserved_concurrency_of,
 )
 from infra.stack import PrompterStack
-from prompter.routes import FUNCTIONS
 from tests.infra.helpers import function_named, only, resources
-
-ALL_FUNCTIONS = (*FUNCTIONS, MIGRATE_FUNCTION)
 
 
 def reserved(template: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +56,9 @@ def test_the_context_reserves_the_numbers_it_names_and_the_defaults_for_the_rest
         "create_template": RESERVED_CONCURRENCY["create_template"],
         "probe_provider": RESERVED_CONCURRENCY["probe_provider"],
         "store_result": 30,
+        "monitors": RESERVED_CONCURRENCY["monitors"],
         MIGRATE_FUNCTION: MIGRATE_CONCURRENCY,
+        "deliver_alerts": RESERVED_CONCURRENCY["deliver_alerts"],
     }
     assert sum(reserved(reserving).values()) * DB_POOL_SIZE <= PROXY_CONNECTION_BUDGET
 
@@ -71,7 +71,16 @@ def test_off(value: object) -> None:
 @pytest.mark.parametrize("value", [True, "true", "1", "yes", {}, "{}"])
 def test_on_reserves_the_defaults_within_the_budget(value: object) -> None:
     defaults = reserved_concurrency_of(value)
-    assert defaults == {"create_template": 20, "probe_provider": 15, "store_result": 15, MIGRATE_FUNCTION: 1}
+    assert defaults == {
+        "create_template": 20,
+        "probe_provider": 15,
+        "store_result": 15,
+        "monitors": 5,
+        MIGRATE_FUNCTION: 1,
+        "deliver_alerts": 5,
+    }
+    # Every function has a number (the synth looks each one up).
+    assert set(defaults) == set(ALL_FUNCTIONS)
     assert sum(defaults.values()) * DB_POOL_SIZE <= PROXY_CONNECTION_BUDGET
 
 

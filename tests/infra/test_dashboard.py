@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from infra.constructs.function_context import ALL_FUNCTIONS
 from infra.dashboards.panels import PANELS
 from prompter.observability import DIMENSION_VALUES, METRICS, NAMESPACE, MetricName, service_name
-from prompter.routes import FUNCTIONS
 from tests.conftest import REFERENCE
 from tests.infra.conftest import STAGE
 from tests.infra.helpers import only, resources
@@ -152,6 +152,10 @@ def test_aws_metrics_are_this_stages(widgets: dict[str, dict[str, Any]]) -> None
                 (dimension,) = m["dimensions"].items()
                 assert dimension[0] in ("DBClusterIdentifier", "ProxyName"), m
                 assert dimension[1].startswith("<Ref:DatabaseCluster"), m
+            elif m["namespace"] == "AWS/SQS":
+                assert m["dimensions"]["QueueName"].startswith("<Fn::GetAtt:Monitors"), m
+            else:
+                assert m["namespace"] == NAMESPACE, m
 
 
 def test_every_metric_an_alarm_reads_is_on_the_dashboard(
@@ -183,7 +187,7 @@ def test_functions_and_database_panels(template: dict[str, Any], widgets: dict[s
     assert {e["label"] for e in expressions(functions)} == {
         f"{kind} / min: {name}"
         for kind in ("invocations", "errors", "throttled requests")
-        for name in [*FUNCTIONS, "migrate"]
+        for name in ALL_FUNCTIONS
     }
     assert value(functions, "errors / min: probe_provider", {"Errors": 30, "Throttles": None}) == 30
     assert value(functions, "throttled requests / min: migrate", {"Throttles": None}) == 0
@@ -287,3 +291,47 @@ def test_rates_divide_by_the_period_they_are_viewed_at(widgets: dict[str, dict[s
         assert not re.search(r"/\s*(60|300)\b", expression), expression
         (operand,) = set(re.findall(r"PERIOD\((\w+)\)", expression))
         assert operand in expression.replace(f"PERIOD({operand})", ""), expression
+
+
+def test_monitor_and_alert_panels_count_what_each_function_emits(widgets: dict[str, dict[str, Any]]) -> None:
+    firings = widgets["Monitor firings and their runs"]
+    answers = widgets["Answers monitor firings ask for"]
+    alerts = widgets["Alerts delivered and failed"]
+    # Counts per five minutes (firings are hourly or daily: a rate per second would read 0.00).
+    assert value(firings, "firings (scheduled or triggered)", {"MonitorFirings": 2}) == 2
+    assert value(firings, "batch runs of the firings", {"MonitorRuns": None}) == 0
+    assert value(answers, "answers the firings' runs ask for", {"MonitorAnswers": 4000}) == 4000
+    assert value(alerts, "alerts a webhook took", {"AlertsDelivered": 7}) == 7
+    assert value(alerts, "posts that failed (retried, then dead-lettered)", {"AlertsFailed": None}) == 0
+    emitted_by = {
+        m["name"]: (m["dimensions"]["service"], m["stat"], m["period"])
+        for w in (firings, answers, alerts)
+        for m in metric_entries(w)
+    }
+    assert emitted_by == {
+        "MonitorFirings": ("prompter-monitors", "Sum", 300),
+        "MonitorRuns": ("prompter-monitors", "Sum", 300),
+        "MonitorAnswers": ("prompter-monitors", "Sum", 300),
+        "AlertsDelivered": ("prompter-deliver_alerts", "Sum", 300),
+        "AlertsFailed": ("prompter-deliver_alerts", "Sum", 300),
+    }
+
+
+def test_dead_letters_have_a_line_per_queue(
+    template: dict[str, Any], widgets: dict[str, dict[str, Any]]
+) -> None:
+    dead = widgets["Dead letters (monitor firings, alerts)"]
+    assert {e["label"] for e in expressions(dead)} == {
+        "messages waiting: AlertDeadLetters",
+        "messages waiting: SchedulerDeadLetters",
+    }
+    read = metric_entries(dead)
+    assert {(m["name"], m["stat"]) for m in read} == {("ApproximateNumberOfMessagesVisible", "Maximum")}
+    # The two dead-letter queues of the stack, by name: the scheduler's and the alerts'.
+    queues = {
+        logical_id
+        for logical_id, queue in resources(template, "AWS::SQS::Queue").items()
+        if "RedrivePolicy" not in queue["Properties"]
+    }
+    assert {m["dimensions"]["QueueName"] for m in read} == {f"<Fn::GetAtt:{q}>" for q in queues}
+    assert value(dead, "messages waiting: AlertDeadLetters", {"ApproximateNumberOfMessagesVisible": 3}) == 3

@@ -142,7 +142,7 @@ def test_statistics_follow_how_each_metric_is_read(board: dict[str, Any]) -> Non
                 assert match["agg"] == ("sum" if series.stat in ("Sum", "SampleCount") else "avg")
                 assert METRICS[MetricName(series.metric)].statistic in ("Sum", "Average", "p95")
             if panel.by:
-                tags = {"state_machine": "statemachinearn", "function": "functionname"}
+                tags = {"state_machine": "statemachinearn", "function": "functionname", "queue": "queuename"}
                 assert match["by"] == tags.get(panel.by, panel.by)
         for line, formula in zip(panel.lines, request["formulas"], strict=True):
             assert set(identifiers(line.formula)) <= set(queries)

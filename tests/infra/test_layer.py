@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from infra import layer
+from infra.constructs.function_context import ALL_FUNCTIONS
 from tests.infra.helpers import only, resources
 
 # CPython 3.13's bytecode magic number (3571): the Lambda runtime ignores .pyc with another one.
@@ -73,7 +74,7 @@ def test_every_function_uses_the_layer(template: dict[str, Any]) -> None:
         for k, f in resources(template, "AWS::Lambda::Function").items()
         if f["Properties"]["Runtime"] == "python3.13"
     }
-    assert len(python_functions) == 4  # create_template, probe_provider, store_result, migrate
+    assert len(python_functions) == len(ALL_FUNCTIONS)  # the API functions, migrate, deliver_alerts
     for logical_id, function in python_functions.items():
         assert function["Properties"]["Layers"] == [{"Ref": layer_id}], logical_id
         assert function["Properties"]["Architectures"] == ["arm64"], logical_id

@@ -1,5 +1,7 @@
 """Least privilege: each function gets the settings its model reads and the grants that go with
-them; only store_result starts RunBatch executions; the connection budget holds."""
+them; only store_result and monitors start RunBatch executions; monitors keeps its stage's
+schedules and alert secrets and passes the scheduler's role to Scheduler only; deliver_alerts reads
+those secrets and is fed by the alerts queue."""
 
 from __future__ import annotations
 
@@ -9,13 +11,20 @@ import pytest
 
 from prompter import tracing
 from prompter.routes import FUNCTIONS
-from prompter.settings import ProbeFunctionSettings, StoreFunctionSettings, TemplateFunctionSettings
+from prompter.settings import (
+    AlertFunctionSettings,
+    MonitorFunctionSettings,
+    ProbeFunctionSettings,
+    StoreFunctionSettings,
+    TemplateFunctionSettings,
+)
 from tests.infra.conftest import STAGE
 from tests.infra.helpers import (
     actions,
     function_named,
     function_role,
     get_atts,
+    live_alias,
     only,
     refs,
     render,
@@ -30,7 +39,11 @@ SETTINGS = {
     "create_template": TemplateFunctionSettings,
     "probe_provider": ProbeFunctionSettings,
     "store_result": StoreFunctionSettings,
+    "monitors": MonitorFunctionSettings,
+    "deliver_alerts": AlertFunctionSettings,
 }
+# The functions with an entry in the access table: the API functions and deliver_alerts.
+ACCESSING = (*FUNCTIONS, "deliver_alerts")
 
 
 def variables(template: dict[str, Any], name: str) -> dict[str, Any]:
@@ -61,7 +74,7 @@ def run_batch_arn_text() -> str:
 # ---------------------------------------------------------------- environment
 
 
-@pytest.mark.parametrize("name", FUNCTIONS)
+@pytest.mark.parametrize("name", ACCESSING)
 def test_every_prompter_variable_is_a_setting_the_function_reads(template: dict[str, Any], name: str) -> None:
     settings = SETTINGS[name]
     known = {settings.env_key(field) for field in settings.model_fields}
@@ -70,7 +83,7 @@ def test_every_prompter_variable_is_a_setting_the_function_reads(template: dict[
     assert prompter_vars <= known, prompter_vars - known
 
 
-@pytest.mark.parametrize("name", FUNCTIONS)
+@pytest.mark.parametrize("name", ACCESSING)
 def test_database_settings_point_at_the_proxy_over_tls_with_one_connection(
     template: dict[str, Any], name: str
 ) -> None:
@@ -123,7 +136,7 @@ def test_create_template_reaches_the_database_only(template: dict[str, Any]) -> 
     assert "PROVIDER_MODE" not in "".join(env)
     statements = role_statements(template, function_role(template, "create_template"))
     granted = {a for s in statements for a in actions(s)}
-    for forbidden in ("states:", "dynamodb:", "events:", "bedrock:"):
+    for forbidden in ("states:", "dynamodb:", "events:", "bedrock:", "scheduler:", "iam:", "sqs:"):
         assert not [a for a in granted if a.startswith(forbidden)], forbidden
     provider_secrets = {
         next(refs(v))
@@ -133,7 +146,7 @@ def test_create_template_reaches_the_database_only(template: dict[str, Any]) -> 
     assert not provider_secrets & granted_refs(statements)
 
 
-def test_only_store_result_starts_executions_and_only_of_run_batch_and_reanalyze(
+def test_only_store_result_and_monitors_start_executions_and_only_of_their_workflows(
     template: dict[str, Any],
 ) -> None:
     reanalyze = run_batch_arn_text().replace("-run-batch", "-reanalyze")
@@ -150,8 +163,17 @@ def test_only_store_result_starts_executions_and_only_of_run_batch_and_reanalyze
     ]
     all_states_actions = {a for s in statements_with(template, "store_result", "states:") for a in actions(s)}
     assert all_states_actions == {"states:StartExecution", "states:DescribeExecution"}
-    for name in ("create_template", "probe_provider"):
+    for name in ("create_template", "probe_provider", "deliver_alerts"):
         assert not statements_with(template, name, "states:"), name
+    # A monitor's firing starts RunBatch executions, and does nothing else with Step Functions.
+    starts = statements_with(template, "monitors", "states:")
+    assert [(a, render(r)) for s in starts for a in actions(s) for r in resources_of(s)] == [
+        ("states:StartExecution", run_batch_arn_text())
+    ]
+    assert (
+        render(variables(template, "monitors")["PROMPTER_RUN_BATCH_STATE_MACHINE_ARN"])
+        == run_batch_arn_text()
+    )
 
 
 def test_the_run_batch_arn_granted_is_the_deployed_state_machine(template: dict[str, Any]) -> None:
@@ -175,3 +197,127 @@ def test_idempotency_table_is_powertools_shaped_with_ttl_and_pitr(template: dict
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert props["SSESpecification"]["SSEEnabled"] is True
+
+
+# ---------------------------------------------------------------- monitors and alerts
+
+
+def account_arn(service: str, rest: str) -> str:
+    return f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{rest}"
+
+
+SCHEDULES = account_arn("scheduler", f"schedule/prompter-{STAGE}-monitors/*")
+ALERT_SECRETS = account_arn("secretsmanager", f"secret:prompter/{STAGE}/monitors/*")
+MONITORS_LIVE = account_arn("lambda", f"function:prompter-{STAGE}-monitors:live")
+
+
+def granted(template: dict[str, Any], name: str, prefix: str) -> set[tuple[str, str]]:
+    """(action, rendered resource) of every statement of the function's role naming ``prefix``."""
+    return {
+        (action, render(resource))
+        for statement in statements_with(template, name, prefix)
+        for action in actions(statement)
+        if action.startswith(prefix)
+        for resource in resources_of(statement)
+    }
+
+
+def scheduler_role(template: dict[str, Any]) -> str:
+    """The role monitors' schedules run as: the one the monitors function passes to Scheduler."""
+    (role_id,) = get_atts(variables(template, "monitors")["PROMPTER_SCHEDULER_ROLE_ARN"])
+    return role_id
+
+
+def test_monitors_keeps_its_stages_schedules_and_alert_secrets_only(template: dict[str, Any]) -> None:
+    env = variables(template, "monitors")
+    _, group = only(template, "AWS::Scheduler::ScheduleGroup")
+    assert env["PROMPTER_SCHEDULE_GROUP"] == group["Properties"]["Name"] == f"prompter-{STAGE}-monitors"
+    assert env["PROMPTER_ALERT_SECRET_PREFIX"] == f"prompter/{STAGE}/monitors"
+    assert granted(template, "monitors", "scheduler:") == {
+        (f"scheduler:{verb}Schedule", SCHEDULES) for verb in ("Create", "Update", "Delete", "Get")
+    }
+    secrets = granted(template, "monitors", "secretsmanager:") - granted(
+        template, "create_template", "secretsmanager:"
+    )
+    assert secrets == {
+        (f"secretsmanager:{action}", ALERT_SECRETS)
+        for action in ("CreateSecret", "DeleteSecret", "GetSecretValue")
+    }
+    for forbidden in ("dynamodb:", "events:", "bedrock:", "sqs:", "lambda:"):
+        assert not statements_with(template, "monitors", forbidden), forbidden
+
+
+def test_a_monitors_schedule_invokes_the_monitors_live_alias_as_the_scheduler_role(
+    template: dict[str, Any],
+) -> None:
+    env = variables(template, "monitors")
+    function_id, function = function_named(template, "monitors")
+    # The target is named, not referenced (the role would otherwise depend on the function that
+    # names the role): the fixed function name and its live alias make that ARN.
+    assert render(env["PROMPTER_MONITOR_TARGET_ARN"]) == MONITORS_LIVE
+    assert function["Properties"]["FunctionName"] == f"prompter-{STAGE}-monitors"
+    assert live_alias(template, function_id)
+    # The role and the dead-letter queue it names are the stack's.
+    role_id = scheduler_role(template)
+    assert template["Resources"][role_id]["Type"] == "AWS::IAM::Role"
+    (dead_letters,) = get_atts(env["PROMPTER_SCHEDULER_DEAD_LETTER_ARN"])
+    assert template["Resources"][dead_letters]["Type"] == "AWS::SQS::Queue"
+    # monitors may pass that role, to Scheduler only; no other function passes any role.
+    (passing,) = statements_with(template, "monitors", "iam:")
+    assert actions(passing) == ["iam:PassRole"]
+    assert resources_of(passing) == [{"Fn::GetAtt": [role_id, "Arn"]}]
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+    for name in ACCESSING:
+        if name != "monitors":
+            assert not statements_with(template, name, "iam:"), name
+
+
+def test_the_scheduler_role_is_scheduler_s_for_this_group_and_invokes_the_alias_only(
+    template: dict[str, Any],
+) -> None:
+    role_id = scheduler_role(template)
+    role = template["Resources"][role_id]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    group_id, _ = only(template, "AWS::Scheduler::ScheduleGroup")
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [group_id, "Arn"]}},
+    }
+    assert "ManagedPolicyArns" not in role
+    statements = role_statements(template, role_id)
+    (dead_letters,) = get_atts(variables(template, "monitors")["PROMPTER_SCHEDULER_DEAD_LETTER_ARN"])
+    assert sorted((a, render(r)) for s in statements for a in actions(s) for r in resources_of(s)) == [
+        ("lambda:InvokeFunction", MONITORS_LIVE),
+        ("sqs:SendMessage", f"${{{dead_letters}.Arn}}"),
+    ]
+
+
+def test_deliver_alerts_reads_the_alert_secrets_and_consumes_the_alerts_queue_only(
+    template: dict[str, Any],
+) -> None:
+    env = variables(template, "deliver_alerts")
+    (source,) = resources(template, "AWS::Lambda::EventSourceMapping").values()
+    (queue_id,) = get_atts(source["Properties"]["EventSourceArn"])
+    assert env["PROMPTER_ALERT_QUEUE_URL"] == {"Ref": queue_id}
+    assert env["PROMPTER_ALERT_SECRET_PREFIX"] == f"prompter/{STAGE}/monitors"
+    secrets = granted(template, "deliver_alerts", "secretsmanager:") - granted(
+        template, "create_template", "secretsmanager:"
+    )
+    assert secrets == {("secretsmanager:GetSecretValue", ALERT_SECRETS)}
+    queue = f"${{{queue_id}.Arn}}"
+    assert granted(template, "deliver_alerts", "sqs:") == {
+        (f"sqs:{action}", queue)
+        for action in (
+            "ReceiveMessage",
+            "DeleteMessage",
+            "ChangeMessageVisibility",
+            "GetQueueAttributes",
+            "GetQueueUrl",
+        )
+    }
+    for forbidden in ("states:", "dynamodb:", "events:", "bedrock:", "scheduler:", "iam:", "lambda:"):
+        assert not statements_with(template, "deliver_alerts", forbidden), forbidden
+    # No provider secret either (only the database's and the alerts').
+    assert not {k for k in env if "SECRET_ARN" in k and k != "PROMPTER_DB_SECRET_ARN"}

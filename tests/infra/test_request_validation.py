@@ -32,13 +32,16 @@ from prompter.registry.models import CreateTemplateRequest
 from prompter.routes import (
     ANALYSIS_PREVIEW,
     CHECK_DUPLICATE,
+    CREATE_MONITOR,
     CREATE_TEMPLATE,
     PUT_BRAND_PROFILE,
     ROUTES,
     RUN_ONCE,
     START_RUNS,
+    UPDATE_MONITOR,
     Route,
 )
+from prompter.runs.monitors import MonitorCreate, MonitorPatch
 from prompter.runs.running import BatchRunRequest, RunRequest
 from tests.infra.helpers import resources
 from tests.infra.test_api import methods_by_route, route_id
@@ -51,6 +54,8 @@ BODY_MODELS: dict[Route, type[BaseModel]] = {
     START_RUNS: BatchRunRequest,
     ANALYSIS_PREVIEW: AnalysisPreviewRequest,
     PUT_BRAND_PROFILE: BrandProfileRequest,
+    CREATE_MONITOR: MonitorCreate,
+    UPDATE_MONITOR: MonitorPatch,
 }
 DOCUMENT = openapi_document()
 
@@ -182,6 +187,18 @@ VALID_BODIES: dict[Route, dict[str, Any]] = {
 VALID_BODIES[CHECK_DUPLICATE] = VALID_BODIES[CREATE_TEMPLATE]
 VALID_BODIES[ANALYSIS_PREVIEW] = events.BODIES["previewAnalysis"]
 VALID_BODIES[PUT_BRAND_PROFILE] = events.BODIES["putBrandProfile"]
+VALID_BODIES[CREATE_MONITOR] = {
+    **events.MONITOR_BODY,
+    "targets": [{"provider": "anthropic", "model_id": "claude-3-5-sonnet-latest", "grounding": "auto"}],
+    "enabled": False,
+    "alert_webhook_url": "https://hooks.example.com/prompter",
+}
+VALID_BODIES[UPDATE_MONITOR] = {
+    "name": "Weekly",
+    "samples": 10,
+    "schedule": {"expression": "cron(0 6 ? * 2 *)"},
+    "alert_webhook_url": None,
+}
 
 json_values = st.recursive(
     st.none()
@@ -236,6 +253,12 @@ def test_a_body_the_gateway_rejects_is_one_the_function_rejects(
         (START_RUNS, {"max_concurrency": 41}, "max_concurrency"),
         (RUN_ONCE, {"use_grounding": "true"}, "use_grounding"),
         (RUN_ONCE, {"runtime_vars": {"x": 1}}, "runtime_vars"),
+        (CREATE_MONITOR, {"samples": 21}, "samples"),
+        (CREATE_MONITOR, {"template_ids": []}, "template_ids"),
+        (CREATE_MONITOR, {"schedule": "cron(0 6 * * ? *)"}, "schedule"),
+        (CREATE_MONITOR, {"targets": [{"provider": "acme"}]}, "targets"),
+        (UPDATE_MONITOR, {"enabled": "yes"}, "enabled"),
+        (UPDATE_MONITOR, {"countries": []}, "countries"),
     ],
 )
 def test_wrong_bodies_stop_at_the_gateway_and_in_the_function(
@@ -257,6 +280,24 @@ def test_a_missing_required_field_stops_at_the_gateway(template: dict[str, Any])
         body = {k: v for k, v in VALID_BODIES[CREATE_TEMPLATE].items() if k != field}
         assert not gateway_accepts(schema, body), field
     assert not gateway_accepts(schema, [VALID_BODIES[CREATE_TEMPLATE]])
+
+
+def test_a_monitor_without_its_name_templates_or_schedule_stops_at_the_gateway(
+    template: dict[str, Any],
+) -> None:
+    create = deployed_model(template, CREATE_MONITOR)
+    assert create is not None
+    for field in ("name", "template_ids", "schedule"):
+        body = {k: v for k, v in VALID_BODIES[CREATE_MONITOR].items() if k != field}
+        assert not gateway_accepts(create, body), field
+        assert not function_accepts(MonitorCreate, body), field
+    # A schedule without its expression, and a target with a field no target has.
+    assert not gateway_accepts(create, {**VALID_BODIES[CREATE_MONITOR], "schedule": {"timezone": "UTC"}})
+    assert not gateway_accepts(create, {**VALID_BODIES[CREATE_MONITOR], "targets": [{"region": "eu"}]})
+    # A change may name any one field, or none.
+    patch = deployed_model(template, UPDATE_MONITOR)
+    assert patch is not None
+    assert gateway_accepts(patch, {}) and gateway_accepts(patch, {"enabled": False})
 
 
 # ---------------------------------------------------------------- the translation

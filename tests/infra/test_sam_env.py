@@ -18,13 +18,16 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine
 
+from infra.constructs.function_context import ALL_FUNCTIONS
 from infra.layer import PYTHON_VERSION
 from local import events, sam_env
 from prompter import tracing
 from prompter.db.results import RunStore
-from prompter.routes import FUNCTIONS, ROUTES
+from prompter.routes import ROUTES
 from prompter.settings import (
+    AlertFunctionSettings,
     DatabaseSettings,
+    MonitorFunctionSettings,
     ProbeFunctionSettings,
     StoreFunctionSettings,
     TemplateFunctionSettings,
@@ -34,12 +37,14 @@ from tests.infra.helpers import function_named, resources
 from tests.infra.test_events import EXPECTED_STATUS
 
 ROOT = Path(__file__).resolve().parents[2]
-ALL_FUNCTIONS = (*FUNCTIONS, "migrate")
 TEST_URL = "postgresql+pg8000://prompter:secret@db.example:5432/prompter"
 # What `sam local` answers differently from a deployed stack, as local/sam_env.py documents.
-SAM_STATUS = {**EXPECTED_STATUS, "startRuns": 503}
-SAM_CODES = {"startRuns": "WORKFLOW_UNAVAILABLE"}
-SAM_TASK_ERRORS = {"task-sweep-targets": "SweepStorageUnavailable"}
+SAM_STATUS = {**EXPECTED_STATUS, "startRuns": 503, "triggerMonitor": 503}
+SAM_CODES = {"startRuns": "WORKFLOW_UNAVAILABLE", "triggerMonitor": "WORKFLOW_UNAVAILABLE"}
+SAM_TASK_ERRORS = {
+    "task-sweep-targets": "SweepStorageUnavailable",
+    "task-fire-monitor": "WorkflowUnavailable",  # the firing's runs need the RunBatch state machine
+}
 # What SAM CLI itself puts in every container (samcli.local.lambdafn.env_vars, without real AWS
 # credentials on the machine) and what the Lambda Python image sets; nothing else reaches it.
 RUNTIME_VARIABLES = {
@@ -204,6 +209,18 @@ def test_auth_off_fake_providers_the_given_database_and_nothing_deployed(
     store = env[function_named(template, "store_result")[0]]
     assert store["PROMPTER_RUN_BATCH_STATE_MACHINE_ARN"] == store["PROMPTER_IDEMPOTENCY_TABLE"] == ""
     assert store["PROMPTER_EVENT_BUS_NAME"] == sam_env.LOCAL_EVENT_BUS
+    # Monitors: nothing of the stage's Scheduler, queues or secrets.
+    monitors = env[function_named(template, "monitors")[0]]
+    deliver = env[function_named(template, "deliver_alerts")[0]]
+    for name in ("SCHEDULE_GROUP", "SCHEDULER_ROLE_ARN", "MONITOR_TARGET_ARN", "SCHEDULER_DEAD_LETTER_ARN"):
+        assert monitors[f"PROMPTER_{name}"] == "", name
+    assert deliver["PROMPTER_ALERT_QUEUE_URL"] == ""
+    assert monitors["PROMPTER_ALERT_SECRET_PREFIX"] == deliver["PROMPTER_ALERT_SECRET_PREFIX"]
+    assert (
+        monitors["PROMPTER_ALERT_SECRET_PREFIX"]
+        == sam_env.LOCAL_ALERT_SECRET_PREFIX
+        != (declared(template, function_named(template, "monitors")[0])["PROMPTER_ALERT_SECRET_PREFIX"])
+    )
 
 
 def test_the_deployed_database_url_is_declared_empty_and_means_the_secret(template: dict[str, Any]) -> None:
@@ -226,7 +243,13 @@ def test_a_variable_without_a_local_value_stops_the_file(template: dict[str, Any
 
 def test_every_local_variable_is_one_the_functions_read() -> None:
     read = {tracing.TRACING_ENV, tracing.PATCH_ENV}
-    for model in (TemplateFunctionSettings, ProbeFunctionSettings, StoreFunctionSettings):
+    for model in (
+        TemplateFunctionSettings,
+        ProbeFunctionSettings,
+        StoreFunctionSettings,
+        MonitorFunctionSettings,
+        AlertFunctionSettings,
+    ):
         read |= {model.env_key(field) for field in model.model_fields}
     names = set(sam_env.LOCAL_VALUES) | sam_env.KEPT
     assert {n for n in names if not n.startswith("POWERTOOLS_")} <= read
@@ -350,6 +373,9 @@ def test_every_function_answers_its_sample_events_under_env_json(
         events.TEMPLATE_ID: template_id,
         events.VERSION_ID: json.loads(version["body"])["version_id"],
     }
+    monitor = route("createMonitor", placeholders)
+    assert monitor["statusCode"] == 201, monitor
+    placeholders[events.MONITOR_ID] = json.loads(monitor["body"])["id"]
 
     answer_the_task_events(call, placeholders)
 

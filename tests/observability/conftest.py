@@ -5,7 +5,9 @@ The scenario runs in the environment ``make dev`` runs in (``local.aws.local_aws
 EventBridge and Step Functions executing ``infra/workflows/*.asl.json``, whose Lambda tasks call the
 handlers in-process), on a SQLite database of its own, with the fake providers. It provokes every
 case a metric counts through the code path that counts it: API requests through ``Api`` (API
-Gateway proxy events), workflow tasks through real RunBatch and VersionSweep executions.
+Gateway proxy events), workflow tasks through real RunBatch and VersionSweep executions, a monitor's
+firing through its trigger route, and its alerts through deliver_alerts invoked with a batch from
+the alerts queue (SQS records of EventBridge events) and posting to a receiver on this machine.
 
 Deployed, each function is its own Lambda environment: ``POWERTOOLS_SERVICE_NAME`` is
 ``prompter-<function>`` (``infra/constructs/functions.py``) and one invocation runs at a time. In
@@ -32,17 +34,19 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine
 
-from local.apigw import handler_module
+from local import events
+from local.apigw import LambdaContext, handler_module
 from local.stepfunctions import STATE_MACHINE_ENV
 from prompter import runtime
 from prompter.db.migrate import upgrade
 from prompter.errors import DatabaseUnavailable, ProviderAuthError, ProviderThrottled
 from prompter.probing.providers import registry
 from tests.conftest import Api
+from tests.fake_http import serving
 from tests.integration.test_templates_api import TEMPLATES, body
 from tests.workflows.conftest import Workflows
 
-FUNCTIONS = ("create_template", "probe_provider", "store_result")
+FUNCTIONS = ("create_template", "probe_provider", "store_result", "monitors", "deliver_alerts")
 ENV = "obs-scenario"  # PROMPTER_ENV: the `env` dimension every metric must carry
 DEFAULT_DIMENSIONS = frozenset({"service", "env"})
 PROMPT = "Top 5 {{category}} brands in {{country}} compared with {{brand}}?"
@@ -148,6 +152,23 @@ def crash_after_first_store(handler: HandlerFn) -> HandlerFn:
 
 
 # ------------------------------------------------------------------ the scenario
+
+
+def alert_batch(monitor: dict[str, Any], *event_ids: str) -> dict[str, Any]:
+    """What the alerts queue's event source hands deliver_alerts: one SQS record per event id, each
+    the body of a VisibilityShift event the bus's rule queued for ``monitor``."""
+    records = []
+    for i, event_id in enumerate(event_ids):
+        detail = {
+            **events.ALERT_EVENT["detail"],
+            "org_id": monitor["org_id"],
+            "workspace_id": monitor["workspace_id"],
+            "template_id": monitor["template_ids"][0],
+            "monitor_id": monitor["id"],
+        }
+        body = json.dumps({**events.ALERT_EVENT, "id": event_id, "detail": detail})
+        records.append({**events.ALERT_RECORD, "messageId": f"message-{i}", "body": body})
+    return {"Records": records}
 
 
 def expect(reply: Any, status: int, code: str | None = None) -> Any:
@@ -283,6 +304,35 @@ def scenario(
     ]
     assert (shift["brand"], shift["country"], shift["delta"]) == ("Avea", "US", 1.0)
 
+    # monitors: a monitor of that template, its alerts to a receiver on this machine, fired now:
+    # one batch run per target (MonitorFirings, MonitorRuns, MonitorAnswers; RunsStarted by monitors)
+    with serving() as receiver:
+        monitor = expect(
+            api.post(
+                f"/api/workspaces/{watched['workspace_id']}/monitors",
+                {
+                    "name": "Which brands, every morning",
+                    "template_ids": [watched["id"]],
+                    "targets": [{}, {"model_id": "gpt-4o-mini"}],
+                    "samples": 2,
+                    "schedule": {"expression": "cron(0 6 * * ? *)", "timezone": "Europe/Berlin"},
+                    "alert_webhook_url": f"{receiver.url}/prompter-alerts",
+                },
+            ),
+            201,
+        )
+        fired = expect(api.post(f"/api/monitors/{monitor['id']}/trigger"), 202)
+        assert len(fired["run_ids"]) == 2, fired
+        for run_id in fired["run_ids"]:
+            assert flows.wait(flows.run_execution_arn(run_id))["status"] == "SUCCEEDED"
+        # deliver_alerts: the queue hands it two alerts for the monitor; the webhook takes the first
+        # (AlertsDelivered) and answers 503 to the second (AlertsFailed: handed back to the queue)
+        receiver.reply(200, {"ok": True}).reply(503, {"busy": True})
+        deliver = handler_module("deliver_alerts").lambda_handler
+        answer = deliver(alert_batch(monitor, "alert-1", "alert-2"), LambdaContext("prompter-deliver_alerts"))
+        assert answer == {"batchItemFailures": [{"itemIdentifier": "message-1"}]}, answer
+        assert [r.headers["x-prompter-event-id"] for r in receiver.requests] == ["alert-1", "alert-2"]
+
 
 @pytest.fixture(scope="session")
 def emitted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emitted]:
@@ -308,6 +358,7 @@ def emitted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emitted]:
             mp.delenv(name, raising=False)
         mp.setenv("DATABASE_URL", database_url)
         mp.setenv("PROMPTER_ENV", ENV)
+        mp.setenv("PROMPTER_ALLOW_LOOPBACK_WEBHOOKS", "true")  # the alerts' receiver is on 127.0.0.1
         mp.setenv("POWERTOOLS_SERVICE_NAME", os.environ.get("POWERTOOLS_SERVICE_NAME", "prompter"))
         mp.setattr("prompter.probing.versions.utcnow", lambda: now[0])
         waits: list[float] = []  # retry backoff without the wait (see tests/workflows/conftest.py)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from annotated_types import Ge, Gt, Le
+from annotated_types import Ge, Gt, Le, MaxLen, MinLen
 from pydantic import SecretStr
 
 from prompter import settings
@@ -41,8 +41,8 @@ def row(variable: str) -> str:
 
 
 def bounds(field: Any) -> str | None:
-    """``1 to 50``, ``more than 0, at most 30``, ``at least 1024``: how the README writes a field's
-    bounds."""
+    """``1 to 50``, ``more than 0, at most 30``, ``at least 1024``, ``1 to 200 characters``: how the
+    README writes a field's bounds."""
     low = next((f"{m.ge}" for m in field.metadata if isinstance(m, Ge)), None)
     above = next((f"{m.gt}" for m in field.metadata if isinstance(m, Gt)), None)
     high = next((f"{m.le}" for m in field.metadata if isinstance(m, Le)), None)
@@ -52,6 +52,10 @@ def bounds(field: Any) -> str | None:
         return f"more than {above}, at most {high}"
     if low:
         return f"at least {low}"
+    shortest = next((m.min_length for m in field.metadata if isinstance(m, MinLen)), None)
+    longest = next((m.max_length for m in field.metadata if isinstance(m, MaxLen)), None)
+    if shortest is not None and longest is not None:
+        return f"{shortest} to {longest} characters"
     if field.metadata:
         raise AssertionError(f"no README wording for the bounds {field.metadata}: add one here")
     return None

@@ -15,8 +15,10 @@ from typing import Any
 import boto3
 import pytest
 
-from local.aws import ALERT_DEAD_LETTERS, ALERT_RECEIVES, create_alert_queue, deliver_alerts_once
+from local.alerts import deliver_once
+from local.aws import ALERT_DEAD_LETTERS, create_alert_queue
 from prompter import runtime
+from prompter.adapters.queues import MAX_RECEIVES
 from prompter.probing.providers import registry
 from prompter.runs.signing import verify
 from tests.conftest import AwsFakes
@@ -41,6 +43,11 @@ def fire_and_wait(workflows: Workflows, monitor_id: str) -> None:
     assert fired.status == 202, fired.body
     for run_id in fired.body["run_ids"]:
         assert workflows.wait(workflows.run_execution_arn(run_id))["status"] == "SUCCEEDED"
+
+
+def deliver_alerts_once() -> int:
+    """One batch through deliver_alerts, as the queue's event source hands it over: how many."""
+    return sum(deliver_once())
 
 
 def deliver_all() -> None:
@@ -117,10 +124,10 @@ def test_an_alert_that_keeps_failing_ends_in_the_dead_letter_queue(
     changed_version_alert(workflows, receiver)
     monkeypatch.setattr("prompter.adapters.queues.backoff_seconds", lambda attempt: 0)  # no waiting
     receiver.reply(500)  # every time
-    for _ in range(ALERT_RECEIVES + 2):
+    for _ in range(MAX_RECEIVES + 2):
         deliver_alerts_once()
     ids = [r.headers["x-prompter-event-id"] for r in receiver.requests]
-    assert len(ids) == ALERT_RECEIVES and len(set(ids)) == 1  # one alert, tried as often as the queue allows
+    assert len(ids) == MAX_RECEIVES and len(set(ids)) == 1  # one alert, tried as often as the queue allows
     sqs = boto3.client("sqs")
     dead = sqs.get_queue_url(QueueName=ALERT_DEAD_LETTERS)["QueueUrl"]
     parked = sqs.receive_message(QueueUrl=dead, MaxNumberOfMessages=10).get("Messages", [])

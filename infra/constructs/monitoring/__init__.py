@@ -7,12 +7,13 @@ one module per family:
 - ``api``: API 5xx >= 1 % of requests over 5 minutes (SPEC §6, rule 1);
 - ``providers``: probe failures >= 10 % of attempts per real provider, ensure-version p95 >= 3 s,
   OpenAI fingerprint presence < 80 % per function that records versions (rules 2, 3, 6);
-- ``domain``: result-store failures > 1 per minute (rule 4); ``DbUnavailable`` and
-  ``IdempotencyStoreErrors``, summed over the functions that emit them;
+- ``domain``: result-store failures > 1 per minute (rule 4); ``DbUnavailable``,
+  ``IdempotencyStoreErrors`` and ``AlertsFailed``, summed over the functions that emit them;
 - ``workflows``: failed, timed-out or aborted executions >= 1 in 5 minutes, per state machine
   (rule 5);
 - ``lambdas``: Lambda ``Errors`` and ``Throttles`` per function (the migrations function included);
 - ``database``: Aurora Serverless v2 capacity and connections, RDS Proxy connections;
+- ``queues``: any message in a dead-letter queue (monitor firings, alerts);
 - ``topic``: the encrypted SNS topic; ``alarms``: what every alarm shares.
 
 Paging for the right reasons (docs/decision_log.md, "Alarms page on sustained failure rates"):
@@ -50,6 +51,7 @@ from infra.constructs.monitoring.providers import (
     add_fingerprint_alarms,
     add_probe_failure_alarms,
 )
+from infra.constructs.monitoring.queues import DEAD_LETTERS, add_dead_letter_alarms
 from infra.constructs.monitoring.topic import alarm_topic
 from infra.constructs.monitoring.workflows import FAILED_EXECUTIONS, add_execution_alarms
 from infra.constructs.watched import Watched
@@ -59,6 +61,7 @@ __all__ = [
     "API_5XX_PERCENT",
     "API_5XX_WINDOW",
     "DB_CAPACITY_PERCENT",
+    "DEAD_LETTERS",
     "EMITTERS",
     "ENSURE_VERSION_P95_MS",
     "FAILED_EXECUTIONS",
@@ -75,7 +78,8 @@ __all__ = [
 class PrompterMonitoring(Construct):
     """``self.topic`` (alarm notifications), ``self.key`` (its encryption key) and ``self.alarms``
     (by alarm id, e.g. ``ProbeFailureRate-openai``). The watched functions get Lambda error and
-    throttle alarms, the database its capacity and connection alarms."""
+    throttle alarms, the database its capacity and connection alarms, each dead-letter queue one
+    on any message in it."""
 
     def __init__(
         self,
@@ -104,3 +108,4 @@ class PrompterMonitoring(Construct):
         add_failure_counter_alarms(self._alarms)
         if watched.database is not None:
             add_database_alarms(self._alarms, watched.database)
+        add_dead_letter_alarms(self._alarms, watched.dead_letter_queues)

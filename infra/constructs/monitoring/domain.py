@@ -1,8 +1,8 @@
 """Alarms on the domain's failure counters, summed over the functions that emit them:
 
 - result-store failures > 1 per minute (SPEC §6, rule 4);
-- ``DbUnavailable`` (503s: database unreachable) and ``IdempotencyStoreErrors``, >= 1 a minute in
-  3 of the last 5 minutes.
+- ``DbUnavailable`` (503s: database unreachable), ``IdempotencyStoreErrors`` and ``AlertsFailed``
+  (posts to monitors' webhooks that failed), >= 1 a minute in 3 of the last 5 minutes.
 
 A counter is only emitted when something failed: a missing point is 0, and no data is no breach.
 """
@@ -18,6 +18,7 @@ RESULT_STORE_FAILURES_PER_MINUTE = 1.0  # > 1 per minute
 RESULT_STORE_PERIOD = Duration.minutes(1)
 DB_UNAVAILABLE_PER_MINUTE = 1.0
 IDEMPOTENCY_STORE_ERRORS_PER_MINUTE = 1.0
+ALERTS_FAILED_PER_MINUTE = 1.0
 COUNTER_WINDOW = Window(Duration.minutes(1), datapoints=3, periods=5)
 
 # Alarm id, counter, threshold a minute, what it means and where to look.
@@ -35,6 +36,14 @@ FAILURE_COUNTERS: tuple[tuple[str, MetricName, float, str], ...] = (
         IDEMPOTENCY_STORE_ERRORS_PER_MINUTE,
         "the idempotency table (DynamoDB) failed: probes ran without de-duplication and "
         "Idempotency-Key requests were refused; check the table's throttles and the endpoint",
+    ),
+    (
+        "AlertsFailed",
+        MetricName.ALERTS_FAILED,
+        ALERTS_FAILED_PER_MINUTE,
+        "posts of monitors' alerts to their webhooks failed (no answer, or not 2xx); each is "
+        "retried with back-off, then dead-lettered: see deliver_alerts' log group for the monitors "
+        "and statuses, and whether the NAT gateway (internet egress) is healthy",
     ),
 )
 

@@ -14,6 +14,21 @@ from typing import Any, Protocol
 from prompter.observability import MetricName, add_metric, logger
 
 SOURCE = "prompter"
+# The events a monitor's alerts are made of (SPEC §2.9), by detail type: a model version change
+# (prompter.probing.versions) and a visibility shift (prompter.analytics.visibility_queries).
+ALERT_DETAIL_TYPES = ("VisibilityShift", "ProviderVersionChanged")
+
+
+def alert_event_pattern() -> dict[str, Any]:
+    """The EventBridge pattern of the events that go to the alerts queue: the service's alert events
+    that name a monitor. ``monitor_id`` must be a string (a wildcard matches strings only): present
+    and not null, so the copy of an event no monitor watches (``monitor_id`` null) stays out. The
+    deployed rule (infra/constructs/monitors.py) and the local server's rule are this one pattern."""
+    return {
+        "source": [SOURCE],
+        "detail-type": list(ALERT_DETAIL_TYPES),
+        "detail": {"monitor_id": [{"wildcard": "*"}]},
+    }
 
 
 class Publisher(Protocol):

@@ -10,6 +10,12 @@ from prompter.observability import logger
 
 FIRST_BACKOFF_SECONDS = 30
 MAX_BACKOFF_SECONDS = 900  # SQS allows 12 hours; a quarter of an hour keeps alerts timely
+# How the queue hands alerts to deliver_alerts (deployed by infra/constructs/monitors.py, made the
+# same way by the local server): at most BATCH_SIZE per invocation; an alert received MAX_RECEIVES
+# times without being taken goes to the dead-letter queue (with the back-off above, eight posts over
+# about an hour).
+BATCH_SIZE = 5
+MAX_RECEIVES = 8
 
 
 def backoff_seconds(attempt: int) -> int:

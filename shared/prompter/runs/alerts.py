@@ -22,25 +22,16 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from prompter.adapters.events import SOURCE, Publisher
+from prompter.adapters.events import Publisher
 from prompter.adapters.queues import AlertQueue
 from prompter.adapters.secrets import AlertSecrets
-from prompter.analytics.visibility_queries import SHIFT_DETAIL_TYPE
 from prompter.db.monitors import MonitorStore
 from prompter.errors import AlertDeliveryFailed, RetryableError
 from prompter.observability import MetricName, add_metric, logger
-from prompter.probing.versions import MODEL_VERSION_CHANGED
 from prompter.runs.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, signature
 from prompter.schema_base import Model
 
 USER_AGENT = "Prompter-Alerts/1"
-# The events a monitor's webhook receives: the bus's rule that queues them for delivery (deployed
-# and in make dev). ``prefix ""`` matches any string: a monitor_id that is there and not null.
-ALERT_EVENT_PATTERN: dict[str, Any] = {
-    "source": [SOURCE],
-    "detail-type": [SHIFT_DETAIL_TYPE, MODEL_VERSION_CHANGED],
-    "detail": {"monitor_id": [{"prefix": ""}]},
-}
 
 
 class MonitorEvents:
