@@ -180,7 +180,7 @@ class Services:
         """One budget per (provider, model) shared by every caller: the budget table when deployed,
         the process's in-process store otherwise."""
         from prompter.adapters.budgets import DynamoBudgets, local_budgets
-        from prompter.probing.budgets import parse_budgets
+        from prompter.probing.budgets import DEFAULT_LIMITS, parse_budgets
         from prompter.probing.rate import RateBudgets
 
         config = self.settings
@@ -189,7 +189,11 @@ class Services:
             if config.budget_table
             else local_budgets()
         )
-        return RateBudgets(store, parse_budgets(config.rate_budgets), config.budget_max_wait)
+        # the fake providers have no limits of their own: only what PROMPTER_RATE_BUDGETS sets
+        defaults = DEFAULT_LIMITS if config.provider_mode == "real" else {}
+        return RateBudgets(
+            store, parse_budgets(config.rate_budgets), config.budget_max_wait, defaults=defaults
+        )
 
     @cached_property
     def prober(self) -> Prober:
