@@ -6,15 +6,18 @@ result's own ``usage`` and ``cost_usd``, as exact decimals."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection
 
+from prompter.db.costs import costs_statement
 from prompter.db.engine import build_engine
 from prompter.db.migrate import upgrade
 from prompter.db.results import RunStore
@@ -24,8 +27,10 @@ from prompter.settings import DatabaseSettings
 from tests.conftest import Api, AwsFakes
 from tests.fake_http import FakeServer
 from tests.integration.test_probe_api import create
+from tests.integration.test_query_plans import scans_of
 from tests.integration.test_templates_api import TEMPLATES
 from tests.integration.test_visibility_api import task
+from tests.integration.test_workspace_reports import explain
 from tests.providers.grounded_responses import GEMINI_NOT_SEARCHED
 
 WORKSPACE = "ws-costs"
@@ -201,6 +206,15 @@ def test_a_range_of_utc_days(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     assert since["total"] == expected(within("2026-03-02", "9999"))
     empty = costs(api, group_by="monitor", **{"from": "2026-03-03", "to": "2026-03-03"})
     assert empty["items"] == [] and empty["total"] == {**dict.fromkeys(COUNTERS, 0), "cost_usd": 0.0}
+
+
+def test_answers_of_a_deleted_template_still_cost(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    stored = store_three_days(api, monkeypatch)
+    before = costs(api, group_by="model")
+    for template_id in {r["template_id"] for r in stored}:
+        assert api.call("DELETE", f"{TEMPLATES}/{template_id}").status == 204
+    assert costs(api, group_by="model") == before
+    assert before["total"]["answers"] == 5
 
 
 @pytest.mark.parametrize(
@@ -385,3 +399,45 @@ def test_the_migration_counts_the_answers_stored_before_it(tmp_path: Any, pg_clu
             ("2026-03-02", "gpt-4o", "mon-1", 1, 0, 100, 20, 1, 30),
             ("2026-03-02", "gpt-x", "", 1, 1, 7, 5, 0, 0),
         ]
+
+
+# ------------------------------------------------------------------ query plans
+
+
+@pytest.fixture(scope="module")
+def planner(pg_cluster: Any) -> Iterator[Connection]:
+    """Cost counters of 2,000 workspaces of one org, each over 60 days, 3 models and 3 monitors (and
+    the all-days rows), statistics analysed."""
+    url = pg_cluster.create_database("cost_plans")
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    upgrade(engine)
+    with engine.connect() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO cost_counts (org_id, workspace_id, day, provider, model_id, monitor_id, answers,"
+                " unpriced, input_tokens, output_tokens, search_calls, cost_nano_usd)"
+                " SELECT 'o', 'w-' || w, d.day, 'openai', 'gpt-' || m,"
+                " CASE WHEN k = 0 THEN '' ELSE 'mon-' || k END, 10, 1, 1000, 200, 3, 12345"
+                " FROM generate_series(1, 2000) w"
+                " CROSS JOIN (SELECT '' AS day UNION ALL SELECT to_char(date '2026-01-01' + g, 'YYYY-MM-DD')"
+                " FROM generate_series(0, 59) g) d CROSS JOIN generate_series(1, 3) m"
+                " CROSS JOIN generate_series(0, 2) k"
+            )
+        )
+        conn.execute(text("ANALYZE"))
+        yield conn
+    engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("group_by", ["day", "provider", "model", "monitor"])
+@pytest.mark.parametrize("all_days", [True, False], ids=["all days", "a range"])
+def test_the_costs_statement_reads_one_index_range(
+    planner: Connection, group_by: Any, all_days: bool
+) -> None:
+    values = {"org_id": "o", "workspace_id": "w-7", "first_day": "2026-01-10", "last_day": "2026-01-16"}
+    found = explain(planner, costs_statement(group_by, all_days), values)
+    scans = scans_of(found, "cost_counts")
+    assert scans and all(
+        node in ("Index Scan", "Index Only Scan", "Bitmap Heap Scan") for node, _ in scans
+    ), json.dumps(found)
