@@ -262,7 +262,7 @@ def get_workspace_drift(
     return services().workspace_reports.drift(scope, workspace_id, alpha, margin)
 
 
-@register(app, routes.GET_WORKSPACE_COSTS, responses={**ok_doc(200, CostReport, "OK"), **error_doc()})
+@register(app, routes.GET_WORKSPACE_COSTS, responses={**ok_doc(200, CostReport, "OK"), **error_doc(404)})
 def get_workspace_costs(
     workspace_id: WorkspaceId,
     group_by: Annotated[
