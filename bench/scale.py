@@ -20,6 +20,10 @@ Two databases hold the same shape at two sizes (1,000 rows, and 100,000 by defau
   minutes apart): a workspace report always has 24 templates to pool, their counters holding 1,000
   answers or 100,000. A workspace's size is its templates: a report reads every one of them, so
   what must not matter is how many answers they hold and how big the rest of the database is.
+  The same answers are in the brand workspace's cost counters, as the store counts them (a row per
+  day, model and monitor, and one for all days): two models and four monitors (three and none) in
+  turn, every tenth answer unpriced, every third searched; its costs report reads a day range or
+  the all-days rows, whatever the number of days.
 
 Each query runs through the store the function uses (SQLAlchemy, pg8000, the server), warm, the
 two sizes alternating; the figure is the ratio of the medians. Pages are 10 rows: at 1,000 rows
@@ -155,6 +159,7 @@ def populate(conn: Any, rows: int) -> None:
         (BIG,),
     )
     populate_workspace(conn, rows)
+    populate_costs(conn, rows)
     sql("ANALYZE")
 
 
@@ -233,6 +238,26 @@ def populate_workspace(conn: Any, rows: int) -> None:
             days,
             rows,
         ),
+    )
+
+
+def populate_costs(conn: Any, rows: int) -> None:
+    """The brand workspace's cost counters of ``rows`` answers (see the module docstring)."""
+    conn.exec_driver_sql(
+        "INSERT INTO cost_counts (org_id, workspace_id, day, provider, model_id, monitor_id, answers,"
+        " unpriced, input_tokens, output_tokens, search_calls, cost_nano_usd)"
+        " SELECT %s, %s, d.day, 'openai', a.model_id, a.monitor_id, count(*), sum(a.unpriced),"
+        " sum(a.input_tokens), sum(a.output_tokens), sum(a.search_calls), sum(a.cost)"
+        " FROM (SELECT CASE WHEN mod(g, 2) = 0 THEN 'gpt-4o' ELSE 'gpt-4o-mini' END AS model_id,"
+        "   CASE WHEN mod(g / 2, 4) = 0 THEN '' ELSE 'mon-' || mod(g / 2, 4) END AS monitor_id,"
+        "   CASE WHEN mod(g, 10) = 0 THEN 1 ELSE 0 END AS unpriced, 500 + mod(g, 100) AS input_tokens,"
+        "   200 + mod(g, 50) AS output_tokens, CASE WHEN mod(g, 3) = 0 THEN 1 ELSE 0 END AS search_calls,"
+        "   CASE WHEN mod(g, 10) = 0 THEN 0 ELSE 3250000 + 10 * mod(g, 1000) END AS cost,"
+        "   to_char((timestamptz '2026-01-01' + g * interval '5 minutes') AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+        "   AS answer_day FROM generate_series(0, %s - 1) AS g) AS a"
+        " CROSS JOIN LATERAL (VALUES (a.answer_day), ('')) AS d(day)"
+        " GROUP BY d.day, a.model_id, a.monitor_id",
+        (ORG, REPORT_WORKSPACE, rows),
     )
 
 
@@ -346,6 +371,16 @@ def workspace_report_queries() -> list[Query]:
     def middle_day(rows: int) -> Any:  # under the second key at both sizes
         return (BASE + timedelta(days=report_days(rows) // 2)).date()
 
+    def next_day(rows: int) -> Any:  # answered at both sizes (1,000 answers: 3.5 days)
+        return middle_day(rows) + timedelta(days=1)
+
+    def workspace_costs(**filters: Any) -> Callable[[Any, int], int]:
+        def run(stores: Any, rows: int) -> int:
+            chosen = {k: (v(rows) if callable(v) else v) for k, v in filters.items()}
+            return len(stores.costs.costs(_scope(), REPORT_WORKSPACE, **chosen).items)
+
+        return run
+
     return [
         Query("workspace visibility, by version", workspace_visibility()),
         Query("workspace visibility, one country", workspace_visibility(country=REPORT_COUNTRIES[1])),
@@ -355,6 +390,16 @@ def workspace_report_queries() -> list[Query]:
         ),
         Query("workspace model versions", model_versions),
         Query("workspace drift impact, every transition", workspace_drift),
+        Query(
+            "workspace costs, by day, one day",
+            workspace_costs(group_by="day", first_day=middle_day, last_day=middle_day),
+        ),
+        Query(
+            "workspace costs, by provider, two days",
+            workspace_costs(group_by="provider", first_day=middle_day, last_day=next_day),
+        ),
+        Query("workspace costs, by model, every day", workspace_costs(group_by="model")),
+        Query("workspace costs, by monitor, every day", workspace_costs(group_by="monitor")),
     ]
 
 
@@ -366,13 +411,16 @@ class Stores:
     visibility: Any
     sources: Any
     workspace: Any
+    costs: Any
     engine: Any
 
 
 def stores_for(url: str) -> Stores:
+    from prompter.analytics.cost_queries import CostQueries
     from prompter.analytics.sources_queries import SourcesQueries
     from prompter.analytics.visibility_queries import VisibilityQueries
     from prompter.analytics.workspace_queries import WorkspaceQueries
+    from prompter.db.costs import CostStore
     from prompter.db.engine import build_engine
     from prompter.db.results import ResultStore
     from prompter.db.sources import SourceStore
@@ -393,6 +441,7 @@ def stores_for(url: str) -> Stores:
         queries,
         sources,
         workspace,
+        CostQueries(CostStore(engine)),
         engine,
     )
 

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from prompter import bootstrap, routes, snapstart
+from prompter.analytics.cost_queries import CostGroupBy, CostReport
 from prompter.analytics.reanalysis import ReanalysisReport, ReanalysisRequest, ReanalyzeTask
 from prompter.analytics.sources_queries import SourcesReport
 from prompter.analytics.visibility import DEFAULT_ALPHA, DEFAULT_MARGIN
@@ -259,6 +260,21 @@ def get_workspace_drift(
 ) -> WorkspaceDriftReport:
     scope = request_scope(app, services().settings)
     return services().workspace_reports.drift(scope, workspace_id, alpha, margin)
+
+
+@register(app, routes.GET_WORKSPACE_COSTS, responses={**ok_doc(200, CostReport, "OK"), **error_doc(404)})
+def get_workspace_costs(
+    workspace_id: WorkspaceId,
+    group_by: Annotated[
+        CostGroupBy, Query(description="items per UTC day, provider, model (provider/model_id) or monitor")
+    ] = "day",
+    from_: FromDayQuery = None,
+    to: ToDayQuery = None,
+    org_id: OrgQuery = None,
+) -> CostReport:
+    return services().costs.costs(
+        request_scope(app, services().settings), workspace_id, group_by=group_by, first_day=from_, last_day=to
+    )
 
 
 @register(

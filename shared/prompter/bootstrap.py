@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # built on first use: a function imports only what it uses (c
     from prompter.adapters.idempotency import Once
     from prompter.adapters.s3 import Objects
     from prompter.adapters.stepfunctions import Workflows
+    from prompter.analytics.cost_queries import CostQueries
     from prompter.analytics.reanalysis import Reanalyzer
     from prompter.analytics.sources_queries import SourcesQueries
     from prompter.analytics.visibility_queries import ShiftReporter, VisibilityQueries
@@ -298,6 +299,13 @@ class Services:
         from prompter.db.workspace import WorkspaceStore
 
         return WorkspaceQueries(WorkspaceStore(self.engine), MonitorStore(self.engine))
+
+    @cached_property
+    def costs(self) -> CostQueries:
+        from prompter.analytics.cost_queries import CostQueries
+        from prompter.db.costs import CostStore
+
+        return CostQueries(CostStore(self.engine))
 
     @cached_property
     def shifts(self) -> ShiftReporter:

@@ -195,6 +195,13 @@ GET_WORKSPACE_DRIFT = Route(
     "getWorkspaceDrift",
     "Did a new model version change how each brand appears across the workspace, and where?",
 )
+GET_WORKSPACE_COSTS = Route(
+    "GET",
+    f"{WORKSPACE}/costs",
+    "store_result",
+    "getWorkspaceCosts",
+    "What the providers charged for the workspace's answers, per day, provider, model or monitor",
+)
 REANALYZE = Route(
     "POST",
     f"{TEMPLATES}/{{template_id}}/reanalyze",
@@ -240,6 +247,7 @@ ROUTES: tuple[Route, ...] = (
     GET_WORKSPACE_VISIBILITY,
     GET_MODEL_VERSIONS,
     GET_WORKSPACE_DRIFT,
+    GET_WORKSPACE_COSTS,
     REANALYZE,
     PUT_BRAND_PROFILE,
     GET_BRAND_PROFILE,

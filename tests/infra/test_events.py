@@ -42,6 +42,7 @@ EXPECTED_STATUS = {
     "getWorkspaceVisibility": 200,
     "getWorkspaceModelVersions": 200,
     "getWorkspaceDrift": 200,
+    "getWorkspaceCosts": 200,
     "reanalyzeTemplate": 404,  # the sample workspace has no brand profile
     "putBrandProfile": 200,
     "getBrandProfile": 200,

@@ -3,9 +3,10 @@
 Storing a result is idempotent on (run_id, run_country, sample): ``INSERT ... ON CONFLICT DO NOTHING
 RETURNING``, and only when nothing was inserted a read of the row already there (at most two
 statements). A retried store task therefore never makes a second row, and never counts twice: an
-analysed answer's visibility counters (one row per brand for its day, one for all days) are added
-only when its result is inserted. On PostgreSQL that is the same statement (data-modifying CTEs);
-on SQLite, one transaction.
+analysed answer's visibility counters (one row per brand for its day, one for all days), a grounded
+answer's sources counters and any answer's cost counters (its workspace's day and all days, under
+its run's monitor) are added only when its result is inserted. On PostgreSQL that is the same
+statement (data-modifying CTEs); on SQLite, one transaction.
 """
 
 from __future__ import annotations
@@ -15,20 +16,23 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, column, exists, func, select, true, tuple_, update
+from sqlalchemy import Engine, String, bindparam, column, exists, func, select, true, tuple_, update
 from sqlalchemy.engine import Connection
 
+from prompter.analytics.costs import COST_COUNTERS, answer_cost
 from prompter.analytics.sources import answer_sources
 from prompter.analytics.visibility import ALL_DAYS, answer_tallies
 from prompter.db.dialects import as_utc, dml
 from prompter.db.engine import run_with_reconnect, transaction
 from prompter.db.schema import (
+    COST_CELL,
     SOURCE_CELL,
     SOURCE_COUNTERS,
     VISIBILITY_CELL,
     VISIBILITY_COUNTERS,
     JsonType,
 )
+from prompter.db.schema import cost_counts as cc
 from prompter.db.schema import prompt_results as r
 from prompter.db.schema import prompt_runs as runs
 from prompter.db.schema import prompt_templates as t
@@ -115,6 +119,23 @@ def source_rows(values: Mapping[str, Any]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: tuple(row[name] for name in SOURCE_CELL))
 
 
+def cost_rows(values: Mapping[str, Any], monitor_id: str | None = None) -> list[dict[str, Any]]:
+    """The cost counter rows an answer adds (:func:`answer_cost`; none for a failure without one):
+    its workspace, provider and requested model for all days and for its UTC day, in key order.
+    ``monitor_id``: the monitor that started its run ('' for none); None leaves it to the store
+    statement, which reads it from the run row (``run_id``)."""
+    tally = answer_cost(values.get("status", "succeeded"), values.get("usage"), values.get("cost_usd"))
+    if tally is None:
+        return []
+    created = as_utc(values["created_at"])
+    assert created is not None
+    cell = {name: values[name] for name in ("org_id", "workspace_id", "provider", "model_id", "run_id")}
+    return [
+        {**cell, "day": day, "monitor_id": monitor_id, **tally.counters()}
+        for day in (ALL_DAYS, created.date().isoformat())
+    ]
+
+
 # The two counter tables: their key and their counters (the store adds a result's rows to both).
 _COUNTERS = {
     "counts": (vc, VISIBILITY_CELL, VISIBILITY_COUNTERS),
@@ -145,6 +166,57 @@ def _add_counts(dialect: Any, name: str, source: Any = None, *where: Any) -> Any
     )
 
 
+def _run_monitor(run_id: Any, given: Any) -> Any:
+    """The monitor a cost row counts under: the one given, else its run row's, else '' (none)."""
+    of_run = select(runs.c.monitor_id).where(runs.c.id == run_id).scalar_subquery()
+    return func.coalesce(given, of_run, "")
+
+
+def _add_costs(dialect: Any, source: Any = None, *where: Any) -> Any:
+    """``INSERT`` cost counter rows adding to those there: from ``source`` (PostgreSQL: a jsonb array
+    as a table), else one row of bound parameters (SQLite: executemany). A row's ``monitor_id`` is
+    resolved by :func:`_run_monitor` from its ``run_id``."""
+    insert = dialect.insert(cc)
+    if source is not None:
+        columns = [
+            _run_monitor(source.c.run_id, source.c.monitor_id).label(c.name)
+            if c.name == "monitor_id"
+            else source.c[c.name]
+            for c in cc.c
+        ]
+        ordered = select(*columns).where(*where).order_by(*(source.c[k] for k in COST_CELL[:-1]))
+        insert = insert.from_select([c.name for c in cc.c], ordered)
+    else:
+        given = bindparam("monitor_id", type_=String())
+        insert = insert.values(
+            {
+                c.name: _run_monitor(bindparam("run_id"), given)
+                if c.name == "monitor_id"
+                else bindparam(c.name, type_=c.type)
+                for c in cc.c
+            }
+        )
+    return insert.on_conflict_do_update(
+        index_elements=list(COST_CELL),
+        set_={c: cc.c[c] + insert.excluded[c] for c in COST_COUNTERS},
+    )
+
+
+def _costs_source() -> Any:
+    """PostgreSQL: an answer's cost rows, sent as one jsonb array parameter, as a table."""
+    return (
+        func.jsonb_to_recordset(bindparam("costs", type_=JsonType))
+        .table_valued(*(column(c.name, c.type) for c in cc.c), column("run_id", r.c.run_id.type))
+        .render_derived(name="costs", with_types=True)
+    )
+
+
+@functools.cache
+def _costs_statement(dialect_name: str) -> Any:
+    """SQLite: add one answer's cost rows (executemany)."""
+    return _add_costs(dml(dialect_name))
+
+
 @functools.cache
 def _insert_statement(dialect_name: str) -> Any:
     return _insert(dml(dialect_name))
@@ -160,14 +232,15 @@ def _counts_statement(dialect_name: str, name: str = "counts") -> Any:
 
 @functools.cache
 def _store_statement(with_run: bool) -> Any:
-    """PostgreSQL, one statement: the result, its visibility and sources counters only when the
-    result was inserted, and for a single run its run row (data-modifying CTEs)."""
+    """PostgreSQL, one statement: the result, its visibility, sources and cost counters only when
+    the result was inserted, and for a single run its run row (data-modifying CTEs)."""
     dialect = dml("postgresql")
     stored = _insert(dialect).cte("stored")
     inserted = exists(select(stored.c.id))
     statement = select(stored.c.id, stored.c.created_at, stored.c.status)
     for name in _COUNTERS:
         statement = statement.add_cte(_add_counts(dialect, name, _counts_source(name), inserted).cte(name))
+    statement = statement.add_cte(_add_costs(dialect, _costs_source(), inserted).cte("costs"))
     return statement.add_cte(_RUN_INSERT.cte("run")) if with_run else statement
 
 
@@ -230,19 +303,21 @@ class ResultStore:
         self.engine = engine
 
     def store(self, values: dict[str, Any], run: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
-        """Store a result and its visibility counters unless (run_id, run_country, sample) already
-        has one; ``(row, inserted)``. ``run``: a single run's (finished) run row, written with it
-        (its run id is new, so its result is always inserted)."""
+        """Store a result and its counters unless (run_id, run_country, sample) already has one;
+        ``(row, inserted)``. ``run``: a single run's (finished) run row, written with it (its run id
+        is new, so its result is always inserted)."""
         params = {c.name: values.get(c.name) for c in _INSERTED}
         counts = counter_rows(values, values.get("analysis"))
         sources = source_rows(values)
+        # a run written with its result is not there yet for the statement to read its monitor
+        costs = cost_rows(values, (run.get("monitor_id") or "") if run is not None else None)
         if run is not None:
             params.update({f"run_{c.name}": run.get(c.name) for c in runs.c})
         postgres = self.engine.dialect.name == "postgresql"
 
         def inserted(conn: Connection) -> Any:
             if postgres:
-                counted = {**params, "counts": counts, "sources": sources}
+                counted = {**params, "counts": counts, "sources": sources, "costs": costs}
                 return conn.execute(_store_statement(run is not None), counted).first()
             with transaction(conn):
                 if run is not None:
@@ -252,6 +327,8 @@ class ResultStore:
                     conn.execute(_counts_statement("sqlite"), counts)
                 if row is not None and sources:
                     conn.execute(_counts_statement("sqlite", "sources"), sources)
+                if row is not None and costs:
+                    conn.execute(_costs_statement("sqlite"), costs)
                 return row
 
         def work(conn: Connection) -> tuple[dict[str, Any], bool]:
@@ -263,7 +340,8 @@ class ResultStore:
         return run_with_reconnect(self.engine, work)
 
     def store_failed(self, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Store failed results (no counters: a failure adds none) unless their (run_id, run_country,
+        """Store failed results recorded without an answer (no counters: such a failure adds none, not
+        even a cost: it has no usage) unless their (run_id, run_country,
         sample) already has a row; how many were inserted. Multi-row ``INSERT ... ON CONFLICT DO
         NOTHING`` statements, safe to repeat: concurrent callers never make a second row for an item."""
         if not rows:
@@ -358,6 +436,8 @@ class ResultStore:
                 r.c.error_message,
                 r.c.version_id,
                 r.c.provider_version_key,
+                r.c.usage,
+                r.c.cost_usd,
                 r.c.created_at,
             )
             .where(r.c.org_id == org_id, r.c.run_id == run_id)

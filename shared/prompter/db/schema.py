@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -32,6 +33,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
+
+from prompter.analytics.costs import COST_COUNTERS
 
 metadata = MetaData(
     naming_convention={
@@ -275,6 +278,24 @@ Index(
     *(source_counts.c[name] for name in SOURCE_CELL[:-1]),
     source_counts.c.weight.desc(),
     source_counts.c.value,
+)
+
+# What the workspace's answers cost (SPEC §3; 0011_cost_counts): per org, workspace, UTC day (''
+# totals every day), provider, requested model and monitor ('' for answers no monitor started), the
+# answers, those not priced, their tokens and searches and the priced ones' cost in nano-USD (exact
+# integers; see prompter.analytics.costs). The key starts (org_id, workspace_id, day): the all-days
+# rows and a range of days are each one index range, however many days the workspace has.
+COST_CELL = ("org_id", "workspace_id", "day", "provider", "model_id", "monitor_id")
+cost_counts = Table(
+    "cost_counts",
+    metadata,
+    Column("org_id", SCOPE, primary_key=True),
+    Column("workspace_id", SCOPE, primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("provider", String(32), primary_key=True),
+    Column("model_id", String(200), primary_key=True),
+    Column("monitor_id", ID, primary_key=True),
+    *(Column(name, BigInteger, nullable=False) for name in COST_COUNTERS),
 )
 
 # Drift cells reported significant (a VisibilityShift event each, the first time only).

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
+from prompter.analytics.costs import CostTally, answer_cost, usd
 from prompter.db.dialects import as_utc
 from prompter.db.results import ResultStore, RunStore, template_page_query
 from prompter.db.templates import TemplateStore
@@ -45,6 +46,12 @@ class CountryOutcome(Model):
     error_message: str | None = None
 
 
+class UsageTotals(Model):
+    input_tokens: int = Field(default=0, description="input tokens, as the providers billed them")
+    output_tokens: int = Field(default=0, description="output tokens (reasoning tokens included)")
+    search_calls: int = Field(default=0, description="web searches the engines ran")
+
+
 class RunStatus(Model):
     run_id: str
     template_id: str
@@ -63,6 +70,21 @@ class RunStatus(Model):
     )
     monitor_id: str | None = Field(default=None, description="the monitor whose firing started it")
     scheduled_at: datetime | None = Field(default=None, description="when that firing was due (UTC)")
+    usage: UsageTotals = Field(
+        default_factory=UsageTotals,
+        description="summed over the run's answers, failed answers the provider answered included "
+        "(they were paid for); a failure recorded without an answer adds nothing",
+    )
+    cost_usd: float = Field(
+        default=0.0,
+        description="USD summed over the run's priced answers (exact to the 8 decimal places each "
+        "result's cost_usd has); 0 when none is priced",
+    )
+    unpriced: int = Field(
+        default=0,
+        description="answers the price table could not price (cost_usd null): their tokens are in "
+        "usage, their cost is not in cost_usd",
+    )
 
 
 class ResultOut(Model):
@@ -141,9 +163,13 @@ class RunQueries:
             if execution in (*TERMINAL_EXECUTION, EXECUTION_NOT_FOUND):
                 self.recorder.close_run(run_id, execution)
                 run = self.runs.get(run["org_id"], run_id) or run
-        rows = {
-            (row["run_country"], row["sample"]): row for row in self.results.for_run(run["org_id"], run_id)
-        }
+        stored = self.results.for_run(run["org_id"], run_id)
+        rows = {(row["run_country"], row["sample"]): row for row in stored}
+        spent = CostTally()
+        for found in stored:
+            tally = answer_cost(found["status"], found["usage"], found["cost_usd"])
+            if tally is not None:
+                spent += tally
         countries = []
         items = run_items(run)
         for country, sample in items:
@@ -178,6 +204,13 @@ class RunQueries:
             execution_status=execution,
             monitor_id=run.get("monitor_id"),
             scheduled_at=as_utc(run.get("scheduled_at")),
+            usage=UsageTotals(
+                input_tokens=spent.input_tokens,
+                output_tokens=spent.output_tokens,
+                search_calls=spent.search_calls,
+            ),
+            cost_usd=usd(spent.cost_nano_usd),
+            unpriced=spent.unpriced,
         )
 
     def results_page(
