@@ -161,12 +161,13 @@ def _sample_call(route: Any) -> tuple[str, str, Any, dict[str, str] | None]:
         route.path.replace("{template_id}", "8a1f6f5e-0000-4000-8000-000000000001")
         .replace("{run_id}", "8a1f6f5e-0000-4000-8000-000000000002")
         .replace("{workspace_id}", "w")
+        .replace("{monitor_id}", "8a1f6f5e-0000-4000-8000-000000000003")
     )
     payload: Any = None
     query = None
     if route.operation_id in ("createTemplate", "checkDuplicate"):
         payload = body()
-    elif route.operation_id in ("putBrandProfile", "previewAnalysis"):
+    elif route.operation_id in ("putBrandProfile", "previewAnalysis", "createMonitor", "updateMonitor"):
         payload = events.BODIES[route.operation_id]
     elif route.operation_id == "runOnce":
         payload = {"country": "US"}
