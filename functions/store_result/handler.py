@@ -25,9 +25,15 @@ from prompter.analytics.workspace_queries import (
 from prompter.api.http import lambda_entry
 from prompter.api.idempotency import replayable
 from prompter.api.openapi import (
+    AlphaQuery,
+    BrandQuery,
     CountryQuery,
     FromDayQuery,
+    GroupByQuery,
+    IncludeBrandedQuery,
+    MarginQuery,
     OrgQuery,
+    ProviderQuery,
     ToDayQuery,
     WorkspaceId,
     error_doc,
@@ -123,19 +129,13 @@ def list_results(
 @register(app, routes.GET_VISIBILITY, responses={**ok_doc(200, VisibilityReport, "OK"), **error_doc(404)})
 def get_visibility(
     template_id: str,
-    brand: Annotated[
-        str | None, Query(min_length=1, max_length=200, description="a brand's name; default the primary")
-    ] = None,
+    brand: BrandQuery = None,
     country: CountryQuery = None,
-    provider: Annotated[str | None, Query(max_length=32)] = None,
+    provider: ProviderQuery = None,
     from_: FromDayQuery = None,
     to: ToDayQuery = None,
-    group_by: Annotated[Literal["version", "day"], Query(description="cells per version, or per day")] = (
-        "version"
-    ),
-    include_branded: Annotated[
-        bool, Query(description="also count answers to prompts that name the brand themselves")
-    ] = False,
+    group_by: GroupByQuery = "version",
+    include_branded: IncludeBrandedQuery = False,
     org_id: OrgQuery = None,
 ) -> VisibilityReport:
     return services().visibility.visibility(
@@ -154,12 +154,8 @@ def get_visibility(
 @register(app, routes.GET_DRIFT, responses={**ok_doc(200, DriftReport, "OK"), **error_doc(404)})
 def get_drift(
     template_id: str,
-    alpha: Annotated[
-        float, Query(gt=0, lt=1, description="significance level of the BH q-values")
-    ] = DEFAULT_ALPHA,
-    margin: Annotated[
-        float, Query(ge=0, le=1, description="smallest |delta| that counts as a change")
-    ] = DEFAULT_MARGIN,
+    alpha: AlphaQuery = DEFAULT_ALPHA,
+    margin: MarginQuery = DEFAULT_MARGIN,
     org_id: OrgQuery = None,
 ) -> DriftReport:
     return services().visibility.drift(request_scope(app, services().settings), template_id, alpha, margin)
@@ -169,12 +165,10 @@ def get_drift(
 def get_sources(
     template_id: str,
     country: CountryQuery = None,
-    provider: Annotated[str | None, Query(max_length=32)] = None,
+    provider: ProviderQuery = None,
     from_: FromDayQuery = None,
     to: ToDayQuery = None,
-    group_by: Annotated[Literal["version", "day"], Query(description="cells per version, or per day")] = (
-        "version"
-    ),
+    group_by: GroupByQuery = "version",
     org_id: OrgQuery = None,
 ) -> SourcesReport:
     return services().sources.sources(
@@ -202,10 +196,8 @@ def get_workspace_visibility(
     monitor_id: Annotated[
         str | None, Query(min_length=1, max_length=36, description="only the templates this monitor watches")
     ] = None,
-    brand: Annotated[
-        str | None, Query(min_length=1, max_length=200, description="a brand's name; default the primary")
-    ] = None,
-    provider: Annotated[str | None, Query(max_length=32)] = None,
+    brand: BrandQuery = None,
+    provider: ProviderQuery = None,
     model_id: Annotated[str | None, Query(max_length=200, description="the requested model")] = None,
     grounded: Annotated[
         bool | None, Query(description="only answers asked with search on (true) or off (false)")
@@ -213,12 +205,8 @@ def get_workspace_visibility(
     country: CountryQuery = None,
     from_: FromDayQuery = None,
     to: ToDayQuery = None,
-    group_by: Annotated[Literal["version", "day"], Query(description="cells per version, or per day")] = (
-        "version"
-    ),
-    include_branded: Annotated[
-        bool, Query(description="also count answers to prompts that name the brand themselves")
-    ] = False,
+    group_by: GroupByQuery = "version",
+    include_branded: IncludeBrandedQuery = False,
     org_id: OrgQuery = None,
 ) -> WorkspaceVisibilityReport:
     return services().workspace_reports.visibility(
@@ -250,12 +238,8 @@ def get_model_versions(workspace_id: WorkspaceId, org_id: OrgQuery = None) -> Mo
 )
 def get_workspace_drift(
     workspace_id: WorkspaceId,
-    alpha: Annotated[
-        float, Query(gt=0, lt=1, description="significance level of the BH q-values")
-    ] = DEFAULT_ALPHA,
-    margin: Annotated[
-        float, Query(ge=0, le=1, description="smallest |delta| that counts as a change")
-    ] = DEFAULT_MARGIN,
+    alpha: AlphaQuery = DEFAULT_ALPHA,
+    margin: MarginQuery = DEFAULT_MARGIN,
     org_id: OrgQuery = None,
 ) -> WorkspaceDriftReport:
     scope = request_scope(app, services().settings)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from datetime import date
 from re import Match
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -30,6 +30,17 @@ from prompter.routes import Route
 # The ``org_id`` query parameter of the routes that take one: the tenant, when running locally.
 OrgQuery = Annotated[str | None, Query(max_length=128, description="tenant (local only)")]
 CountryQuery = Annotated[str | None, Query(max_length=8, description="ISO country code")]
+# The report filters the per-template and workspace reports share.
+BrandQuery = Annotated[
+    str | None, Query(min_length=1, max_length=200, description="a brand's name; default the primary")
+]
+ProviderQuery = Annotated[str | None, Query(max_length=32)]
+GroupByQuery = Annotated[Literal["version", "day"], Query(description="cells per version, or per day")]
+IncludeBrandedQuery = Annotated[
+    bool, Query(description="also count answers to prompts that name the brand themselves")
+]
+AlphaQuery = Annotated[float, Query(gt=0, lt=1, description="significance level of the BH q-values")]
+MarginQuery = Annotated[float, Query(ge=0, le=1, description="smallest |delta| that counts as a change")]
 
 
 def _iso_day(value: object) -> object:

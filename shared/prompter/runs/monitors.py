@@ -216,6 +216,24 @@ def firing_run_id(monitor_id: str, scheduled_at: datetime, template_id: str, tar
     return str(uuid.uuid5(FIRING_NAMESPACE, key))
 
 
+def _settings_row(fields: _MonitorFields) -> dict[str, Any]:
+    """A monitor's settings as its row stores them (countries as ISO codes)."""
+    countries = fields.countries
+    return {
+        "name": fields.name,
+        "template_ids": fields.template_ids,
+        "targets": [t.model_dump(mode="json") for t in fields.targets],
+        "countries": None
+        if countries is None
+        else [country_code(c, ("countries", i)) for i, c in enumerate(countries)],
+        "samples": fields.samples,
+        "schedule_expression": fields.schedule.expression,
+        "schedule_timezone": fields.schedule.timezone,
+        "enabled": fields.enabled,
+        "alert_webhook_url": fields.alert_webhook_url,
+    }
+
+
 def _prefixed(error: InvalidInput, *prefix: str | int) -> InvalidInput:
     return InvalidInput([FieldError((*prefix, *e.loc), e.message, e.type) for e in error.errors])
 
@@ -372,17 +390,7 @@ class Monitors:
             "id": monitor_id,
             "org_id": scope.org_id,
             "workspace_id": workspace_id,
-            "name": body.name,
-            "template_ids": body.template_ids,
-            "targets": [t.model_dump(mode="json") for t in body.targets],
-            "countries": [country_code(c, ("countries", i)) for i, c in enumerate(body.countries)]
-            if body.countries is not None
-            else None,
-            "samples": body.samples,
-            "schedule_expression": body.schedule.expression,
-            "schedule_timezone": body.schedule.timezone,
-            "enabled": body.enabled,
-            "alert_webhook_url": body.alert_webhook_url,
+            **_settings_row(body),
             "alert_secret_ref": None,
             "schedule_anchor_at": now,
             "created_at": now,
@@ -456,21 +464,7 @@ class Monitors:
                 raise InvalidInput([FieldError((name,), "cannot be null", "null")])
         self._check(row["org_id"], row["workspace_id"], merged)
         now = self.clock()
-        new = {
-            **row,
-            "name": merged.name,
-            "template_ids": merged.template_ids,
-            "targets": [t.model_dump(mode="json") for t in merged.targets],
-            "countries": [country_code(c, ("countries", i)) for i, c in enumerate(merged.countries)]
-            if merged.countries is not None
-            else None,
-            "samples": merged.samples,
-            "schedule_expression": merged.schedule.expression,
-            "schedule_timezone": merged.schedule.timezone,
-            "enabled": merged.enabled,
-            "alert_webhook_url": merged.alert_webhook_url,
-            "updated_at": now,
-        }
+        new = {**row, **_settings_row(merged), "updated_at": now}
         rescheduled = "schedule" in given or (merged.enabled and not row["enabled"])
         if rescheduled:
             new["schedule_anchor_at"] = now
