@@ -59,6 +59,7 @@ class PrompterStack(Stack):
             stage=stage,
             database=self.database,
             idempotency_table=self.idempotency.table,
+            budget_table=self.idempotency.budget_table,
             routes=routes,
             cors_allow_origins=cors_allow_origins,
         )

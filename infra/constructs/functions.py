@@ -208,6 +208,7 @@ class PrompterFunctions(Construct):
         stage: str,
         database: PrompterDatabase,
         idempotency_table: dynamodb.ITable,
+        budget_table: dynamodb.ITable | None = None,
         routes: Sequence[Route] = ROUTES,
         reserved_concurrency: bool | Mapping[str, int] | None = None,
         cors_allow_origins: Sequence[str] = ("*",),
@@ -227,6 +228,7 @@ class PrompterFunctions(Construct):
         self.database = database
         self.access = access
         self.idempotency_table = idempotency_table
+        self.budget_table = budget_table
         self.layer = self._layer()
         self.provider_secrets = self._provider_secrets()
         self.functions: dict[str, lambda_.Function] = {}
@@ -371,6 +373,8 @@ class PrompterFunctions(Construct):
             environment["PROMPTER_BEDROCK_REGION"] = Stack.of(self).region
             for provider, secret in self.provider_secrets.items():
                 environment[f"PROMPTER_{_constant(provider)}_SECRET_ARN"] = secret.secret_arn
+            if self.budget_table is not None:  # every caller of a provider shares its rate budget
+                environment["PROMPTER_BUDGET_TABLE"] = self.budget_table.table_name
         if access.idempotency_table:
             environment["PROMPTER_IDEMPOTENCY_TABLE"] = self.idempotency_table.table_name
         if access.schedules:
@@ -388,6 +392,8 @@ class PrompterFunctions(Construct):
             self.idempotency_table.grant_read_write_data(function)
         if access.providers:
             function.add_to_role_policy(self._bedrock_statement())
+            if self.budget_table is not None:
+                self.budget_table.grant_read_write_data(function)
         if access.schedules:
             function.add_to_role_policy(
                 allow("KeepMonitorSchedules", list(SCHEDULE_ACTIONS), schedules_arn(self, self.stage))

@@ -1,4 +1,6 @@
-"""The idempotency store: the DynamoDB table Powertools' Idempotency utility persists to.
+"""The idempotency store: the DynamoDB table Powertools' Idempotency utility persists to; and the
+rate budget table every provider call takes its budget from (one small item per (provider, model),
+written with conditional puts; see ``prompter.adapters.budgets``).
 
 Powertools' ``DynamoDBPersistenceLayer`` defaults: partition key ``id`` (string), TTL attribute
 ``expiration``. Records are short-lived (one probe per hour bucket, replayed run requests), so the
@@ -17,7 +19,7 @@ TTL_ATTRIBUTE = "expiration"
 
 
 class PrompterIdempotency(Construct):
-    """``self.table``."""
+    """``self.table`` (idempotency records) and ``self.budget_table`` (rate budgets)."""
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
@@ -32,4 +34,15 @@ class PrompterIdempotency(Construct):
             ),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.budget_table = dynamodb.Table(
+            self,
+            "RateBudgets",
+            partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            removal_policy=RemovalPolicy.DESTROY,  # a budget is rebuilt from nothing in a minute
         )

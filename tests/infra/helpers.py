@@ -16,6 +16,13 @@ def only(template: dict[str, Any], type_: str) -> tuple[str, dict[str, Any]]:
     return next(iter(found.items()))
 
 
+def the(template: dict[str, Any], type_: str, fragment: str) -> tuple[str, dict[str, Any]]:
+    """The one resource of ``type_`` whose logical id contains ``fragment``."""
+    found = {k: v for k, v in resources(template, type_).items() if fragment in k}
+    assert len(found) == 1, f"expected one {type_} named like {fragment}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
 def get_atts(node: Any) -> Iterator[str]:
     """Logical ids referenced by ``Fn::GetAtt`` anywhere inside ``node``."""
     if isinstance(node, dict):

@@ -31,6 +31,7 @@ from tests.infra.helpers import (
     resources,
     resources_of,
     role_statements,
+    the,
 )
 
 PROVIDER_FUNCTIONS = ("probe_provider", "store_result")
@@ -106,9 +107,11 @@ def test_provider_functions_get_real_providers_table_bus_and_secrets(
 ) -> None:
     env = variables(template, name)
     assert env["PROMPTER_PROVIDER_MODE"] == "real"
-    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    table_id, _ = the(template, "AWS::DynamoDB::Table", "IdempotencyTable")
+    budgets_id, _ = the(template, "AWS::DynamoDB::Table", "RateBudgets")
     bus_id, _ = only(template, "AWS::Events::EventBus")
     assert env["PROMPTER_IDEMPOTENCY_TABLE"] == {"Ref": table_id}
+    assert env["PROMPTER_BUDGET_TABLE"] == {"Ref": budgets_id}  # one rate budget for every caller
     assert env["PROMPTER_EVENT_BUS_NAME"] == {"Ref": bus_id}
 
     secret_ids = {next(refs(env[f"PROMPTER_{p}_SECRET_ARN"])) for p in SECRET_PROVIDERS}
@@ -119,7 +122,7 @@ def test_provider_functions_get_real_providers_table_bus_and_secrets(
     assert secret_ids <= granted_refs(statements_with(template, name, "secretsmanager:GetSecretValue"))
 
     dynamo = statements_with(template, name, "dynamodb:")
-    assert table_id in granted_refs(dynamo)
+    assert {table_id, budgets_id} <= granted_refs(dynamo)
     assert {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= {
         a for s in dynamo for a in actions(s)
     }
@@ -189,7 +192,7 @@ def test_the_run_batch_arn_granted_is_the_deployed_state_machine(template: dict[
 
 
 def test_idempotency_table_is_powertools_shaped_with_ttl_and_pitr(template: dict[str, Any]) -> None:
-    _, table = only(template, "AWS::DynamoDB::Table")
+    _, table = the(template, "AWS::DynamoDB::Table", "IdempotencyTable")
     props = table["Properties"]
     assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
     assert props["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
@@ -321,3 +324,13 @@ def test_deliver_alerts_reads_the_alert_secrets_and_consumes_the_alerts_queue_on
         assert not statements_with(template, "deliver_alerts", forbidden), forbidden
     # No provider secret either (only the database's and the alerts').
     assert not {k for k in env if "SECRET_ARN" in k and k != "PROMPTER_DB_SECRET_ARN"}
+
+
+def test_the_rate_budget_table_is_shared_by_the_provider_callers_only(template: dict[str, Any]) -> None:
+    budgets_id, table = the(template, "AWS::DynamoDB::Table", "RateBudgets")
+    props = table["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    for name in FUNCTIONS:
+        granted = budgets_id in granted_refs(statements_with(template, name, "dynamodb:"))
+        assert granted is (name in PROVIDER_FUNCTIONS), name
