@@ -16,9 +16,9 @@ One run starts a throw-away PostgreSQL 15 cluster and measures, one module each:
    over the same query at 1,000 rows (target ≤ 2 each): ``bench.scale``;
 4. the VersionSweep's largest state at 3,000 targets over 300 (target ≤ 1.1) and its targets per
    second, executed by the local Step Functions interpreter: ``bench.scale``;
-4b. throughput: a 600-answer batch through the local workflow against a server that enforces 600
-   requests a minute and answers 429 past them (≤ 1.15x the time the limit allows, no failed
-   answer, ≤ 2 % of calls answered 429): ``bench.throughput``;
+4b. throughput: a 600-answer batch, then two at once, through the local workflow against a server
+   that enforces 600 requests a minute and answers 429 past them (≤ 1.15x the time the limit
+   allows, no failed answer, ≤ 2 % of calls answered 429): ``bench.throughput``;
 5. answer analysis at its largest (a 200 KB answer, 51 brands of 15 nested aliases: ≤ 200 ms and
    ≤ 50 MB) and for an ordinary answer: ``bench.analysis``;
 6. cold start: each function's handler import over the import of the equivalent FastAPI +

@@ -100,72 +100,92 @@ class LimitedProvider:
         self.server.server_close()
 
 
-def throughput(cluster: Any) -> Measured:
+def _batches(count: int, countries: list[str]) -> tuple[float, list[dict[str, Any]], list[str]]:
+    """Start ``count`` batch runs at once (one template each) and wait for all: (seconds, the runs'
+    statuses, the executions' statuses)."""
     import boto3
 
     from local.apigw import invoke, rest_event
-    from local.aws import local_aws
     from local.stepfunctions import STATE_MACHINE_ENV, wait_for
+
+    templates = []
+    for number in range(count):
+        body = {
+            "workspace_id": "ws-throughput",
+            "name": f"throughput {number}",
+            "user_prompt_template": "Which longevity brands would you recommend in {{country}}? "
+            + f"({number})",
+            "country_set": countries,
+            "model_id": "gpt-4o",
+            "inference_params": {"max_tokens": 64},
+        }
+        templates.append(json.loads(invoke(rest_event("POST", "/api/prompt-templates", body=body))["body"]))
+    started = time.perf_counter()
+    run_ids = []
+    for template in templates:
+        accepted = invoke(
+            rest_event(
+                "POST",
+                f"/api/prompt-templates/{template['id']}/runs",
+                body={"samples": SAMPLES, "max_concurrency": 30},
+            )
+        )
+        run_ids.append(json.loads(accepted["body"])["run_id"])
+    sfn = boto3.client("stepfunctions")
+    arn = os.environ[STATE_MACHINE_ENV["prompter-run-batch"]].replace(":stateMachine:", ":execution:")
+    executions = [wait_for(sfn, f"{arn}:{run_id}", timeout=900)["status"] for run_id in run_ids]
+    elapsed = time.perf_counter() - started
+    runs = [json.loads(invoke(rest_event("GET", f"/api/runs/{run_id}"))["body"]) for run_id in run_ids]
+    return elapsed, runs, executions
+
+
+def throughput(cluster: Any) -> Measured:
+    from local.aws import local_aws
 
     countries = list(COUNTRIES)
     answers = len(countries) * SAMPLES
-    url = migrated(cluster.create_database("throughput"))
-    provider = LimitedProvider(RPM)
-    budgets = json.dumps({"openai/*": {"rpm": RPM}})
-    settings = {
-        "DATABASE_URL": url,
-        "PROMPTER_PROVIDER_MODE": "real",
-        "PROMPTER_OPENAI_API_KEY": "bench-key",
-        "PROMPTER_OPENAI_ENDPOINT": provider.url,
-        "PROMPTER_RATE_BUDGETS": budgets,
-        "PROMPTER_IDEMPOTENCY_TABLE": "",
-    }
-    try:
-        with local_aws(), environment(**settings), quiet():
-            body = {
-                "workspace_id": "ws-throughput",
-                "name": "throughput",
-                "user_prompt_template": "Which longevity brands would you recommend in {{country}}?",
-                "country_set": countries,
-                "model_id": "gpt-4o",
-                "inference_params": {"max_tokens": 64},
-            }
-            created = json.loads(invoke(rest_event("POST", "/api/prompt-templates", body=body))["body"])
-            started = time.perf_counter()
-            accepted = invoke(
-                rest_event(
-                    "POST",
-                    f"/api/prompt-templates/{created['id']}/runs",
-                    body={"samples": SAMPLES, "max_concurrency": 30},
-                )
-            )
-            run_id = json.loads(accepted["body"])["run_id"]
-            sfn = boto3.client("stepfunctions")
-            arn = os.environ[STATE_MACHINE_ENV["prompter-run-batch"]].replace(":stateMachine:", ":execution:")
-            described = wait_for(sfn, f"{arn}:{run_id}", timeout=900)
-            elapsed = time.perf_counter() - started
-            run = json.loads(invoke(rest_event("GET", f"/api/runs/{run_id}"))["body"])
-    finally:
-        provider.close()
     ideal = answers / RPM * 60
-    calls = provider.answered + provider.throttled
-    share = provider.throttled / calls if calls else 0.0
-    failed = int(run.get("failed") or 0)
-    if described["status"] != "SUCCEEDED" or run.get("succeeded") != answers:
-        raise RuntimeError(f"throughput run: {described['status']}, {run.get('succeeded')}/{answers} answers")
-    figures = [
-        Figure(
-            "throughput",
-            f"{answers} answers at {RPM} rpm / ideal ({ideal:.0f} s)",
-            elapsed / ideal,
-            "x",
-            TARGET,
-        ),
-        Figure("throughput", "answers failed", failed, "", 0),
-        Figure("throughput", "share of calls answered 429", share, "", MAX_THROTTLED_SHARE),
-    ]
-    details = [
-        f"{answers} answers ({len(countries)} countries x {SAMPLES} samples) in {elapsed:.1f} s; the budget "
-        f"allows {ideal:.0f} s; {provider.answered} calls answered, {provider.throttled} answered 429"
-    ]
+    figures: list[Figure] = []
+    details: list[str] = []
+    for count in (1, 2):  # one batch, then two at once sharing the budget
+        url = migrated(cluster.create_database(f"throughput_{count}"))
+        provider = LimitedProvider(RPM)
+        settings = {
+            "DATABASE_URL": url,
+            "PROMPTER_PROVIDER_MODE": "real",
+            "PROMPTER_OPENAI_API_KEY": "bench-key",
+            "PROMPTER_OPENAI_ENDPOINT": provider.url,
+            "PROMPTER_RATE_BUDGETS": json.dumps({"openai/*": {"rpm": RPM}}),
+            "PROMPTER_IDEMPOTENCY_TABLE": "",
+        }
+        try:
+            with local_aws(), environment(**settings), quiet():
+                elapsed, runs, executions = _batches(count, countries)
+        finally:
+            provider.close()
+        succeeded = sum(int(run.get("succeeded") or 0) for run in runs)
+        failed = sum(int(run.get("failed") or 0) for run in runs)
+        if set(executions) != {"SUCCEEDED"} or succeeded + failed != count * answers:
+            raise RuntimeError(
+                f"throughput: executions {executions}, {succeeded} answers of {count * answers}"
+            )
+        calls = provider.answered + provider.throttled
+        share = provider.throttled / calls if calls else 0.0
+        what = f"{answers} answers" if count == 1 else f"two batches of {answers} answers at once"
+        figures += [
+            Figure(
+                "throughput",
+                f"{what} at {RPM} rpm / ideal ({count * ideal:.0f} s)",
+                elapsed / (count * ideal),
+                "x",
+                TARGET,
+            ),
+            Figure("throughput", f"{what}: answers failed", failed, "", 0),
+            Figure("throughput", f"{what}: share of calls answered 429", share, "", MAX_THROTTLED_SHARE),
+        ]
+        details.append(
+            f"{what} ({len(countries)} countries x {SAMPLES} samples each) in {elapsed:.1f} s; the limit "
+            f"allows {count * ideal:.0f} s; {provider.answered} calls answered, "
+            f"{provider.throttled} answered 429"
+        )
     return figures, details
