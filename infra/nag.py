@@ -215,25 +215,26 @@ def acknowledgements(
             details=("Resource::*",),
         )
 
-    add(
-        "Workflows/RunBatch/Role/DefaultPolicy",
-        "IAM5",
-        "states:DescribeExecution/StopExecution on this state machine's own executions: its "
-        "Distributed Map's children (one per country), named by Step Functions.",
-        details=(
-            f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:prompter-{stage}-run-batch:*",
-        ),
-    )
-
-    bucket = _logical_id(stack, "Workflows/SweepTargets")
+    executions = "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution"
+    bucket = _logical_id(stack, "Workflows/WorkLists")
     if bucket:
         lists = f"Resource::<{bucket}.Arn>/sweeps/*"
+        plans = f"Resource::<{bucket}.Arn>/runs/*"
         add(
             "Functions/ProbeProvider/ServiceRole/DefaultPolicy",
             "IAM5",
-            "s3:PutObject under sweeps/ of the sweep bucket only: each sweep writes its own "
-            "sweeps/<execution name>/targets.json, so the key ends in a wildcard by construction.",
-            details=(lists,),
+            "s3:PutObject under sweeps/ and runs/ of the work bucket only: each sweep writes its own "
+            "sweeps/<execution name>/targets.json and each batch run its runs/<run id>/answers.json, "
+            "so the keys end in a wildcard by construction.",
+            details=(lists, plans),
+        )
+        add(
+            "Workflows/RunBatch/Role/DefaultPolicy",
+            "IAM5",
+            "s3:GetObject under runs/ (the Distributed Map's ItemReader reads the answer list its own "
+            "execution wrote), and states:DescribeExecution/StopExecution on this state machine's "
+            "own executions (its Distributed Map's children, one per answer, named by Step Functions).",
+            details=(plans, f"{executions}:prompter-{stage}-run-batch:*"),
         )
         add(
             "Workflows/VersionSweep/Role/DefaultPolicy",
@@ -241,17 +242,14 @@ def acknowledgements(
             "s3:GetObject under sweeps/ (the Distributed Map's ItemReader reads the list its own "
             "execution wrote), and states:DescribeExecution/StopExecution on this state machine's "
             "own executions (its Distributed Map's children, named by Step Functions).",
-            details=(
-                lists,
-                f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:prompter-{stage}-version-sweep:*",
-            ),
+            details=(lists, f"{executions}:prompter-{stage}-version-sweep:*"),
         )
         add(
-            "Workflows/SweepTargets",
+            "Workflows/WorkLists",
             "S1",
-            "Server access logs for a bucket that only the sweep writes and reads, objects expiring "
-            "after 7 days: the state machine's logs and CloudTrail record who used it. Deferred: "
-            "add an access-log bucket if the account's policy asks for one on every bucket.",
+            "Server access logs for a bucket that only the workflows write and read, objects "
+            "expiring after 7 days: the state machines' logs and CloudTrail record who used it. "
+            "Deferred: add an access-log bucket if the account's policy asks for one on every bucket.",
         )
 
     # --- API ----------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ class PrompterStack(Stack):
             sweep_rate_minutes=sweep_rate_minutes,
         )
         self.functions.connect_workflows(
-            event_bus=self.workflows.event_bus, sweep_bucket=self.workflows.sweep_bucket
+            event_bus=self.workflows.event_bus, work_bucket=self.workflows.work_bucket
         )
         self.monitors = PrompterMonitors(self, "Monitors", stage=stage, event_bus=self.workflows.event_bus)
         self.functions.connect_monitors(self.monitors)

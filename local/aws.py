@@ -31,7 +31,7 @@ from typing import Any
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 IDEMPOTENCY_TABLE = "prompter-idempotency-local"
 EVENT_BUS = "prompter-local"
-SWEEP_BUCKET = "prompter-sweeps-local"
+WORK_BUCKET = "prompter-work-local"
 ALERT_QUEUE = "prompter-alerts-local"
 ALERT_DEAD_LETTERS = "prompter-alert-dead-letters-local"
 # The variable naming the alerts queue (its URL is moto's, known once the queue exists).
@@ -40,7 +40,7 @@ ALERT_QUEUE_ENV = "PROMPTER_ALERT_QUEUE_URL"
 RESOURCE_ENV = {
     "PROMPTER_IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
     "PROMPTER_EVENT_BUS_NAME": EVENT_BUS,
-    "PROMPTER_SWEEP_BUCKET": SWEEP_BUCKET,
+    "PROMPTER_WORK_BUCKET": WORK_BUCKET,
 }
 
 _FAKE_CREDENTIALS = {
@@ -191,7 +191,7 @@ def _moto(kept: IdempotencyFile | None) -> Iterator[list[str]]:
             _AFTER_WRITE.append(kept.save)
             kept_lines.append(f"Idempotency records: {kept.path} ({loaded} kept from the last run)")
         boto3.client("events").create_event_bus(Name=EVENT_BUS)
-        boto3.client("s3").create_bucket(Bucket=SWEEP_BUCKET)
+        boto3.client("s3").create_bucket(Bucket=WORK_BUCKET)
         for name, value in RESOURCE_ENV.items():
             os.environ.setdefault(name, value)
         os.environ.setdefault(ALERT_QUEUE_ENV, create_alert_queue(EVENT_BUS))
@@ -234,7 +234,7 @@ def _described(machines: dict[str, str]) -> list[str]:
         f"AWS: in-process (moto): DynamoDB table {IDEMPOTENCY_TABLE} de-duplicates probes, "
         f"EventBridge bus {EVENT_BUS} receives model version changes and visibility shifts "
         f"(those naming a monitor go to SQS queue {ALERT_QUEUE}, for deliver_alerts), "
-        f"S3 bucket {SWEEP_BUCKET} holds "
+        f"S3 bucket {WORK_BUCKET} holds "
         "the version sweep's target lists",
         f"Workflows: Step Functions state machines {', '.join(machines)} execute "
         "infra/workflows/*.asl.json in-process; their Lambda tasks call the handlers directly",

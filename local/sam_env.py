@@ -15,8 +15,8 @@ Locally: auth off, fake providers, ``DATABASE_URL`` (declared empty by the stack
 environment or ``make sam-env DATABASE_URL=...``, by default a PostgreSQL on the Docker host as seen
 from inside SAM's container; no secret ARNs; no idempotency table (probes are not de-duplicated, an
 ``Idempotency-Key`` is not replayed); no state machines (``POST .../runs`` answers 503
-``WORKFLOW_UNAVAILABLE``, a re-analysis does every page in the request); no sweep bucket (the
-``sweep_targets`` task fails with ``SweepStorageUnavailable``); model version change and visibility
+``WORKFLOW_UNAVAILABLE``, a re-analysis does every page in the request); no work bucket (the
+``sweep_targets`` and ``plan_run`` tasks fail with ``WorkListUnavailable``); model version change and visibility
 shift events go to an event bus name no stack creates, so credentials SAM passes into the container
 publish nothing. Monitors: no Scheduler (nothing fires a monitor by itself; its trigger route and a
 firing need the state machines: 503 ``WORKFLOW_UNAVAILABLE``), no alerts queue (a failed alert's
@@ -69,7 +69,7 @@ LOCAL_VALUES: dict[str, str] = {
     "PROMPTER_IDEMPOTENCY_TABLE": "",
     "PROMPTER_BUDGET_TABLE": "",  # in-process rate budgets
     "PROMPTER_EVENT_BUS_NAME": LOCAL_EVENT_BUS,
-    "PROMPTER_SWEEP_BUCKET": "",
+    "PROMPTER_WORK_BUCKET": "",
     "PROMPTER_RUN_BATCH_STATE_MACHINE_ARN": "",
     "PROMPTER_REANALYZE_STATE_MACHINE_ARN": "",
     "PROMPTER_SCHEDULE_GROUP": "",

@@ -70,8 +70,8 @@ def function_arn(function: str, region: str = "us-east-1", account: str = "12345
 
 
 # moto's interpreter runs Distributed Map children only as STANDARD executions; deployed, the
-# sweep's children are EXPRESS (infra/constructs/workflows.py).
-LOCAL_SWEEP_CHILD_EXECUTION_TYPE = "STANDARD"
+# sweep's and the batch runs' children are EXPRESS (infra/constructs/workflows.py).
+LOCAL_CHILD_EXECUTION_TYPE = "STANDARD"
 
 
 def substitutions(region: str = "us-east-1", account: str = "123456789012") -> dict[str, str]:
@@ -79,7 +79,8 @@ def substitutions(region: str = "us-east-1", account: str = "123456789012") -> d
     return {
         "ProbeProviderFunctionArn": function_arn("probe_provider", region, account),
         "StoreResultFunctionArn": function_arn("store_result", region, account),
-        "SweepChildExecutionType": LOCAL_SWEEP_CHILD_EXECUTION_TYPE,
+        "SweepChildExecutionType": LOCAL_CHILD_EXECUTION_TYPE,
+        "RunChildExecutionType": LOCAL_CHILD_EXECUTION_TYPE,
     }
 
 

@@ -287,8 +287,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsFakes]:
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        boto3.client("s3").create_bucket(Bucket="prompter-sweeps")
-        monkeypatch.setenv("PROMPTER_SWEEP_BUCKET", "prompter-sweeps")
+        boto3.client("s3").create_bucket(Bucket="prompter-work")
+        monkeypatch.setenv("PROMPTER_WORK_BUCKET", "prompter-work")
         events = boto3.client("events")
         events.create_event_bus(Name="prompter-drift")
         sqs = boto3.client("sqs")

@@ -2,8 +2,9 @@
 
 ``lambda_handler`` serves API Gateway proxy events; any other event is a workflow task payload
 with an ``action``: ``probe`` (the default, :class:`ProbeTask`), ``call`` (one country of a batch
-run: the provider call and its version) or ``sweep_targets`` (every active template's provider and
-model, written to S3 for the version sweep's Distributed Map). Errors a workflow Retries or Catches
+run: the provider call and its version), ``plan_run`` (a batch run's answers, written to S3 for
+RunBatch's Distributed Map) or ``sweep_targets`` (every active template's provider and model,
+written to S3 for the version sweep's Distributed Map). Errors a workflow Retries or Catches
 escape the task with their class name (``ProviderThrottled``, ``ProviderAuthError``, ...).
 """
 
@@ -21,8 +22,9 @@ from prompter.api.tenancy import request_scope
 from prompter.observability import logger
 from prompter.probing.probes import EnsureVersionRequest, EnsureVersionResult, VersionHistory
 from prompter.probing.sweep import write_targets
+from prompter.runs.plans import write_plan
 from prompter.settings import ProbeFunctionSettings
-from prompter.workflow import ProbeTask, RunCountryTask, SweepTargetsTask
+from prompter.workflow import PlanRunTask, ProbeTask, RunCountryTask, SweepTargetsTask
 
 app = new_resolver()
 snapstart.register()  # SnapStart hooks: drop connections, secrets and random state after a restore
@@ -59,14 +61,21 @@ def list_versions(template_id: str) -> VersionHistory:
 def _sweep_targets(task: SweepTargetsTask) -> dict[str, Any]:
     found = services()
     return write_targets(
-        found.templates, found.settings.sweep_bucket, task.sweep_id, found.objects
+        found.templates, found.settings.work_bucket, task.sweep_id, found.objects
     ).model_dump()
+
+
+def _plan_run(task: PlanRunTask) -> dict[str, Any]:
+    found = services()
+    plan = write_plan(found.settings.work_bucket, task.run_id, task.countries, task.samples, found.objects)
+    return plan.model_dump()
 
 
 TASKS: dict[str, Task[Any]] = {
     "probe": Task(ProbeTask, lambda task: services().prober.probe_task(task)),
     "call": Task(RunCountryTask, lambda task: services().runner.call(task).model_dump(mode="json")),
     "sweep_targets": Task(SweepTargetsTask, _sweep_targets),
+    "plan_run": Task(PlanRunTask, _plan_run),
 }
 
 

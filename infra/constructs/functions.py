@@ -138,9 +138,9 @@ class Access:
     idempotency_table: bool = False
     # Publishes model version changes and visibility shifts to the event bus (PROMPTER_EVENT_BUS_NAME).
     event_bus: bool = False
-    # Writes the version sweep's target lists (PROMPTER_SWEEP_BUCKET; the write grant is the
-    # workflows' own, infra/constructs/workflows.py).
-    sweep_bucket: bool = False
+    # Writes the workflows' item lists, sweep targets and run plans (PROMPTER_WORK_BUCKET; the
+    # write grants are the workflows' own, infra/constructs/workflows.py).
+    work_bucket: bool = False
     # Workflows whose executions it starts (PROMPTER_<WORKFLOW>_STATE_MACHINE_ARN).
     starts: tuple[str, ...] = ()
     # Workflows whose executions it reads (states:DescribeExecution).
@@ -181,7 +181,7 @@ SCHEDULE_ACTIONS = (
 # monitors' schedules and secrets); deliver_alerts is fed by the alerts queue and reads the secrets.
 ACCESS: Mapping[str, Access] = {
     "create_template": Access(),
-    "probe_provider": Access(providers=True, idempotency_table=True, event_bus=True, sweep_bucket=True),
+    "probe_provider": Access(providers=True, idempotency_table=True, event_bus=True, work_bucket=True),
     "store_result": Access(
         providers=True,
         idempotency_table=True,
@@ -422,10 +422,11 @@ class PrompterFunctions(Construct):
         """The concurrency reserved for function ``name``, or None (the account's unreserved pool)."""
         return None if self.reserved_concurrency is None else self.reserved_concurrency[name]
 
-    def connect_workflows(self, *, event_bus: events.IEventBus, sweep_bucket: s3.IBucket) -> None:
+    def connect_workflows(self, *, event_bus: events.IEventBus, work_bucket: s3.IBucket) -> None:
         """What :data:`ACCESS` gives of the workflows: model version change and visibility shift
-        events go to ``event_bus``; the version sweep's target lists to ``sweep_bucket``; the state
-        machines a function starts (and whose executions it reads) are this stage's.
+        events go to ``event_bus``; the workflows' item lists (sweep targets, run plans) to
+        ``work_bucket``; the state machines a function starts (and whose executions it reads) are
+        this stage's.
 
         A state machine is named by ARN, not referenced: its definition references the functions,
         so a reference back would be a circular dependency."""
@@ -434,8 +435,8 @@ class PrompterFunctions(Construct):
             if access.event_bus:
                 function.add_environment("PROMPTER_EVENT_BUS_NAME", event_bus.event_bus_name)
                 event_bus.grant_put_events_to(function)
-            if access.sweep_bucket:
-                function.add_environment("PROMPTER_SWEEP_BUCKET", sweep_bucket.bucket_name)
+            if access.work_bucket:
+                function.add_environment("PROMPTER_WORK_BUCKET", work_bucket.bucket_name)
             for workflow in access.starts:
                 arn = state_machine_arn(self, state_machine_name(self.stage, workflow))
                 function.add_environment(f"PROMPTER_{_constant(workflow)}_STATE_MACHINE_ARN", arn)

@@ -27,6 +27,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from prompter.probing.sweep import PREFIX as SWEEP_PREFIX
+from prompter.runs.plans import PREFIX as RUN_PLAN_PREFIX
 from prompter.workflow import TERMINAL_EXECUTION
 
 WORKFLOWS_DIR = Path(__file__).resolve().parents[1] / "workflows"
@@ -67,7 +68,7 @@ def executions_arn(scope: Construct, name: str) -> str:
 class PrompterWorkflows(Construct):
     """``self.run_batch``, ``self.version_sweep``, ``self.reanalyze`` (state machines, also in
     ``self.state_machines`` by construct id), ``self.event_bus`` (model version changes, visibility shifts),
-    ``self.sweep_bucket`` (the sweep's target lists), ``self.sweep_schedule``."""
+    ``self.work_bucket`` (the workflows' item lists), ``self.sweep_schedule``."""
 
     def __init__(
         self,
@@ -84,13 +85,16 @@ class PrompterWorkflows(Construct):
             raise ValueError(f"sweep_rate_minutes must be >= 1, got {sweep_rate_minutes}")
         self.stage = stage
         self.event_bus = events.EventBus(self, "DriftBus", event_bus_name=f"prompter-{stage}-drift")
-        self.sweep_bucket = self._sweep_bucket()
+        self.work_bucket = self._work_bucket()
         substitutions = {
             "ProbeProviderFunctionArn": probe_provider.function_arn,
             "StoreResultFunctionArn": store_result.function_arn,
             # the sweep's Distributed Map children: EXPRESS (a probe each; about a hundredth of a
             # STANDARD execution's price at 100k targets an hour)
             "SweepChildExecutionType": "EXPRESS",
+            # a batch run's children: EXPRESS too, one per answer (paid per duration, not per
+            # state transition; each child's retries are sized to its 5 minutes)
+            "RunChildExecutionType": "EXPRESS",
         }
         self.run_batch = self._state_machine("RunBatch", RUN_BATCH, substitutions)
         self.version_sweep = self._state_machine("VersionSweep", VERSION_SWEEP, substitutions)
@@ -106,7 +110,7 @@ class PrompterWorkflows(Construct):
             store_result.grant_invoke(state_machine)
         store_result.grant_invoke(self.reanalyze)
         self._let_the_sweep_fan_out(probe_provider)
-        self._let_a_distributed_map_start_children(self.run_batch, RUN_BATCH)  # a child per country
+        self._let_runs_fan_out(probe_provider)
 
         self.runs_ended = self._close_runs_whose_execution_ended(store_result)
         self.sweep_schedule = scheduler.Schedule(
@@ -123,17 +127,21 @@ class PrompterWorkflows(Construct):
             ),
         )
 
-    def _sweep_bucket(self) -> s3.Bucket:
-        """The sweep's target lists (``sweeps/<execution>/targets.json``): machine-written, read
-        once by the run that wrote them, expired after a week."""
+    def _work_bucket(self) -> s3.Bucket:
+        """The workflows' item lists, the sweep's targets (``sweeps/<execution>/targets.json``) and
+        each batch run's answers (``runs/<run_id>/answers.json``): machine-written, read by the
+        execution that wrote them, expired after a week."""
         return s3.Bucket(
             self,
-            "SweepTargets",
+            "WorkLists",
             encryption=s3.BucketEncryption.S3_MANAGED,
             enforce_ssl=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(prefix=SWEEP_PREFIX, expiration=Duration.days(7))],
+            lifecycle_rules=[
+                s3.LifecycleRule(prefix=prefix, expiration=Duration.days(7))
+                for prefix in (SWEEP_PREFIX, RUN_PLAN_PREFIX)
+            ],
             removal_policy=RemovalPolicy.DESTROY,
             auto_delete_objects=True,
         )
@@ -141,10 +149,18 @@ class PrompterWorkflows(Construct):
     def _let_the_sweep_fan_out(self, probe_provider: lambda_.IFunction) -> None:
         """probe_provider writes the target list; the sweep's Distributed Map reads it and starts
         (and may stop) its own child executions."""
-        lists = self.sweep_bucket.arn_for_objects(f"{SWEEP_PREFIX}*")
+        lists = self.work_bucket.arn_for_objects(f"{SWEEP_PREFIX}*")
         probe_provider.add_to_role_policy(allow("WriteSweepTargets", ["s3:PutObject"], lists))
         self.version_sweep.add_to_role_policy(allow("ReadSweepTargets", ["s3:GetObject"], lists))
         self._let_a_distributed_map_start_children(self.version_sweep, VERSION_SWEEP)
+
+    def _let_runs_fan_out(self, probe_provider: lambda_.IFunction) -> None:
+        """probe_provider writes a batch run's answer list; RunBatch's Distributed Map reads it and
+        starts (and may stop) a child execution per answer."""
+        plans = self.work_bucket.arn_for_objects(f"{RUN_PLAN_PREFIX}*")
+        probe_provider.add_to_role_policy(allow("WriteRunPlans", ["s3:PutObject"], plans))
+        self.run_batch.add_to_role_policy(allow("ReadRunPlans", ["s3:GetObject"], plans))
+        self._let_a_distributed_map_start_children(self.run_batch, RUN_BATCH)
 
     def _let_a_distributed_map_start_children(self, machine: sfn.StateMachine, workflow: str) -> None:
         """A Distributed Map starts (and may stop) child executions of its own state machine."""

@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from prompter import runtime
-from prompter.errors import SweepStorageUnavailable
+from prompter.errors import WorkListUnavailable
 from prompter.observability import set_env_dimension
 from prompter.settings import ApiSettings
 
@@ -134,7 +134,7 @@ class Services:
     def objects(self) -> Objects:
         from prompter.adapters.s3 import Objects
 
-        return Objects(self._clients("s3"), SweepStorageUnavailable)
+        return Objects(self._clients("s3"), WorkListUnavailable)
 
     @cached_property
     def probe_once(self) -> Once | None:

@@ -208,10 +208,11 @@ class PreconditionFailed(PrompterError):
     code = "PRECONDITION_FAILED"
 
 
-class SweepStorageUnavailable(RetryableError):
-    """The version sweep's bucket is not configured or cannot be written."""
+class WorkListUnavailable(RetryableError):
+    """The workflows' item-list bucket (the sweep's targets, a batch run's answers) is not
+    configured or cannot be written."""
 
-    code = "SWEEP_STORAGE_UNAVAILABLE"
+    code = "WORK_LIST_UNAVAILABLE"
 
 
 class Unauthorized(PrompterError):

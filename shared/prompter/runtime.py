@@ -7,10 +7,13 @@ the environment so the next request builds everything again from the new setting
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
+from contextvars import ContextVar, Token
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[[], Any])
+_deadline: ContextVar[float | None] = ContextVar("prompter_invocation_deadline", default=None)
 _cached: list[Any] = []
 _closers: list[Callable[[], None]] = []
 
@@ -32,3 +35,20 @@ def reset() -> None:
         _closers.pop()()
     for cached in _cached:
         cached.cache_clear()
+
+
+def start_invocation(context: Any) -> Token[float | None]:
+    """Remember when this invocation's Lambda timeout falls (from the context's remaining time),
+    so waits inside it end before Lambda ends it; :func:`end_invocation` forgets it."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return _deadline.set(time.monotonic() + remaining() / 1000 if callable(remaining) else None)
+
+
+def end_invocation(token: Token[float | None]) -> None:
+    _deadline.reset(token)
+
+
+def seconds_left() -> float | None:
+    """Seconds until the current invocation's timeout; None outside an invocation."""
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.monotonic()

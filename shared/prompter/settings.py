@@ -244,7 +244,9 @@ class ProviderSettings(CostGuardSettings):
 class SweepSettings(_EnvModel):
     """Where the version sweep writes its list of targets (read by the sweep's Distributed Map)."""
 
-    sweep_bucket: str | None = Field(default=None, description="S3 bucket for the sweep's target lists")
+    work_bucket: str | None = Field(
+        default=None, description="S3 bucket for the workflows' item lists (sweep targets, batch run answers)"
+    )
 
 
 class ProbeFunctionSettings(DatabaseSettings, ApiSettings, ProviderSettings, SweepSettings):

@@ -20,9 +20,9 @@ from prompter.errors import (
     ProviderBadRequest,
     ProviderThrottled,
     ProviderUnavailable,
-    SweepStorageUnavailable,
     TemplateNotFound,
     Throttled,
+    WorkListUnavailable,
 )
 from prompter.registry.models import Provider
 from prompter.schema_base import Model
@@ -35,7 +35,7 @@ RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
     DatabaseUnavailable,
 )
 # Also retried by the sweep's ListTargets: writing the target list to S3 can fail transiently.
-SWEEP_RETRYABLE_ERRORS: tuple[type[Exception], ...] = (DatabaseUnavailable, SweepStorageUnavailable)
+SWEEP_RETRYABLE_ERRORS: tuple[type[Exception], ...] = (DatabaseUnavailable, WorkListUnavailable)
 # Caught by the workflows and recorded as a failed country with this error's code.
 TERMINAL_ERRORS: tuple[type[Exception], ...] = (
     ProviderAuthError,
@@ -198,6 +198,24 @@ class CloseRunTask(_Task):
     action: Literal["close_run"] = "close_run"
     run_id: str = Field(min_length=1, max_length=80)
     execution_status: str | None = Field(default=None, max_length=32)
+
+
+class PlanRunTask(_Task):
+    """probe_provider's ``plan_run`` action: write a batch run's (country, sample) pairs to S3 as
+    one JSON array, the item list of RunBatch's Distributed Map."""
+
+    action: Literal["plan_run"] = "plan_run"
+    run_id: str = Field(min_length=1, max_length=80)
+    countries: list[str] = Field(min_length=1, max_length=250)
+    samples: int = Field(ge=1, le=20)
+
+
+class RunPlan(Model):
+    """Where a run's answers were written, and how many: what the Map reads, whatever the count."""
+
+    bucket: str
+    key: str
+    answers: int
 
 
 class SweepTargetsTask(_Task):

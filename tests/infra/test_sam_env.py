@@ -42,7 +42,8 @@ TEST_URL = "postgresql+pg8000://prompter:secret@db.example:5432/prompter"
 SAM_STATUS = {**EXPECTED_STATUS, "startRuns": 503, "triggerMonitor": 503}
 SAM_CODES = {"startRuns": "WORKFLOW_UNAVAILABLE", "triggerMonitor": "WORKFLOW_UNAVAILABLE"}
 SAM_TASK_ERRORS = {
-    "task-sweep-targets": "SweepStorageUnavailable",
+    "task-sweep-targets": "WorkListUnavailable",
+    "task-plan-run": "WorkListUnavailable",
     "task-fire-monitor": "WorkflowUnavailable",  # the firing's runs need the RunBatch state machine
 }
 # What SAM CLI itself puts in every container (samcli.local.lambdafn.env_vars, without real AWS

@@ -86,7 +86,7 @@ def test_deployed_definition_is_the_asl_file_with_the_function_arns(
     assert deployed_text(template, outdir, workflow) == source
     # ... and after substitution each placeholder is the ARN of the function it names.
     arns = {key: f"<arn of {name}>" for name, key in PLACEHOLDERS.items()}
-    values = {**arns, "SweepChildExecutionType": "EXPRESS"}
+    values = {**arns, "SweepChildExecutionType": "EXPRESS", "RunChildExecutionType": "EXPRESS"}
     expected = json.loads(PLACEHOLDER.sub(lambda m: values[m.group(1)], source))
     assert deployed_definition(template, outdir, workflow) == expected
     tasks = [s for s in all_states(expected) if s["Type"] == "Task"]
@@ -221,13 +221,31 @@ def test_the_sweep_reads_its_targets_from_its_bucket_and_its_children_are_expres
         if "LifecycleConfiguration" in b["Properties"]
     ]
     rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
-    assert [(r["Prefix"], r["ExpirationInDays"]) for r in rules] == [("sweeps/", 7)]
+    assert [(r["Prefix"], r["ExpirationInDays"]) for r in rules] == [("sweeps/", 7), ("runs/", 7)]
     probe_id = function_named(template, "probe_provider")[0]
     env = resources(template, "AWS::Lambda::Function")[probe_id]["Properties"]["Environment"]["Variables"]
-    assert env["PROMPTER_SWEEP_BUCKET"] == {"Ref": bucket_id}
+    assert env["PROMPTER_WORK_BUCKET"] == {"Ref": bucket_id}
     (role_id,) = set(get_atts(state_machine(template, "version_sweep")[1]["Properties"]["RoleArn"]))
     statements = role_statements(template, role_id)
     reads = [s for s in statements if s.get("Sid") == "ReadSweepTargets"]
     assert reads and reads[0]["Action"] == "s3:GetObject"
     starts = [s for s in statements if s.get("Sid") == "DistributedMapChildren"]
     assert starts and starts[0]["Action"] == "states:StartExecution"
+
+
+def test_a_batch_run_reads_its_answers_from_the_work_bucket_and_its_children_are_express(
+    template: dict[str, Any], outdir: Path
+) -> None:
+    definition = deployed_definition(template, outdir, "run_batch")
+    answers = definition["States"]["Answers"]
+    assert answers["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
+    assert answers["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
+    (role_id,) = set(get_atts(state_machine(template, "run_batch")[1]["Properties"]["RoleArn"]))
+    statements = {s.get("Sid"): s for s in role_statements(template, role_id)}
+    assert statements["ReadRunPlans"]["Action"] == "s3:GetObject"
+    assert str(statements["ReadRunPlans"]["Resource"]).count("/runs/*") == 1
+    assert statements["DistributedMapChildren"]["Action"] == "states:StartExecution"
+    probe_role = function_named(template, "probe_provider")[1]["Properties"]["Role"]
+    (probe_role_id,) = set(get_atts(probe_role))
+    writes = {s.get("Sid"): s for s in role_statements(template, probe_role_id)}
+    assert writes["WriteRunPlans"]["Action"] == "s3:PutObject"

@@ -152,3 +152,27 @@ def test_the_reset_headers_say_when_a_limit_lifts() -> None:
 def test_a_call_s_token_estimate_counts_its_output_limit() -> None:
     assert estimate_tokens("x" * 400, "y" * 40, 256) == 110 + 1 + 256
     assert estimate_tokens("", "", None) == 1
+
+
+def test_take_never_waits_past_the_invocations_deadline_less_the_calls_own_time() -> None:
+    # probe_provider's Lambda timeout is 29 s and a provider call may take 20 s: a 30 s wait for
+    # budget would be cut off by Lambda (which nothing retries); it must fail THROTTLED in time
+    clock = Clock()
+    left = [25.0]
+    budgets = RateBudgets(
+        LocalBudgets(),
+        {"openai/*": Limit(rpm=60)},
+        max_wait=30.0,
+        clock=clock,
+        sleep=clock.sleep,
+        seconds_left=lambda: left[0] - (clock.now - started),
+    )
+    started = clock.now
+    budgets.close("openai", "gpt-4o", 10.0)  # open again in 10 s: more than 25 - 21 allows
+    with pytest.raises(Throttled):
+        budgets.take("openai", "gpt-4o", 1, reserve=21.0)
+    assert clock.now - started <= 4.0 + 1e-9  # no sleep that could not end in time
+    # outside an invocation (no deadline) the configured wait applies: until the budget opens
+    budgets.seconds_left = lambda: None
+    expected = 10.0 - (clock.now - started)
+    assert budgets.take("openai", "gpt-4o", 1, reserve=21.0) == pytest.approx(expected, abs=1e-6)

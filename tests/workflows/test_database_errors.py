@@ -43,7 +43,7 @@ def retried_by(action: str) -> set[str]:
 def test_every_task_on_a_refusing_database_raises_the_error_its_state_retries(
     refusing_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PROMPTER_SWEEP_BUCKET", "prompter-sweeps")  # the target list's bucket (never reached)
+    monkeypatch.setenv("PROMPTER_WORK_BUCKET", "prompter-work")  # the target list's bucket (never reached)
     runtime.reset()
     wrong = []
     for action, (function, event) in EVENTS.items():

@@ -24,8 +24,10 @@ from prompter.workflow import (
     TERMINAL_ERRORS,
     CloseRunTask,
     FinishRunTask,
+    PlanRunTask,
     RecordFailureTask,
     RunCountryTask,
+    RunPlan,
     StoreTask,
     SweepTargets,
     SweepTargetsTask,
@@ -105,6 +107,8 @@ def test_the_other_tasks_retry_only_database_and_lambda_errors(name: str) -> Non
     for state_name, state in tasks(name).items():
         if state_name == "ListTargets":  # it also writes the target list to S3
             assert retry_names(state) == set(error_names(SWEEP_RETRYABLE_ERRORS)) | LAMBDA
+        elif state_name == "PlanAnswers":  # it only writes the run's answer list to S3
+            assert retry_names(state) == {"WorkListUnavailable"} | LAMBDA
         elif state_name not in PROVIDER_TASKS:
             assert retry_names(state) == STORE_RETRYABLE | LAMBDA, state_name
 
@@ -127,17 +131,39 @@ def test_run_batch_catches_every_country_failure_into_record_failure() -> None:
         assert catchers[-1]["ErrorEquals"] == ["States.ALL"]
 
 
-def test_no_sample_task_can_fail_its_countrys_child() -> None:
-    # A task failing uncaught in the Samples processor fails the country's child, and with it the
-    # country's later samples: each one catches everything (RecordFailure's catch ends the sample,
-    # left for FinishRun to record failed)
-    samples = load("run_batch")["States"]["Countries"]["ItemProcessor"]["States"]["Samples"]
-    processor = samples["ItemProcessor"]["States"]
+def test_no_answer_task_can_fail_its_child() -> None:
+    # A task failing uncaught fails the answer's child execution: each one catches everything
+    # (RecordFailure's catch ends the child, left for FinishRun to record failed)
+    processor = load("run_batch")["States"]["Answers"]["ItemProcessor"]["States"]
     for state_name, state in processor.items():
         if state["Type"] == "Task":
             assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"], state_name
     unrecorded = processor["RecordFailure"]["Catch"][-1]
     assert processor[unrecorded["Next"]]["Type"] == "Pass" and processor[unrecorded["Next"]]["End"]
+
+
+def _slowest(state: dict[str, Any]) -> float:
+    """A task's longest run: every attempt the first retrier (the domain errors, raised after the
+    function ran) allows at the task's timeout, and every retrier's waits at their caps (Lambda's
+    own service errors fail before the function runs)."""
+    retriers = state.get("Retry", [])
+    attempts = 1 + (retriers[0]["MaxAttempts"] if retriers else 0)
+    waits = sum(
+        min(retrier["IntervalSeconds"] * retrier["BackoffRate"] ** n, retrier["MaxDelaySeconds"])
+        for retrier in retriers
+        for n in range(retrier["MaxAttempts"])
+    )
+    return float(attempts * state["TimeoutSeconds"] + waits)
+
+
+def test_an_answers_child_ends_within_an_express_executions_five_minutes() -> None:
+    # Deployed, each answer is an EXPRESS child (at most 300 s): the slowest path through it (the
+    # call's attempts, then the store's or the failure's) fits, so retries never make it time out
+    child = load("run_batch")["States"]["Answers"]["ItemProcessor"]["States"]
+    call = _slowest(child["CallProvider"])
+    assert call + max(_slowest(child["StoreResult"]), _slowest(child["RecordFailure"])) <= 300
+    # the call still gets its retries (a throttled call waits and tries again)
+    assert child["CallProvider"]["Retry"][0]["MaxAttempts"] >= 3
 
 
 # ------------------------------------------------------------------ payloads and resources
@@ -153,32 +179,34 @@ def test_tasks_invoke_the_functions_by_plain_arn_from_substitutions(name: str) -
 
 def test_run_batch_payloads_match_the_task_contracts() -> None:
     machine = load("run_batch")
-    countries = machine["States"]["Countries"]
-    # one Distributed Map child per country, at most max_concurrency at once; nothing comes back
-    assert countries["ItemsPath"] == "$.countries"
-    assert countries["MaxConcurrencyPath"] == "$.max_concurrency"
-    assert countries["ItemProcessor"]["ProcessorConfig"] == {
+    # the run's answers are written to S3 first, and read from there by the Distributed Map
+    plan = machine["States"]["PlanAnswers"]
+    assert keys(plan["Parameters"]) == fields(PlanRunTask) and plan["Parameters"]["action"] == "plan_run"
+    assert all(plan["Parameters"][f"{f}.$"] == f"$.{f}" for f in fields(PlanRunTask) - {"action"})
+    assert plan["ResultPath"] == "$.plan" and set(RunPlan.model_fields) == {"bucket", "key", "answers"}
+    assert {c["Next"] for c in plan["Catch"]} == {"FinishIncompleteRun"}
+    answers = machine["States"]["Answers"]
+    assert "ItemsPath" not in answers
+    assert answers["ItemReader"] == {
+        "Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "JSON"},
+        "Parameters": {"Bucket.$": "$.plan.bucket", "Key.$": "$.plan.key"},
+    }
+    # one Distributed Map child per answer, at most max_concurrency at once; nothing comes back
+    assert answers["MaxConcurrencyPath"] == "$.max_concurrency"
+    assert answers["ItemProcessor"]["ProcessorConfig"] == {
         "Mode": "DISTRIBUTED",
-        "ExecutionType": "STANDARD",
+        "ExecutionType": "STANDARD",  # under moto; deployed, the substitution is EXPRESS
     }
-    assert countries["ResultPath"] is None
-    per_country = countries["ItemSelector"]
-    task_fields = fields(RunCountryTask) - {"retry_count", "action", "sample"}
-    assert keys(per_country) == task_fields | {"samples"}
-    assert per_country["country.$"] == "$$.Map.Item.Value" and per_country["samples.$"] == "$.samples"
-    # in each child, the samples 1..n one after another
-    child = countries["ItemProcessor"]["States"]
-    assert child["SampleNumbers"]["Parameters"] == {
-        "task.$": "$",
-        "numbers.$": "States.ArrayRange(1, $.samples, 1)",
-    }
-    samples = child["Samples"]
-    assert samples["ItemsPath"] == "$.numbers" and samples["MaxConcurrency"] == 1
-    assert samples["ResultPath"] is None
-    item = samples["ItemSelector"]
+    raw = (WORKFLOWS / "run_batch.asl.json").read_text(encoding="utf-8")
+    assert '"ExecutionType": "${RunChildExecutionType}"' in raw
+    assert answers["ResultPath"] is None
+    item = answers["ItemSelector"]
+    task_fields = fields(RunCountryTask) - {"retry_count", "action", "country", "sample"}
     assert keys(item) == fields(RunCountryTask) - {"retry_count"} and item["action"] == "call"
-    assert item["sample.$"] == "$$.Map.Item.Value"
-    assert all(item[f"{f}.$"] == f"$.task.{f}" for f in task_fields)
+    assert item["country.$"] == "$$.Map.Item.Value.country"
+    assert item["sample.$"] == "$$.Map.Item.Value.sample"
+    assert all(item[f"{f}.$"] == f"$.{f}" for f in task_fields)
     run_tasks = tasks("run_batch")
     # the call passes the item on, with the task's own retry count (counted as ProviderRetries)
     call = run_tasks["CallProvider"]["Parameters"]

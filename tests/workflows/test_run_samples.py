@@ -1,4 +1,4 @@
-"""Samples: RunBatch runs each country ``samples`` times, one Distributed Map child per country, and
+"""Samples: RunBatch runs each country ``samples`` times, one Distributed Map child per answer, and
 stores each sample once, on SQLite and PostgreSQL."""
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ def test_the_sweep_probes_every_template_and_publishes_drift(
     assert all(len(rows) == 1 for rows in before.values())
     # and the output says where the targets were written and how many, nothing more
     output = json.loads(first["output"])
-    assert output == {"bucket": "prompter-sweeps", "key": output["key"], "targets": 2}
+    assert output == {"bucket": "prompter-work", "key": output["key"], "targets": 2}
     assert output["key"].startswith("sweeps/") and output["key"].endswith("/targets.json")
     assert aws.drift_events() == []
 

@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
 
+from prompter import runtime
 from prompter.api import errors as api_errors
 from prompter.api import summary
 from prompter.api.limits import read_body
@@ -40,13 +41,17 @@ def lambda_entry(
     context, optional tracer, metrics."""
 
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        found = services()
-        store = getattr(found, idempotency) if idempotency else None
-        if store is not None:
-            store.register_lambda_context(context)
-        if "httpMethod" in event or tasks is None:
-            return serve(app, event, context, found.settings)
-        return run_task(tasks, event, default_action)
+        deadline = runtime.start_invocation(context)
+        try:
+            found = services()
+            store = getattr(found, idempotency) if idempotency else None
+            if store is not None:
+                store.register_lambda_context(context)
+            if "httpMethod" in event or tasks is None:
+                return serve(app, event, context, found.settings)
+            return run_task(tasks, event, default_action)
+        finally:
+            runtime.end_invocation(deadline)
 
     # Named as the function's module names it, in tracebacks and traces alike.
     lambda_handler.__qualname__ = "lambda_handler"

@@ -58,7 +58,8 @@ class ProviderCalls:
         adapter = registry.adapter(target.provider, self.settings)
         if self.budgets is not None:
             tokens = estimate_tokens(request.user_prompt, request.system_instructions, output_limit(request))
-            self.budgets.take(target.provider, target.model_id, tokens)
+            # the wait leaves the call its own timeout (and a second) before the invocation's ends
+            self.budgets.take(target.provider, target.model_id, tokens, self.settings.provider_timeout + 1.0)
         try:
             reply = adapter.chat(request, credentials, self.settings.provider_timeout)
         except ProviderThrottled as error:

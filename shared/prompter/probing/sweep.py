@@ -13,7 +13,7 @@ import json
 
 from prompter.adapters.s3 import Objects
 from prompter.db.templates import TemplateStore
-from prompter.errors import SweepStorageUnavailable
+from prompter.errors import WorkListUnavailable
 from prompter.observability import logger
 from prompter.workflow import SweepTargets
 
@@ -34,7 +34,7 @@ def write_targets(
 ) -> SweepTargets:
     """Write every active target to ``s3://bucket/sweeps/<sweep_id>/targets.json``."""
     if not bucket:
-        raise SweepStorageUnavailable("the version sweep has no bucket (PROMPTER_SWEEP_BUCKET)")
+        raise WorkListUnavailable("the version sweep has no bucket (PROMPTER_WORK_BUCKET)")
     chunks = ["["]
     count = 0
     after: str | None = None
@@ -50,11 +50,11 @@ def write_targets(
     key = target_key(sweep_id)
     try:
         objects.put(bucket, key, "".join(chunks).encode("utf-8"), "application/json")
-    except SweepStorageUnavailable as error:  # the SDK's failure, by class name only in the logs
+    except WorkListUnavailable as error:  # the SDK's failure, by class name only in the logs
         logger.warning(
             "sweep targets not written",
             extra={"action": "sweep_targets", "cause": type(error.__cause__).__name__},
         )
-        raise SweepStorageUnavailable("the sweep's target list could not be written; retrying") from error
+        raise WorkListUnavailable("the sweep's target list could not be written; retrying") from error
     logger.info("sweep targets written", extra={"action": "sweep_targets", "targets": count})
     return SweepTargets(bucket=bucket, key=key, targets=count)
