@@ -42,8 +42,10 @@ What the providers document (shapes checked against the official SDKs: openai/op
   {"status_code", "request_id", "body"}, "error"}``; requests left when a batch expires are written
   to the error file with ``error.code`` ``batch_expired``. Grounded requests go to ``/v1/responses``
   with the web search tool, exactly as synchronously: the Batch API takes ``/v1/responses`` and no
-  OpenAI document found excludes the web search tool from it (a user report in OpenAI's forum, July
-  2025, says it was refused then: such items would come back as ``PROVIDER_BAD_REQUEST`` entries).
+  OpenAI document found excludes the web search tool from it. One forum thread (OpenAI developer
+  community, July 2025, titled "Web search is not support with Batch API") reports otherwise; if the
+  API refuses the tool in a batch, each item comes back as a ``PROVIDER_BAD_REQUEST`` entry (or the
+  whole batch as ``failed``), never as an ungrounded answer.
 - Anthropic Message Batches (https://platform.claude.com/docs/en/build-with-claude/batch-processing):
   ``POST /v1/messages/batches`` ``{"requests": [{"custom_id", "params": <a Messages body>}]}``,
   ``custom_id`` matching ``^[a-zA-Z0-9_-]{1,64}$`` and unique in the batch; ``GET
