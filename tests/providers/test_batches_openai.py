@@ -350,3 +350,19 @@ def test_the_fake_server_refuses_what_the_api_refuses() -> None:
             validate_openai_lines(json.dumps(broken).encode())
     with pytest.raises(Exception, match="unique"):
         validate_openai_lines((json.dumps(line) + "\n" + json.dumps(line)).encode())
+
+
+def test_an_items_error_never_carries_the_key(server: OpenAIBatchServer) -> None:
+    leak = {
+        "error": {
+            "message": f"Incorrect API key provided: {KEY}",
+            "type": "invalid_request_error",
+            "code": KEY,
+        }
+    }
+    server.fail = {"DE-1": (401, leak)}
+    _, entries = run(server, requests(2))
+    failed = entries["DE-1"]
+    assert failed.error_code == "PROVIDER_AUTH_FAILED"
+    assert KEY not in (failed.error_message or "")
+    assert failed.error_message == "openai refused the credentials (HTTP 401, invalid_request_error)"
