@@ -120,6 +120,8 @@ class FakeServer:
                 except OSError:  # the client gave up (timeout tests)
                     pass
 
+            do_GET = do_POST  # batch status and results (the body, if any, is recorded alike)
+
         return Handler
 
     def start(self) -> None:

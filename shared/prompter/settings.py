@@ -210,6 +210,9 @@ class ProviderSettings(CostGuardSettings):
     fake_generation: int = Field(
         default=1, ge=1, le=1_000_000, description="local: the model build the fake providers start as"
     )
+    fake_batch_polls: int = Field(
+        default=1, ge=1, le=100, description="local: the poll at which a fake provider's batch ends"
+    )
     idempotency_table: str | None = Field(
         default=None, description="DynamoDB table de-duplicating probes per hour; unset: no de-duplication"
     )

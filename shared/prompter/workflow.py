@@ -162,7 +162,7 @@ class CallOutcome(_Task):
     status: Literal["succeeded", "failed"] = "succeeded"
     error_code: str | None = None
     error_message: str | None = None
-    latency_ms: int
+    latency_ms: int | None  # None: a batch API answer (no per-answer latency)
     # SPEC §4: why the answer ended, {input_tokens, output_tokens, search_calls}, and its cost at the
     # price table's list prices (null: a model the table does not list)
     finish_reason: str | None = None

@@ -86,41 +86,51 @@ def anthropic_errors(body: Any) -> ErrorFields:
     return ErrorFields(codes=(error["type"],))
 
 
+def messages_body(request: ChatRequest) -> dict[str, Any]:
+    """The ``POST /v1/messages`` body for ``request`` (a Message Batch item's ``params`` too)."""
+    params = {k: v for k, v in request.inference_params.items() if k not in _RESERVED}
+    limit = token_limit(request, params)
+    body: dict[str, Any] = {
+        "model": request.model_id,
+        "max_tokens": DEFAULT_MAX_TOKENS if limit is None else limit,
+    }
+    if request.system_instructions:
+        body["system"] = request.system_instructions
+    body["messages"] = [{"role": "user", "content": request.user_prompt}]
+    for name, value in params.items():
+        if name == "stop":
+            body["stop_sequences"] = [value] if isinstance(value, str) else value
+        else:
+            body[name] = value
+    tools = _tools(request.tools_spec) if request.tools_spec else []
+    if request.grounded:
+        tools = [t for t in tools if t.get("name") != WEB_SEARCH_NAME]
+        tools.append(web_search_tool(request.country))
+    if tools:
+        body["tools"] = tools
+    return body
+
+
+def messages_reply(
+    provider: str, request: ChatRequest, sent: dict[str, Any], data: dict[str, Any], latency_ms: int | None
+) -> ChatReply:
+    """The reply from a Message as received (synchronous, or a batch result's ``message``)."""
+    metadata = {"model": data["model"]} if isinstance(data.get("model"), str) and data["model"] else {}
+    return chat_reply(provider, request, sent, data, metadata, data.get("usage"), latency_ms)
+
+
+def auth_headers(key: str) -> dict[str, str]:
+    return {"x-api-key": key, "anthropic-version": API_VERSION}
+
+
 class AnthropicProvider:
     name = "anthropic"
 
     def chat(self, request: ChatRequest, credentials: Credentials, timeout: float) -> ChatReply:
         key = require_key(self.name, credentials)
-        params = {k: v for k, v in request.inference_params.items() if k not in _RESERVED}
-        limit = token_limit(request, params)
-        body: dict[str, Any] = {
-            "model": request.model_id,
-            "max_tokens": DEFAULT_MAX_TOKENS if limit is None else limit,
-        }
-        if request.system_instructions:
-            body["system"] = request.system_instructions
-        body["messages"] = [{"role": "user", "content": request.user_prompt}]
-        for name, value in params.items():
-            if name == "stop":
-                body["stop_sequences"] = [value] if isinstance(value, str) else value
-            else:
-                body[name] = value
-        tools = _tools(request.tools_spec) if request.tools_spec else []
-        if request.grounded:
-            tools = [t for t in tools if t.get("name") != WEB_SEARCH_NAME]
-            tools.append(web_search_tool(request.country))
-        if tools:
-            body["tools"] = tools
+        body = messages_body(request)
         url = base_url(credentials.endpoint, DEFAULT_ENDPOINT, "/v1") + "/v1/messages"
         answer = post_json(
-            self.name,
-            url,
-            body,
-            {"x-api-key": key, "anthropic-version": API_VERSION},
-            timeout,
-            error_fields=anthropic_errors,
-            secrets=(key,),
+            self.name, url, body, auth_headers(key), timeout, error_fields=anthropic_errors, secrets=(key,)
         )
-        data = answer.body
-        metadata = {"model": data["model"]} if isinstance(data.get("model"), str) and data["model"] else {}
-        return chat_reply(self.name, request, body, data, metadata, data.get("usage"), answer.latency_ms)
+        return messages_reply(self.name, request, body, answer.body, answer.latency_ms)

@@ -68,14 +68,15 @@ class AzureOpenAIProvider:
         if request.grounded:
             body = responses_body(request, model=request.model_id)
             answer = self._post(f"{root.removesuffix('/openai/v1')}/openai/v1/responses", body, key, timeout)
-            return responses_reply(self.name, request, body, answer)
+            return responses_reply(self.name, request, body, answer.body, answer.latency_ms)
         api_version = credentials.api_version or DEFAULT_API_VERSION
         body = chat_completions_body(request, model=None, limit_field=limit_field(api_version, request))
         url = (
             f"{root}/openai/deployments/"
             f"{quote(request.model_id, safe='')}/chat/completions?api-version={quote(api_version, safe='')}"
         )
-        return chat_completions_reply(self.name, request, body, self._post(url, body, key, timeout))
+        answer = self._post(url, body, key, timeout)
+        return chat_completions_reply(self.name, request, body, answer.body, answer.latency_ms)
 
     def _post(self, url: str, body: dict[str, Any], key: str, timeout: float) -> HttpResponse:
         return post_json(

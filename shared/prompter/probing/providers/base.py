@@ -71,7 +71,9 @@ class ChatReply:
     response: dict[str, Any]  # the JSON body received, in full
     metadata: dict[str, Any]
     usage: dict[str, Any] = field(default_factory=dict)
-    latency_ms: int = 0
+    # Wall-clock time of the call; None for an answer delivered through a provider's batch API
+    # (:mod:`prompter.probing.providers.batches`), which has no per-answer latency.
+    latency_ms: int | None = 0
     # SPEC §2.8's evidence of a grounded request (None when ungrounded): what the engine searched,
     # retrieved and cited, read from ``response`` by ``evidence.read_evidence``.
     grounding: dict[str, Any] | None = None

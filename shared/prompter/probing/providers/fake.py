@@ -26,6 +26,9 @@ asked from; what it finds and which site each line of the answer cites (a review
 country or the brand's own domain, a slug of its name under ``.com``) are drawn from (brand,
 country, model, generation), so grounded visibility, citations and sources move with each.
 ``answer_next(..., searched=False)`` scripts a grounded answer given without a search.
+
+:class:`FakeBatchProvider` is the fake's batch API (batch delivery, :mod:`.batches`): the same
+answers, delivered through submit, poll and page.
 """
 
 from __future__ import annotations
@@ -36,12 +39,26 @@ import re
 import threading
 import time
 import unicodedata
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
+from prompter.errors import PrompterError
 from prompter.probing.providers.anthropic_messages import web_search_tool as anthropic_search_tool
 from prompter.probing.providers.base import ChatReply, ChatRequest, Credentials
+from prompter.probing.providers.batches import (
+    BatchEntry,
+    BatchItem,
+    BatchPage,
+    BatchState,
+    check_items,
+    check_page_args,
+    decode_cursor,
+    encode_cursor,
+    refused,
+)
 from prompter.probing.providers.evidence import GOOGLE_REDIRECT_HOST, read_evidence
 from prompter.probing.providers.openai_responses import responses_body
 
@@ -541,4 +558,107 @@ class FakeProvider:
             # What was searched, read from the answer (a provider without a search of its own
             # here says it did not search).
             grounding=read_evidence(received, request.grounding, sent),
+        )
+
+
+# ---------------------------------------------------------------- batch delivery
+
+
+@dataclass
+class _FakeBatch:
+    provider: str
+    items: list[BatchItem]
+    polls_to_end: int
+    polls: int = 0
+    entries: list[BatchEntry] | None = None  # answered when the batch ends
+
+
+_batches: dict[str, _FakeBatch] = {}
+_batches_lock = threading.Lock()
+
+
+def reset_fake_batches() -> None:
+    with _batches_lock:
+        _batches.clear()
+
+
+class FakeBatchProvider:
+    """The fake's batch API (``make dev``, tests): :meth:`submit` keeps the items in this process's
+    memory under a generated ``fakebatch_...`` id; :meth:`poll` reports the batch ended at its
+    ``polls_to_end``-th poll (``PROMPTER_FAKE_BATCH_POLLS``, default 1), and then answers every item,
+    in order, with the fake's own :meth:`FakeProvider.chat` (the same deterministic answers a
+    synchronous run gets, a scripted failure becoming that item's failed entry); :meth:`page` reads
+    those answers from an index cursor. A reply's ``latency_ms`` is None, as a real batch's."""
+
+    def __init__(self, fake: FakeProvider, polls_to_end: int = 1) -> None:
+        self.fake = fake
+        self.name = fake.name
+        self.polls_to_end = max(1, polls_to_end)
+
+    def submit(
+        self, items: Sequence[BatchItem], credentials: Credentials, timeout: float, *, display_name: str
+    ) -> BatchState:
+        check_items(self.name, items)
+        batch_id = f"fakebatch_{uuid.uuid4().hex[:24]}"
+        with _batches_lock:
+            _batches[batch_id] = _FakeBatch(self.name, list(items), self.polls_to_end)
+        return BatchState(batch_id, ended=False, provider_status="in_progress", total=len(items))
+
+    def _batch(self, batch_id: str) -> _FakeBatch:
+        with _batches_lock:
+            found = _batches.get(batch_id)
+        if found is None:
+            raise refused(self.name, "no such batch")
+        return found
+
+    def poll(self, batch_id: str, credentials: Credentials, timeout: float) -> BatchState:
+        batch = self._batch(batch_id)
+        with _batches_lock:
+            batch.polls += 1
+            ending = batch.entries is None and batch.polls >= batch.polls_to_end
+        if ending:
+            entries = [self._answer(item) for item in batch.items]
+            with _batches_lock:
+                if batch.entries is None:
+                    batch.entries = entries
+        return self._state(batch_id, batch)
+
+    def _answer(self, item: BatchItem) -> BatchEntry:
+        try:
+            reply = self.fake.chat(item.request, Credentials(), 0)
+        except PrompterError as error:
+            return BatchEntry(item.custom_id, error_code=error.code, error_message=error.message)
+        return BatchEntry(item.custom_id, reply=replace(reply, latency_ms=None))
+
+    @staticmethod
+    def _state(batch_id: str, batch: _FakeBatch) -> BatchState:
+        if batch.entries is None:
+            return BatchState(batch_id, ended=False, provider_status="in_progress", total=len(batch.items))
+        succeeded = sum(entry.succeeded for entry in batch.entries)
+        return BatchState(
+            batch_id,
+            ended=True,
+            provider_status="ended",
+            total=len(batch.items),
+            succeeded=succeeded,
+            failed=len(batch.entries) - succeeded,
+        )
+
+    def page(
+        self,
+        state: BatchState,
+        request_for: Callable[[str], ChatRequest],
+        cursor: str | None,
+        limit: int,
+        credentials: Credentials,
+        timeout: float,
+    ) -> BatchPage:
+        check_page_args(state, limit)
+        entries = self._batch(state.batch_id).entries
+        if entries is None:
+            raise ValueError("a batch's results are read once it has ended")
+        _, start = decode_cursor(cursor, "i")
+        following = start + limit
+        return BatchPage(
+            entries[start:following], encode_cursor("i", following) if following < len(entries) else None
         )

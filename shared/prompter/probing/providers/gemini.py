@@ -128,7 +128,8 @@ def _with_search(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [*tools, {"google_search": {}}]
 
 
-def _path(model_id: str) -> str:
+def model_path(model_id: str) -> str:
+    """``models/<id>`` (or a tuned model's own resource path), percent-encoded."""
     if model_id.startswith("tunedModels/"):
         return "tunedModels/" + quote(model_id.removeprefix("tunedModels/"), safe="")
     return "models/" + quote(model_id.removeprefix("models/"), safe="")
@@ -157,29 +158,39 @@ def gemini_errors(body: Any) -> ErrorFields:
     )
 
 
+def generate_content_body(request: ChatRequest) -> dict[str, Any]:
+    """The ``generateContent`` body for ``request`` (a batch's inline ``GenerateContentRequest`` too)."""
+    body: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": request.user_prompt}]}]}
+    if request.system_instructions:
+        body["systemInstruction"] = {"parts": [{"text": request.system_instructions}]}
+    config = _generation_config(request, body)
+    if config:
+        body["generationConfig"] = config
+    tools = _tools(request.tools_spec) if request.tools_spec else []
+    if request.grounded:
+        tools = _with_search(tools)
+    if tools:
+        body["tools"] = tools
+    return body
+
+
+def generate_content_reply(
+    provider: str, request: ChatRequest, sent: dict[str, Any], data: dict[str, Any], latency_ms: int | None
+) -> ChatReply:
+    """The reply from a ``GenerateContentResponse`` (synchronous, or a batch's inlined response)."""
+    metadata = {k: data[k] for k in ("modelVersion", "responseId") if _present(data.get(k))}
+    return chat_reply(provider, request, sent, data, metadata, data.get("usageMetadata"), latency_ms)
+
+
 class GeminiProvider:
     name = "google"
 
     def chat(self, request: ChatRequest, credentials: Credentials, timeout: float) -> ChatReply:
         key = require_key(self.name, credentials)
-        body: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": request.user_prompt}]}]}
-        if request.system_instructions:
-            body["systemInstruction"] = {"parts": [{"text": request.system_instructions}]}
-        config = _generation_config(request, body)
-        if config:
-            body["generationConfig"] = config
-        tools = _tools(request.tools_spec) if request.tools_spec else []
-        if request.grounded:
-            tools = _with_search(tools)
-        if tools:
-            body["tools"] = tools
+        body = generate_content_body(request)
         base = base_url(credentials.endpoint, DEFAULT_ENDPOINT, "/v1beta")
-        url = f"{base}/v1beta/{_path(request.model_id)}:generateContent"
+        url = f"{base}/v1beta/{model_path(request.model_id)}:generateContent"
         answer = post_json(
             self.name, url, body, {"x-goog-api-key": key}, timeout, error_fields=gemini_errors, secrets=(key,)
         )
-        data = answer.body
-        metadata = {k: data[k] for k in ("modelVersion", "responseId") if _present(data.get(k))}
-        return chat_reply(
-            self.name, request, body, data, metadata, data.get("usageMetadata"), answer.latency_ms
-        )
+        return generate_content_reply(self.name, request, body, answer.body, answer.latency_ms)

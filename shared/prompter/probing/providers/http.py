@@ -7,7 +7,11 @@ POST of a JSON body. Retries are not done here: Step Functions retries the retry
 
 :func:`post_json` sends one request with a connect timeout and an overall deadline (both derived
 from the caller's ``timeout``, see :func:`split_timeout`) and returns an :class:`HttpResponse` for
-a 2xx answer. Every failure goes through :func:`classify`:
+a 2xx answer; :func:`get_json` does the same for a GET, :func:`post_multipart` uploads a file as
+``multipart/form-data`` (OpenAI's ``POST /v1/files``), and :func:`get_jsonl` streams a JSON Lines
+body (batch results), parsing only the lines of the page asked for and closing the connection after
+them. All of them share one exchange (:func:`_exchange`), so every failure goes through
+:func:`classify`:
 
 - HTTP 429 → :class:`ProviderThrottled` (``Retry-After`` is kept as ``retry_after_s``);
 - HTTP 5xx (Anthropic's 529 included), timeouts, connection errors, an unreadable body with a
@@ -35,7 +39,9 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -47,6 +53,7 @@ ProviderError = ProviderThrottled | ProviderUnavailable | ProviderAuthError | Pr
 logger = logging.getLogger(__name__)
 
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+MAX_LINE_BYTES = 16 * 1024 * 1024  # one JSON Lines record (one batch answer) at most
 CONNECT_TIMEOUT_CAP_S = 5.0
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,79}$")
@@ -311,7 +318,9 @@ def _connection(provider: str, url: str, connect_timeout: float) -> tuple[http.c
     raise _local_error(provider, "endpoint must use https")
 
 
-def _read_body(response: http.client.HTTPResponse, sock: socket.socket, deadline: float) -> bytes:
+def _read_body(
+    response: http.client.HTTPResponse, sock: socket.socket, deadline: float, limit: int = MAX_RESPONSE_BYTES
+) -> bytes:
     """The body, each read bounded by what is left of the deadline.
 
     The response closes itself once it has delivered the whole body, and the socket with it when
@@ -330,10 +339,24 @@ def _read_body(response: http.client.HTTPResponse, sock: socket.socket, deadline
         if not chunk:
             break
         size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
+        if size > limit:
             raise _TooLarge
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _read_line(response: http.client.HTTPResponse, sock: socket.socket, deadline: float) -> bytes:
+    """The next line of the body (b"" at its end), bounded like :func:`_read_body`."""
+    if response.isclosed():
+        return b""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("deadline")
+    sock.settimeout(remaining)
+    line = response.readline(MAX_LINE_BYTES + 1)
+    if len(line) > MAX_LINE_BYTES:
+        raise _TooLarge
+    return line
 
 
 class _TooLarge(Exception):
@@ -349,63 +372,71 @@ def _parse(raw: bytes) -> Any:
         return None
 
 
-def post_json(
+def _failure(exc: BaseException) -> str:
+    """The fixed phrase of a transport failure (never the exception's own text)."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, ssl.SSLError):
+        return "TLS error"
+    if isinstance(exc, _TooLarge):
+        return "response too large"
+    return "connection failed"
+
+
+class _Open(NamedTuple):
+    response: http.client.HTTPResponse
+    sock: socket.socket
+    deadline: float
+    started: float
+
+
+@contextmanager
+def _exchange(
     provider: str,
+    method: str,
     url: str,
-    body: Mapping[str, Any],
+    payload: bytes | None,
     headers: Mapping[str, str],
     timeout: float,
-    *,
-    error_fields: Callable[[Any], ErrorFields] = no_error_fields,
-    secrets: Sequence[str | None] = (),
-) -> HttpResponse:
-    """POST ``body`` as JSON; a 2xx JSON object comes back, anything else raises a provider error.
-
-    ``headers`` carry the credentials and are never logged nor put in an error. ``error_fields``
-    reads the provider's error type/code from an error body; ``secrets`` are kept out of errors.
-    """
-    try:
-        payload = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
-    except (TypeError, ValueError):
-        raise _local_error(provider, "request is not valid JSON") from None
+    secrets: Sequence[str | None],
+) -> Iterator[_Open]:
+    """One request with a connect timeout and an overall deadline (:func:`split_timeout`); yields the
+    open response for the caller to read. A transport failure while connecting, sending or reading
+    (inside the ``with`` block too) is raised as the classified provider error, and the connection
+    is closed on exit whatever was read."""
     connect_timeout, read_timeout = split_timeout(timeout)
     started = time.monotonic()
     deadline = started + read_timeout
     conn, target = _connection(provider, url, connect_timeout)
-    send_headers = {
-        **headers,
-        "Content-Type": "application/json",
-        "Accept": "application/json",
-        "User-Agent": "prompter",
-    }
-    failure: str | None = None
     try:
         conn.connect()
         sock = conn.sock
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
-        conn.request("POST", target, body=payload, headers=send_headers)
-        response = conn.getresponse()
-        raw = _read_body(response, sock, deadline)
-        status = response.status
-        response_headers = {k.lower(): v for k, v in response.getheaders()}
-    except TimeoutError:
-        failure = "timed out"
-    except ConnectionRefusedError:
-        failure = "connection refused"
-    except ssl.SSLError:
-        failure = "TLS error"
-    except _TooLarge:
-        failure = "response too large"
-    except (OSError, http.client.HTTPException):
-        failure = "connection failed"
-    finally:
-        conn.close()
-    latency_ms = int((time.monotonic() - started) * 1000)
-    if failure is not None:
+        conn.request(method, target, body=payload, headers={**headers, "User-Agent": "prompter"})
+        yield _Open(conn.getresponse(), sock, deadline, started)
+    except (OSError, http.client.HTTPException, _TooLarge) as exc:
+        failure = _failure(exc)
+        latency_ms = int((time.monotonic() - started) * 1000)
         logger.debug(
             "provider call failed", extra={"provider": provider, "reason": failure, "latency_ms": latency_ms}
         )
-        raise classify(provider, reason=failure, secrets=secrets)
+        raise classify(provider, reason=failure, secrets=secrets) from None
+    finally:
+        conn.close()
+
+
+def _answer(
+    provider: str,
+    status: int,
+    raw: bytes,
+    response_headers: dict[str, str],
+    latency_ms: int,
+    error_fields: Callable[[Any], ErrorFields],
+    secrets: Sequence[str | None],
+) -> HttpResponse:
+    """A 2xx JSON object as an :class:`HttpResponse`; anything else raised as a provider error."""
     parsed = _parse(raw)
     logger.debug("provider call", extra={"provider": provider, "status": status, "latency_ms": latency_ms})
     if 200 <= status < 300:
@@ -427,3 +458,172 @@ def post_json(
         reason=None if parsed is not None or not raw else "invalid JSON body",
         secrets=secrets,
     )
+
+
+def _request(
+    provider: str,
+    method: str,
+    url: str,
+    payload: bytes | None,
+    headers: Mapping[str, str],
+    timeout: float,
+    error_fields: Callable[[Any], ErrorFields],
+    secrets: Sequence[str | None],
+    max_bytes: int = MAX_RESPONSE_BYTES,
+) -> HttpResponse:
+    with _exchange(provider, method, url, payload, headers, timeout, secrets) as opened:
+        raw = _read_body(opened.response, opened.sock, opened.deadline, max_bytes)
+        status = opened.response.status
+        response_headers = {k.lower(): v for k, v in opened.response.getheaders()}
+    latency_ms = int((time.monotonic() - opened.started) * 1000)
+    return _answer(provider, status, raw, response_headers, latency_ms, error_fields, secrets)
+
+
+def post_json(
+    provider: str,
+    url: str,
+    body: Mapping[str, Any],
+    headers: Mapping[str, str],
+    timeout: float,
+    *,
+    error_fields: Callable[[Any], ErrorFields] = no_error_fields,
+    secrets: Sequence[str | None] = (),
+) -> HttpResponse:
+    """POST ``body`` as JSON; a 2xx JSON object comes back, anything else raises a provider error.
+
+    ``headers`` carry the credentials and are never logged nor put in an error. ``error_fields``
+    reads the provider's error type/code from an error body; ``secrets`` are kept out of errors.
+    """
+    payload = json_bytes(provider, body)
+    send = {**headers, "Content-Type": "application/json", "Accept": "application/json"}
+    return _request(provider, "POST", url, payload, send, timeout, error_fields, secrets)
+
+
+def json_bytes(provider: str, value: Any) -> bytes:
+    """``value`` as compact UTF-8 JSON; a value JSON cannot carry is a terminal bad request."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    except (TypeError, ValueError):
+        raise _local_error(provider, "request is not valid JSON") from None
+
+
+def get_json(
+    provider: str,
+    url: str,
+    headers: Mapping[str, str],
+    timeout: float,
+    *,
+    error_fields: Callable[[Any], ErrorFields] = no_error_fields,
+    secrets: Sequence[str | None] = (),
+    max_bytes: int = MAX_RESPONSE_BYTES,
+) -> HttpResponse:
+    """GET a JSON object (a batch's status); failures as :func:`post_json`'s. ``max_bytes`` bounds
+    the body (a Gemini batch carries its inlined answers in it)."""
+    send = {**headers, "Accept": "application/json"}
+    return _request(provider, "GET", url, None, send, timeout, error_fields, secrets, max_bytes)
+
+
+class UploadFile(NamedTuple):
+    field: str  # the form field ("file")
+    filename: str
+    content_type: str
+    data: bytes
+
+
+_FORM_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+
+
+def multipart_body(fields: Mapping[str, str], upload: UploadFile) -> tuple[bytes, str]:
+    """(body, Content-Type) of a ``multipart/form-data`` form (RFC 7578): the text ``fields``, then
+    the file. Names and the file name are plain tokens (nothing to quote or escape); the boundary is
+    random and absent from every part."""
+    names = [*fields, upload.field, upload.filename]
+    if not all(_FORM_TOKEN.match(name) for name in names):
+        raise ValueError("form field and file names must be plain tokens")
+    parts = [value.encode() for value in fields.values()] + [upload.data]
+    boundary = f"prompter-{uuid.uuid4().hex}"
+    while any(boundary.encode() in part for part in parts):
+        boundary = f"prompter-{uuid.uuid4().hex}"
+    out = bytearray()
+    for name, value in fields.items():
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+        out += value.encode() + b"\r\n"
+    out += (
+        f"--{boundary}\r\nContent-Disposition: form-data; "
+        f'name="{upload.field}"; filename="{upload.filename}"\r\n'
+        f"Content-Type: {upload.content_type}\r\n\r\n"
+    ).encode()
+    out += upload.data + f"\r\n--{boundary}--\r\n".encode()
+    return bytes(out), f"multipart/form-data; boundary={boundary}"
+
+
+def post_multipart(
+    provider: str,
+    url: str,
+    fields: Mapping[str, str],
+    upload: UploadFile,
+    headers: Mapping[str, str],
+    timeout: float,
+    *,
+    error_fields: Callable[[Any], ErrorFields] = no_error_fields,
+    secrets: Sequence[str | None] = (),
+) -> HttpResponse:
+    """Upload a file as ``multipart/form-data`` (OpenAI's ``POST /v1/files``); the answer and the
+    failures as :func:`post_json`'s."""
+    payload, content_type = multipart_body(fields, upload)
+    send = {**headers, "Content-Type": content_type, "Accept": "application/json"}
+    return _request(provider, "POST", url, payload, send, timeout, error_fields, secrets)
+
+
+class JsonlPage(NamedTuple):
+    """Lines ``start`` to ``start + limit`` of a JSON Lines body (blank lines are not counted), each
+    as (index, value): the value is what ``pick`` made of the parsed line, None for a line that is
+    not JSON. ``next_line`` is the index to read from next, None when the body has no more lines."""
+
+    lines: list[tuple[int, Any]]
+    next_line: int | None
+
+
+def get_jsonl(
+    provider: str,
+    url: str,
+    headers: Mapping[str, str],
+    timeout: float,
+    *,
+    start: int = 0,
+    limit: int | None = None,
+    pick: Callable[[Any], Any] | None = None,
+    error_fields: Callable[[Any], ErrorFields] = no_error_fields,
+    secrets: Sequence[str | None] = (),
+) -> JsonlPage:
+    """GET a JSON Lines body (batch results) and read it as a stream: the lines before ``start`` are
+    skipped unparsed, at most ``limit`` lines are parsed (None: all), and the connection is closed
+    as soon as the page is known to be followed by another line, so a large file is never held in
+    memory and a page costs reading up to its own end. One line is at most ``MAX_LINE_BYTES``; the
+    whole read is bounded by ``timeout``. A non-2xx answer is classified as :func:`post_json`'s."""
+    send = {**headers, "Accept": "application/jsonl, application/x-ndjson, application/json, */*"}
+    start = max(start, 0)
+    with _exchange(provider, "GET", url, None, send, timeout, secrets) as opened:
+        response = opened.response
+        if not 200 <= response.status < 300:
+            raw = _read_body(response, opened.sock, opened.deadline)
+            response_headers = {k.lower(): v for k, v in response.getheaders()}
+            latency_ms = int((time.monotonic() - opened.started) * 1000)
+            _answer(provider, response.status, raw, response_headers, latency_ms, error_fields, secrets)
+        lines: list[tuple[int, Any]] = []
+        index = 0
+        more = False
+        while True:
+            line = _read_line(response, opened.sock, opened.deadline)
+            if not line:
+                break
+            if not line.strip():
+                continue
+            if index >= start:
+                if limit is not None and len(lines) >= limit:
+                    more = True
+                    break
+                parsed = _parse(line)
+                lines.append((index, pick(parsed) if pick is not None else parsed))
+            index += 1
+    return JsonlPage(lines, index if more else None)

@@ -95,11 +95,11 @@ def chat_reply(
     data: dict[str, Any],
     metadata: dict[str, Any],
     usage: Any,
-    latency_ms: int,
+    latency_ms: int | None,
 ) -> ChatReply:
     """The normalised reply of every adapter: the answer text and, for a grounded request, the
     search evidence read from ``data`` whatever its wire format; ``usage`` kept only if the provider
-    sent an object."""
+    sent an object. ``latency_ms`` is None for a batch API answer (no per-answer latency)."""
     return ChatReply(
         provider=provider,
         requested_model=request.model_id,
@@ -114,21 +114,40 @@ def chat_reply(
 
 
 def chat_completions_reply(
-    provider: str, request: ChatRequest, sent: dict[str, Any], answer: HttpResponse
+    provider: str, request: ChatRequest, sent: dict[str, Any], data: dict[str, Any], latency_ms: int | None
 ) -> ChatReply:
-    data = answer.body
+    """A Chat Completions answer (the body as received, synchronous or from a batch output line)."""
     metadata = {key: data[key] for key in ("system_fingerprint", "model") if _present(data.get(key))}
-    return chat_reply(provider, request, sent, data, metadata, data.get("usage"), answer.latency_ms)
+    return chat_reply(provider, request, sent, data, metadata, data.get("usage"), latency_ms)
 
 
 def responses_reply(
-    provider: str, request: ChatRequest, sent: dict[str, Any], answer: HttpResponse
+    provider: str, request: ChatRequest, sent: dict[str, Any], data: dict[str, Any], latency_ms: int | None
 ) -> ChatReply:
     """A Responses API answer (grounded): its version metadata is the dated ``model`` alone."""
-    data = answer.body
-    return chat_reply(
-        provider, request, sent, data, responses_metadata(data), data.get("usage"), answer.latency_ms
+    return chat_reply(provider, request, sent, data, responses_metadata(data), data.get("usage"), latency_ms)
+
+
+CHAT_COMPLETIONS_PATH = "/v1/chat/completions"
+RESPONSES_PATH = "/v1/responses"
+
+
+def openai_body(request: ChatRequest) -> tuple[str, dict[str, Any]]:
+    """(path, body) of OpenAI's synchronous call for ``request``: the Responses API with the web
+    search tool when grounded (SPEC §2.8), else Chat Completions. A batch line carries the same."""
+    if request.grounded:
+        return RESPONSES_PATH, responses_body(request, model=request.model_id)
+    return CHAT_COMPLETIONS_PATH, chat_completions_body(
+        request, model=request.model_id, limit_field="max_completion_tokens"
     )
+
+
+def openai_reply(
+    provider: str, request: ChatRequest, sent: dict[str, Any], data: dict[str, Any], latency_ms: int | None
+) -> ChatReply:
+    """The reply to ``request`` from the answer body of the API :func:`openai_body` chose."""
+    build = responses_reply if request.grounded else chat_completions_reply
+    return build(provider, request, sent, data, latency_ms)
 
 
 def base_url(endpoint: str | None, default: str, version_suffix: str = "") -> str:
@@ -145,13 +164,9 @@ class OpenAIProvider:
     def chat(self, request: ChatRequest, credentials: Credentials, timeout: float) -> ChatReply:
         key = require_key(self.name, credentials)
         root = base_url(credentials.endpoint, DEFAULT_ENDPOINT, "/v1")
-        if request.grounded:  # the Responses API with the web search tool (SPEC §2.8)
-            body = responses_body(request, model=request.model_id)
-            answer = self._post(root + "/v1/responses", body, key, timeout)
-            return responses_reply(self.name, request, body, answer)
-        body = chat_completions_body(request, model=request.model_id, limit_field="max_completion_tokens")
-        answer = self._post(root + "/v1/chat/completions", body, key, timeout)
-        return chat_completions_reply(self.name, request, body, answer)
+        path, body = openai_body(request)
+        answer = self._post(root + path, body, key, timeout)
+        return openai_reply(self.name, request, body, answer.body, answer.latency_ms)
 
     def _post(self, url: str, body: dict[str, Any], key: str, timeout: float) -> HttpResponse:
         return post_json(

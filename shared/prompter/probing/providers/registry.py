@@ -16,7 +16,8 @@ from typing import Any
 
 from prompter.errors import ProviderNotConfigured
 from prompter.probing.providers.base import ChatProvider, Credentials
-from prompter.probing.providers.fake import FakeProvider
+from prompter.probing.providers.batches import BatchProvider, batch_problem, refused
+from prompter.probing.providers.fake import FakeBatchProvider, FakeProvider, reset_fake_batches
 from prompter.settings import ProviderSettings
 
 REAL_ADAPTERS: dict[str, tuple[str, str]] = {
@@ -27,11 +28,18 @@ REAL_ADAPTERS: dict[str, tuple[str, str]] = {
     "bedrock": ("prompter.probing.providers.bedrock_converse", "BedrockProvider"),
     "perplexity": ("prompter.probing.providers.perplexity", "PerplexityProvider"),
 }
+# Batch delivery (prompter.probing.providers.batches): the providers with a batch API.
+REAL_BATCH_ADAPTERS: dict[str, tuple[str, str]] = {
+    "openai": ("prompter.probing.providers.openai_batch", "OpenAIBatchProvider"),
+    "google": ("prompter.probing.providers.gemini_batch", "GeminiBatchProvider"),
+    "anthropic": ("prompter.probing.providers.anthropic_batch", "AnthropicBatchProvider"),
+}
 
 _lock = threading.Lock()
 _fakes: dict[str, FakeProvider] = {}
 _generation = [0]  # set by set_fake_generation; 0: the settings' fake_generation
 _real: dict[str, ChatProvider] = {}
+_real_batches: dict[str, BatchProvider] = {}
 
 
 def fake(provider: str, start: int = 1) -> FakeProvider:
@@ -60,6 +68,7 @@ def reset_fakes() -> None:
     with _lock:
         _fakes.clear()
         _generation[0] = 0
+    reset_fake_batches()
 
 
 def adapter(provider: str, settings: ProviderSettings) -> ChatProvider:
@@ -70,6 +79,22 @@ def adapter(provider: str, settings: ProviderSettings) -> ChatProvider:
             module, cls = REAL_ADAPTERS[provider]
             _real[provider] = getattr(importlib.import_module(module), cls)()
         return _real[provider]
+
+
+def batch_adapter(provider: str, settings: ProviderSettings) -> BatchProvider:
+    """The batch adapter of ``provider``: the fake's batch API in fake mode (and for ``fake``),
+    answering as :func:`fake` answers, ending after ``PROMPTER_FAKE_BATCH_POLLS`` polls; else the
+    provider's own, imported on first use. A provider with no batch API is a terminal bad request
+    naming why (:func:`batch_problem`)."""
+    if settings.provider_mode == "fake" or provider == "fake":
+        return FakeBatchProvider(fake(provider, settings.fake_generation), settings.fake_batch_polls)
+    if provider not in REAL_BATCH_ADAPTERS:
+        raise refused(provider, batch_problem(provider, "none") or f"{provider} has no batch API")
+    with _lock:
+        if provider not in _real_batches:
+            module, cls = REAL_BATCH_ADAPTERS[provider]
+            _real_batches[provider] = getattr(importlib.import_module(module), cls)()
+        return _real_batches[provider]
 
 
 def _fetch_secret(arn: str, max_age: int) -> Any:
