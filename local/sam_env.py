@@ -16,11 +16,11 @@ environment or ``make sam-env DATABASE_URL=...``, by default a PostgreSQL on the
 from inside SAM's container; no secret ARNs; no idempotency table (probes are not de-duplicated, an
 ``Idempotency-Key`` is not replayed); no state machines (``POST .../runs`` answers 503
 ``WORKFLOW_UNAVAILABLE``, a re-analysis does every page in the request); no work bucket (the
-``sweep_targets`` and ``plan_run`` tasks fail with ``WorkListUnavailable``); model version change and visibility
-shift events go to an event bus name no stack creates, so credentials SAM passes into the container
-publish nothing. Monitors: no Scheduler (nothing fires a monitor by itself; its trigger route and a
-firing need the state machines: 503 ``WORKFLOW_UNAVAILABLE``), no alerts queue (a failed alert's
-back-off is the queue's own), and alert signing secrets under a prefix of their own
+``sweep_targets`` and ``plan_run`` tasks fail with ``WorkListUnavailable``); model version change
+and visibility shift events go to an event bus name no stack creates, so credentials SAM passes
+into the container publish nothing. Monitors: no Scheduler (nothing fires a monitor by itself;
+its trigger route and a firing need the state machines: 503 ``WORKFLOW_UNAVAILABLE``), no alerts
+queue (a failed alert's back-off is the queue's own), and alert signing secrets under a prefix of their own
 (:data:`LOCAL_ALERT_SECRET_PREFIX`), written with whatever credentials SAM passes (without any, a
 monitor with a webhook is a 503 ``ALERT_SECRET_UNAVAILABLE``).
 """

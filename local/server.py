@@ -35,6 +35,9 @@ LOCAL_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     # a monitor's alerts may go to a receiver on this machine (http://127.0.0.1:...)
     "PROMPTER_ALLOW_LOOPBACK_WEBHOOKS": "true",
+    # a batch delivered through a (fake or local) provider batch API is polled every few seconds
+    "PROMPTER_BATCH_POLL_SECONDS": "2",
+    "PROMPTER_BATCH_POLL_MAX_SECONDS": "10",
 }
 for _key, _value in LOCAL_ENV.items():
     os.environ.setdefault(_key, _value)

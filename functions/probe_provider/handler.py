@@ -3,7 +3,8 @@
 ``lambda_handler`` serves API Gateway proxy events; any other event is a workflow task payload
 with an ``action``: ``probe`` (the default, :class:`ProbeTask`), ``call`` (one country of a batch
 run: the provider call and its version), ``plan_run`` (a batch run's answers, written to S3 for
-RunBatch's Distributed Map) or ``sweep_targets`` (every active template's provider and model,
+RunBatch's Distributed Map), ``submit_batch``, ``poll_batch`` and ``collect_batch`` (a run delivered
+through the provider's batch API) or ``sweep_targets`` (every active template's provider and model,
 written to S3 for the version sweep's Distributed Map). Errors a workflow Retries or Catches
 escape the task with their class name (``ProviderThrottled``, ``ProviderAuthError``, ...).
 """
@@ -24,7 +25,15 @@ from prompter.probing.probes import EnsureVersionRequest, EnsureVersionResult, V
 from prompter.probing.sweep import write_targets
 from prompter.runs.plans import write_plan
 from prompter.settings import ProbeFunctionSettings
-from prompter.workflow import PlanRunTask, ProbeTask, RunCountryTask, SweepTargetsTask
+from prompter.workflow import (
+    CollectBatchTask,
+    PlanRunTask,
+    PollBatchTask,
+    ProbeTask,
+    RunCountryTask,
+    SubmitBatchTask,
+    SweepTargetsTask,
+)
 
 app = new_resolver()
 snapstart.register()  # SnapStart hooks: drop connections, secrets and random state after a restore
@@ -76,6 +85,9 @@ TASKS: dict[str, Task[Any]] = {
     "call": Task(RunCountryTask, lambda task: services().runner.call(task).model_dump(mode="json")),
     "sweep_targets": Task(SweepTargetsTask, _sweep_targets),
     "plan_run": Task(PlanRunTask, _plan_run),
+    "submit_batch": Task(SubmitBatchTask, lambda task: services().batch_delivery.submit(task)),
+    "poll_batch": Task(PollBatchTask, lambda task: services().batch_delivery.poll(task)),
+    "collect_batch": Task(CollectBatchTask, lambda task: services().batch_delivery.collect(task)),
 }
 
 

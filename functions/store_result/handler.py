@@ -48,7 +48,7 @@ from prompter.observability import logger
 from prompter.runs.queries import ResultsPage, RunStatus
 from prompter.runs.running import BatchRunRequest, RunAccepted, RunRequest, RunResult
 from prompter.settings import StoreFunctionSettings
-from prompter.workflow import CallOutcome, CloseRunTask, FinishRunTask, RecordFailureTask
+from prompter.workflow import CallOutcome, CloseRunTask, FailRunTask, FinishRunTask, RecordFailureTask
 
 app = new_resolver()
 snapstart.register()  # SnapStart hooks: drop connections, secrets and random state after a restore
@@ -288,6 +288,7 @@ TASKS: dict[str, Task[Any]] = {
     "reanalyze": Task(ReanalyzeTask, lambda task: services().reanalyzer.page(task)),
     "finish_run": Task(FinishRunTask, lambda task: services().recorder.finish_task(task)),
     "close_run": Task(CloseRunTask, lambda task: services().recorder.close_task(task)),
+    "fail_run": Task(FailRunTask, lambda task: services().recorder.fail_task(task)),
 }
 
 

@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # built on first use: a function imports only what it uses (c
     from prompter.probing.rate import RateBudgets
     from prompter.probing.versions import ModelVersionRecorder
     from prompter.runs.alerts import AlertDelivery, MonitorEvents
+    from prompter.runs.batch_delivery import BatchDelivery
     from prompter.runs.monitors import Monitors
     from prompter.runs.queries import RunQueries
     from prompter.runs.recording import ResultRecorder
@@ -218,6 +219,12 @@ class Services:
         arn = getattr(self.settings, "run_batch_state_machine_arn", None)
         concurrency = getattr(self.settings, "run_max_concurrency", 5)
         return Runner(self.templates, self.calls, self.recorder, self.runs, self.workflows, arn, concurrency)
+
+    @cached_property
+    def batch_delivery(self) -> BatchDelivery:
+        from prompter.runs.batch_delivery import BatchDelivery
+
+        return BatchDelivery(self.runner, self.recorder, self.runs)
 
     @cached_property
     def monitor_events(self) -> MonitorEvents:

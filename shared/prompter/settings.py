@@ -175,6 +175,15 @@ class ProviderSettings(CostGuardSettings):
     budget_max_wait: float = Field(
         default=30.0, ge=0, le=600, description="seconds a call may wait for rate budget before THROTTLED"
     )
+    batch_poll_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description="seconds before a batch is first polled (doubled each poll)",
+    )
+    batch_poll_max_seconds: int = Field(
+        default=900, ge=0, le=3600, description="the longest wait between two polls of a provider batch"
+    )
 
     @field_validator("rate_budgets")
     @classmethod

@@ -162,7 +162,7 @@ class CallOutcome(_Task):
     status: Literal["succeeded", "failed"] = "succeeded"
     error_code: str | None = None
     error_message: str | None = None
-    latency_ms: int | None  # None: a batch API answer (no per-answer latency)
+    latency_ms: int | None = Field(description="null for an answer of a provider's batch API")
     # SPEC §4: why the answer ended, {input_tokens, output_tokens, search_calls}, and its cost at the
     # price table's list prices (null: a model the table does not list)
     finish_reason: str | None = None
@@ -216,6 +216,80 @@ class RunPlan(Model):
     bucket: str
     key: str
     answers: int
+
+
+class _BatchRun(_Task):
+    """A batch run as RunBatch's execution input carries it: what each of its answers asks."""
+
+    run_id: str = Field(min_length=1, max_length=64)
+    org_id: str = Field(min_length=1, max_length=128)
+    template_id: str = Field(min_length=1, max_length=64)
+    countries: list[str] = Field(min_length=1, max_length=250)
+    samples: int = Field(default=1, ge=1, le=20)
+    brand_name: str | None = Field(default=None, max_length=200)
+    runtime_vars: dict[str, str] = Field(default_factory=dict)
+    rendered_prompt: str | None = None
+    analysis_scope: str = "brand"
+    brand_aliases: list[str] = Field(default_factory=list)
+    competitors: list[dict[str, Any]] = Field(default_factory=list)
+    alias_snapshot_id: str | None = None
+    grounding: Literal["none", "auto", "required"] = "none"
+    provider: Provider | None = None
+    model_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+    def answer(self, country: str, sample: int) -> RunCountryTask:
+        """The run's answer for one country and sample, as a synchronous call would ask it."""
+        shared = set(RunCountryTask.model_fields) - {"action", "country", "sample", "retry_count"}
+        return RunCountryTask(**self.model_dump(include=shared), country=country, sample=sample)
+
+
+class SubmitBatchTask(_BatchRun):
+    """probe_provider's ``submit_batch`` action: send every answer of a run to the provider's batch
+    API (once: a retried submit finds the batch already submitted)."""
+
+    action: Literal["submit_batch"] = "submit_batch"
+
+
+class PollBatchTask(_Task):
+    """probe_provider's ``poll_batch`` action: how the provider's batch is doing."""
+
+    action: Literal["poll_batch"] = "poll_batch"
+    run_id: str = Field(min_length=1, max_length=64)
+    provider: Provider
+    batch: dict[str, Any] = Field(description="the BatchState the last step returned")
+    polls: int = Field(default=0, ge=0, description="polls so far (the wait before the next one grows)")
+
+
+class CollectBatchTask(_BatchRun):
+    """probe_provider's ``collect_batch`` action: store one page of the ended batch's answers."""
+
+    action: Literal["collect_batch"] = "collect_batch"
+    batch: dict[str, Any] = Field(description="the ended BatchState")
+    cursor: str | None = Field(
+        default=None, max_length=200, description="where the page starts (null: first)"
+    )
+
+
+class BatchProgress(Model):
+    """What each batch step answers into ``$.batch``: the provider's batch, whether it ended, the
+    wait before the next poll, and where the next page of its answers starts (null: none left)."""
+
+    batch: dict[str, Any]
+    ended: bool
+    wait_s: int = Field(ge=0)
+    polls: int = Field(ge=0)
+    cursor: str | None = None
+    collected: int = Field(default=0, ge=0, description="answers this step stored or recorded failed")
+
+
+class FailRunTask(_Task):
+    """store_result's ``fail_run`` action: the run's batch could not be submitted or collected (the
+    caught error): every answer without a row is recorded failed with its code, then the run is
+    finished."""
+
+    action: Literal["fail_run"] = "fail_run"
+    run_id: str = Field(min_length=1, max_length=80)
+    error: dict[str, Any] = Field(description="the caught error: {Error, Cause}")
 
 
 class SweepTargetsTask(_Task):

@@ -153,6 +153,7 @@ def workflows(
     monkeypatch.setenv("PROMPTER_RUN_BATCH_STATE_MACHINE_ARN", arns["prompter-run-batch"])
     monkeypatch.setenv("PROMPTER_VERSION_SWEEP_STATE_MACHINE_ARN", arns["prompter-version-sweep"])
     monkeypatch.setenv("PROMPTER_REANALYZE_STATE_MACHINE_ARN", arns["prompter-reanalyze"])
+    monkeypatch.setenv("PROMPTER_BATCH_POLL_SECONDS", "0")  # the Wait before each poll of a provider batch
     runtime.reset()  # the functions read their settings (and the ARNs above) afresh
     return Workflows(
         sfn=sfn,

@@ -22,13 +22,18 @@ from prompter.workflow import (
     RETRYABLE_ERRORS,
     SWEEP_RETRYABLE_ERRORS,
     TERMINAL_ERRORS,
+    BatchProgress,
     CloseRunTask,
+    CollectBatchTask,
+    FailRunTask,
     FinishRunTask,
     PlanRunTask,
+    PollBatchTask,
     RecordFailureTask,
     RunCountryTask,
     RunPlan,
     StoreTask,
+    SubmitBatchTask,
     SweepTargets,
     SweepTargetsTask,
     error_names,
@@ -41,6 +46,7 @@ TERMINAL = set(error_names(TERMINAL_ERRORS))
 LAMBDA = set(LAMBDA_SERVICE_ERRORS)
 STORE_RETRYABLE = {"DatabaseUnavailable"}
 PROVIDER_TASKS = {"CallProvider", "Probe"}  # the tasks that call a provider
+BATCH_TASKS = {"SubmitBatch", "PollBatch", "CollectPage"}  # the tasks that reach a provider's batch API
 
 
 def load(name: str) -> dict[str, Any]:
@@ -109,6 +115,11 @@ def test_the_other_tasks_retry_only_database_and_lambda_errors(name: str) -> Non
             assert retry_names(state) == set(error_names(SWEEP_RETRYABLE_ERRORS)) | LAMBDA
         elif state_name == "PlanAnswers":  # it only writes the run's answer list to S3
             assert retry_names(state) == {"WorkListUnavailable"} | LAMBDA
+        elif state_name in BATCH_TASKS:  # a provider's batch API and the database
+            assert (
+                retry_names(state) == {"ProviderThrottled", "ProviderUnavailable"} | STORE_RETRYABLE | LAMBDA
+            )
+            assert {c["Next"] for c in state["Catch"]} == {"FailRun"}, state_name
         elif state_name not in PROVIDER_TASKS:
             assert retry_names(state) == STORE_RETRYABLE | LAMBDA, state_name
 
@@ -230,12 +241,54 @@ def test_run_batch_payloads_match_the_task_contracts() -> None:
     assert closing["run_id.$"] == "$.run_id"
 
 
+def test_batch_delivery_submits_polls_with_backoff_and_collects_in_pages() -> None:
+    machine = load("run_batch")
+    states_ = machine["States"]
+    assert machine["StartAt"] == "Delivery"
+    assert states_["Delivery"]["Choices"] == [
+        {"Variable": "$.delivery", "StringEquals": "batch", "Next": "SubmitBatch"}
+    ]
+    assert states_["Delivery"]["Default"] == "PlanAnswers"
+    run_fields = fields(SubmitBatchTask) - {"action"}
+    submit = states_["SubmitBatch"]["Parameters"]
+    assert keys(submit) == fields(SubmitBatchTask) and submit["action"] == "submit_batch"
+    assert all(submit[f"{f}.$"] == f"$.{f}" for f in run_fields)
+    assert (
+        states_["SubmitBatch"]["ResultPath"] == "$.batch" and states_["SubmitBatch"]["Next"] == "BatchEnded"
+    )
+    assert states_["WaitForBatch"] == {
+        "Type": "Wait",
+        "Comment": states_["WaitForBatch"]["Comment"],
+        "SecondsPath": "$.batch.wait_s",
+        "Next": "PollBatch",
+    }
+    poll = states_["PollBatch"]["Parameters"]
+    assert keys(poll) == fields(PollBatchTask) and poll["action"] == "poll_batch"
+    assert poll["batch.$"] == "$.batch.batch" and poll["polls.$"] == "$.batch.polls"
+    assert states_["BatchEnded"]["Choices"] == [
+        {"Variable": "$.batch.ended", "BooleanEquals": True, "Next": "CollectPage"}
+    ]
+    assert states_["BatchEnded"]["Default"] == "WaitForBatch"
+    collect = states_["CollectPage"]["Parameters"]
+    assert keys(collect) == fields(CollectBatchTask) and collect["action"] == "collect_batch"
+    assert collect["batch.$"] == "$.batch.batch" and collect["cursor.$"] == "$.batch.cursor"
+    assert states_["MorePages"]["Choices"] == [
+        {"Variable": "$.batch.cursor", "IsNull": False, "Next": "CollectPage"}
+    ]
+    assert states_["MorePages"]["Default"] == "FinishRun"
+    assert set(BatchProgress.model_fields) >= {"batch", "ended", "wait_s", "polls", "cursor"}
+    failing = states_["FailRun"]["Parameters"]
+    assert keys(failing) == fields(FailRunTask) and failing["error.$"] == "$.error"
+    assert {c["Next"] for c in states_["FailRun"]["Catch"]} == {"FinishIncompleteRun"}
+
+
 @pytest.mark.parametrize("name", ["run_batch", "version_sweep", "reanalyze"])
 def test_every_task_and_the_execution_have_timeouts(name: str) -> None:
     from infra.constructs.functions import API_TIMEOUT
 
     machine = load(name)
-    assert 0 < machine["TimeoutSeconds"] <= 24 * 3600
+    # RunBatch's covers a provider batch's 24 h window and its collection
+    assert 0 < machine["TimeoutSeconds"] <= (26 if name == "run_batch" else 24) * 3600
     for state_name, state in tasks(name).items():
         # above the function's own timeout, so Lambda's timeout (retried) fires first
         assert API_TIMEOUT.to_seconds() < state["TimeoutSeconds"] <= 300, state_name

@@ -564,6 +564,15 @@ class RunStore:
         stmt = update(runs).where(runs.c.id == run_id).values(execution_arn=execution_arn)
         run_with_reconnect(self.engine, lambda conn: conn.execute(stmt))
 
+    def set_provider_batch(self, run_id: str, batch_id: str, status: str) -> None:
+        """The provider's batch the run's answers went to, and the status it last reported."""
+        stmt = (
+            update(runs)
+            .where(runs.c.id == run_id)
+            .values(provider_batch_id=batch_id[:200], provider_batch_status=status[:32])
+        )
+        run_with_reconnect(self.engine, lambda conn: conn.execute(stmt))
+
     def finish(self, run_id: str, status: str, succeeded: int, failed: int, when: datetime) -> None:
         stmt = (
             update(runs)

@@ -334,6 +334,10 @@ prompt_runs = Table(
     # the monitor firing that started the run (0010_monitors); null for runs an API client started
     Column("monitor_id", ID, nullable=True),
     Column("scheduled_at", Timestamp, nullable=True),
+    # a run delivered through a provider's batch API (0012_batch_delivery): the provider's batch id
+    # and the status it last reported
+    Column("provider_batch_id", String(200), nullable=True),
+    Column("provider_batch_status", String(32), nullable=True),
     Index("ix_prompt_runs_template_id_created_at", "template_id", "created_at"),
     Index("ix_prompt_runs_monitor_id_scheduled_at", "monitor_id", "scheduled_at"),
 )
@@ -351,6 +355,8 @@ monitors = Table(
     Column("targets", JsonType, nullable=False),
     Column("countries", JsonType, nullable=True),
     Column("samples", Integer, nullable=False),
+    # how its runs are delivered: "sync" or "batch" (0012_batch_delivery)
+    Column("delivery", String(8), nullable=False, server_default=text("'sync'")),
     Column("schedule_expression", String(256), nullable=False),
     Column("schedule_timezone", String(64), nullable=False),
     Column("enabled", Boolean, nullable=False),

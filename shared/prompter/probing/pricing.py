@@ -238,12 +238,15 @@ def cost_usd(
     return (tokens + search).quantize(COST_PLACES)
 
 
-def metered(provider: str, model: str | None, response: Mapping[str, Any] | None) -> dict[str, Any]:
+def metered(
+    provider: str, model: str | None, response: Mapping[str, Any] | None, *, batch: bool = False
+) -> dict[str, Any]:
     """A result's ``finish_reason``, ``usage`` and ``cost_usd``, read from the provider's response
-    (``model``: the one that answered when the provider says so, else the one asked for)."""
+    (``model``: the one that answered when the provider says so, else the one asked for; ``batch``:
+    answered through the provider's batch API, at its discount)."""
     used = usage(response)
     return {
         "finish_reason": finish_reason(response),
         "usage": used,
-        "cost_usd": cost_usd(provider, model, used),
+        "cost_usd": cost_usd(provider, model, used, batch=batch),
     }

@@ -43,6 +43,7 @@ from prompter.observability import MetricName, add_metric, logger
 from prompter.registry.countries import country_code
 from prompter.registry.models import Provider
 from prompter.registry.paging import decode_cursor, encode_cursor
+from prompter.runs.delivery import Delivery, delivery_problem
 from prompter.runs.grounding import Grounding, grounding_mode
 from prompter.runs.running import BatchRunRequest, Runner
 from prompter.runs.schedules import Rate, ScheduleError, next_fire, parse, time_zone
@@ -91,6 +92,11 @@ class _MonitorFields(Model):
         default=None, min_length=1, max_length=250, description="default: each template's own countries"
     )
     samples: int = Field(default=5, ge=1, le=20, strict=True, description="answers per country")
+    delivery: Delivery = Field(
+        default="sync",
+        description='how its runs are delivered: "sync" (a call per answer) or "batch" (the provider\'s '
+        "batch API, within 24 h, at its batch price; every target must have one)",
+    )
     schedule: ScheduleIn
     enabled: bool = Field(default=True, strict=True)
     alert_webhook_url: str | None = Field(
@@ -124,6 +130,7 @@ class MonitorPatch(Model):
     targets: list[Target] | None = Field(default=None, min_length=1, max_length=MAX_TARGETS)
     countries: list[str] | None = Field(default=None, min_length=1, max_length=250)
     samples: int | None = Field(default=None, ge=1, le=20, strict=True)
+    delivery: Delivery | None = None
     schedule: ScheduleIn | None = None
     enabled: bool | None = Field(default=None, strict=True)
     alert_webhook_url: str | None = Field(default=None, min_length=1, max_length=2048)
@@ -138,6 +145,7 @@ class Monitor(Model):
     targets: list[Target]
     countries: list[str] | None
     samples: int
+    delivery: Delivery
     schedule: ScheduleIn
     enabled: bool
     alert_webhook_url: str | None
@@ -181,6 +189,7 @@ _SETTINGS = (
     "targets",
     "countries",
     "samples",
+    "delivery",
     "schedule_expression",
     "schedule_timezone",
     "enabled",
@@ -198,6 +207,7 @@ def monitor_out(row: dict[str, Any]) -> Monitor:
         targets=[Target.model_validate(t) for t in row["targets"]],
         countries=row["countries"],
         samples=row["samples"],
+        delivery=row["delivery"],
         schedule=ScheduleIn(expression=row["schedule_expression"], timezone=row["schedule_timezone"]),
         enabled=row["enabled"],
         alert_webhook_url=row["alert_webhook_url"],
@@ -227,6 +237,7 @@ def _settings_row(fields: _MonitorFields) -> dict[str, Any]:
         if countries is None
         else [country_code(c, ("countries", i)) for i, c in enumerate(countries)],
         "samples": fields.samples,
+        "delivery": fields.delivery,
         "schedule_expression": fields.schedule.expression,
         "schedule_timezone": fields.schedule.timezone,
         "enabled": fields.enabled,
@@ -274,7 +285,7 @@ class Monitors:
         answers = 0
         for template_id, template in ours.items():
             countries = self._countries(template_id, template, fields.countries, problems)
-            problems.extend(self._target_problems(template, fields.targets))
+            problems.extend(self._target_problems(template, fields.targets, fields.delivery))
             answers += len(countries) * len(fields.targets) * fields.samples
         if answers > self.max_answers:
             message = (
@@ -320,8 +331,11 @@ class Monitors:
             chosen.add(code)
         return chosen
 
-    def _target_problems(self, template: dict[str, Any], targets: list[Target]) -> list[FieldError]:
-        """Each target must make a pair the template's provider can answer, with a search it offers."""
+    def _target_problems(
+        self, template: dict[str, Any], targets: list[Target], delivery: str
+    ) -> list[FieldError]:
+        """Each target must make a pair the template's provider can answer, with a search it offers,
+        through its batch API when the monitor's delivery is ``batch`` (a 422 naming ``delivery``)."""
         problems = []
         for j, target in enumerate(targets):
             request = BatchRunRequest(
@@ -329,9 +343,14 @@ class Monitors:
             )
             try:
                 provider, _ = self.runner.engine(template, request)
-                grounding_mode(target.grounding, None, provider)
+                grounding = grounding_mode(target.grounding, None, provider)
             except InvalidInput as error:
                 problems.extend(_prefixed(error, "targets", j).errors)
+                continue
+            try:
+                delivery_problem(delivery, provider, grounding)
+            except InvalidInput as error:
+                problems.extend(FieldError(e.loc, f"targets[{j}]: {e.message}", e.type) for e in error.errors)
         return problems
 
     @staticmethod
@@ -454,6 +473,7 @@ class Monitors:
             targets=[Target.model_validate(t) for t in row["targets"]],
             countries=row["countries"],
             samples=row["samples"],
+            delivery=row["delivery"],
             schedule=ScheduleIn(expression=row["schedule_expression"], timezone=row["schedule_timezone"]),
             enabled=row["enabled"],
             alert_webhook_url=row["alert_webhook_url"],
@@ -546,6 +566,7 @@ class Monitors:
                 body = BatchRunRequest(
                     countries=row["countries"],
                     samples=row["samples"],
+                    delivery=row["delivery"],
                     provider=target.get("provider"),
                     model_id=target.get("model_id"),
                     grounding=target.get("grounding"),

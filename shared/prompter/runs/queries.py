@@ -69,6 +69,13 @@ class RunStatus(Model):
         "or the ending status that has just closed the run; null when it was not read",
     )
     monitor_id: str | None = Field(default=None, description="the monitor whose firing started it")
+    delivery: str = Field(default="sync", description='"sync" or "batch" (the provider\'s batch API)')
+    provider_batch_id: str | None = Field(
+        default=None, description="the provider's batch the answers went to (delivery batch, once submitted)"
+    )
+    provider_batch_status: str | None = Field(
+        default=None, description="the status the provider last reported for that batch, in its own words"
+    )
     scheduled_at: datetime | None = Field(default=None, description="when that firing was due (UTC)")
     usage: UsageTotals = Field(
         default_factory=UsageTotals,
@@ -204,6 +211,9 @@ class RunQueries:
             execution_status=execution,
             monitor_id=run.get("monitor_id"),
             scheduled_at=as_utc(run.get("scheduled_at")),
+            delivery=str((run.get("request") or {}).get("delivery") or "sync"),
+            provider_batch_id=run.get("provider_batch_id"),
+            provider_batch_status=run.get("provider_batch_status"),
             usage=UsageTotals(
                 input_tokens=spent.input_tokens,
                 output_tokens=spent.output_tokens,

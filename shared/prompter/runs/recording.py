@@ -30,6 +30,7 @@ from prompter.probing.sanitize import clean_json
 from prompter.workflow import (
     CallOutcome,
     CloseRunTask,
+    FailRunTask,
     FinishRunTask,
     RecordFailureTask,
     error_code,
@@ -52,6 +53,23 @@ def run_items(run: dict[str, Any]) -> list[tuple[str, int]]:
     """Every (country, sample) a run was asked for, in order."""
     samples = int((run.get("request") or {}).get("samples") or 1)
     return [(country, sample) for country in run["countries"] for sample in range(1, samples + 1)]
+
+
+def caught(error: dict[str, Any]) -> tuple[str, str]:
+    """A caught workflow error (``{Error, Cause}``): its name and the message to store. A driver's or
+    SDK's failure is not described: its class and text stay in the function's logs."""
+    name = str(error.get("Error") or "States.TaskFailed")
+    cause = error.get("Cause")
+    message = name
+    if isinstance(cause, str):
+        try:
+            parsed = json.loads(cause)
+            message = str(parsed.get("errorMessage") or name) if isinstance(parsed, dict) else cause
+        except ValueError:
+            message = cause
+    if not is_domain_error(name) and not name.startswith(("States.", "Lambda.")):
+        message = "the answer failed unexpectedly; the correlated function logs say why"
+    return name, message
 
 
 def run_status(succeeded: int, failed: int) -> str:
@@ -144,18 +162,7 @@ class ResultRecorder:
 
     def record_failure(self, task: RecordFailureTask) -> dict[str, Any]:
         """Store a country that failed (caught by the workflow) with its error code."""
-        name = str(task.error.get("Error") or "States.TaskFailed")
-        cause = task.error.get("Cause")
-        message = name
-        if isinstance(cause, str):
-            try:
-                parsed = json.loads(cause)
-                message = str(parsed.get("errorMessage") or name) if isinstance(parsed, dict) else cause
-            except ValueError:
-                message = cause
-        if not is_domain_error(name) and not name.startswith(("States.", "Lambda.")):
-            # A driver's or SDK's failure: its class and text stay in the function's logs.
-            message = "the country failed unexpectedly; the correlated function logs say why"
+        name, message = caught(task.error)
         code = error_code(name)
         template = self.templates.get_active(task.org_id, task.template_id)
         row, inserted = self.results.store(
@@ -189,6 +196,46 @@ class ResultRecorder:
             },
         )
         return {"result_id": row["id"], "status": row["status"], "error_code": code}
+
+    def record_failed(
+        self,
+        run: dict[str, Any],
+        template: dict[str, Any] | None,
+        where: tuple[str, int],
+        code: str,
+        message: str,
+    ) -> bool:
+        """Store one answer of ``run`` as failed with ``code`` (a provider's batch API failed it);
+        False when the answer already has a row."""
+        _, inserted = self.results.store(
+            self._failed(run["id"], run["org_id"], run["template_id"], template, where, code, message)
+        )
+        if inserted:
+            add_metric(MetricName.RESULTS_FAILED)
+            logger.warning(
+                "answer failed",
+                extra={
+                    "action": "record_failure",
+                    "code": code,
+                    "country": where[0],
+                    "sample": where[1],
+                    "status": "failed",
+                },
+            )
+        return inserted
+
+    def fail_task(self, task: FailRunTask) -> dict[str, Any]:
+        """The workflow's ``fail_run`` task: the run's batch could not be submitted or collected, so
+        every answer without a row is recorded failed with the caught error's code, and the run is
+        finished (safe to repeat)."""
+        name, message = caught(task.error)
+        run = self.runs.get(None, task.run_id)
+        finished, recorded = self._finish(task.run_id, run, error_code(name), message)
+        logger.warning(
+            "run failed",
+            extra={"action": "fail_run", "error": name, "status": finished["status"], "recorded": recorded},
+        )
+        return finished
 
     @staticmethod
     def _failed(

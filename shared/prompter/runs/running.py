@@ -22,7 +22,7 @@ from prompter.db.results import RunStore
 from prompter.db.templates import TemplateStore
 from prompter.errors import FieldError, GroundingNotUsed, InvalidInput, TemplateNotFound, WorkflowUnavailable
 from prompter.observability import MetricName, add_metric, logger
-from prompter.probing.calls import ProviderCalls
+from prompter.probing.calls import Answer, ProviderCalls
 from prompter.probing.pricing import metered
 from prompter.probing.providers.base import ChatRequest
 from prompter.probing.sanitize import clean_json
@@ -32,6 +32,7 @@ from prompter.registry.costguard import cost_problems
 from prompter.registry.countries import country_code
 from prompter.registry.identity import pairing_problem
 from prompter.registry.models import Provider
+from prompter.runs.delivery import Delivery, delivery_problem
 from prompter.runs.grounding import Grounding, grounding_mode
 from prompter.runs.recording import ResultRecorder
 from prompter.runs.rendering import check_prompt_size, prompt_hash, render, run_variables
@@ -111,7 +112,12 @@ class BatchRunRequest(_RunFields):
     )
     samples: int = Field(default=1, ge=1, le=20, strict=True, description="answers per country")
     max_concurrency: int | None = Field(
-        default=None, ge=1, le=40, strict=True, description="countries run at once"
+        default=None, ge=1, le=40, strict=True, description="answers asked at once (synchronous delivery)"
+    )
+    delivery: Delivery = Field(
+        default="sync",
+        description='"sync": each answer is a call, at the provider\'s rate limit; "batch": the answers go '
+        "through the provider's batch API (OpenAI, Anthropic, Gemini, within 24 h, at its batch price)",
     )
 
 
@@ -128,6 +134,19 @@ class RunResult(Model):
 
 class RunAccepted(Model):
     run_id: str
+
+
+@dataclass(frozen=True)
+class PreparedCall:
+    """One answer of a run, ready to send: its task, country, rendered prompt, brand profile, the
+    provider and model it goes to, and the request."""
+
+    task: RunCountryTask
+    country: str
+    prompt: str
+    profile: Any
+    target: ProbeTarget
+    request: ChatRequest
 
 
 @dataclass(frozen=True)
@@ -228,9 +247,9 @@ class Runner:
 
     # ------------------------------------------------------------ one country
 
-    def call(self, task: RunCountryTask, template: dict[str, Any] | None = None) -> CallOutcome:
-        """Call the provider for one country and record the version that answered."""
-        template = template or self.template(task.org_id, task.template_id)
+    def prepare(self, task: RunCountryTask, template: dict[str, Any]) -> PreparedCall:
+        """What one answer of a run sends, and to whom: the rendered prompt with the template's
+        config (through the cost guard), for the task's country."""
         refused = cost_problems(template["inference_params"], self.settings.max_output_tokens)
         if refused:  # a template stored before the cost guard: never sent as it is
             raise InvalidInput(refused)
@@ -245,21 +264,31 @@ class Runner:
             model_id=task.model_id or template["model_id"],
             grounded=task.grounding != "none",
         )
-        self.calls.begin(target, task.retry_count, "call")
-        answer = self.calls.ask(
-            target,
-            ChatRequest(
-                model_id=target.model_id,
-                user_prompt=prompt,
-                system_instructions=template["system_instructions"],
-                inference_params=dict(template["inference_params"] or {}),
-                response_format=template["response_format"],
-                tools_spec=list(template["tools_spec"] or []),
-                grounding=task.grounding,
-                country=country,
-                tracked_brands=tuple(b.name for b in profile.brands()) if profile else (),
-            ),
+        request = ChatRequest(
+            model_id=target.model_id,
+            user_prompt=prompt,
+            system_instructions=template["system_instructions"],
+            inference_params=dict(template["inference_params"] or {}),
+            response_format=template["response_format"],
+            tools_spec=list(template["tools_spec"] or []),
+            grounding=task.grounding,
+            country=country,
+            tracked_brands=tuple(b.name for b in profile.brands()) if profile else (),
         )
+        return PreparedCall(task, country, prompt, profile, target, request)
+
+    def call(self, task: RunCountryTask, template: dict[str, Any] | None = None) -> CallOutcome:
+        """Call the provider for one country and record the version that answered."""
+        prepared = self.prepare(task, template or self.template(task.org_id, task.template_id))
+        self.calls.begin(prepared.target, task.retry_count, "call")
+        return self.outcome(prepared, self.calls.ask(prepared.target, prepared.request))
+
+    @staticmethod
+    def outcome(prepared: PreparedCall, answer: Answer, *, batch: bool = False) -> CallOutcome:
+        """The answer as a result: the request and response (echoed credentials redacted), the
+        version that answered, the analysis and what it cost (at the batch price for an answer of
+        a provider's batch API)."""
+        task, target, profile, prompt = prepared.task, prepared.target, prepared.profile, prepared.prompt
         reply, credentials, version = answer.reply, answer.credentials, answer.version
         response = clean_json(reply.response, (credentials.api_key,))
         searched = bool(reply.grounding and reply.grounding["searched"])
@@ -269,7 +298,7 @@ class Runner:
             org_id=task.org_id,
             workspace_id=target.workspace_id,
             template_id=task.template_id,
-            country=country,
+            country=prepared.country,
             sample=task.sample,
             **version.model_dump(include=RECORDED_VERSION),
             request=clean_json(reply.request, (credentials.api_key,)),
@@ -289,7 +318,7 @@ class Runner:
             error_code=GroundingNotUsed.code if unmet else None,
             error_message=UNMET_GROUNDING if unmet else None,
             latency_ms=reply.latency_ms,
-            **metered(target.provider, version.resolved_model or target.model_id, response),
+            **metered(target.provider, version.resolved_model or target.model_id, response, batch=batch),
         )
 
     def run_once(self, scope: Scope, template_id: str, body: RunRequest) -> RunResult:
@@ -366,6 +395,7 @@ class Runner:
             )
         provider, model_id = self.engine(template, body)
         grounding = grounding_mode(body.grounding, body.use_grounding, provider)
+        delivery_problem(body.delivery, provider, grounding)
         for country in countries:
             self.rendered(template, body, country)  # every missing variable is a 422 before the run starts
         self.profile(template, body)  # so is an unusable brand
@@ -398,6 +428,7 @@ class Runner:
             "countries": countries,
             "samples": body.samples,
             "max_concurrency": body.max_concurrency or self.concurrency,
+            "delivery": body.delivery,
             "grounding": grounding,
             "provider": provider,
             "model_id": model_id,
