@@ -109,6 +109,11 @@ def test_create_get_list_and_the_secret_shown_once(api: Api, aws: AwsFakes) -> N
             {"targets": [{"model_id": "sonar-pro", "provider": "perplexity", "grounding": "none"}]},
             "targets[0].grounding",
         ),
+        (
+            {"delivery": "batch", "targets": [{}, {"provider": "perplexity", "model_id": "sonar"}]},
+            "delivery",
+        ),
+        ({"delivery": "later"}, "delivery"),
         ({"countries": ["FR"]}, "countries[0]"),
         ({"countries": ["XX"]}, "countries[0]"),
         ({"samples": 20, "targets": [{}] * 10, "countries": ["US", "GB"]}, "samples"),
@@ -128,6 +133,23 @@ def test_what_a_firing_would_refuse_is_a_422_naming_the_field(
     reply = api.post(MONITORS, {**monitor_body([tid]), **changes})
     assert reply.status == 422, reply.body
     assert field in [e["field"] for e in reply.detail["errors"]], reply.detail
+
+
+def test_a_monitor_may_deliver_its_runs_through_the_providers_batch_api(api: Api, aws: AwsFakes) -> None:
+    tid = template(api)["id"]
+    created = api.post(MONITORS, monitor_body([tid], delivery="batch"))
+    assert created.status == 201, created.body
+    assert created.body["delivery"] == "batch"
+    assert api.post(MONITORS, monitor_body([tid])).body["delivery"] == "sync"  # the default
+    monitor = f"/api/monitors/{created.body['id']}"
+    patched = api.call("PATCH", monitor, {"delivery": "sync"})
+    assert patched.status == 200 and patched.body["delivery"] == "sync", patched.body
+    # a target whose provider has no batch API cannot join a batch monitor: named by delivery
+    refused = api.call(
+        "PATCH", monitor, {"delivery": "batch", "targets": [{"provider": "perplexity", "model_id": "sonar"}]}
+    )
+    assert refused.status == 422 and [e["field"] for e in refused.detail["errors"]] == ["delivery"]
+    assert "targets[0]" in refused.detail["errors"][0]["message"]
 
 
 def test_templates_of_another_workspace_or_org_or_deleted_are_422_naming_template_ids(

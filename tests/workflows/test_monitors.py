@@ -142,3 +142,17 @@ def test_the_local_scheduler_fires_what_is_due_once(
         count = conn.execute(select(func.count()).select_from(prompt_runs)).scalar_one()
     engine.dispose()
     assert count == 1
+
+
+def test_a_batch_monitors_firing_goes_through_the_providers_batch_api(workflows: Workflows) -> None:
+    templates = two_templates(workflows)
+    body = {**monitor_body(templates), "delivery": "batch"}
+    monitor = workflows.api.post(f"/api/workspaces/{WORKSPACE}/monitors", body).body
+    fired = fire_task(monitor["id"], "2026-12-07T05:00:00Z")
+    assert len(fired["run_ids"]) == 4
+    for run_id in fired["run_ids"]:
+        assert workflows.wait(workflows.run_execution_arn(run_id))["status"] == "SUCCEEDED"
+        run = workflows.api.get(f"/api/runs/{run_id}").body
+        assert (run["status"], run["succeeded"], run["delivery"]) == ("succeeded", 2, "batch")
+        assert run["provider_batch_id"] and run["monitor_id"] == monitor["id"]
+        assert all(r["latency_ms"] is None for r in workflows.results(run_id))  # batch answers
