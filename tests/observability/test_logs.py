@@ -258,7 +258,7 @@ def assert_task_summaries(
     """One summary line per workflow task of the batch: its first country refused by the provider
     (recorded as failed), the other two called and stored, the run finished as partial."""
     actions = Counter(line["action"] for line in tasks)
-    assert actions == {"call": 3, "store": 2, "record_failure": 1, "finish_run": 1}, actions
+    assert actions == {"plan_run": 1, "call": 3, "store": 2, "record_failure": 1, "finish_run": 1}, actions
     for line in tasks:
         assert line["run_id"] == run_id, line
         assert "correlation_id" not in line, line  # a task has no API request
