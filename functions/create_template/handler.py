@@ -4,7 +4,7 @@ workspaces' brand profiles and the answer analysis preview."""
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
@@ -22,7 +22,6 @@ from prompter.api.vocabulary import (
     entity_tag,
     quoted,
 )
-from prompter.db.templates import TemplateStore
 from prompter.observability import logger
 from prompter.registry import templates
 from prompter.registry.brand_models import (
@@ -40,6 +39,9 @@ from prompter.registry.models import (
     TemplatePage,
 )
 from prompter.settings import TemplateFunctionSettings
+
+if TYPE_CHECKING:  # the store is built on first use (cold start: SQLAlchemy loads with it)
+    from prompter.db.templates import TemplateStore
 
 app = new_resolver()
 snapstart.register()  # SnapStart hooks: drop connections, secrets and random state after a restore

@@ -11,9 +11,10 @@ restored from it, so after a restore:
   during the snapshot's life is picked up);
 - the ``random`` module is reseeded (``uuid.uuid4`` reads the OS's randomness and needs nothing).
 
-Before the snapshot, SQLAlchemy's PostgreSQL dialect and pg8000 are imported (a function imports
-them on its first connection) and the statements each store builds on first use are built for
-PostgreSQL, the database that deploys, so a restored environment does not pay for them.
+Before the snapshot, the stores (and SQLAlchemy with them), SQLAlchemy's PostgreSQL dialect and
+pg8000 are imported (a function imports them on first use: the stores when it builds them, the rest on
+its first connection) and the statements each store builds on first use are built for PostgreSQL, the
+database that deploys, so a restored environment does not pay for them.
 
 The hooks come from ``snapshot_restore_py``, which the Lambda Python runtime provides (and PyPI, for
 the tests); without it (locally) nothing is registered.
@@ -27,16 +28,29 @@ from typing import Any
 from prompter import runtime
 
 _registered = False
+# The stores' modules, which the handlers import only when they build a store (bootstrap).
+STORES = (
+    "prompter.db.brand_profiles",
+    "prompter.db.costs",
+    "prompter.db.monitors",
+    "prompter.db.results",
+    "prompter.db.sources",
+    "prompter.db.templates",
+    "prompter.db.versions",
+    "prompter.db.visibility",
+    "prompter.db.workspace",
+)
 
 
 def before_snapshot() -> None:
     import importlib
 
-    from prompter.db import results, versions
-
-    # The PostgreSQL dialect and driver load on first connection: in the snapshot, not after it.
-    for module in ("sqlalchemy.dialects.postgresql.pg8000", "pg8000.dbapi"):
+    # The stores load when first built, the PostgreSQL dialect and driver on first connection: in
+    # the snapshot, not after it.
+    for module in (*STORES, "sqlalchemy.dialects.postgresql.pg8000", "pg8000.dbapi"):
         importlib.import_module(module)
+
+    from prompter.db import results, versions
 
     for warm in (results._insert_statement, results._counts_statement, versions._upsert_statement):
         warm("postgresql")

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prompter.analytics.analysis import analyse
-from prompter.db.brand_profiles import BrandProfileStore
 from prompter.errors import BrandProfileNotFound, FieldError, InvalidInput, PreconditionFailed
 from prompter.probing.providers.answers import answer_text, citation_urls
 from prompter.registry.brand_models import (
@@ -19,6 +18,9 @@ from prompter.registry.brand_models import (
     BrandSpec,
 )
 from prompter.registry.brand_profiles import ProfileSnapshot, problems, snapshot
+
+if TYPE_CHECKING:  # the store is built on first use (cold start: SQLAlchemy loads with it)
+    from prompter.db.brand_profiles import BrandProfileStore
 
 # A run body names its brand as brand_name / brand_aliases, a profile as brand.name / brand.aliases.
 _RUN_FIELDS: dict[tuple[str | int, ...], tuple[str | int, ...]] = {

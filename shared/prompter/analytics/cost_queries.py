@@ -9,17 +9,19 @@ a workspace with no answers (or another org's) has an empty report, not a 404.""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from prompter.analytics.costs import CostTally, usd
+from prompter.analytics.costs import CostGroupBy, CostTally, usd
 from prompter.analytics.visibility_queries import check_day_order
-from prompter.db.costs import CostGroupBy, CostStore
-
-__all__ = ["CostFigures", "CostGroupBy", "CostItem", "CostQueries", "CostReport"]
 from prompter.schema_base import Model
 from prompter.scope import Scope
+
+if TYPE_CHECKING:  # the store is built on first use (cold start: SQLAlchemy loads with it)
+    from prompter.db.costs import CostStore
+
+__all__ = ["CostFigures", "CostGroupBy", "CostItem", "CostQueries", "CostReport"]
 
 
 class CostFigures(Model):

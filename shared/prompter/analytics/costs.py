@@ -17,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, Literal
 
 NANOS_PER_USD = Decimal(10**9)
 # the counters of a tally, in the order of the cost_counts columns
 COST_COUNTERS = ("answers", "unpriced", "input_tokens", "output_tokens", "search_calls", "cost_nano_usd")
+# how a workspace's cost report groups its items: per UTC day, provider, model or monitor
+CostGroupBy = Literal["day", "provider", "model", "monitor"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,21 +15,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict, Field
 
 from prompter.analytics.analysis import EXTRACTOR_VERSION
 from prompter.analytics.brand_analysis import analyse_response
-from prompter.db.brand_profiles import BrandProfileStore
-from prompter.db.results import ResultStore
-from prompter.db.templates import TemplateStore
 from prompter.errors import BrandProfileNotFound, FieldError, InvalidInput, TemplateNotFound
 from prompter.observability import logger
 from prompter.probing.providers.answers import prompt_text
 from prompter.registry.brand_profiles import ProfileSnapshot
 from prompter.schema_base import Model
 from prompter.scope import Scope
+
+if TYPE_CHECKING:  # the stores are built on first use (cold start: SQLAlchemy loads with them)
+    from prompter.db.brand_profiles import BrandProfileStore
+    from prompter.db.results import ResultStore
+    from prompter.db.templates import TemplateStore
 
 PAGE_SIZE = 100
 # About two seconds of analysis at its slowest (answers whose every word starts a match of nested

@@ -4,17 +4,19 @@ and the search queries its engines ran most, read from the sources counters."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from prompter.analytics.sources import ANSWER, DOMAIN, QUERY, TOP, share
 from prompter.analytics.visibility_queries import GroupBy, check_day_order
-from prompter.db.sources import SourceStore
 from prompter.errors import TemplateNotFound
 from prompter.registry.countries import country_code
 from prompter.schema_base import Model
 from prompter.scope import Scope
+
+if TYPE_CHECKING:  # the store is built on first use (cold start: SQLAlchemy loads with it)
+    from prompter.db.sources import SourceStore
 
 
 class CitedDomain(Model):

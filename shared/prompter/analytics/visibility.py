@@ -15,6 +15,10 @@ from typing import Any
 from prompter.analytics.proportions import benjamini_hochberg, two_proportion_test, wilson_interval
 
 ALL_DAYS = ""  # the counters' day that totals every day
+# The counters of a tally, in the order of the visibility_counts columns: per cell, analysed answers,
+# those mentioning the brand, ranking it in the top 3, the sum of its ranks, and (grounded cells) the
+# answers whose engine searched and those citing the brand's sites.
+VISIBILITY_COUNTERS = ("n", "mentioned", "top3", "rank_sum", "searched", "cited")
 DEFAULT_ALPHA = 0.05
 DEFAULT_MARGIN = 0.10
 TOP = 3  # "top-3": an answer that ranks the brand 1, 2 or 3

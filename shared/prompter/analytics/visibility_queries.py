@@ -7,13 +7,18 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from prompter.analytics.visibility import DEFAULT_ALPHA, DEFAULT_MARGIN, Tally, cell_figures, drift_impact
-from prompter.db.schema import VISIBILITY_COUNTERS
-from prompter.db.visibility import VisibilityStore
+from prompter.analytics.visibility import (
+    DEFAULT_ALPHA,
+    DEFAULT_MARGIN,
+    VISIBILITY_COUNTERS,
+    Tally,
+    cell_figures,
+    drift_impact,
+)
 from prompter.errors import FieldError, InvalidInput, TemplateNotFound
 from prompter.observability import MetricName, add_metric, logger
 from prompter.probing.providers.versioning import UNKNOWN
@@ -21,6 +26,9 @@ from prompter.registry.brand_profiles import clean_name
 from prompter.registry.countries import country_code
 from prompter.schema_base import Model
 from prompter.scope import Scope
+
+if TYPE_CHECKING:  # the store is built on first use (cold start: SQLAlchemy loads with it)
+    from prompter.db.visibility import VisibilityStore
 
 SHIFT_DETAIL_TYPE = "VisibilityShift"
 GroupBy = Literal["version", "day"]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from prompter.analytics.visibility import DEFAULT_ALPHA, DEFAULT_MARGIN, Tally
+from prompter.analytics.visibility import DEFAULT_ALPHA, DEFAULT_MARGIN, VISIBILITY_COUNTERS, Tally
 from prompter.analytics.visibility_queries import (
     DriftCell,
     GroupBy,
@@ -22,13 +22,14 @@ from prompter.analytics.visibility_queries import (
     check_day_order,
 )
 from prompter.analytics.workspace import Place, pooled_drift, workspace_lineages
-from prompter.db.monitors import MonitorStore
-from prompter.db.schema import VISIBILITY_COUNTERS
-from prompter.db.workspace import WorkspaceStore
 from prompter.errors import FieldError, InvalidInput
 from prompter.registry.countries import country_code
 from prompter.schema_base import Model
 from prompter.scope import Scope
+
+if TYPE_CHECKING:  # the stores are built on first use (cold start: SQLAlchemy loads with them)
+    from prompter.db.monitors import MonitorStore
+    from prompter.db.workspace import WorkspaceStore
 
 MAX_TEMPLATE_FILTER = 50  # template_id values one report may name
 

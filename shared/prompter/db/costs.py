@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import functools
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.engine import Connection
 
-from prompter.analytics.costs import COST_COUNTERS
+from prompter.analytics.costs import COST_COUNTERS, CostGroupBy
 from prompter.analytics.visibility import ALL_DAYS
 from prompter.db.engine import run_with_reconnect
 from prompter.db.schema import cost_counts as c
 
-CostGroupBy = Literal["day", "provider", "model", "monitor"]
 GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
     "day": ("day",),
     "provider": ("provider",),

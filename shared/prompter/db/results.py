@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from prompter.analytics.costs import COST_COUNTERS, answer_cost
 from prompter.analytics.sources import answer_sources
-from prompter.analytics.visibility import ALL_DAYS, answer_tallies
+from prompter.analytics.visibility import ALL_DAYS, VISIBILITY_COUNTERS, answer_tallies
 from prompter.db.dialects import as_utc, dml
 from prompter.db.engine import run_with_reconnect, transaction
 from prompter.db.schema import (
@@ -29,7 +29,6 @@ from prompter.db.schema import (
     SOURCE_CELL,
     SOURCE_COUNTERS,
     VISIBILITY_CELL,
-    VISIBILITY_COUNTERS,
     JsonType,
 )
 from prompter.db.schema import cost_counts as cc

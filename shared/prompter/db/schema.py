@@ -35,6 +35,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
 from prompter.analytics.costs import COST_COUNTERS
+from prompter.analytics.visibility import VISIBILITY_COUNTERS
 
 metadata = MetaData(
     naming_convention={
@@ -218,9 +219,7 @@ VISIBILITY_CELL = (
     "is_primary",
     "branded_prompt",
 )
-# Per cell: analysed answers, those mentioning the brand, ranking it in the top 3, the sum of its
-# ranks, and (grounded cells) the answers whose engine searched and those citing the brand's sites.
-VISIBILITY_COUNTERS = ("n", "mentioned", "top3", "rank_sum", "searched", "cited")
+# Per cell, the counters of a tally (VISIBILITY_COUNTERS, defined with the domain's Tally).
 _ADDED_COUNTERS = ("searched", "cited")  # migration 0008: existing rows count 0
 visibility_counts = Table(
     "visibility_counts",

@@ -18,9 +18,8 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, distinct, func, select
 from sqlalchemy.engine import Connection
 
-from prompter.analytics.visibility import ALL_DAYS
+from prompter.analytics.visibility import ALL_DAYS, VISIBILITY_COUNTERS
 from prompter.db.engine import run_with_reconnect
-from prompter.db.schema import VISIBILITY_COUNTERS
 from prompter.db.schema import prompt_templates as t
 from prompter.db.schema import prompt_versions as v
 from prompter.db.schema import visibility_counts as c

@@ -14,12 +14,11 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ConfigDict, Field
 
 from prompter.adapters.idempotency import Once
-from prompter.db.templates import TemplateStore
 from prompter.errors import (
     FieldError,
     InvalidInput,
@@ -38,6 +37,9 @@ from prompter.runs.grounding import Grounding, grounding_mode
 from prompter.schema_base import Model
 from prompter.scope import Scope
 from prompter.workflow import ProbeTask
+
+if TYPE_CHECKING:  # the store is built on first use (cold start: SQLAlchemy loads with it)
+    from prompter.db.templates import TemplateStore
 
 PROBE_PROMPT = "Reply with OK."
 PROBE_DEDUP_SECONDS = 3600

@@ -10,12 +10,15 @@ state holds only the bucket, the key and the count, so its size does not grow wi
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from prompter.adapters.s3 import Objects
-from prompter.db.templates import TemplateStore
 from prompter.errors import WorkListUnavailable
 from prompter.observability import logger
 from prompter.workflow import SweepTargets
+
+if TYPE_CHECKING:  # the store is built on first use (cold start: SQLAlchemy loads with it)
+    from prompter.db.templates import TemplateStore
 
 PAGE = 5000
 PREFIX = "sweeps/"

@@ -8,13 +8,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from prompter.adapters.events import Publisher
-from prompter.db.versions import ModelVersionCapture, ModelVersionStore
 from prompter.observability import MetricName, add_metric, logger
 from prompter.probing.providers.base import ChatReply
 from prompter.probing.providers.versioning import UNKNOWN, ProviderVersion, version_of
 from prompter.schema_base import Model
+
+if TYPE_CHECKING:  # the store is built on first use (cold start: SQLAlchemy loads with it)
+    from prompter.db.versions import ModelVersionStore
 
 MODEL_VERSION_CHANGED = "ProviderVersionChanged"  # the event's detail type
 
@@ -74,6 +77,8 @@ class ModelVersionRecorder:
         self.clock = clock or (lambda: utcnow())
 
     def record(self, target: ProbeTarget, reply: ChatReply) -> EnsureVersionResult:
+        from prompter.db.versions import ModelVersionCapture  # loaded with the store by now
+
         version = version_of(target.provider, target.model_id, reply.metadata)
         if version.provider_version_key == UNKNOWN:
             known = self.versions.latest_known(

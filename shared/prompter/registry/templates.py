@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prompter.db.schema import prompt_templates
-from prompter.db.templates import TemplateStore
 from prompter.errors import FieldError, InvalidInput, TemplateExists, TemplateNotFound
 from prompter.observability import MetricName, add_metric, logger
 from prompter.registry.costguard import DEFAULT_MAX_OUTPUT_TOKENS, cost_problems
@@ -15,6 +13,9 @@ from prompter.registry.identity import canonical_config, effective_provider, has
 from prompter.registry.models import CreateTemplateRequest, Template, TemplateDetail, TemplatePage
 from prompter.registry.paging import decode_cursor, encode_cursor
 from prompter.scope import Scope
+
+if TYPE_CHECKING:  # the store is built on first use (cold start: SQLAlchemy loads with it)
+    from prompter.db.templates import TemplateStore
 
 
 def utcnow() -> datetime:
@@ -98,6 +99,8 @@ def register_template(
     try:
         template = create_template(store, scope, request, max_output_tokens)
     except TemplateExists as conflict:
+        from prompter.db.schema import prompt_templates  # loaded with the store by now
+
         add_metric(MetricName.TEMPLATE_CONFLICTS)
         # The insert met the active-config unique index (ON CONFLICT DO NOTHING found the row).
         add_metric(MetricName.DB_UNIQUE_VIOLATION, table=prompt_templates.name)

@@ -18,18 +18,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ConfigDict, Field
 
 from prompter.adapters.events import Publisher
 from prompter.adapters.queues import AlertQueue
 from prompter.adapters.secrets import AlertSecrets
-from prompter.db.monitors import MonitorStore
 from prompter.errors import AlertDeliveryFailed, RetryableError
 from prompter.observability import MetricName, add_metric, logger
 from prompter.runs.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, signature
 from prompter.schema_base import Model
+
+if TYPE_CHECKING:  # the store is built on first use (cold start: SQLAlchemy loads with it)
+    from prompter.db.monitors import MonitorStore
 
 USER_AGENT = "Prompter-Alerts/1"
 

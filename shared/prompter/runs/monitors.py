@@ -23,14 +23,13 @@ import secrets
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, field_validator
 
 from prompter.adapters.scheduler import Schedules, ScheduleSpec
 from prompter.adapters.secrets import AlertSecrets
-from prompter.db.monitors import MonitorStore
 from prompter.errors import (
     FieldError,
     InvalidInput,
@@ -49,6 +48,9 @@ from prompter.runs.running import BatchRunRequest, Runner
 from prompter.runs.schedules import Rate, ScheduleError, next_fire, parse, time_zone
 from prompter.schema_base import Model
 from prompter.scope import Scope
+
+if TYPE_CHECKING:  # the store is built on first use (cold start: SQLAlchemy loads with it)
+    from prompter.db.monitors import MonitorStore
 
 MAX_TEMPLATES = 50
 MAX_TARGETS = 10

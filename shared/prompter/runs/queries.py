@@ -10,14 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from prompter.analytics.costs import CostTally, answer_cost, usd
-from prompter.db.dialects import as_utc
-from prompter.db.results import ResultStore, RunStore, template_page_query
-from prompter.db.templates import TemplateStore
 from prompter.errors import RunNotFound, TemplateNotFound
 from prompter.registry.brand_models import AnswerAnalysis
 from prompter.registry.countries import country_code
@@ -26,6 +23,10 @@ from prompter.runs.recording import ResultRecorder, run_items
 from prompter.schema_base import Model
 from prompter.scope import Scope
 from prompter.workflow import TERMINAL_EXECUTION
+
+if TYPE_CHECKING:  # the stores are built on first use (cold start: SQLAlchemy loads with them)
+    from prompter.db.results import ResultStore, RunStore
+    from prompter.db.templates import TemplateStore
 
 # A results page's JSON (ASCII-escaped, as the resolver writes it) stays under this: the proxy
 # response escapes the body once more (at most doubling it) and Lambda returns at most 6 MB.
@@ -161,6 +162,8 @@ class RunQueries:
         self.recorder = recorder
 
     def status(self, scope: Scope, run_id: str, execution_status: ExecutionStatus | None) -> RunStatus:
+        from prompter.db.dialects import as_utc  # loaded with the stores by now
+
         run = self.runs.get(scope.lookup_org, run_id)
         if run is None:
             raise RunNotFound(run_id)
@@ -235,6 +238,8 @@ class RunQueries:
         cursor: str | None,
         payloads: bool = False,
     ) -> ResultsPage:
+        from prompter.db.results import template_page_query  # loaded with the store by now
+
         code = country_code(country, ("query", "country")) if country else None
         since = utc_instant(since, ("query", "from")) if since else None
         until = utc_instant(until, ("query", "to")) if until else None

@@ -19,11 +19,8 @@ import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prompter.db.results import ResultStore, RunStore
-from prompter.db.schema import prompt_results
-from prompter.db.templates import TemplateStore
 from prompter.observability import MetricName, add_metric, logger
 from prompter.probing.providers.answers import answer_text
 from prompter.probing.sanitize import clean_json
@@ -37,12 +34,23 @@ from prompter.workflow import (
     is_domain_error,
 )
 
+if TYPE_CHECKING:  # the stores are built on first use (cold start: SQLAlchemy loads with them)
+    from prompter.db.results import ResultStore, RunStore
+    from prompter.db.templates import TemplateStore
+
 EXECUTION_LOST = "EXECUTION_LOST"  # the run's execution ended before these items finished
 NOT_RECORDED = "NOT_RECORDED"  # the workflow finished without an outcome stored for the item
 NOT_RECORDED_MESSAGE = (
     "no answer or failure was stored for this country and sample before the run finished: it was "
     "never answered, or its outcome could not be stored"
 )
+
+
+def _results_table() -> str:
+    """The results table's name, a metric's dimension (its module is loaded with the stores by now)."""
+    from prompter.db.schema import prompt_results
+
+    return prompt_results.name
 
 
 def utcnow() -> datetime:
@@ -147,7 +155,7 @@ class ResultRecorder:
         if inserted:
             add_metric(MetricName.RESULTS_INSERTED)
         else:  # a replayed store task: (run_id, run_country, sample) already holds this result
-            add_metric(MetricName.DB_UNIQUE_VIOLATION, table=prompt_results.name)
+            add_metric(MetricName.DB_UNIQUE_VIOLATION, table=_results_table())
         logger.info(
             "result stored" if inserted else "result already stored",
             extra={
@@ -177,7 +185,7 @@ class ResultRecorder:
             )
         )
         if not inserted:  # (run_id, run_country, sample) already holds a result: a replayed task
-            add_metric(MetricName.DB_UNIQUE_VIOLATION, table=prompt_results.name)
+            add_metric(MetricName.DB_UNIQUE_VIOLATION, table=_results_table())
             if row["status"] == "succeeded":
                 # The result was stored before a later step failed: the country did succeed.
                 # (error_code stays in the answer: the workflow's ResultSelector reads it.)

@@ -12,14 +12,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ConfigDict, Field
 
 from prompter.adapters.stepfunctions import Workflows
 from prompter.analytics.brand_analysis import analyse_response, analysis_config, run_profile
-from prompter.db.results import RunStore
-from prompter.db.templates import TemplateStore
 from prompter.errors import FieldError, GroundingNotUsed, InvalidInput, TemplateNotFound, WorkflowUnavailable
 from prompter.observability import MetricName, add_metric, logger
 from prompter.probing.calls import Answer, ProviderCalls
@@ -39,6 +37,10 @@ from prompter.runs.rendering import check_prompt_size, prompt_hash, render, run_
 from prompter.schema_base import Model
 from prompter.scope import Scope
 from prompter.workflow import CallOutcome, RunCountryTask
+
+if TYPE_CHECKING:  # the stores are built on first use (cold start: SQLAlchemy loads with them)
+    from prompter.db.results import RunStore
+    from prompter.db.templates import TemplateStore
 
 # Run body fields a task carries resolved (or not at all), not as the body spelled them.
 RESOLVED_FIELDS = {"org_id", "country", "grounding", "use_grounding", "provider", "model_id"}
