@@ -129,7 +129,14 @@ TASKS: dict[str, dict[str, dict[str, Any]]] = {
             "retry_count": 0,
         },
         "task-sweep-targets": {"action": "sweep_targets", "sweep_id": "sample-sweep"},
-        "task-plan-run": {"action": "plan_run", "run_id": RUN_ID, "countries": ["US", "GB"], "samples": 2},
+        "task-plan-run": {
+            "action": "plan_run",
+            "run_id": RUN_ID,
+            "org_id": "default",
+            "template_id": TEMPLATE_ID,
+            "countries": ["US", "GB"],
+            "samples": 2,
+        },
     },
     "store_result": {
         "task-store": {

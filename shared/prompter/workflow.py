@@ -206,6 +206,8 @@ class PlanRunTask(_Task):
 
     action: Literal["plan_run"] = "plan_run"
     run_id: str = Field(min_length=1, max_length=80)
+    org_id: str = Field(min_length=1, max_length=128, description="the run's (on the task's log line)")
+    template_id: str = Field(min_length=1, max_length=64, description="the run's (on the task's log line)")
     countries: list[str] = Field(min_length=1, max_length=250)
     samples: int = Field(ge=1, le=20)
 
