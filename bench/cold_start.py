@@ -1,8 +1,9 @@
 """Cold start (SPEC §7): each function's handler import over the import of the equivalent FastAPI +
 SQLAlchemy ORM + prometheus-client app (``bench.fastapi_app``), each timed inside fresh interpreters
 (start-up excluded), alternating, on compiled bytecode (target ≤ 0.70 each: a guard against
-regressions, SQLAlchemy and Powertools being given, and a deployed cold start being SnapStart's
-restore).
+regressions, a deployed cold start being SnapStart's restore). No handler imports SQLAlchemy or a
+store at import: they load when the first store is built, which the SnapStart hook does before the
+snapshot.
 
 The baseline must be a working equivalent, not a straw man: ``smoke_test_baseline`` drives every
 one of its routes in-process on PostgreSQL and SQLite before the timing.
