@@ -289,11 +289,13 @@ CORS_ALLOW_HEADERS = (
     "Authorization",
     "Content-Type",
     "Idempotency-Key",
+    "If-Match",
+    "If-None-Match",
     "X-Correlation-Id",
     "X-Amz-Date",
     "X-Amz-Security-Token",
 )
-# What a browser's script may read of an answer: the correlation id, a created run's Location, and
-# how long to wait after a 503 or 429.
-CORS_EXPOSE_HEADERS = ("X-Correlation-Id", "Location", "Retry-After")
+# What a browser's script may read of an answer: the correlation id, a created run's Location, how
+# long to wait after a 503 or 429, and the ETag a conditional write names.
+CORS_EXPOSE_HEADERS = ("X-Correlation-Id", "Location", "Retry-After", "ETag")
 CORS_MAX_AGE_SECONDS = 3600

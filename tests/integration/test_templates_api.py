@@ -409,4 +409,17 @@ def test_cors_headers_on_proxy_responses(
         assert reply.headers.get("Access-Control-Allow-Origin") == expected
         if expected:
             exposed = {h.strip() for h in reply.headers["Access-Control-Expose-Headers"].split(",")}
-            assert exposed == {"X-Correlation-Id", "Location", "Retry-After"}
+            assert exposed == {"X-Correlation-Id", "Location", "Retry-After", "ETag"}
+
+
+def test_a_callers_correlation_id_is_kept_and_echoed(api: Api) -> None:
+    reply = api.call("POST", TEMPLATES, body(), headers={"X-Correlation-Id": "checkout-7f3a.2:retry-1"})
+    assert reply.status == 201 and reply.headers["X-Correlation-Id"] == "checkout-7f3a.2:retry-1"
+    refused = api.call("POST", TEMPLATES, {"name": ""}, headers={"X-Correlation-Id": "trace-42"})
+    assert refused.status == 422 and refused.headers["X-Correlation-Id"] == "trace-42"
+    # a value that is not a plain token is not repeated: the request gets its own id
+    for unusable in ("two words", "x" * 129, "line\nbreak"):
+        other = api.call(
+            "POST", TEMPLATES, body(name=f"t {len(unusable)}"), headers={"X-Correlation-Id": unusable}
+        )
+        assert other.headers["X-Correlation-Id"] not in (unusable, "")

@@ -5,6 +5,7 @@ answer, and the request's summary line (:mod:`prompter.api.summary`)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
@@ -18,7 +19,7 @@ from prompter.api import errors as api_errors
 from prompter.api import summary
 from prompter.api.limits import read_body
 from prompter.api.tasks import Task, run_task
-from prompter.api.vocabulary import CORRELATION_HEADER
+from prompter.api.vocabulary import CORRELATION_HEADER, CORRELATION_ID_PATTERN
 from prompter.errors import PrompterError
 from prompter.observability import logger, metrics
 from prompter.routes import CORS_EXPOSE_HEADERS
@@ -73,12 +74,20 @@ def _proxy_error(error: PrompterError) -> dict[str, Any]:
     }
 
 
+_CORRELATION_ID = re.compile(CORRELATION_ID_PATTERN)
+
+
 def serve(
     app: APIGatewayRestResolver, event: dict[str, Any], context: Any, settings: ApiSettings
 ) -> dict[str, Any]:
     """Check the body, resolve the route, stamp the correlation id on the response, and log the
     request's summary line."""
     started = time.perf_counter()
+    incoming = next(
+        (v for k, v in (event.get("headers") or {}).items() if k.lower() == CORRELATION_HEADER.lower()), None
+    )
+    if isinstance(incoming, str) and _CORRELATION_ID.fullmatch(incoming):
+        logger.set_correlation_id(incoming)  # the caller's id: its logs and ours line up
     correlation_id = logger.get_correlation_id()
     route = summary.route_of(event)
     action = route.operation_id if route else summary.UNKNOWN_ROUTE

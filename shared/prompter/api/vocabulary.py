@@ -9,6 +9,9 @@ ORG_HEADER = "X-Org-Id"
 DEFAULT_ORG = "default"
 MAX_ORG_LENGTH = 128
 CORRELATION_HEADER = "X-Correlation-Id"
+# A caller's correlation id is kept when it is a plain token of at most 128 characters; anything
+# else (spaces, control characters, a paragraph) is replaced by the request id.
+CORRELATION_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 RETRY_AFTER_HEADER = "Retry-After"  # on a 503 whose dependency is unavailable for now
 IF_MATCH_HEADER = "If-Match"  # a PATCH applies only to the version of the resource it names
