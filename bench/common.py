@@ -80,6 +80,8 @@ def fmt(value: float, unit: str) -> str:
         return f"{value:g}"
     if unit == "ms":
         return f"{value:.3f} ms"
+    if unit == "ratio":  # a share well below 1: four places
+        return f"{value:.4f}"
     return f"{value:.2f}{unit}"
 
 

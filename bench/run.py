@@ -19,6 +19,10 @@ One run starts a throw-away PostgreSQL 15 cluster and measures, one module each:
 4b. throughput: a 600-answer batch, then two at once, through the local workflow against a server
    that enforces 600 requests a minute and answers 429 past them (≤ 1.15x the time the limit
    allows, no failed answer, ≤ 2 % of calls answered 429): ``bench.throughput``;
+4c. cost per answer: 200 answers through the local workflow, synchronously then through OpenAI's
+   Batch API (local servers): Prompter's AWS cost per 1,000 answers (measured invocations, durations,
+   transitions and requests at list prices, ``bench.aws_prices``) over the provider's cost of them
+   (≤ 0.02), and the batch answers' stored cost over the synchronous ones' (≤ 0.52): ``bench.cost``;
 5. answer analysis at its largest (a 200 KB answer, 51 brands of 15 nested aliases: ≤ 200 ms and
    ≤ 50 MB) and for an ordinary answer: ``bench.analysis``;
 6. cold start: each function's handler import over the import of the equivalent FastAPI +
@@ -55,6 +59,7 @@ from bench.common import (
     print_table,
     section,
 )
+from bench.cost import cost_per_answer
 from bench.scale import query_scale, sweep_scale
 from bench.statements import count_statements, route_round_trips
 from bench.throughput import throughput
@@ -127,6 +132,9 @@ def main() -> int:
 
         section("4b. Throughput at a provider's limit (local workflow, PostgreSQL, rate budget)")
         report(figures, throughput(cluster))
+
+        section("4c. Cost per answer (local workflow, PostgreSQL, measured usage at AWS list prices)")
+        report(figures, cost_per_answer(cluster))
 
         section("Baseline check (bench.fastapi_app is a working equivalent)")
         fastapi_url = cluster.create_database("bench_fastapi")
