@@ -182,18 +182,27 @@ def route_round_trips(url: str) -> Measured:
             handler_module(name).services().engine
             for name in ("create_template", "probe_provider", "store_result")
         ]
+        monitor = json.loads(
+            call("POST", f"/api/workspaces/{BASE_REQUEST['workspace_id']}/monitors", monitor_body(tid))[
+                "body"
+            ]
+        )
+        engines.append(handler_module("monitors").services().engine)
         with recorded_statements(*engines) as statements:
             params = {
                 "template_id": tid,
                 "run_id": ran["run_id"],
                 "workspace_id": BASE_REQUEST["workspace_id"],
+                "monitor_id": monitor["id"],
             }
 
             def wait_for_batch(response: dict[str, Any]) -> None:
-                wait_for(sfn, f"{arn}:{json.loads(response['body'])['run_id']}")
+                answer = json.loads(response["body"])
+                for run_id in answer.get("run_ids") or [answer["run_id"]]:  # a monitor's firing: several
+                    wait_for(sfn, f"{arn}:{run_id}")
 
             routes = RouteRun(statements, figures, details)
-            worst = routes.every_route(tag, params, wait_for_batch)
+            worst = routes.every_route(tag, tid, params, wait_for_batch)
             worst = max(worst, routes.tasks(tag, created["org_id"]))
     figures.append(
         Figure(
@@ -203,8 +212,20 @@ def route_round_trips(url: str) -> Measured:
     return figures, details
 
 
-def route_cases(tag: str) -> list[tuple[Any, Any]]:
-    """Every route with its body, the duplicate create second and the delete last."""
+def monitor_body(template_id: str) -> dict[str, Any]:
+    from local.events import BODIES
+
+    return {**BODIES["createMonitor"], "template_ids": [template_id]}
+
+
+# Routes that start RunBatch executions: their tasks add statements in the background.
+STARTS_RUNS = ("startRuns", "triggerMonitor")
+# Measured last, in this order: what they delete, the routes before them read.
+LAST = ("deleteMonitor", "deleteTemplate")
+
+
+def route_cases(tag: str, template_id: str) -> list[tuple[Any, Any]]:
+    """Every route with its body, the duplicate create second and the deletes last."""
     from local.events import BODIES
     from prompter.routes import ROUTES
 
@@ -214,11 +235,16 @@ def route_cases(tag: str) -> list[tuple[Any, Any]]:
         "checkDuplicate": request_body(f"routes-{tag}") | {"country_set": ["US"]},
         "runOnce": {"country": "US"},
         "startRuns": {},
+        "createMonitor": monitor_body(template_id),
     }
-    cases = [(r, bodies.get(r.operation_id)) for r in ROUTES if r.operation_id != "deleteTemplate"]
+    cases = [(r, bodies.get(r.operation_id)) for r in ROUTES if r.operation_id not in LAST]
     duplicate = next(r for r in ROUTES if r.operation_id == "createTemplate")
     cases.insert(1, (duplicate, request_body(f"new-{tag}")))  # the same config again: a 409
-    cases.append((next(r for r in ROUTES if r.operation_id == "deleteTemplate"), None))
+    # the workspace's brand profile first: a re-analysis needs one
+    profile = next(c for c in cases if c[0].operation_id == "putBrandProfile")
+    cases.remove(profile)
+    cases.insert(2, profile)
+    cases += [(next(r for r in ROUTES if r.operation_id == name), None) for name in LAST]
     return cases
 
 
@@ -230,20 +256,26 @@ class RouteRun:
         self.statements, self.figures, self.details = statements, figures, details
 
     def every_route(
-        self, tag: str, params: dict[str, str], wait_for_batch: Callable[[dict[str, Any]], None]
+        self,
+        tag: str,
+        template_id: str,
+        params: dict[str, str],
+        wait_for_batch: Callable[[dict[str, Any]], None],
     ) -> float:
         worst = 0.0
-        for index, (route, body) in enumerate(route_cases(tag)):
+        for index, (route, body) in enumerate(route_cases(tag, template_id)):
             path = route.path.format(**params)
             is_list = route.operation_id == "listTemplates"
             query = {"workspace_id": BASE_REQUEST["workspace_id"]} if is_list else None
-            if route.operation_id != "deleteTemplate":  # the delete is measured once, for real
-                call(route.method, path, body, query)  # warm: statements built, connection open
+            if route.operation_id not in LAST:  # a delete is measured once, for real
+                warm = call(route.method, path, body, query)  # warm: statements built, connection open
+                if route.operation_id in STARTS_RUNS and warm["statusCode"] == 202:
+                    wait_for_batch(warm)
             if route.operation_id == "createTemplate" and index == 0:
                 body = request_body(f"new2-{tag}")
             # the count is taken before a batch's own tasks start adding theirs
             response, count, trips = measured(self.statements, partial(call, route.method, path, body, query))
-            if route.operation_id == "startRuns":
+            if route.operation_id in STARTS_RUNS and response["statusCode"] == 202:
                 wait_for_batch(response)
             name = route.operation_id + (" (duplicate)" if index == 1 else "")
             target = 3 if route.operation_id == "runOnce" else None  # template, version, store
@@ -253,7 +285,7 @@ class RouteRun:
                 f"{route.method} {route.path} ({name}) → HTTP {response['statusCode']}: "
                 f"{count} statement(s), {trips} round trip(s)"
             )
-            if count and route.operation_id != "startRuns":
+            if count and route.operation_id not in STARTS_RUNS:
                 worst = max(worst, trips / count)
         return worst
 
