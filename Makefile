@@ -17,7 +17,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 STAGE ?= dev
 CDK := npx --yes aws-cdk@2
 
-.PHONY: help check dev test venv-3.13 test-3.13 lint format openapi dashboards bench synth sam-env deploy destroy migrate lock postgres browser packages clean
+.PHONY: help check dev test venv-3.13 test-3.13 lint format openapi dashboards monitors bench synth sam-env deploy destroy migrate lock postgres browser packages clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9.-]+:.*## ' $(MAKEFILE_LIST) \
@@ -80,6 +80,9 @@ openapi: $(STAMP) ## regenerate the shipped OpenAPI document from the handlers
 
 dashboards: $(STAMP) ## regenerate the Datadog dashboard JSON from infra/dashboards/panels.py
 	$(PY) -m infra.dashboards.datadog
+
+monitors: $(STAMP) ## regenerate the Datadog monitors and SLOs JSON from the alarm catalogue
+	$(PY) -m infra.dashboards.monitors
 
 bench: $(STAMP) postgres ## measure round trips, warm latency and cold-start import ratios
 	$(PY) -m bench.run
