@@ -15,9 +15,12 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/shared
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 STAGE ?= dev
+# The dependency audit: pip-audit, run by uv in an environment of its own (not in the locks it audits).
+PIP_AUDIT_VERSION := 2.10.1
+AUDIT_SERVICE ?= pypi
 CDK := npx --yes aws-cdk@2
 
-.PHONY: help check dev test venv-3.13 test-3.13 lint format openapi dashboards bench synth sam-env deploy destroy migrate lock postgres browser packages clean
+.PHONY: help check dev test venv-3.13 test-3.13 lint format openapi dashboards monitors audit bench synth sam-env deploy destroy migrate lock postgres browser packages clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9.-]+:.*## ' $(MAKEFILE_LIST) \
@@ -80,6 +83,20 @@ openapi: $(STAMP) ## regenerate the shipped OpenAPI document from the handlers
 
 dashboards: $(STAMP) ## regenerate the Datadog dashboard JSON from infra/dashboards/panels.py
 	$(PY) -m infra.dashboards.datadog
+
+monitors: $(STAMP) ## regenerate the Datadog monitors and SLOs JSON from the alarm catalogue
+	$(PY) -m infra.dashboards.monitors
+
+# --strict: a package pip-audit could not look up (advisory source unreachable, or answering
+# "not found" as a proxy without PyPI's JSON API does) fails the audit; without it pip-audit
+# skips such packages and still prints "No known vulnerabilities found". Needs the network
+# (AUDIT_SERVICE=osv asks OSV instead of PyPI), so it is not part of `make check`.
+audit: | $(UV) ## pip-audit both locks (--strict: fails when a package could not be checked)
+	@for lock in requirements/runtime.lock requirements/dev.lock; do \
+		echo "pip-audit $$lock"; \
+		$(UV) tool run --from pip-audit==$(PIP_AUDIT_VERSION) pip-audit --strict --no-deps --disable-pip \
+			--progress-spinner off --vulnerability-service $(AUDIT_SERVICE) -r $$lock || exit 1; \
+	done
 
 bench: $(STAMP) postgres ## measure round trips, warm latency and cold-start import ratios
 	$(PY) -m bench.run

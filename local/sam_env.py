@@ -54,6 +54,7 @@ CONTAINER_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 LOCAL_VALUES: dict[str, str] = {
     "PROMPTER_REQUIRE_AUTH": "false",
     "PROMPTER_ENV": "local",
+    "DD_ENV": "local",  # Datadog's env tag, as PROMPTER_ENV
     "PROMPTER_TRACING": "false",  # no X-Ray daemon next to SAM's container
     "PROMPTER_DB_SECRET_ARN": "",
     "PROMPTER_DB_HOST": "",
@@ -85,6 +86,8 @@ KEPT = frozenset(
     {
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
+        "DD_SERVICE",  # Datadog's unified service tags: the function and its code's version
+        "DD_VERSION",
         "POWERTOOLS_LOG_LEVEL",
         "POWERTOOLS_LOGGER_SAMPLE_RATE",
         "PROMPTER_CORS_ALLOW_ORIGINS",

@@ -28,15 +28,22 @@ Logs and traces (SPEC §6), the same on every function:
 - Lambda active tracing (the function's segment; costs no import) always; the X-Ray SDK subsegments
   of the Powertools Tracer (``prompter.tracing``, ~200 ms more cold start) only with the ``tracer``
   context set to true, which sets ``PROMPTER_TRACING``.
+- Datadog's unified service tags on every function, as resource tags ``env``, ``service``,
+  ``version`` (what Datadog's AWS integration puts on the function's ``aws.lambda.*`` metrics) and
+  as ``DD_ENV``, ``DD_SERVICE``, ``DD_VERSION`` (what a Datadog Lambda extension or library reads):
+  the stage, the function's Powertools service name (the ``service`` dimension of its metrics), and
+  :func:`code_version`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import AssetHashType, Duration, SecretValue, Stack
+from aws_cdk import AssetHashType, Duration, SecretValue, Stack, Tags
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -80,7 +87,8 @@ from infra.constructs.workflows import (
     state_machine_arn,
     state_machine_name,
 )
-from infra.layer import PYTHON_VERSION, build_layer
+from infra.layer import PYTHON_VERSION, build_layer, tree_hash
+from prompter.observability import service_name
 from prompter.registry.identity import PROVIDERS
 from prompter.routes import FUNCTIONS, ROUTES, Route
 from prompter.settings import DatabaseSettings
@@ -110,6 +118,23 @@ PLACEHOLDER_SECRET = '{"api_key": ""}'  # noqa: S105 - an empty placeholder, not
 ASSET_EXCLUDES = ["__pycache__", "*.pyc"]
 # Every invocation logs its summary line at INFO (prompter.api.summary).
 LOG_LEVEL = "INFO"
+# The project's release (pyproject.toml), the first part of every function's version tag.
+PACKAGE_VERSION: str = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+    "version"
+]
+# Datadog's unified service tags: resource tags of each function (not of its role or event sources).
+UNIFIED_TAGS = ("env", "service", "version")
+
+
+def code_version(name: str, layer_key: str) -> str:
+    """The version a function is tagged with: ``<PACKAGE_VERSION>-<12 hex digits>``, the digest of
+    what the function runs, its code (``functions/<name>``, bytecode caches ignored) and the layer
+    (``layer_key``: ``infra.layer.cache_key``, a hash of runtime.lock, the domain package and the build
+    recipe). It changes exactly when a deploy changes the function's code, so Datadog's deployment
+    tracking sees each new version of each function; the package version alone never changes between
+    releases."""
+    digest = hashlib.sha256(f"{layer_key}\0".encode())
+    return f"{PACKAGE_VERSION}-{tree_hash(FUNCTIONS_DIR / name, digest)[:12]}"
 
 
 def functions_with_routes(routes: Iterable[Route] = ROUTES, names: Sequence[str] = FUNCTIONS) -> list[str]:
@@ -299,6 +324,7 @@ class PrompterFunctions(Construct):
         """Built at synth time without Docker (infra/layer.py), cached in build/layer: the first
         synth for a given runtime.lock + shared/prompter needs the package index, nothing more."""
         layer_dir = build_layer()
+        self.layer_key = layer_dir.name  # the build's cache key (infra.layer.cache_key)
         return lambda_.LayerVersion(
             self,
             "DomainLayer",
@@ -497,14 +523,16 @@ class PrompterFunctions(Construct):
         """The one way a Prompter function is built: code from ``functions/<name>``, the domain layer,
         Python 3.13 on arm64, Powertools JSON logs kept one month (INFO, DEBUG for a sample of
         invocations), active tracing, in the VPC's app subnets with the functions' security group,
-        and the settings every function reads; with ``snap_start``, SnapStart on published versions
+        the settings every function reads and its unified service tags (``env``, ``service``,
+        ``version``); with ``snap_start``, SnapStart on published versions
         (its hooks: ``prompter.snapstart``)."""
         code_dir = FUNCTIONS_DIR / name
         if not (code_dir / "handler.py").is_file():
             raise FileNotFoundError(f"function {name!r} has no handler: {code_dir / 'handler.py'}")
         construct_id = _camel(name)
         log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=LOG_RETENTION)
-        return lambda_.Function(
+        service, version = service_name(name), code_version(name, self.layer_key)
+        function = lambda_.Function(
             self,
             construct_id,
             function_name=function_name,
@@ -529,16 +557,22 @@ class PrompterFunctions(Construct):
             # the Powertools Tracer adds subsegments only when PROMPTER_TRACING is true.
             tracing=lambda_.Tracing.ACTIVE,
             environment={
-                "POWERTOOLS_SERVICE_NAME": f"prompter-{name}",
+                "POWERTOOLS_SERVICE_NAME": service,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": LOG_LEVEL,
                 "POWERTOOLS_LOGGER_SAMPLE_RATE": f"{self.log_debug_sample_rate:g}",
                 "PROMPTER_TRACING": "true" if self.tracer else "false",
                 "PROMPTER_ENV": self.stage,
                 "PROMPTER_REQUIRE_AUTH": "true",
+                "DD_ENV": self.stage,
+                "DD_SERVICE": service,
+                "DD_VERSION": version,
                 **(environment or {}),
             },
         )
+        for key, value in zip(UNIFIED_TAGS, (self.stage, service, version), strict=True):
+            Tags.of(function).add(key, value, include_resource_types=["AWS::Lambda::Function"])
+        return function
 
 
 def _constant(name: str) -> str:

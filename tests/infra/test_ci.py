@@ -1,9 +1,11 @@
-"""The GitHub Actions workflow a fork runs: push and pull requests run ``make lint``, ``make test``
-and ``make synth`` with the interpreters and tools they need, and ``make lint`` checks the workflow
-itself against GitHub's workflow schema (check-jsonschema's vendored copy, offline)."""
+"""The GitHub Actions workflow a fork runs: push and pull requests run ``make lint``, ``make test``,
+``make synth`` and ``make audit`` with the interpreters and tools they need, every action pinned to a
+commit, and ``make lint`` checks the workflow itself against GitHub's workflow schema
+(check-jsonschema's vendored copy, offline)."""
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import sys
@@ -18,6 +20,8 @@ from infra.layer import PYTHON_VERSION
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 TARGETS = ["make lint", "make test", "make synth"]
+# A pinned action: owner/name at a full commit SHA, the release it is, as a comment.
+PINNED = re.compile(r"^\s*(?:- )?uses: (?P<action>[\w.-]+/[\w.-]+)@(?P<sha>[0-9a-f]{40}) # v\d+\.\d+\.\d+$")
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -34,16 +38,21 @@ def uses(workflow: dict[str, Any], action: str) -> dict[str, Any]:
     return found
 
 
-def lint_schema_command(workflow: Path) -> list[str]:
-    """The check-jsonschema line of the Makefile's ``lint`` recipe, for ``workflow``."""
+def recipe(target: str) -> list[str]:
+    """The lines of a Makefile target's recipe."""
     lines = (ROOT / "Makefile").read_text(encoding="utf-8").splitlines()
-    start = lines.index(next(line for line in lines if line.startswith("lint:")))
-    recipe = []
+    start = lines.index(next(line for line in lines if line.startswith(f"{target}:")))
+    found = []
     for line in lines[start + 1 :]:
         if not line.startswith("\t"):
             break
-        recipe.append(line.strip())
-    (command,) = [line for line in recipe if "check-jsonschema" in line]
+        found.append(line.strip())
+    return found
+
+
+def lint_schema_command(workflow: Path) -> list[str]:
+    """The check-jsonschema line of the Makefile's ``lint`` recipe, for ``workflow``."""
+    (command,) = [line for line in recipe("lint") if "check-jsonschema" in line]
     words = shlex.split(command.replace("$(BIN)", str(Path(sys.executable).parent)))
     assert words[-1] == ".github/workflows/*.yml", "make lint checks every workflow"
     return [*words[:-1], str(workflow)]
@@ -67,7 +76,38 @@ def test_the_interpreters_and_tools_the_targets_need() -> None:
     assert versions[-1] == "3.11", "the last version listed is python3, the Makefile's PYTHON"
     assert {PYTHON_VERSION, "3.13"} <= set(versions)  # the layer's bytecode (infra/layer.py); make test-3.13
     assert python["cache"] == "pip" and python["cache-dependency-path"] == "requirements/dev.lock"
-    assert str(uses(workflow, "actions/setup-node")["with"]["node-version"]) == "20"
+    # A maintained LTS for the CDK's jsii runtime (Node 20 reached its end of life).
+    assert str(uses(workflow, "actions/setup-node")["with"]["node-version"]) in ("22", "24")
+
+
+def test_every_action_is_pinned_to_a_commit_of_a_release() -> None:
+    workflow = load(WORKFLOW)
+    used = [str(s["uses"]) for s in steps(workflow) if "uses" in s]
+    assert used
+    for action in used:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), f"{action} is not pinned to a SHA"
+    lines = [line for line in WORKFLOW.read_text(encoding="utf-8").splitlines() if "uses:" in line]
+    assert len(lines) == len(used)
+    for line in lines:
+        assert PINNED.match(line), f"{line.strip()!r}: pin a full SHA, with its release as `# vX.Y.Z`"
+
+
+def test_checkout_leaves_no_credentials_behind() -> None:
+    checkout = uses(load(WORKFLOW), "actions/checkout")
+    assert checkout["with"]["persist-credentials"] is False
+
+
+def test_the_dependency_audit_runs_and_fails_when_it_cannot_check() -> None:
+    workflow = load(WORKFLOW)
+    (job,) = workflow["jobs"].values()
+    audits = [s for s in job["steps"] if str(s.get("run", "")).strip() == "make audit"]
+    assert len(audits) == 1, "make audit is a step of its own"
+    audit = " ".join(recipe("audit"))
+    # pip-audit skips a package it could not look up and still prints "No known vulnerabilities
+    # found"; --strict makes that a failure. Each lock is audited as it is pinned (--no-deps).
+    assert "pip-audit --strict" in audit and "--no-deps --disable-pip" in audit
+    assert "requirements/runtime.lock" in audit and "requirements/dev.lock" in audit
+    assert "|| exit 1" in audit  # a failure of either lock fails the target
 
 
 def test_make_lint_accepts_the_workflow() -> None:

@@ -253,7 +253,8 @@ def test_every_local_variable_is_one_the_functions_read() -> None:
     ):
         read |= {model.env_key(field) for field in model.model_fields}
     names = set(sam_env.LOCAL_VALUES) | sam_env.KEPT
-    assert {n for n in names if not n.startswith("POWERTOOLS_")} <= read
+    # POWERTOOLS_* are Powertools' to read, DD_* (the unified service tags) Datadog's tooling's.
+    assert {n for n in names if not n.startswith(("POWERTOOLS_", "DD_"))} <= read
 
 
 def test_database_urls_the_container_cannot_use() -> None:

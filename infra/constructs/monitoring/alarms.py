@@ -1,6 +1,7 @@
-"""What every alarm of a stage shares: how it is evaluated (:class:`Window`), how a rate is
-computed (:func:`rate`), how a custom metric is addressed, and :class:`AlarmSet`, which creates the
-alarms and has each notify the topic when it fires and when it recovers.
+"""What every alarm of a stage shares: how a rate is computed (:func:`rate`), how a custom metric is
+addressed, and :class:`AlarmSet`, which builds the alarms of the catalogue
+(:mod:`infra.constructs.monitoring.catalogue`) as CloudWatch alarms and has each notify the topic
+when it fires and when it recovers.
 
 No data (no traffic, no probes, no executions) is not a breach: every alarm treats missing data as
 ``notBreaching``.
@@ -8,13 +9,14 @@ No data (no traffic, no probes, no executions) is not a breach: every alarm trea
 Custom metrics are addressed exactly as the code emits them (``prompter.observability``): namespace
 ``Prompter``, dimensions ``service`` (the function's POWERTOOLS_SERVICE_NAME) and ``env`` (the
 stage), plus ``provider`` on the probe counters. ``EMITTERS`` says which functions emit each alarmed
-metric; a metric emitted by several functions has one series per service.
+metric; a metric emitted by several functions has one series per service. AWS service metrics are
+read from the resources a :data:`Resolver` finds for them (the stack's API stage, functions, state
+machines, database and queues).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -22,7 +24,20 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from infra.constructs.monitoring.catalogue import (
+    AlarmSpec,
+    Comparison,
+    Rate,
+    Share,
+    Signal,
+    Total,
+    Value,
+    Window,
+)
+from infra.dashboards.panels import Source
 from prompter.observability import METRICS, NAMESPACE, MetricName, service_name
+
+__all__ = ["EMITTERS", "AlarmSet", "Resolver", "Window", "alarm_name", "expression", "rate"]
 
 # Which functions emit each metric, from the metric catalogue the code emits by.
 EMITTERS: Mapping[MetricName, tuple[str, ...]] = {name: spec.emitters for name, spec in METRICS.items()}
@@ -31,26 +46,14 @@ MISSING_DATA = cloudwatch.TreatMissingData.NOT_BREACHING
 GTE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
 LT = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+COMPARISONS: Mapping[Comparison, cloudwatch.ComparisonOperator] = {
+    Comparison.GTE: GTE,
+    Comparison.GT: GT,
+    Comparison.LT: LT,
+}
 
-
-@dataclass(frozen=True)
-class Window:
-    """How an alarm is evaluated: it fires when ``datapoints`` of the last ``periods`` datapoints,
-    each over ``period``, breach; the alarm looks back ``period * periods``."""
-
-    period: Duration
-    datapoints: int = 1
-    periods: int = 1
-
-    @property
-    def minutes(self) -> float:
-        return self.period.to_minutes() * self.periods
-
-    def describe(self) -> str:
-        each = f"{self.period.to_minutes():g} min"
-        if self.periods == 1:
-            return f"over {each}"
-        return f"in {self.datapoints} of {self.periods} periods of {each}"
+# An AWS service metric of the stack's resources: the signal, read over a period.
+Resolver = Callable[[Signal, Duration], cloudwatch.IMetric]
 
 
 def rate(failures: str, attempts: Sequence[str], floor: float, *, below_floor: float = 0) -> str:
@@ -76,15 +79,33 @@ def alarm_name(stage: str, alarm_id: str) -> str:
     return f"prompter-{stage}-{alarm_id}"
 
 
+def _no_aws_metrics(signal: Signal, period: Duration) -> cloudwatch.IMetric:
+    raise LookupError(f"no resource to read {signal.series.source}/{signal.series.metric} from")
+
+
 class AlarmSet:
     """The alarms of one stage, created in ``scope`` (``self.alarms``, by alarm id), each notifying
-    ``topic`` when it fires and when it recovers."""
+    ``topic`` when it fires and when it recovers; AWS service metrics come from ``resolve``."""
 
-    def __init__(self, scope: Construct, stage: str, topic: sns.ITopic) -> None:
+    def __init__(
+        self, scope: Construct, stage: str, topic: sns.ITopic, resolve: Resolver = _no_aws_metrics
+    ) -> None:
         self.scope = scope
         self.stage = stage
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         self._action = cloudwatch_actions.SnsAction(topic)
+        self._resolve = resolve
+
+    def build(self, spec: AlarmSpec) -> cloudwatch.Alarm:
+        """The CloudWatch alarm of a catalogue entry."""
+        return self.add(
+            spec.id,
+            self._reading(spec),
+            spec.window,
+            threshold=spec.threshold,
+            description=spec.description,
+            comparison=COMPARISONS[spec.comparison],
+        )
 
     def add(
         self,
@@ -113,22 +134,45 @@ class AlarmSet:
         self.alarms[alarm_id] = alarm
         return alarm
 
-    def add_rate(
-        self,
-        alarm_id: str,
-        using: Mapping[str, cloudwatch.IMetric],
-        window: Window,
-        *,
-        failures: str,
-        attempts: Sequence[str],
-        floor: float,
-        label: str,
-        threshold: float,
-        description: str,
-    ) -> cloudwatch.Alarm:
-        """An alarm on :func:`rate` of metrics of ``using`` (by id), >= ``threshold`` percent."""
-        rated = expression(rate(failures, attempts, floor), using, window, label)
-        return self.add(alarm_id, rated, window, threshold=threshold, description=description)
+    def _reading(self, spec: AlarmSpec) -> cloudwatch.IMetric:
+        """What the alarm compares with its threshold: a metric, or metric math over the signals'
+        series (by their ids)."""
+        reading, window = spec.reading, spec.window
+        if isinstance(reading, Value):
+            ((_, metric),) = self._series(reading.signal, window.period)
+            return metric
+        if isinstance(reading, Total):
+            series = [s for signal in reading.signals for s in self._series(signal, window.period)]
+            if len(series) == 1:
+                return series[0][1]
+            total = " + ".join(f"FILL({i}, 0)" for i, _ in series)
+            return expression(total, dict(series), window, spec.label)
+        using: dict[str, cloudwatch.IMetric] = {}
+        for signal in spec.signals():
+            using.update(self._series(signal, window.period))
+        if isinstance(reading, Rate):
+            attempts = [a.id for a in reading.attempts]
+            return expression(rate(reading.failures.id, attempts, reading.floor), using, window, spec.label)
+        assert isinstance(reading, Share)
+        share = (
+            f"IF(FILL({reading.samples.id}, 0) >= {reading.floor}, 100 * {reading.present.id}, "
+            f"{reading.below_floor:g})"
+        )
+        return expression(share, using, window, spec.label)
+
+    def _series(self, signal: Signal, period: Duration) -> list[tuple[str, cloudwatch.IMetric]]:
+        """The series of a signal, by metric-math id: the signal's id, or ``s0``, ``s1``, ... for a
+        custom metric summed over several functions."""
+        series = signal.series
+        if series.source is not Source.CUSTOM:
+            return [(signal.id, self._resolve(signal, period))]
+        metrics = [
+            self.metric(MetricName(series.metric), function, series.stat, period, signal.provider)
+            for function in signal.functions
+        ]
+        if len(metrics) == 1:
+            return [(signal.id, metrics[0])]
+        return [(f"s{i}", metric) for i, metric in enumerate(metrics)]
 
     def metric(
         self,
@@ -150,17 +194,4 @@ class AlarmSet:
             dimensions_map=dimensions,
             statistic=statistic,
             period=period,
-        )
-
-    def summed(self, name: MetricName, period: Duration) -> cloudwatch.IMetric:
-        """The Sum of ``name`` over every function that emits it (one series per service)."""
-        series = [self.metric(name, function, "Sum", period) for function in EMITTERS[name]]
-        if len(series) == 1:
-            return series[0]
-        ids = [f"s{i}" for i in range(len(series))]
-        return cloudwatch.MathExpression(
-            expression=" + ".join(f"FILL({i}, 0)" for i in ids),
-            using_metrics=dict(zip(ids, series, strict=True)),
-            period=period,
-            label=str(name),
         )

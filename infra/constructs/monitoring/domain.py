@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 
-from infra.constructs.monitoring.alarms import GT, AlarmSet, Window
+from infra.constructs.monitoring.alarms import EMITTERS
+from infra.constructs.monitoring.catalogue import AlarmSpec, Comparison, Signal, Total, Window
+from infra.dashboards.panels import Series, Source
 from prompter.observability import MetricName
 
 RESULT_STORE_FAILURES_PER_MINUTE = 1.0  # > 1 per minute
@@ -48,27 +50,39 @@ FAILURE_COUNTERS: tuple[tuple[str, MetricName, float, str], ...] = (
 )
 
 
-def add_result_store_alarm(alarms: AlarmSet) -> None:
+def summed(name: MetricName) -> Total:
+    """A counter summed over every function that emits it (one series per service)."""
+    return Total((Signal(Series("count", Source.CUSTOM, str(name), "Sum"), EMITTERS[name]),))
+
+
+def result_store_alarm() -> AlarmSpec:
     """``ResultStoreFailures``: results that could not be written."""
-    alarms.add(
+    name = MetricName.RESULT_STORE_FAILURES
+    return AlarmSpec(
         "ResultStoreFailures",
-        alarms.summed(MetricName.RESULT_STORE_FAILURES, RESULT_STORE_PERIOD),
+        "domain",
+        summed(name),
         Window(RESULT_STORE_PERIOD),
         threshold=RESULT_STORE_FAILURES_PER_MINUTE,
-        comparison=GT,
+        comparison=Comparison.GT,
+        label=str(name),
         description=f"More than {RESULT_STORE_FAILURES_PER_MINUTE:g} result(s) per minute could not "
         "be written (store_result: RunBatch store task and run route): check the database.",
     )
 
 
-def add_failure_counter_alarms(alarms: AlarmSet) -> None:
+def failure_counter_alarms() -> list[AlarmSpec]:
     """One alarm per entry of :data:`FAILURE_COUNTERS`."""
     window = COUNTER_WINDOW
-    for alarm_id, metric, per_minute, meaning in FAILURE_COUNTERS:
-        alarms.add(
+    return [
+        AlarmSpec(
             alarm_id,
-            alarms.summed(metric, window.period),
+            "domain",
+            summed(metric),
             window,
             threshold=per_minute,
+            label=str(metric),
             description=f">= {per_minute:g} a minute {window.describe()}: {meaning}.",
         )
+        for alarm_id, metric, per_minute, meaning in FAILURE_COUNTERS
+    ]

@@ -8,13 +8,13 @@ deploy, and no traffic floor would ever be reached.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 
 from aws_cdk import Duration
-from aws_cdk import aws_lambda as lambda_
 
 from infra.constructs.function_context import MIGRATE_FUNCTION
-from infra.constructs.monitoring.alarms import AlarmSet, Window
+from infra.constructs.monitoring.catalogue import AlarmSpec, Rate, Signal, Value, Window
+from infra.dashboards.panels import Series, Source
 
 LAMBDA_ERROR_PERCENT = 5.0  # unhandled errors (crash, timeout, out of memory, a task error)
 LAMBDA_THROTTLE_PERCENT = 1.0  # invocations refused at the reserved or the account's concurrency
@@ -24,61 +24,66 @@ ONCE_PER_DEPLOY: frozenset[str] = frozenset({MIGRATE_FUNCTION})
 ONCE_PER_DEPLOY_WINDOW = Window(Duration.minutes(5))
 
 
-def add_function_alarms(alarms: AlarmSet, functions: Mapping[str, lambda_.IFunction]) -> None:
+def _lambda(id_: str, metric: str) -> Series:
+    return Series(id_, Source.LAMBDA, metric, "Sum", f"aws.lambda.{metric.lower()}")
+
+
+ERRORS, THROTTLES, INVOCATIONS = (
+    _lambda(id_, metric)
+    for id_, metric in (("errors", "Errors"), ("throttles", "Throttles"), ("invocations", "Invocations"))
+)
+
+
+def function_alarms(functions: Sequence[str]) -> list[AlarmSpec]:
     """``LambdaErrors-<name>`` and ``LambdaThrottles-<name>`` for each function (by name)."""
-    for name, function in functions.items():
-        if name in ONCE_PER_DEPLOY:
-            _once_per_deploy_alarms(alarms, name, function)
-        else:
-            _rate_alarms(alarms, name, function)
+    specs: list[AlarmSpec] = []
+    for name in functions:
+        specs += _once_per_deploy_alarms(name) if name in ONCE_PER_DEPLOY else _rate_alarms(name)
+    return specs
 
 
-def _once_per_deploy_alarms(alarms: AlarmSet, name: str, function: lambda_.IFunction) -> None:
-    window = ONCE_PER_DEPLOY_WINDOW
-    for kind, metric in (
-        ("Errors", function.metric_errors(statistic="Sum", period=window.period)),
-        ("Throttles", function.metric_throttles(statistic="Sum", period=window.period)),
-    ):
-        alarms.add(
+def _once_per_deploy_alarms(name: str) -> list[AlarmSpec]:
+    return [
+        AlarmSpec(
             f"Lambda{kind}-{name}",
-            metric,
-            window,
+            "lambdas",
+            Value(Signal(series, (name,))),
+            ONCE_PER_DEPLOY_WINDOW,
             threshold=1,
             description=f"The {name} function reported {kind.lower()} (it runs once per deploy, "
             "so every one is a failed or stalled deploy): see its log group and the stack's "
             "events.",
         )
+        for kind, series in (("Errors", ERRORS), ("Throttles", THROTTLES))
+    ]
 
 
-def _rate_alarms(alarms: AlarmSet, name: str, function: lambda_.IFunction) -> None:
+def _rate_alarms(name: str) -> list[AlarmSpec]:
     window, floor = LAMBDA_WINDOW, LAMBDA_MIN_INVOCATIONS
-    errors = function.metric_errors(statistic="Sum", period=window.period)
-    throttles = function.metric_throttles(statistic="Sum", period=window.period)
-    invocations = function.metric_invocations(statistic="Sum", period=window.period)
-    alarms.add_rate(
-        f"LambdaErrors-{name}",
-        {"errors": errors, "invocations": invocations},
-        window,
-        failures="errors",
-        attempts=["invocations"],
-        floor=floor,
-        label=f"{name} errors % of invocations",
-        threshold=LAMBDA_ERROR_PERCENT,
-        description=f"{name} invocations end in an unhandled error (crash, timeout, out of memory, "
-        f"or a task error Step Functions retries) >= {LAMBDA_ERROR_PERCENT:g} % of the time "
-        f"{window.describe()} with >= {floor} invocations a minute: see its log group.",
-    )
-    alarms.add_rate(
-        f"LambdaThrottles-{name}",
-        {"throttles": throttles, "invocations": invocations},
-        window,
-        failures="throttles",
-        attempts=["invocations", "throttles"],  # a throttled request is not an invocation
-        floor=floor,
-        label=f"{name} throttled % of invocation requests",
-        threshold=LAMBDA_THROTTLE_PERCENT,
-        description=f"{name} refuses >= {LAMBDA_THROTTLE_PERCENT:g} % of invocation requests at "
-        f"its reserved concurrency, or the account's, {window.describe()} with >= {floor} "
-        "requests a minute: raise the reserved_concurrency context within the RDS Proxy "
-        "connection budget, or the account's Lambda concurrency quota, or find the burst.",
-    )
+    errors, throttles, invocations = (Signal(s, (name,)) for s in (ERRORS, THROTTLES, INVOCATIONS))
+    return [
+        AlarmSpec(
+            f"LambdaErrors-{name}",
+            "lambdas",
+            Rate(errors, (invocations,), floor),
+            window,
+            threshold=LAMBDA_ERROR_PERCENT,
+            label=f"{name} errors % of invocations",
+            description=f"{name} invocations end in an unhandled error (crash, timeout, out of memory, "
+            f"or a task error Step Functions retries) >= {LAMBDA_ERROR_PERCENT:g} % of the time "
+            f"{window.describe()} with >= {floor} invocations a minute: see its log group.",
+        ),
+        AlarmSpec(
+            f"LambdaThrottles-{name}",
+            "lambdas",
+            # a throttled request is not an invocation: the requests are both
+            Rate(throttles, (invocations, throttles), floor),
+            window,
+            threshold=LAMBDA_THROTTLE_PERCENT,
+            label=f"{name} throttled % of invocation requests",
+            description=f"{name} refuses >= {LAMBDA_THROTTLE_PERCENT:g} % of invocation requests at "
+            f"its reserved concurrency, or the account's, {window.describe()} with >= {floor} "
+            "requests a minute: raise the reserved_concurrency context within the RDS Proxy "
+            "connection budget, or the account's Lambda concurrency quota, or find the burst.",
+        ),
+    ]

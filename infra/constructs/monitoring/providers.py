@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 
-from infra.constructs.monitoring.alarms import EMITTERS, LT, AlarmSet, Window, expression
+from infra.constructs.monitoring.alarms import EMITTERS
+from infra.constructs.monitoring.catalogue import AlarmSpec, Comparison, Rate, Share, Signal, Value, Window
+from infra.dashboards.panels import Series, Source
 from prompter.observability import DIMENSION_VALUES, MetricName
 
 PROBE_FAILURE_PERCENT = 10.0  # >= 10 % of probe attempts, per provider
@@ -26,37 +28,46 @@ FINGERPRINT_MIN_ANSWERS = 10  # per 15 minutes: below it one answer without a fi
 
 # Providers that really answer probes ("fake" is the local/test stand-in), from the metric catalogue.
 ALARMED_PROVIDERS: tuple[str, ...] = DIMENSION_VALUES["provider"]
+PROBE_FUNCTION = "probe_provider"
 
 
-def add_probe_failure_alarms(alarms: AlarmSet) -> None:
+def _custom(id_: str, name: MetricName, stat: str) -> Series:
+    return Series(id_, Source.CUSTOM, str(name), stat)  # type: ignore[arg-type]
+
+
+def probe_failure_alarms() -> list[AlarmSpec]:
     """``ProbeFailureRate-<provider>``: the share of probe_provider's attempts that failed."""
     window = PROBE_FAILURE_WINDOW
-    for provider in ALARMED_PROVIDERS:
-        failures, attempts = (
-            alarms.metric(name, "probe_provider", "Sum", window.period, provider)
-            for name in (MetricName.PROBE_FAILURES, MetricName.PROBE_ATTEMPTS)
-        )
-        alarms.add_rate(
+    failures = _custom("failures", MetricName.PROBE_FAILURES, "Sum")
+    attempts = _custom("attempts", MetricName.PROBE_ATTEMPTS, "Sum")
+    return [
+        AlarmSpec(
             f"ProbeFailureRate-{provider}",
-            {"failures": failures, "attempts": attempts},
+            "providers",
+            Rate(
+                Signal(failures, (PROBE_FUNCTION,), provider),
+                (Signal(attempts, (PROBE_FUNCTION,), provider),),
+                PROBE_MIN_ATTEMPTS,
+            ),
             window,
-            failures="failures",
-            attempts=["attempts"],
-            floor=PROBE_MIN_ATTEMPTS,
-            label=f"{provider} probe failure %",
             threshold=PROBE_FAILURE_PERCENT,
+            label=f"{provider} probe failure %",
             description=f"Probes of {provider} fail >= {PROBE_FAILURE_PERCENT:g} % of attempts "
             f"{window.describe()} with >= {PROBE_MIN_ATTEMPTS} attempts each: check the provider's "
             "status and its secret (probe_provider logs, action=probe).",
         )
+        for provider in ALARMED_PROVIDERS
+    ]
 
 
-def add_ensure_version_alarm(alarms: AlarmSet) -> None:
+def ensure_version_alarm() -> AlarmSpec:
     """``EnsureVersionP95``: the ensure-version route's p95 latency."""
     period = ENSURE_VERSION_PERIOD
-    alarms.add(
+    latency = _custom("latency", MetricName.ENSURE_VERSION_LATENCY, "p95")
+    return AlarmSpec(
         "EnsureVersionP95",
-        alarms.metric(MetricName.ENSURE_VERSION_LATENCY, "probe_provider", "p95", period),
+        "providers",
+        Value(Signal(latency, (PROBE_FUNCTION,))),
         Window(period),
         threshold=ENSURE_VERSION_P95_MS,
         description=f"ensure-version p95 latency is >= {ENSURE_VERSION_P95_MS / 1000:g} s over "
@@ -64,27 +75,24 @@ def add_ensure_version_alarm(alarms: AlarmSet) -> None:
     )
 
 
-def add_fingerprint_alarms(alarms: AlarmSet) -> None:
+def fingerprint_alarms() -> list[AlarmSpec]:
     """``OpenAIFingerprintPresence-<function>``, per function that records versions: the Average of
     a 0/1 metric is the share, its SampleCount the number of OpenAI answers."""
     window, presence = FINGERPRINT_WINDOW, MetricName.OPENAI_FINGERPRINT_PRESENT
-    for function in EMITTERS[presence]:
-        alarms.add(
+    present, answers = _custom("presence", presence, "Average"), _custom("answers", presence, "SampleCount")
+    return [
+        AlarmSpec(
             f"OpenAIFingerprintPresence-{function}",
-            expression(
-                f"IF(FILL(answers, 0) >= {FINGERPRINT_MIN_ANSWERS}, 100 * presence, 100)",
-                {
-                    "presence": alarms.metric(presence, function, "Average", window.period),
-                    "answers": alarms.metric(presence, function, "SampleCount", window.period),
-                },
-                window,
-                f"OpenAI fingerprint presence % ({function})",
-            ),
+            "providers",
+            Share(Signal(present, (function,)), Signal(answers, (function,)), FINGERPRINT_MIN_ANSWERS),
             window,
             threshold=FINGERPRINT_PRESENCE_PERCENT,
-            comparison=LT,
+            comparison=Comparison.LT,
+            label=f"OpenAI fingerprint presence % ({function})",
             description=f"Fewer than {FINGERPRINT_PRESENCE_PERCENT:g} % of OpenAI answers recorded by "
             f"{function} carried a system_fingerprint {window.describe()} with >= "
             f"{FINGERPRINT_MIN_ANSWERS} answers each: version keys fall back to the resolved "
             "model, so drift detection is weaker.",
         )
+        for function in EMITTERS[presence]
+    ]

@@ -8,15 +8,22 @@ waits, so the alarm stays in ALARM until an operator has looked and redriven or 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration
-from aws_cdk import aws_sqs as sqs
 
-from infra.constructs.monitoring.alarms import AlarmSet, Window
+from infra.constructs.monitoring.catalogue import AlarmSpec, Signal, Value, Window
+from infra.dashboards.panels import Series, Source
 
 DEAD_LETTERS = 1.0  # >= 1 message waiting
 DEAD_LETTER_WINDOW = Window(Duration.minutes(5))
+WAITING = Series(
+    "waiting",
+    Source.SQS,
+    "ApproximateNumberOfMessagesVisible",
+    "Maximum",
+    "aws.sqs.approximate_number_of_messages_visible",
+)
 
 # What lands in each queue, and what to do about it (by the queue's name in ``Watched``).
 MEANINGS: Mapping[str, str] = {
@@ -30,14 +37,17 @@ MEANINGS: Mapping[str, str] = {
 }
 
 
-def add_dead_letter_alarms(alarms: AlarmSet, queues: Mapping[str, sqs.IQueue]) -> None:
+def dead_letter_alarms(queues: Sequence[str]) -> list[AlarmSpec]:
     """``<name>`` (e.g. ``AlertDeadLetters``) for each queue, by name."""
     window = DEAD_LETTER_WINDOW
-    for name, queue in queues.items():
-        alarms.add(
+    return [
+        AlarmSpec(
             name,
-            queue.metric_approximate_number_of_messages_visible(statistic="Maximum", period=window.period),
+            "queues",
+            Value(Signal(WAITING, resource=name)),
             window,
             threshold=DEAD_LETTERS,
             description=f"Messages wait in the {name} queue: {MEANINGS.get(name, 'see the queue')}.",
         )
+        for name in queues
+    ]

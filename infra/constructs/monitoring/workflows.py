@@ -3,37 +3,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 
 from aws_cdk import Duration
-from aws_cdk import aws_stepfunctions as sfn
 
-from infra.constructs.monitoring.alarms import AlarmSet, Window, expression
+from infra.constructs.monitoring.catalogue import AlarmSpec, Signal, Total, Window
+from infra.dashboards.panels import Series, Source
 
 FAILED_EXECUTIONS = 1.0  # >= 1 failed, timed-out or aborted execution in 5 minutes
 FAILED_EXECUTIONS_PERIOD = Duration.minutes(5)
 
+# The executions that ended badly, as the alarm and the Datadog monitor read them.
+ENDED_BADLY: tuple[Series, ...] = (
+    Series("failed", Source.STATES, "ExecutionsFailed", "Sum", "aws.states.executions_failed"),
+    Series("timedOut", Source.STATES, "ExecutionsTimedOut", "Sum", "aws.states.executions_timed_out"),
+    Series("aborted", Source.STATES, "ExecutionsAborted", "Sum", "aws.states.executions_aborted"),
+)
 
-def add_execution_alarms(alarms: AlarmSet, state_machines: Mapping[str, sfn.IStateMachine]) -> None:
+
+def execution_alarms(state_machines: Sequence[str]) -> list[AlarmSpec]:
     """``ExecutionsFailed-<name>``, per state machine (by name)."""
     window = Window(FAILED_EXECUTIONS_PERIOD)
-    for name, machine in state_machines.items():
-        using = {
-            "failed": machine.metric_failed(statistic="Sum", period=window.period),
-            "timedOut": machine.metric_timed_out(statistic="Sum", period=window.period),
-            "aborted": machine.metric_aborted(statistic="Sum", period=window.period),
-        }
-        alarms.add(
+    return [
+        AlarmSpec(
             f"ExecutionsFailed-{name}",
-            expression(
-                "FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)",
-                using,
-                window,
-                f"{name} failed, timed-out or aborted executions",
-            ),
+            "workflows",
+            Total(tuple(Signal(series, resource=name) for series in ENDED_BADLY)),
             window,
             threshold=FAILED_EXECUTIONS,
+            label=f"{name} failed, timed-out or aborted executions",
             description=f"{name} executions failed, timed out or were aborted (>= "
             f"{FAILED_EXECUTIONS:g} in {window.period.to_minutes():g} min): see the "
             "execution history and the state machine's log group.",
         )
+        for name in state_machines
+    ]
