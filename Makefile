@@ -20,7 +20,7 @@ PIP_AUDIT_VERSION := 2.10.1
 AUDIT_SERVICE ?= pypi
 CDK := npx --yes aws-cdk@2
 
-.PHONY: help check dev test venv-3.13 test-3.13 lint format openapi dashboards monitors audit bench synth sam-env deploy destroy migrate lock postgres browser packages clean
+.PHONY: help check dev mcp test venv-3.13 test-3.13 lint format openapi dashboards monitors audit bench synth sam-env deploy destroy migrate lock postgres browser packages clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9.-]+:.*## ' $(MAKEFILE_LIST) \
@@ -38,6 +38,12 @@ $(STAMP): requirements/dev.lock | $(UV)
 dev: $(STAMP) ## serve the whole API at http://127.0.0.1:$(PORT) on a local SQLite file
 	$(PY) -m local.server --port $(PORT)
 
+# stdout belongs to the MCP client: make's own lines (an install the lock asks for) go to stderr, and
+# the server replaces the recipe's shell (exec); it ends when the client closes its input.
+mcp: ## serve the read-only MCP tools on stdio over the API at PROMPTER_API_URL (default the local server)
+	@$(MAKE) --no-print-directory $(STAMP) >&2
+	@exec $(PY) -m mcp_server
+
 postgres: ## install the PostgreSQL 15 server package if the machine has none
 	@bash scripts/ensure-postgres.sh
 
@@ -52,7 +58,7 @@ packages: ## install the Debian packages the tests need (PostgreSQL 15 server, C
 # .venv-3.13 is ready before the main run: its document check compares the OpenAPI document there.
 test: ## run every test, on SQLite and on a PostgreSQL the run starts itself
 	@$(MAKE) --no-print-directory -j3 $(STAMP) venv-3.13 packages
-	$(PY) -m compileall -q shared functions local
+	$(PY) -m compileall -q shared functions local mcp_server
 	$(PY) -m pytest -n auto --dist loadfile
 	@$(MAKE) --no-print-directory test-3.13
 
