@@ -38,9 +38,10 @@ from constructs import Construct
 
 from infra.constructs.monitoring.alarms import EMITTERS, AlarmSet, rate
 from infra.constructs.monitoring.api import API_5XX_MIN_REQUESTS, API_5XX_PERCENT, API_5XX_WINDOW
-from infra.constructs.monitoring.catalogue import AlarmSpec, Resources, Signal, Window, catalogue
+from infra.constructs.monitoring.catalogue import AlarmSpec, Resources, Signal, Window
 from infra.constructs.monitoring.database import DB_CAPACITY_PERCENT
 from infra.constructs.monitoring.domain import RESULT_STORE_FAILURES_PER_MINUTE, RESULT_STORE_PERIOD
+from infra.constructs.monitoring.families import catalogue
 from infra.constructs.monitoring.providers import (
     ENSURE_VERSION_P95_MS,
     FINGERPRINT_PRESENCE_PERCENT,

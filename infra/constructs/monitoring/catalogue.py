@@ -159,29 +159,3 @@ class Resources:
     state_machines: Sequence[str] = ()
     dead_letter_queues: Sequence[str] = ()
     db_max_acu: float | None = None
-
-
-def catalogue(stage: str, resources: Resources) -> list[AlarmSpec]:
-    """Every alarm of ``stage``: the runbook's (SPEC §6) in its order, then the functions', the
-    failure counters', the database's and the dead-letter queues'."""
-    # The family modules import this one for its types: imported here, when the list is built.
-    from infra.constructs.monitoring import api, database, domain, lambdas, providers, queues, workflows
-
-    specs = [
-        api.api_alarm(stage),
-        *providers.probe_failure_alarms(),
-        providers.ensure_version_alarm(),
-        domain.result_store_alarm(),
-        *workflows.execution_alarms(resources.state_machines),
-        *providers.fingerprint_alarms(),
-        *lambdas.function_alarms(resources.functions),
-        *domain.failure_counter_alarms(),
-    ]
-    if resources.db_max_acu is not None:
-        specs += database.database_alarms(resources.db_max_acu)
-    specs += queues.dead_letter_alarms(resources.dead_letter_queues)
-    ids = [spec.id for spec in specs]
-    duplicated = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicated:
-        raise ValueError(f"alarm ids used twice: {duplicated}")
-    return specs
