@@ -20,7 +20,7 @@ PIP_AUDIT_VERSION := 2.10.1
 AUDIT_SERVICE ?= pypi
 CDK := npx --yes aws-cdk@2
 
-.PHONY: help check dev mcp test venv-3.13 test-3.13 lint format openapi dashboards monitors audit bench synth sam-env deploy destroy migrate lock postgres browser packages clean
+.PHONY: help check dev mcp test venv-3.13 test-3.13 lint format openapi dashboards monitors audit bench synth sam-env deploy destroy migrate move-payloads lock postgres browser packages clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9.-]+:.*## ' $(MAKEFILE_LIST) \
@@ -122,6 +122,9 @@ destroy: $(STAMP) ## delete the stack Prompter-$(STAGE) (needs AWS credentials)
 
 migrate: $(STAMP) ## apply migrations to DATABASE_URL (default: the local SQLite file)
 	$(PY) -m prompter.db.migrate
+
+move-payloads: $(STAMP) ## move results' request and response JSON stored in DATABASE_URL's rows to the payload storage (safe to repeat)
+	$(PY) -m local.payloads
 
 # What the Lambda Python runtime already ships: resolved (so the pins agree with them) but never put
 # in runtime.lock, whose every line the layer installs (infra/layer.py, pip --no-deps).

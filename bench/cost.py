@@ -23,8 +23,9 @@ Measured during the synchronous run (:class:`Meter`):
   Distributed Map starts; each child priced as the EXPRESS execution it is when deployed: a request,
   and its duration (its time here less the time it queued for the in-process functions, plus the
   modelled wait) rounded up to 100 ms, at the memory the pricing page's formula gives;
-- every AWS API request the functions and the interpreter made (moto's stub, by operation), and the
-  rate budget's reads and conditional writes (a DynamoDB item when deployed; an in-process store here);
+- every AWS API request the functions and the interpreter made (moto's stub, by operation; each
+  answer's payload is a PutObject to the payload bucket, as deployed), and the rate budget's reads and
+  conditional writes (a DynamoDB item when deployed; an in-process store here);
 - the bytes the functions log at the deployed log level (CloudWatch Logs, outside SPEC §7's list:
   printed beside the figure).
 """
@@ -65,6 +66,7 @@ KEY = "bench-key"
 AWS_TARGET = 0.02  # SPEC §7: AWS per 1,000 answers <= 2 % of the provider's cost of them
 BATCH_TARGET = 0.52  # SPEC §7: batch delivery <= 0.52x the synchronous provider price
 FUNCTIONS = ("probe_provider", "store_result")
+PAYLOAD_BUCKET = "prompter-payloads-bench"  # results' request and response (moto's S3, as deployed)
 
 # The provider's latency (assumed, not measured): time to the first token, then the output at a
 # gpt-4o-class decode speed; 400 output tokens make a call 5.4 s.
@@ -568,6 +570,9 @@ def cost_per_answer(cluster: Any) -> Measured:
         serving_batches(
             OpenAIBatchServer, key=KEY, answer=lambda _custom_id, request: chat_completion(request)
         ) as batch_server,
+        # the payload bucket is named before moto starts, so local_aws creates it: each answer's
+        # request and response are a PutObject there, counted with the other S3 requests
+        environment(PROMPTER_PAYLOAD_BUCKET=PAYLOAD_BUCKET),
         local_aws(),
         environment(**settings),
     ):

@@ -23,6 +23,9 @@ One run starts a throw-away PostgreSQL 15 cluster and measures, one module each:
    Batch API (local servers): Prompter's AWS cost per 1,000 answers (measured invocations, durations,
    transitions and requests at list prices, ``bench.aws_prices``) over the provider's cost of them
    (≤ 0.02), and the batch answers' stored cost over the synchronous ones' (≤ 0.52): ``bench.cost``;
+4d. storage: the bytes a stored result takes in Aurora at a 30 KB answer (its row as stored, analysis
+   included, and its index entries; target ≤ 4,096), 600 results stored through ``POST .../run``
+   against a local OpenAI-shaped server, the payloads in a folder: ``bench.storage``;
 5. answer analysis at its largest (a 200 KB answer, 51 brands of 15 nested aliases: ≤ 200 ms and
    ≤ 50 MB) and for an ordinary answer: ``bench.analysis``;
 6. cold start: each function's handler import over the import of the equivalent FastAPI +
@@ -62,6 +65,7 @@ from bench.common import (
 from bench.cost import cost_per_answer
 from bench.scale import query_scale, sweep_scale
 from bench.statements import count_statements, route_round_trips
+from bench.storage import storage
 from bench.throughput import throughput
 from bench.warm import BARE_INSERT, warm_overhead
 
@@ -105,6 +109,8 @@ def main() -> int:
     figures: list[Figure] = []
     with running_cluster() as cluster, tempfile.TemporaryDirectory(prefix="prompter-bench-") as tmp:
         print(f"PostgreSQL: throw-away cluster on 127.0.0.1:{cluster.port} (fsync off)")
+        # results' payloads (no bucket named) go to a folder of the run's, never the checkout's .data
+        os.environ.setdefault("PROMPTER_PAYLOAD_DIR", str(Path(tmp) / "payloads"))
         pg_url = migrated(cluster.create_database("bench"))
         sqlite_url = migrated(f"sqlite:///{Path(tmp) / 'bench.db'}")
 
@@ -135,6 +141,9 @@ def main() -> int:
 
         section("4c. Cost per answer (local workflow, PostgreSQL, measured usage at AWS list prices)")
         report(figures, cost_per_answer(cluster))
+
+        section("4d. Storage per result (PostgreSQL, a 30 KB answer, payloads out of the database)")
+        report(figures, storage(cluster))
 
         section("Baseline check (bench.fastapi_app is a working equivalent)")
         fastapi_url = cluster.create_database("bench_fastapi")

@@ -252,6 +252,29 @@ def acknowledgements(
             "Deferred: add an access-log bucket if the account's policy asks for one on every bucket.",
         )
 
+    # --- Payloads -----------------------------------------------------------------------------
+    payloads = _logical_id(stack, "Payloads/Bucket")
+    if payloads:
+        objects = f"Resource::<{payloads}.Arn>/payloads/*"
+        for function in ("ProbeProvider", "StoreResult"):
+            add(
+                f"Functions/{function}/ServiceRole/DefaultPolicy",
+                "IAM5",
+                "s3:PutObject (and, for store_result, s3:GetObject) under payloads/ of the payload bucket "
+                "only: each stored answer is its own object, keyed by org, workspace, day and result id "
+                "at runtime, so the key ends in a wildcard by construction.",
+                details=(objects,),
+            )
+        add(
+            "Payloads/Bucket",
+            "S1",
+            "Server access logs: only the functions' roles are granted this bucket, writes and reads "
+            "alike; a payload is read back only through the results route (its request logged with "
+            "the caller and correlation id) or a re-analysis. Access logs would add one log object per "
+            "stored answer. Deferred: an access-log bucket (or CloudTrail S3 data events) if the "
+            "account's policy asks for one on every bucket.",
+        )
+
     # --- API ----------------------------------------------------------------------------------
     add(
         "Api/UserPool",

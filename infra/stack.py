@@ -2,7 +2,8 @@
 
 Database (VPC, Aurora Serverless v2, secret, RDS Proxy), idempotency table, functions (domain
 layer with its dependencies, grants), migrations on deploy (a custom resource the functions wait
-for), workflows (state machines, event bus, sweep schedule), monitors (their schedule group and
+for), workflows (state machines, event bus, sweep schedule), payloads (results' request and
+response JSON in S3, encrypted with the stack's KMS key), monitors (their schedule group and
 Scheduler role, the alerts' rule, queues and dead letters), API (API Gateway, Cognito), monitoring
 (the SPEC §6 alarms, the functions', the database's and the dead-letter queues', and their SNS
 topic), dashboard (the rollout board in CloudWatch). cdk-nag is applied by the app (infra/nag.py).
@@ -24,6 +25,7 @@ from infra.constructs.idempotency import PrompterIdempotency
 from infra.constructs.migrations import PrompterMigrations
 from infra.constructs.monitoring import PrompterMonitoring
 from infra.constructs.monitors import PrompterMonitors
+from infra.constructs.payloads import PrompterPayloads
 from infra.constructs.watched import Watched
 from infra.constructs.workflows import PrompterWorkflows
 from prompter.routes import ROUTES, Route
@@ -82,6 +84,8 @@ class PrompterStack(Stack):
         self.functions.connect_workflows(
             event_bus=self.workflows.event_bus, work_bucket=self.workflows.work_bucket
         )
+        self.payloads = PrompterPayloads(self, "Payloads", stage=stage)
+        self.functions.connect_payloads(self.payloads)
         self.monitors = PrompterMonitors(self, "Monitors", stage=stage, event_bus=self.workflows.event_bus)
         self.functions.connect_monitors(self.monitors)
         self.api = PrompterApi(
@@ -117,6 +121,12 @@ class PrompterStack(Stack):
         CfnOutput(self, "DatabaseSecretArn", value=self.database.secret.secret_arn)
         CfnOutput(self, "RunBatchStateMachineArn", value=self.workflows.run_batch.state_machine_arn)
         CfnOutput(self, "VersionSweepStateMachineArn", value=self.workflows.version_sweep.state_machine_arn)
+        CfnOutput(
+            self,
+            "PayloadBucketName",
+            value=self.payloads.bucket.bucket_name,
+            description="Results' request and response JSON (SSE-KMS)",
+        )
         CfnOutput(self, "MonitorScheduleGroup", value=self.monitors.schedule_group.schedule_group_name)
         CfnOutput(
             self,

@@ -4,7 +4,9 @@ DynamoDB holds the idempotency table (probe de-duplication and ``Idempotency-Key
 EventBridge the event bus (model version changes, visibility shifts) and the rule that queues the
 events naming a monitor on SQS's alerts queue (with its dead-letter queue; ``local/alerts.py``
 hands what it holds to deliver_alerts), Secrets Manager monitors' alert signing secrets, S3 the
-version sweep's target lists, and Step Functions the RunBatch and VersionSweep state machines
+version sweep's target lists (and, when ``PROMPTER_PAYLOAD_BUCKET`` names one, the results' payloads:
+otherwise they are files under ``.data/payloads``, which outlive the process as the SQLite file does,
+where moto's objects would not), and Step Functions the RunBatch and VersionSweep state machines
 (the ASL files in ``infra/workflows``, executed by moto, their Lambda tasks calling the handlers
 in-process; see ``local/stepfunctions.py``), exactly as when deployed, without an AWS account or
 network. Set ``PROMPTER_LOCAL_AWS=off`` to leave the environment untouched (for example to point the
@@ -34,6 +36,8 @@ EVENT_BUS = "prompter-local"
 WORK_BUCKET = "prompter-work-local"
 ALERT_QUEUE = "prompter-alerts-local"
 ALERT_DEAD_LETTERS = "prompter-alert-dead-letters-local"
+# The variable naming the results' payload bucket: created in moto when set (else payloads are files).
+PAYLOAD_BUCKET_ENV = "PROMPTER_PAYLOAD_BUCKET"
 # The variable naming the alerts queue (its URL is moto's, known once the queue exists).
 ALERT_QUEUE_ENV = "PROMPTER_ALERT_QUEUE_URL"
 # The variables naming them, as the functions read them.
@@ -192,6 +196,9 @@ def _moto(kept: IdempotencyFile | None) -> Iterator[list[str]]:
             kept_lines.append(f"Idempotency records: {kept.path} ({loaded} kept from the last run)")
         boto3.client("events").create_event_bus(Name=EVENT_BUS)
         boto3.client("s3").create_bucket(Bucket=WORK_BUCKET)
+        payload_bucket = os.environ.get(PAYLOAD_BUCKET_ENV)
+        if payload_bucket:
+            boto3.client("s3").create_bucket(Bucket=payload_bucket)
         for name, value in RESOURCE_ENV.items():
             os.environ.setdefault(name, value)
         os.environ.setdefault(ALERT_QUEUE_ENV, create_alert_queue(EVENT_BUS))
@@ -200,7 +207,7 @@ def _moto(kept: IdempotencyFile | None) -> Iterator[list[str]]:
         for name, arn in machines.items():
             os.environ.setdefault(STATE_MACHINE_ENV[name], arn)
         try:
-            yield [*_described(machines), *kept_lines]
+            yield [*_described(machines, payload_bucket), *kept_lines]
         finally:
             if kept is not None:
                 _AFTER_WRITE.remove(kept.save)
@@ -229,13 +236,18 @@ def create_alert_queue(bus: str) -> str:
     return url
 
 
-def _described(machines: dict[str, str]) -> list[str]:
+def _described(machines: dict[str, str], payload_bucket: str | None) -> list[str]:
+    payloads = (
+        f"; S3 bucket {payload_bucket} the results' payloads (in memory: gone when the server stops)"
+        if payload_bucket
+        else ""
+    )
     return [
         f"AWS: in-process (moto): DynamoDB table {IDEMPOTENCY_TABLE} de-duplicates probes, "
         f"EventBridge bus {EVENT_BUS} receives model version changes and visibility shifts "
         f"(those naming a monitor go to SQS queue {ALERT_QUEUE}, for deliver_alerts), "
         f"S3 bucket {WORK_BUCKET} holds "
-        "the version sweep's target lists",
+        f"the version sweep's target lists{payloads}",
         f"Workflows: Step Functions state machines {', '.join(machines)} execute "
         "infra/workflows/*.asl.json in-process; their Lambda tasks call the handlers directly",
     ]

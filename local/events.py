@@ -168,6 +168,8 @@ TASKS: dict[str, dict[str, dict[str, Any]]] = {
             "error": {"Error": "ProviderAuthError", "Cause": '{"errorMessage": "openai answered 401"}'},
         },
         "task-finish-run": {"action": "finish_run", "run_id": RUN_ID},
+        # an operator's: move the payloads of results stored before 0013 (repeat with "after")
+        "task-move-payloads": {"action": "move_payloads", "after": None},
     },
     # What a monitor's EventBridge Scheduler schedule sends (prompter.adapters.scheduler.fire_input,
     # the scheduled time filled in by Scheduler).

@@ -16,7 +16,8 @@ environment or ``make sam-env DATABASE_URL=...``, by default a PostgreSQL on the
 from inside SAM's container; no secret ARNs; no idempotency table (probes are not de-duplicated, an
 ``Idempotency-Key`` is not replayed); no state machines (``POST .../runs`` answers 503
 ``WORKFLOW_UNAVAILABLE``, a re-analysis does every page in the request); no work bucket (the
-``sweep_targets`` and ``plan_run`` tasks fail with ``WorkListUnavailable``); model version change
+``sweep_targets`` and ``plan_run`` tasks fail with ``WorkListUnavailable``); no payload bucket
+(results' request and response JSON are files under the container's ``/tmp``); model version change
 and visibility shift events go to an event bus name no stack creates, so credentials SAM passes
 into the container publish nothing. Monitors: no Scheduler (nothing fires a monitor by itself;
 its trigger route and a firing need the state machines: 503 ``WORKFLOW_UNAVAILABLE``), no alerts
@@ -47,6 +48,9 @@ DEFAULT_DATABASE_URL = "postgresql+pg8000://prompter:prompter@host.docker.intern
 LOCAL_EVENT_BUS = "prompter-sam-local"
 # Not a deployed stage's prefix: a secret written under sam local never signs a deployed alert.
 LOCAL_ALERT_SECRET_PREFIX = "prompter/sam-local/monitors"  # noqa: S105 - a name prefix, not a secret
+# Where results' request and response JSON go under sam local: Lambda's writable /tmp (the layer's
+# own folder is read-only), for as long as the container lives.
+LOCAL_PAYLOAD_DIR = "/tmp/prompter-payloads"  # noqa: S108 - the container's scratch space, by design
 # Hosts that, inside SAM's container, are the container itself.
 CONTAINER_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
@@ -71,6 +75,8 @@ LOCAL_VALUES: dict[str, str] = {
     "PROMPTER_BUDGET_TABLE": "",  # in-process rate budgets
     "PROMPTER_EVENT_BUS_NAME": LOCAL_EVENT_BUS,
     "PROMPTER_WORK_BUCKET": "",
+    "PROMPTER_PAYLOAD_BUCKET": "",  # results' payloads in a folder of the container instead
+    "PROMPTER_PAYLOAD_DIR": LOCAL_PAYLOAD_DIR,
     "PROMPTER_RUN_BATCH_STATE_MACHINE_ARN": "",
     "PROMPTER_REANALYZE_STATE_MACHINE_ARN": "",
     "PROMPTER_SCHEDULE_GROUP": "",

@@ -407,6 +407,37 @@ def idempotency_file() -> Path | None:
     return database.with_name(f"{database.stem}.idempotency.json")
 
 
+def payload_dir() -> Path | None:
+    """Where the server keeps results' payloads when no bucket is configured: ``payloads`` beside the
+    local SQLite file (``.data/payloads`` for the default one); None (the settings' default,
+    ``.data/payloads``) with a database server or an in-memory database."""
+    from sqlalchemy.engine import make_url
+
+    from prompter.settings import DatabaseSettings
+
+    url = make_url(DatabaseSettings.from_env(os.environ).resolved_url())
+    if url.get_backend_name() != "sqlite":
+        return None
+    if not url.database or url.database == ":memory:" or url.database.startswith("file::memory:"):
+        return None
+    return Path(url.database).with_name("payloads")
+
+
+def use_payload_folder() -> str:
+    """With no payload bucket configured, results' payloads go to :func:`payload_dir` (unless
+    ``PROMPTER_PAYLOAD_DIR`` says where); the line saying where they go."""
+    bucket = os.environ.get("PROMPTER_PAYLOAD_BUCKET")
+    if bucket:
+        return f"Payloads: results' request and response JSON go to S3 bucket {bucket}"
+    from prompter.settings import default_payload_dir
+
+    folder = payload_dir()
+    if folder is not None:
+        os.environ.setdefault("PROMPTER_PAYLOAD_DIR", str(folder))
+    used = os.environ.get("PROMPTER_PAYLOAD_DIR") or default_payload_dir()
+    return f"Payloads: results' request and response JSON are files under {used}"
+
+
 def make_server(host: str, port: int) -> ThreadingHTTPServer:
     return LocalHTTPServer((host, port), Handler)
 
@@ -452,8 +483,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot migrate the database: {one_line(error)}", file=sys.stderr)
         server.server_close()
         return 1
+    payloads = use_payload_folder()
     with local_aws(idempotency_file()) as described:
         log.info("database %s migrated", database)
+        log.info("%s", payloads)
         for line in described:
             log.info("%s", line)
         log.info("providers: %s", providers_line())

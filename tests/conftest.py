@@ -3,10 +3,13 @@ client that sends real API Gateway proxy events to the deployed ``lambda_handler
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,12 @@ from prompter import runtime
 from prompter.db.migrate import upgrade
 from prompter.db.schema import metadata
 
+# Results' payloads with no bucket configured: a folder of this test process's (its local servers
+# inherit it), never the checkout's .data/payloads. The `aws` fixture names a moto bucket instead.
+_PAYLOADS = tempfile.mkdtemp(prefix="prompter-payloads-")
+atexit.register(shutil.rmtree, _PAYLOADS, ignore_errors=True)
+os.environ.setdefault("PROMPTER_PAYLOAD_DIR", _PAYLOADS)
+
 # Golden vectors and reference dashboards: copies of the product reference, kept in the repository.
 TESTS = Path(__file__).resolve().parent
 VECTORS_PATH = TESTS / "vectors" / "identity.json"
@@ -36,6 +45,7 @@ REFERENCE = TESTS / "reference"
 # teardown) must leave them as it found them: a table name or credentials left behind by one test
 # make a later test on the same worker reach for AWS resources that no longer exist.
 CONFIGURATION_PREFIXES = ("PROMPTER_", "AWS_", "DATABASE_URL")
+PAYLOAD_BUCKET = "prompter-payloads"  # the `aws` fixture's payload bucket (moto)
 _CONFIGURATION_BEFORE = pytest.StashKey[dict[str, str]]()
 
 
@@ -257,8 +267,8 @@ class AwsFakes:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsFakes]:
-    """moto for DynamoDB (probe de-duplication), EventBridge → SQS (model version changes), and
-    Secrets Manager."""
+    """moto for DynamoDB (probe de-duplication), EventBridge → SQS (model version changes), S3 (the
+    work bucket, and the payload bucket results' request and response go to), and Secrets Manager."""
     import boto3
     from moto import mock_aws
 
@@ -289,6 +299,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsFakes]:
         )
         boto3.client("s3").create_bucket(Bucket="prompter-work")
         monkeypatch.setenv("PROMPTER_WORK_BUCKET", "prompter-work")
+        boto3.client("s3").create_bucket(Bucket=PAYLOAD_BUCKET)
+        monkeypatch.setenv("PROMPTER_PAYLOAD_BUCKET", PAYLOAD_BUCKET)
         events = boto3.client("events")
         events.create_event_bus(Name="prompter-drift")
         sqs = boto3.client("sqs")

@@ -1,9 +1,11 @@
 """Runs, results, visibility and re-analysis routes; the workflows' store tasks (:data:`TASKS`:
 ``close_run`` is also sent by the EventBridge rule on RunBatch executions that end FAILED,
-TIMED_OUT or ABORTED). Errors a workflow retries escape with their class names."""
+TIMED_OUT or ABORTED; ``move_payloads`` is an operator's, invoked until it answers ``after: null``).
+Errors a workflow retries escape with their class names."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
@@ -45,6 +47,7 @@ from prompter.api.tasks import Task
 from prompter.api.tenancy import request_scope
 from prompter.api.vocabulary import IDEMPOTENCY_HEADER, LOCATION_HEADER
 from prompter.observability import logger
+from prompter.runs.payloads import MAX_PAGE, MovePayloadsTask
 from prompter.runs.queries import ResultsPage, RunStatus
 from prompter.runs.running import BatchRunRequest, RunAccepted, RunRequest, RunResult
 from prompter.settings import StoreFunctionSettings
@@ -114,7 +117,13 @@ def list_results(
     org_id: OrgQuery = None,
     include: Annotated[
         Literal["payloads"] | None,
-        Query(description="payloads: also return each result's full request and response JSON"),
+        Query(
+            description=(
+                "payloads: also return each result's full request and response JSON and its whole "
+                f"answer_text, read back from the payload storage; a page then holds at most {MAX_PAGE} "
+                f"results (a larger limit is taken as {MAX_PAGE}; next_cursor goes on)"
+            )
+        ),
     ] = None,
 ) -> ResultsPage:
     config = services().settings
@@ -289,6 +298,9 @@ TASKS: dict[str, Task[Any]] = {
     "finish_run": Task(FinishRunTask, lambda task: services().recorder.finish_task(task)),
     "close_run": Task(CloseRunTask, lambda task: services().recorder.close_task(task)),
     "fail_run": Task(FailRunTask, lambda task: services().recorder.fail_task(task)),
+    "move_payloads": Task(
+        MovePayloadsTask, lambda task: services().payload_backfill.run(task, time.monotonic)
+    ),
 }
 
 

@@ -11,11 +11,12 @@ Gemini and Azure OpenAI, which are on the public internet; no VPC endpoint reach
 ``app`` subnets need a NAT gateway. One NAT gateway (``nat_gateways`` context, default 1) keeps the
 cost to one hourly charge; its AZ is a single point of failure for provider egress only, which a
 production stage can remove with ``-c nat_gateways=2``. The AWS APIs the functions call go through
-VPC endpoints instead (``interface_endpoints`` context, default on): a DynamoDB gateway endpoint
-(free) and interface endpoints for Secrets Manager, Step Functions, EventBridge and Bedrock
-runtime. They keep that traffic off the NAT's per-GB processing charge and off the internet, and
-keep the database path (secret → proxy) working if the NAT's AZ fails. Interface endpoints cost an
-hourly charge per AZ each; a cost-sensitive dev stage can turn them off and fall back to the NAT.
+VPC endpoints instead (``interface_endpoints`` context, default on): DynamoDB and S3 gateway
+endpoints (free; S3 takes every stored answer's payload) and interface endpoints for Secrets
+Manager, Step Functions, EventBridge and Bedrock runtime. They keep that traffic off the NAT's
+per-GB processing charge and off the internet, and keep the database path (secret → proxy) working
+if the NAT's AZ fails. Interface endpoints cost an hourly charge per AZ each; a cost-sensitive dev
+stage can turn them off and fall back to the NAT.
 """
 
 from __future__ import annotations
@@ -180,6 +181,12 @@ class PrompterDatabase(Construct):
         self.vpc.add_gateway_endpoint(
             "DynamoDbEndpoint",
             service=ec2.GatewayVpcEndpointAwsService.DYNAMODB,
+            subnets=[APP_SUBNETS],
+        )
+        # every stored answer's payload is a PutObject: off the NAT's per-GB charge, free
+        self.vpc.add_gateway_endpoint(
+            "S3Endpoint",
+            service=ec2.GatewayVpcEndpointAwsService.S3,
             subnets=[APP_SUBNETS],
         )
         if not self.options.interface_endpoints:

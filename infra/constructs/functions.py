@@ -79,6 +79,7 @@ from infra.constructs.monitors import (
     schedule_group_name,
     schedules_arn,
 )
+from infra.constructs.payloads import PrompterPayloads
 from infra.constructs.workflows import (
     REANALYZE,
     RUN_BATCH,
@@ -182,6 +183,12 @@ class Access:
     # Fed by the alerts queue (an SQS event source, partial batch responses): it sets a failed
     # alert's back-off itself (PROMPTER_ALERT_QUEUE_URL, sqs:ChangeMessageVisibility).
     alert_queue: bool = False
+    # Stores results, each one's request and response written to the payload bucket first
+    # (PROMPTER_PAYLOAD_BUCKET; infra/constructs/payloads.py: s3:PutObject, kms:GenerateDataKey).
+    stores_payloads: bool = False
+    # Reads payloads back: the results route's include=payloads, re-analysis (s3:GetObject,
+    # s3:ListBucket on their prefix, kms:Decrypt).
+    reads_payloads: bool = False
 
 
 # What the monitors function does with a monitor's secret (created with the monitor, deleted with
@@ -206,13 +213,18 @@ SCHEDULE_ACTIONS = (
 # monitors' schedules and secrets); deliver_alerts is fed by the alerts queue and reads the secrets.
 ACCESS: Mapping[str, Access] = {
     "create_template": Access(),
-    "probe_provider": Access(providers=True, idempotency_table=True, event_bus=True, work_bucket=True),
+    # probe_provider stores the answers a provider batch returns (collect_batch)
+    "probe_provider": Access(
+        providers=True, idempotency_table=True, event_bus=True, work_bucket=True, stores_payloads=True
+    ),
     "store_result": Access(
         providers=True,
         idempotency_table=True,
         event_bus=True,
         starts=(RUN_BATCH, REANALYZE),
         describes=(RUN_BATCH,),
+        stores_payloads=True,
+        reads_payloads=True,
     ),
     "monitors": Access(starts=(RUN_BATCH,), schedules=True, alert_secrets=MANAGE_ALERT_SECRETS),
     DELIVER_ALERTS_FUNCTION: Access(alert_secrets=READ_ALERT_SECRETS, alert_queue=True),
@@ -472,6 +484,22 @@ class PrompterFunctions(Construct):
                 function.add_to_role_policy(
                     allow(f"Describe{_camel(workflow)}Executions", ["states:DescribeExecution"], executions)
                 )
+
+    def connect_payloads(self, payloads: PrompterPayloads) -> None:
+        """What :data:`ACCESS` gives of the payload bucket: its name to the functions that store or
+        read results' payloads, with the grants for what each does. ``PROMPTER_PAYLOAD_DIR`` is
+        declared empty beside it (unset: the bucket is used) so that ``sam local``'s env.json can
+        point it at a folder."""
+        for name, function in self._accessing().items():
+            access = self.access[name]
+            if not (access.stores_payloads or access.reads_payloads):
+                continue
+            function.add_environment("PROMPTER_PAYLOAD_BUCKET", payloads.bucket.bucket_name)
+            function.add_environment("PROMPTER_PAYLOAD_DIR", "")
+            if access.stores_payloads:
+                payloads.grant_store(function)
+            if access.reads_payloads:
+                payloads.grant_read(function)
 
     def connect_monitors(self, monitors: PrompterMonitors) -> None:
         """What :data:`ACCESS` gives of the monitors' resources: the scheduler's role (passed to

@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from prompter import runtime
-from prompter.errors import WorkListUnavailable
+from prompter.errors import PayloadStorageUnavailable, WorkListUnavailable
 from prompter.observability import set_env_dimension
 from prompter.settings import ApiSettings
 
@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # built on first use: a function imports only what it uses (c
     from prompter.runs.alerts import AlertDelivery, MonitorEvents
     from prompter.runs.batch_delivery import BatchDelivery
     from prompter.runs.monitors import Monitors
+    from prompter.runs.payloads import PayloadBackfill, Payloads
     from prompter.runs.queries import RunQueries
     from prompter.runs.recording import ResultRecorder
     from prompter.runs.running import Runner
@@ -138,6 +139,29 @@ class Services:
         return Objects(self._clients("s3"), WorkListUnavailable)
 
     @cached_property
+    def payloads(self) -> Payloads:
+        """Results' request and response JSON: in the payload bucket when one is configured (deployed),
+        else in a folder (``PROMPTER_PAYLOAD_DIR``, by default ``.data/payloads``)."""
+        from prompter.runs.payloads import Payloads
+        from prompter.settings import default_payload_dir
+
+        bucket = getattr(self.settings, "payload_bucket", None)
+        if bucket:
+            from prompter.adapters.s3 import Bucket
+
+            return Payloads(Bucket(self._clients("s3"), bucket, PayloadStorageUnavailable))
+        from prompter.adapters.folder import Folder
+
+        folder = getattr(self.settings, "payload_dir", None) or default_payload_dir()
+        return Payloads(Folder(folder, PayloadStorageUnavailable))
+
+    @cached_property
+    def payload_backfill(self) -> PayloadBackfill:
+        from prompter.runs.payloads import PayloadBackfill
+
+        return PayloadBackfill(self.results, self.payloads)
+
+    @cached_property
     def probe_once(self) -> Once | None:
         """One provider call per probe target and hour (None without an idempotency table)."""
         from prompter.adapters.idempotency import Once
@@ -210,7 +234,7 @@ class Services:
         def report_shifts(org_id: str, template_id: str) -> int:
             return self.shifts.report(org_id, template_id)
 
-        return ResultRecorder(self.templates, self.results, self.runs, report_shifts)
+        return ResultRecorder(self.templates, self.results, self.runs, self.payloads, report_shifts)
 
     @cached_property
     def runner(self) -> Runner:
@@ -284,7 +308,7 @@ class Services:
     def run_queries(self) -> RunQueries:
         from prompter.runs.queries import RunQueries
 
-        return RunQueries(self.templates, self.results, self.runs, self.recorder)
+        return RunQueries(self.templates, self.results, self.runs, self.recorder, self.payloads)
 
     @cached_property
     def visibility(self) -> VisibilityQueries:
@@ -326,7 +350,7 @@ class Services:
 
         arn = self.settings.reanalyze_state_machine_arn
         starter = functools.partial(self.workflows.start, arn) if arn else None
-        return Reanalyzer(self.templates, self.results, self.profiles, starter)
+        return Reanalyzer(self.templates, self.results, self.profiles, self.payloads, starter)
 
 
 @runtime.once

@@ -215,6 +215,17 @@ class WorkListUnavailable(RetryableError):
     code = "WORK_LIST_UNAVAILABLE"
 
 
+class PayloadStorageUnavailable(RetryableError):
+    """A result's request and response could not be written to (or read from) the payload storage
+    (S3, or the local folder): nothing was stored, or nothing can be read, for now; try again."""
+
+    code = "PAYLOAD_STORAGE_UNAVAILABLE"
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds a caller should wait before trying again
+
+
 class Unauthorized(PrompterError):
     """No verified caller identity where one is required."""
 

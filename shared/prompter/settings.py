@@ -31,6 +31,11 @@ def default_database_url() -> str:
     return f"sqlite:///{_CHECKOUT_ROOT / '.data' / 'prompter.db'}"
 
 
+def default_payload_dir() -> str:
+    """Where results' payloads go with no bucket configured: ``.data/payloads`` in the checkout."""
+    return str(_CHECKOUT_ROOT / ".data" / "payloads")
+
+
 def _base_url(value: str) -> str:
     """A provider's base URL: http(s), a host, no credentials, query or fragment."""
     parts = urlsplit(value.strip())
@@ -261,7 +266,21 @@ class SweepSettings(_EnvModel):
     )
 
 
-class ProbeFunctionSettings(DatabaseSettings, ApiSettings, ProviderSettings, SweepSettings):
+class PayloadSettings(_EnvModel):
+    """Where results' request and response JSON are written (SPEC §8): an S3 bucket when deployed, a
+    folder otherwise."""
+
+    payload_bucket: str | None = Field(
+        default=None,
+        description="S3 bucket of results' request and response JSON (deployed); unset: PROMPTER_PAYLOAD_DIR",
+    )
+    payload_dir: str | None = Field(
+        default=None,
+        description="with no bucket: the folder results' payloads are written to (default .data/payloads)",
+    )
+
+
+class ProbeFunctionSettings(DatabaseSettings, ApiSettings, ProviderSettings, SweepSettings, PayloadSettings):
     """Settings of the probe_provider function."""
 
 
@@ -275,7 +294,9 @@ class WorkflowSettings(_EnvModel):
     run_max_concurrency: int = Field(default=5, ge=1, le=40, description="countries run at once per batch")
 
 
-class StoreFunctionSettings(DatabaseSettings, ApiSettings, ProviderSettings, WorkflowSettings):
+class StoreFunctionSettings(
+    DatabaseSettings, ApiSettings, ProviderSettings, WorkflowSettings, PayloadSettings
+):
     """Settings of the store_result function."""
 
 

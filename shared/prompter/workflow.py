@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field
 from prompter.errors import (
     DatabaseUnavailable,
     InvalidInput,
+    PayloadStorageUnavailable,
     PrompterError,
     ProviderAuthError,
     ProviderBadRequest,
@@ -34,6 +35,10 @@ RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
     ProviderUnavailable,
     DatabaseUnavailable,
 )
+# Retried by the tasks that store answers (StoreResult, CollectPage) or read them back to analyse
+# them again (ReanalyzePage): the database, and the payload storage their request and response go to
+# before the row is inserted (a store that could not write its payload inserted nothing).
+PAYLOAD_RETRYABLE_ERRORS: tuple[type[Exception], ...] = (DatabaseUnavailable, PayloadStorageUnavailable)
 # Also retried by the sweep's ListTargets: writing the target list to S3 can fail transiently.
 SWEEP_RETRYABLE_ERRORS: tuple[type[Exception], ...] = (DatabaseUnavailable, WorkListUnavailable)
 # Caught by the workflows and recorded as a failed country with this error's code.

@@ -12,6 +12,7 @@ import pytest
 
 from prompter.workflow import (
     LAMBDA_SERVICE_ERRORS,
+    PAYLOAD_RETRYABLE_ERRORS,
     RETRYABLE_ERRORS,
     SWEEP_RETRYABLE_ERRORS,
     TERMINAL_ERRORS,
@@ -102,6 +103,7 @@ def test_retry_and_catch_names_are_the_workflow_contracts(template: dict[str, An
     expected = (
         set(error_names(RETRYABLE_ERRORS))
         | set(error_names(SWEEP_RETRYABLE_ERRORS))
+        | set(error_names(PAYLOAD_RETRYABLE_ERRORS))
         | set(error_names(TERMINAL_ERRORS))
         | set(LAMBDA_SERVICE_ERRORS)
     )
@@ -215,11 +217,8 @@ def test_the_sweep_reads_its_targets_from_its_bucket_and_its_children_are_expres
         "Mode": "DISTRIBUTED",
         "ExecutionType": "EXPRESS",
     }
-    [(bucket_id, bucket)] = [
-        (k, b)
-        for k, b in resources(template, "AWS::S3::Bucket").items()
-        if "LifecycleConfiguration" in b["Properties"]
-    ]
+    buckets = resources(template, "AWS::S3::Bucket").items()
+    [(bucket_id, bucket)] = [(k, b) for k, b in buckets if k.startswith("WorkflowsWorkLists")]
     rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
     assert [(r["Prefix"], r["ExpirationInDays"]) for r in rules] == [("sweeps/", 7), ("runs/", 7)]
     probe_id = function_named(template, "probe_provider")[0]

@@ -120,7 +120,13 @@ class Workflows:
     # ------------------------------------------------------------ what the database holds
 
     def results(self, run_id: str) -> list[dict[str, Any]]:
-        return self._rows(select(prompt_results).where(prompt_results.c.run_id == run_id))
+        """The run's result rows, each with its request and response read back from the payload
+        storage (``payload_error`` says when one could not be)."""
+        from prompter import bootstrap
+        from prompter.settings import StoreFunctionSettings
+
+        rows = self._rows(select(prompt_results).where(prompt_results.c.run_id == run_id))
+        return bootstrap.services(StoreFunctionSettings).payloads.with_payloads(rows)
 
     def results_of(self, template_id: str) -> list[dict[str, Any]]:
         return self._rows(select(prompt_results).where(prompt_results.c.template_id == template_id))

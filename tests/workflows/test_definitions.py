@@ -19,6 +19,7 @@ from prompter.analytics.reanalysis import ReanalyzeTask
 from prompter.errors import ProviderAuthError
 from prompter.workflow import (
     LAMBDA_SERVICE_ERRORS,
+    PAYLOAD_RETRYABLE_ERRORS,
     RETRYABLE_ERRORS,
     SWEEP_RETRYABLE_ERRORS,
     TERMINAL_ERRORS,
@@ -45,7 +46,9 @@ RETRYABLE = set(error_names(RETRYABLE_ERRORS))
 TERMINAL = set(error_names(TERMINAL_ERRORS))
 LAMBDA = set(LAMBDA_SERVICE_ERRORS)
 STORE_RETRYABLE = {"DatabaseUnavailable"}
+PAYLOAD_RETRYABLE = set(error_names(PAYLOAD_RETRYABLE_ERRORS))  # the database and the payload storage
 PROVIDER_TASKS = {"CallProvider", "Probe"}  # the tasks that call a provider
+PAYLOAD_TASKS = {"StoreResult", "CollectPage", "ReanalyzePage"}  # the tasks that write or read payloads
 BATCH_TASKS = {"SubmitBatch", "PollBatch", "CollectPage"}  # the tasks that reach a provider's batch API
 
 
@@ -87,7 +90,8 @@ def fields(model: type[BaseModel]) -> set[str]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_error_name_is_a_domain_class_a_lambda_error_or_states_all(name: str) -> None:
-    allowed = RETRYABLE | TERMINAL | LAMBDA | set(error_names(SWEEP_RETRYABLE_ERRORS)) | {"States.ALL"}
+    allowed = RETRYABLE | TERMINAL | LAMBDA | set(error_names(SWEEP_RETRYABLE_ERRORS)) | PAYLOAD_RETRYABLE
+    allowed |= {"States.ALL"}
     used = set()
     for _, state in states(load(name)):
         for clause in (*state.get("Retry", []), *state.get("Catch", [])):
@@ -109,17 +113,19 @@ def test_provider_tasks_retry_the_retryable_errors_and_catch_the_rest(name: str)
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_the_other_tasks_retry_only_database_and_lambda_errors(name: str) -> None:
+def test_the_other_tasks_retry_only_database_payload_and_lambda_errors(name: str) -> None:
+    assert {"DatabaseUnavailable", "PayloadStorageUnavailable"} == PAYLOAD_RETRYABLE
     for state_name, state in tasks(name).items():
         if state_name == "ListTargets":  # it also writes the target list to S3
             assert retry_names(state) == set(error_names(SWEEP_RETRYABLE_ERRORS)) | LAMBDA
         elif state_name == "PlanAnswers":  # it only writes the run's answer list to S3
             assert retry_names(state) == {"WorkListUnavailable"} | LAMBDA
-        elif state_name in BATCH_TASKS:  # a provider's batch API and the database
-            assert (
-                retry_names(state) == {"ProviderThrottled", "ProviderUnavailable"} | STORE_RETRYABLE | LAMBDA
-            )
+        elif state_name in BATCH_TASKS:  # a provider's batch API and the database (and payloads)
+            stored = PAYLOAD_RETRYABLE if state_name in PAYLOAD_TASKS else STORE_RETRYABLE
+            assert retry_names(state) == {"ProviderThrottled", "ProviderUnavailable"} | stored | LAMBDA
             assert {c["Next"] for c in state["Catch"]} == {"FailRun"}, state_name
+        elif state_name in PAYLOAD_TASKS:  # a payload written before its row, or read back
+            assert retry_names(state) == PAYLOAD_RETRYABLE | LAMBDA, state_name
         elif state_name not in PROVIDER_TASKS:
             assert retry_names(state) == STORE_RETRYABLE | LAMBDA, state_name
 

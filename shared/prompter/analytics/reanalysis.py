@@ -9,6 +9,11 @@ always reflects each answer's latest analysis. Answers already analysed with tha
 extractor) are left as they are, so a repeated or resumed re-analysis changes nothing twice. The
 first page runs in the request; when there are more, the Reanalyze workflow carries on from where it
 stopped (or, without one, the request does).
+
+An answer is analysed from its response and its prompt (the request's last user turn): the row keeps
+only the start of the text, so each page's payloads are read back first (:mod:`prompter.runs.payloads`,
+a few at once). An answer whose payload is missing or corrupt keeps its analysis (logged); a payload
+storage that cannot be reached fails the page (``PayloadStorageUnavailable``, retried), changing nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from prompter.errors import BrandProfileNotFound, FieldError, InvalidInput, Temp
 from prompter.observability import logger
 from prompter.probing.providers.answers import prompt_text
 from prompter.registry.brand_profiles import ProfileSnapshot
+from prompter.runs.payloads import Payloads
 from prompter.schema_base import Model
 from prompter.scope import Scope
 
@@ -71,19 +77,32 @@ class Reanalysis:
     """A page's work: each stored answer's new analysis with ``profile`` (None when it already has
     that one), and the characters analysed so far, against the page's budget."""
 
-    def __init__(self, profile: ProfileSnapshot) -> None:
+    def __init__(self, profile: ProfileSnapshot, payloads: Payloads) -> None:
         self.profile = profile
+        self.payloads = payloads
         self.work = 0
 
-    def __call__(self, row: dict[str, Any]) -> dict[str, Any] | None:
+    def current(self, row: dict[str, Any]) -> bool:
+        """Whether the row is analysed with this profile and extractor already."""
         old = row.get("analysis") or {}
-        if (
+        return bool(
             old.get("snapshot_id") == self.profile.snapshot_id
             and old.get("extractor_version") == EXTRACTOR_VERSION
-        ):
+        )
+
+    def prepare(self, rows: list[dict[str, Any]]) -> None:
+        """Read back the payloads of the page's rows that need analysing (a few at once)."""
+        needed = [row for row in rows if row.get("payload_key") and not self.current(row)]
+        for row, read in zip(needed, self.payloads.read(needed), strict=True):
+            row.update(request=read.request, response=read.response, payload_error=read.error)
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        if self.current(row):
+            return None
+        if row.get("payload_error"):  # logged when read; the answer keeps the analysis it has
             return None
         prompt = prompt_text(row.get("request"))
-        self.work += len(row.get("answer_text") or "") + len(prompt or "")
+        self.work += (row.get("answer_chars") or len(row.get("answer_text") or "")) + len(prompt or "")
         return analyse_response(self.profile, row.get("response") or {}, prompt, row.get("grounding"))
 
     def enough(self) -> bool:
@@ -96,11 +115,13 @@ class Reanalyzer:
         templates: TemplateStore,
         results: ResultStore,
         profiles: BrandProfileStore,
+        payloads: Payloads,
         starter: ReanalysisStarter | None = None,
     ) -> None:
         self.templates = templates
         self.results = results
         self.profiles = profiles
+        self.payloads = payloads
         self.starter = starter  # the Reanalyze workflow; None: the request does every page
 
     def start(self, scope: Scope, template_id: str) -> ReanalysisReport:
@@ -141,8 +162,8 @@ class Reanalyzer:
     def _page(
         self, template_id: str, after: str | None, profile: ProfileSnapshot
     ) -> tuple[int, int, str | None]:
-        work = Reanalysis(profile)
-        return self.results.reanalyse_page(template_id, after, PAGE_SIZE, work, work.enough)
+        work = Reanalysis(profile, self.payloads)
+        return self.results.reanalyse_page(template_id, after, PAGE_SIZE, work, work.enough, work.prepare)
 
     def page(self, task: ReanalyzeTask) -> dict[str, Any]:
         """One page of the workflow's loop; ``after`` None in the answer ends it."""

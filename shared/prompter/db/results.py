@@ -39,7 +39,9 @@ from prompter.db.schema import source_counts as sc
 from prompter.db.schema import visibility_counts as vc
 
 _INSERTED = list(r.c)
-_PAYLOADS = ("request", "response")  # the full provider exchange: read only when asked for
+# The full provider exchange (the row's own JSON before 0013, else where its payload is): read only
+# when asked for.
+_PAYLOADS = ("request", "response", "payload_key", "payload_sha256")
 _RESULT_KEY = ["run_id", "run_country", "sample"]
 _EXISTING = select(r.c.id, r.c.created_at, r.c.status).where(
     *(r.c[name] == bindparam(name) for name in _RESULT_KEY)
@@ -259,7 +261,10 @@ def _reanalysis_page_statement() -> Any:
             "created_at",
             "request",
             "response",
+            "payload_key",
+            "payload_sha256",
             "answer_text",
+            "answer_chars",
             "analysis",
             "grounding",
         )
@@ -287,6 +292,34 @@ def _analyses_update_statement() -> Any:
         .render_derived(name="analyses", with_types=True)
     )
     return update(r).values(analysis=source.c.analysis).where(r.c.id == source.c.result_id)
+
+
+@functools.cache
+def _unmoved_page_statement() -> Any:
+    """A page of results whose request and response are still in the row, in id order."""
+    columns = ("id", "org_id", "workspace_id", "created_at", "request", "response", "answer_text")
+    return (
+        select(*(r.c[name] for name in columns))
+        .where(
+            r.c.id > bindparam("after"),
+            r.c.payload_key.is_(None),
+            (r.c.request.is_not(None)) | (r.c.response.is_not(None)),
+        )
+        .order_by(r.c.id)
+        .limit(bindparam("limit"))
+    )
+
+
+@functools.cache
+def _moved_statement() -> Any:
+    """One row's payload moved out: its key and SHA-256, its JSON nulled, its answer's text cut;
+    only if no run has moved it meanwhile."""
+    names = ("payload_key", "payload_sha256", "request", "response", "answer_text", "answer_chars")
+    return (
+        update(r)
+        .where(r.c.id == bindparam("result_id"), r.c.payload_key.is_(None))
+        .values({name: bindparam(name, type_=r.c[name].type) for name in names})
+    )
 
 
 def _row(row: Any) -> dict[str, Any]:
@@ -359,6 +392,26 @@ class ResultStore:
             self.engine, lambda conn: {(country, int(sample)) for country, sample in conn.execute(stmt)}
         )
 
+    def unmoved_page(self, after: str | None, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` results after ``after`` (in id order) whose request and response are still
+        in the row (stored before 0013_result_payloads and not moved yet)."""
+        params = {"after": after or "", "limit": limit}
+        return run_with_reconnect(
+            self.engine, lambda conn: [_row(x) for x in conn.execute(_unmoved_page_statement(), params)]
+        )
+
+    def set_payloads(self, moved: Sequence[Mapping[str, Any]]) -> int:
+        """Record where rows' payloads went (:func:`_moved_statement` each, one transaction); how many
+        rows changed (a row another run moved first is left as it is)."""
+        if not moved:
+            return 0
+
+        def work(conn: Connection) -> int:
+            with transaction(conn):
+                return sum(conn.execute(_moved_statement(), dict(row)).rowcount for row in moved)
+
+        return run_with_reconnect(self.engine, work)
+
     def reanalyse_page(
         self,
         template_id: str,
@@ -366,18 +419,21 @@ class ResultStore:
         limit: int,
         reanalyse: Callable[[dict[str, Any]], dict[str, Any] | None],
         enough: Callable[[], bool] = lambda: False,
+        prepare: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> tuple[int, int, str | None]:
         """Re-analyse a page of a template's successful results, in id order after ``after``, in one
         transaction: the page's rows are locked (PostgreSQL ``FOR UPDATE``; SQLite's write lock),
         ``reanalyse`` gives each row's new analysis (None: keep it), and the new analyses are stored
         with their counters moved from the old analysis to the new one. The page ends early, after
-        the row with which ``enough()`` becomes true. Returns (changed, read, the last id read, or
-        None after the last page)."""
+        the row with which ``enough()`` becomes true; ``prepare`` gets the page's rows first (to read
+        their payloads back). Returns (changed, read, the last id read, or None after the last page)."""
         params = {"template_id": template_id, "after": after or "", "limit": limit}
 
         def work(conn: Connection) -> tuple[int, int, str | None]:
             with transaction(conn):
                 rows = [dict(row._mapping) for row in conn.execute(_reanalysis_page_statement(), params)]
+                if prepare is not None:
+                    prepare(rows)
                 changed: list[dict[str, Any]] = []
                 deltas: dict[tuple[Any, ...], dict[str, Any]] = {}
                 read = 0

@@ -48,17 +48,22 @@ metadata = MetaData(
 
 
 class JsonDocument(TypeDecorator[object]):
-    """JSON, stored as ``jsonb`` on PostgreSQL (chosen when the dialect compiles the column)."""
+    """JSON, stored as ``jsonb`` on PostgreSQL (chosen when the dialect compiles the column). Python's
+    None is SQL NULL, not the JSON document ``null``: an absent document takes no room in the row
+    (and ``IS NULL`` finds it)."""
 
     impl = JSON
     cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(none_as_null=True)
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[object]:
         if dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import JSONB
 
-            return dialect.type_descriptor(JSONB())
-        return dialect.type_descriptor(JSON())
+            return dialect.type_descriptor(JSONB(none_as_null=True))
+        return dialect.type_descriptor(JSON(none_as_null=True))
 
 
 JsonType = JsonDocument()
@@ -150,9 +155,16 @@ prompt_results = Table(
     Column("resolved_model", String(200), nullable=True),
     Column("provider_version_key", String(256), nullable=True),
     Column("system_fingerprint", String(256), nullable=True),
+    # The full provider exchange of a result stored before 0013_result_payloads (null since: it is
+    # in the payload storage, at payload_key, its JSON's SHA-256 beside it; prompter.runs.payloads).
     Column("request", JsonType, nullable=True),
     Column("response", JsonType, nullable=True),
+    # The answer's text, its first ANSWER_PREFIX_BYTES (UTF-8) only; answer_chars: the whole text's
+    # length in characters (null for a result stored before 0013 not moved yet: its text is whole).
     Column("answer_text", Text, nullable=True),
+    Column("answer_chars", Integer, nullable=True),
+    Column("payload_key", String(1024), nullable=True),
+    Column("payload_sha256", String(64), nullable=True),
     Column("analysis_config", JsonType, nullable=True),
     Column("analysis", JsonType, nullable=True),
     Column("rendered_prompt_hash", String(64), nullable=True),

@@ -19,6 +19,7 @@ from prompter.errors import RunNotFound, TemplateNotFound
 from prompter.registry.brand_models import AnswerAnalysis
 from prompter.registry.countries import country_code
 from prompter.registry.paging import decode_cursor, encode_cursor, utc_instant
+from prompter.runs.payloads import ANSWER_PREFIX_BYTES, MAX_PAGE, PayloadError, Payloads, truncated
 from prompter.runs.recording import ResultRecorder, run_items
 from prompter.schema_base import Model
 from prompter.scope import Scope
@@ -116,7 +117,24 @@ class ResultOut(Model):
     response: dict[str, Any] | None = Field(
         default=None, description="the full JSON the provider answered; with include=payloads only"
     )
-    answer_text: str | None = Field(default=None, description="the answer's text parts, concatenated")
+    payload_error: PayloadError | None = Field(
+        default=None,
+        description=(
+            "with include=payloads, why request and response are null although the answer had them: "
+            "PAYLOAD_MISSING (its stored payload is not there) or PAYLOAD_CORRUPT (it is not the JSON "
+            "whose SHA-256 the result keeps); null when they were read (or the result has none)"
+        ),
+    )
+    answer_text: str | None = Field(
+        default=None,
+        description=(
+            f"the answer's text parts, concatenated: its first {ANSWER_PREFIX_BYTES:,} bytes (UTF-8) unless "
+            "include=payloads (then the whole text, read from the response)"
+        ),
+    )
+    answer_truncated: bool = Field(
+        default=False, description="answer_text is the start of a longer answer (include=payloads has it all)"
+    )
     analysis_config: dict[str, Any] | None
     analysis: AnswerAnalysis | None = Field(default=None, description="SPEC §2.6; null when not analysed")
     rendered_prompt_hash: str | None
@@ -154,12 +172,18 @@ class ResultsPage(Model):
 
 class RunQueries:
     def __init__(
-        self, templates: TemplateStore, results: ResultStore, runs: RunStore, recorder: ResultRecorder
+        self,
+        templates: TemplateStore,
+        results: ResultStore,
+        runs: RunStore,
+        recorder: ResultRecorder,
+        payloads: Payloads,
     ) -> None:
         self.templates = templates
         self.results = results
         self.runs = runs
         self.recorder = recorder
+        self.payloads = payloads
 
     def status(self, scope: Scope, run_id: str, execution_status: ExecutionStatus | None) -> RunStatus:
         from prompter.db.dialects import as_utc  # loaded with the stores by now
@@ -240,6 +264,8 @@ class RunQueries:
     ) -> ResultsPage:
         from prompter.db.results import template_page_query  # loaded with the store by now
 
+        if payloads:  # each result's payload is an object read: a page reads at most MAX_PAGE
+            limit = min(limit, MAX_PAGE)
         code = country_code(country, ("query", "country")) if country else None
         since = utc_instant(since, ("query", "from")) if since else None
         until = utc_instant(until, ("query", "to")) if until else None
@@ -251,10 +277,11 @@ class RunQueries:
         )
         if rows is None:
             raise TemplateNotFound(template_id)
+        page = self.payloads.with_payloads(rows[:limit]) if payloads else rows[:limit]
         items: list[ResultOut] = []
         size = 0
-        for row in rows[:limit]:  # cut by bytes too: a page always fits in a Lambda response
-            item = ResultOut.model_validate(row)
+        for row in page:  # cut by bytes too: a page always fits in a Lambda response
+            item = ResultOut.model_validate({**row, "answer_truncated": truncated(row)})
             size += len(json.dumps(item.model_dump(mode="json"), separators=(",", ":"))) + 1
             if items and size > MAX_PAGE_BYTES:
                 break

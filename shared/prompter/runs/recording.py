@@ -1,7 +1,10 @@
 """Recording what runs produced: a country's result, a country that failed, and the close of a run.
 
 Storing is idempotent on (run, country, sample): a retried store never makes a second row, nor
-counts an answer twice in the visibility counters. A failed
+counts an answer twice in the visibility counters. An answer's request and response are written to
+the payload storage first, then its row is inserted with where they went (:mod:`prompter.runs.payloads`):
+a store that could not write them inserts nothing and fails with the retryable
+``PayloadStorageUnavailable``. A failed
 country is stored as failed with one of the API's error codes, never as a success. A run is closed
 by its workflow's last state (``finish_run``), or, when its execution ended without getting there
 (failed, timed out, aborted, or gone), by ``close_run``. Either way every (country, sample) the run
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from prompter.observability import MetricName, add_metric, logger
 from prompter.probing.providers.answers import answer_text
 from prompter.probing.sanitize import clean_json
+from prompter.runs.payloads import Payloads, answer_columns, result_id
 from prompter.workflow import (
     CallOutcome,
     CloseRunTask,
@@ -90,11 +94,13 @@ class ResultRecorder:
         templates: TemplateStore,
         results: ResultStore,
         runs: RunStore,
+        payloads: Payloads,
         report_shifts: Callable[[str, str], int] | None = None,
     ) -> None:
         self.templates = templates
         self.results = results
         self.runs = runs
+        self.payloads = payloads
         # (org, template) -> reports the visibility shifts a finished run's answers made significant
         self.report_shifts = report_shifts
 
@@ -120,8 +126,14 @@ class ResultRecorder:
             raise
 
     def _store(self, outcome: CallOutcome, run: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
+        stored_id = result_id(outcome.run_id, outcome.country, outcome.sample)
+        created_at = utcnow()
+        # the payload first: a row is never inserted without it (an object without a row is harmless)
+        payload = self.payloads.write(
+            outcome.org_id, outcome.workspace_id, created_at, stored_id, outcome.request, outcome.response
+        )
         values = {
-            "id": str(uuid.uuid4()),
+            "id": stored_id,
             "org_id": outcome.org_id,
             "workspace_id": outcome.workspace_id,
             "template_id": outcome.template_id,
@@ -137,9 +149,8 @@ class ResultRecorder:
             "resolved_model": outcome.resolved_model,
             "provider_version_key": outcome.provider_version_key,
             "system_fingerprint": outcome.system_fingerprint,
-            "request": outcome.request,
-            "response": outcome.response,
-            "answer_text": answer_text(outcome.response),
+            **payload.columns(),
+            **answer_columns(answer_text(outcome.response)),
             "analysis_config": outcome.analysis_config,
             "analysis": outcome.analysis,
             "rendered_prompt_hash": outcome.rendered_prompt_hash,
@@ -149,7 +160,7 @@ class ResultRecorder:
             "finish_reason": outcome.finish_reason,
             "usage": outcome.usage,
             "cost_usd": outcome.cost_usd,
-            "created_at": utcnow(),
+            "created_at": created_at,
         }
         row, inserted = self.results.store(values, run)
         if inserted:
