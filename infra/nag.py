@@ -33,7 +33,7 @@ from infra.constructs.monitors import alert_secret_prefix, schedule_group_name
 from prompter.routes import ROUTES, Route
 
 PACK = "AwsSolutions"
-STATE_MACHINES = ("RunBatch", "VersionSweep", "Reanalyze")
+STATE_MACHINES = ("RunBatch", "VersionSweep", "Reanalyze", "Export")
 PROVIDER_SECRETS = tuple(secret_id(provider) for provider in SECRET_PROVIDERS)
 MANAGED_POLICY = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
 
@@ -144,10 +144,12 @@ def acknowledgements(
     add(
         "Functions/StoreResult/ServiceRole/DefaultPolicy",
         "IAM5",
-        "states:DescribeExecution on the executions of this stage's RunBatch state machine only: "
-        "execution names are generated per batch, so the ARN ends in a wildcard by construction.",
+        "states:DescribeExecution on the executions of this stage's RunBatch and Export state machines "
+        "only: execution names are generated per batch and per export, so the ARNs end in a wildcard "
+        "by construction.",
         details=(
             f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:prompter-{stage}-run-batch:*",
+            f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:prompter-{stage}-export:*",
         ),
     )
 
@@ -250,6 +252,49 @@ def acknowledgements(
             "Server access logs for a bucket that only the workflows write and read, objects "
             "expiring after 7 days: the state machines' logs and CloudTrail record who used it. "
             "Deferred: add an access-log bucket if the account's policy asks for one on every bucket.",
+        )
+
+    # --- Warehouse export ---------------------------------------------------------------------
+    exports_bucket = _logical_id(stack, "Warehouse/Exports")
+    export_function = _logical_id(stack, "Functions/Export")
+    if exports_bucket and export_function:
+        add(
+            "Functions/StoreResult/ServiceRole/DefaultPolicy",
+            "IAM5",
+            "s3:GetObject under exports/ of the export bucket only: GET /api/exports/{id} reads the "
+            "manifest exports/<export_id>/manifest.json, one per export, named at runtime.",
+            details=(f"Resource::<{exports_bucket}.Arn>/exports/*",),
+        )
+        add(
+            "Functions/Export/ServiceRole/DefaultPolicy",
+            "IAM5",
+            "Put/Get/DeleteObject on the export bucket's objects: the function writes each day's "
+            "Parquet files under <table>/org_id=.../workspace_id=.../day=.../ (any org, workspace and "
+            "day, known only at runtime), removes the files of a day a new export replaces, and "
+            "writes and reads the manifests under exports/. The bucket holds nothing else.",
+            details=(f"Resource::<{exports_bucket}.Arn>/*",),
+        )
+        add(
+            "Workflows/Export/Role/DefaultPolicy",
+            "IAM5",
+            "lambda:InvokeFunction on the export function and its versions (ARN:*), as granted by "
+            "Function.grantInvoke; and states:DescribeExecution/StopExecution on this state machine's "
+            "own executions (its Distributed Map's children, one per day, named by Step Functions).",
+            details=(
+                f"Resource::<{export_function}.Arn>:*",
+                f"{executions}:prompter-{stage}-export:*",
+            ),
+        )
+    for bucket_path, what in (
+        ("Warehouse/Exports", "the export's Parquet files, written by the export function only"),
+        ("Warehouse/QueryResults", "Athena's query results, written by the workgroup, kept 30 days"),
+    ):
+        add(
+            bucket_path,
+            "S1",
+            f"Server access logs for a bucket of {what}: CloudTrail and the workflow's and Athena's own "
+            "records say who used it. Deferred: add an access-log bucket if the account's policy asks "
+            "for one on every bucket.",
         )
 
     # --- API ----------------------------------------------------------------------------------

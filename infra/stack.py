@@ -5,7 +5,8 @@ layer with its dependencies, grants), migrations on deploy (a custom resource th
 for), workflows (state machines, event bus, sweep schedule), monitors (their schedule group and
 Scheduler role, the alerts' rule, queues and dead letters), API (API Gateway, Cognito), monitoring
 (the SPEC §6 alarms, the functions', the database's and the dead-letter queues', and their SNS
-topic), dashboard (the rollout board in CloudWatch). cdk-nag is applied by the app (infra/nag.py).
+topic), warehouse (export bucket, Glue tables, Athena workgroup and named queries), dashboard (the
+rollout board in CloudWatch). cdk-nag is applied by the app (infra/nag.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from infra.constructs.idempotency import PrompterIdempotency
 from infra.constructs.migrations import PrompterMigrations
 from infra.constructs.monitoring import PrompterMonitoring
 from infra.constructs.monitors import PrompterMonitors
+from infra.constructs.warehouse import PrompterWarehouse
 from infra.constructs.watched import Watched
 from infra.constructs.workflows import PrompterWorkflows
 from prompter.routes import ROUTES, Route
@@ -77,11 +79,14 @@ class PrompterStack(Stack):
             stage=stage,
             probe_provider=self.functions.aliases["probe_provider"],
             store_result=self.functions.aliases["store_result"],
+            export=self.functions.export_function,
             sweep_rate_minutes=sweep_rate_minutes,
         )
         self.functions.connect_workflows(
             event_bus=self.workflows.event_bus, work_bucket=self.workflows.work_bucket
         )
+        self.warehouse = PrompterWarehouse(self, "Warehouse", stage=stage)
+        self.functions.connect_warehouse(self.warehouse)
         self.monitors = PrompterMonitors(self, "Monitors", stage=stage, event_bus=self.workflows.event_bus)
         self.functions.connect_monitors(self.monitors)
         self.api = PrompterApi(
@@ -117,6 +122,9 @@ class PrompterStack(Stack):
         CfnOutput(self, "DatabaseSecretArn", value=self.database.secret.secret_arn)
         CfnOutput(self, "RunBatchStateMachineArn", value=self.workflows.run_batch.state_machine_arn)
         CfnOutput(self, "VersionSweepStateMachineArn", value=self.workflows.version_sweep.state_machine_arn)
+        CfnOutput(self, "ExportBucketName", value=self.warehouse.export_bucket.bucket_name)
+        CfnOutput(self, "AthenaWorkGroup", value=self.warehouse.work_group.name)
+        CfnOutput(self, "GlueDatabase", value=self.warehouse.database_name)
         CfnOutput(self, "MonitorScheduleGroup", value=self.monitors.schedule_group.schedule_group_name)
         CfnOutput(
             self,

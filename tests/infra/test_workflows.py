@@ -218,7 +218,7 @@ def test_the_sweep_reads_its_targets_from_its_bucket_and_its_children_are_expres
     [(bucket_id, bucket)] = [
         (k, b)
         for k, b in resources(template, "AWS::S3::Bucket").items()
-        if "LifecycleConfiguration" in b["Properties"]
+        if k.startswith("WorkflowsWorkLists")
     ]
     rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
     assert [(r["Prefix"], r["ExpirationInDays"]) for r in rules] == [("sweeps/", 7), ("runs/", 7)]

@@ -51,7 +51,7 @@ def _iso_day(value: object) -> object:
 
 
 class ExportRequest(Model):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     org_id: str | None = Field(default=None, min_length=1, max_length=128, description="tenant (local only)")
     first_day: date = Field(alias="from", description="first UTC day exported (YYYY-MM-DD)")
@@ -72,8 +72,6 @@ class ExportFile(Model):
 
 
 class ExportStatus(Model):
-    model_config = ConfigDict(populate_by_name=True, defer_build=True)
-
     export_id: str
     workspace_id: str
     first_day: date = Field(alias="from")
