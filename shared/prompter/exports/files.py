@@ -17,6 +17,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from prompter.errors import ExportStorageUnavailable
 
@@ -94,7 +95,9 @@ class LocalExportFiles:
             self._path(key).unlink(missing_ok=True)
 
     def url(self, key: str) -> str:
-        return self._path(key).as_uri()
+        """An absolute ``file://`` URL; ``=`` kept as the partition layout writes it (a URL path may
+        hold it), anything else a path cannot hold as is percent-encoded."""
+        return "file://" + quote(self._path(key).as_posix(), safe="/=")
 
 
 class S3ExportFiles:
