@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -56,14 +56,15 @@ def test_an_export_s_files_and_reports_equal_the_api(workflows: Workflows, capsy
     ):
         _, execution = workflows.run(template_id, **batch)
         assert execution["status"] == "SUCCEEDED", execution
-    today = datetime.now(UTC).date().isoformat()
+    today = datetime.now(UTC).date()
+    first = today - timedelta(days=30)
 
-    # When the workspace is exported for a window around today
-    status = _export(workflows, "2026-01-01", today)
+    # When the workspace is exported for a window ending today
+    status = _export(workflows, first.isoformat(), today.isoformat())
 
     # Then the export lists its files, one per table of today's partition, as file:// URLs
     assert status["status"] == "succeeded" and status["workspace_id"] == WORKSPACE
-    assert (status["from"], status["to"]) == ("2026-01-01", today)
+    assert (status["from"], status["to"]) == (first.isoformat(), today.isoformat())
     by_table = {f["table"]: f for f in status["files"]}
     assert set(by_table) == set(TABLES) and len(status["files"]) == 3
     assert by_table["answers"]["rows"] == 3 * 2 + 2
@@ -71,7 +72,7 @@ def test_an_export_s_files_and_reports_equal_the_api(workflows: Workflows, capsy
         assert file["url"].startswith("file:///")
         path = Path(url2pathname(urlsplit(file["url"]).path))
         assert path.is_absolute() and path.is_file()
-        assert f"/{table}/org_id=default/workspace_id={WORKSPACE}/day={today}/" in path.as_posix()
+        assert f"/{table}/org_id=default/workspace_id={WORKSPACE}/day={today.isoformat()}/" in path.as_posix()
         # the files hold exactly the table's columns, the partition columns only in the path
         columns = [
             r[0]
@@ -87,9 +88,9 @@ def test_an_export_s_files_and_reports_equal_the_api(workflows: Workflows, capsy
     folder = path.parents[4]  # <export dir>/<export_id>/<table>/org_id/workspace_id/day/file
 
     # And the reports over the files equal the API's figures for the same window
-    reports = run_reports(folder, "default", WORKSPACE, datetime(2026, 1, 1).date(), datetime.now(UTC).date())
+    reports = run_reports(folder, "default", WORKSPACE, first, today)
     for group_by, report in (("version", "visibility_by_version"), ("day", "visibility_by_day")):
-        query = {"group_by": group_by, "from": "2026-01-01", "to": today}
+        query = {"group_by": group_by, "from": first.isoformat(), "to": today.isoformat()}
         cells = api.get(f"/api/workspaces/{WORKSPACE}/visibility", query=query).body["cells"]
         rows = reports[report]
         assert len(cells) == len(rows) > 0

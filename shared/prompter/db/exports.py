@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, or_, select
+from sqlalchemy import Engine, bindparam, select, tuple_
 from sqlalchemy.engine import Connection
 
 from prompter.db.dialects import as_utc
@@ -39,7 +39,7 @@ EXPORTED = (
 )
 
 
-def _page_statement(after: bool) -> Any:
+def page_statement(after: bool) -> Any:
     stmt = (
         select(*(r.c[name] for name in EXPORTED), runs.c.monitor_id)
         .select_from(r.outerjoin(runs, runs.c.id == r.c.run_id))
@@ -52,16 +52,14 @@ def _page_statement(after: bool) -> Any:
         .order_by(r.c.created_at, r.c.id)
         .limit(bindparam("limit"))
     )
-    if after:
-        moment = bindparam("after_created_at", type_=r.c.created_at.type)
-        stmt = stmt.where(
-            or_(r.c.created_at > moment, and_(r.c.created_at == moment, r.c.id > bindparam("after_id")))
-        )
+    if after:  # a row comparison: one index range on PostgreSQL (an OR of two would be a bitmap)
+        cursor = tuple_(bindparam("after_created_at", type_=r.c.created_at.type), bindparam("after_id"))
+        stmt = stmt.where(tuple_(r.c.created_at, r.c.id) > cursor)
     return stmt
 
 
-_FIRST_PAGE = _page_statement(after=False)
-_NEXT_PAGE = _page_statement(after=True)
+_FIRST_PAGE = page_statement(after=False)
+_NEXT_PAGE = page_statement(after=True)
 
 
 class ExportStore:
