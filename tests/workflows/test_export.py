@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 import duckdb
+import pytest
 
 from local.report import main as report_main
 from local.report import run_reports
@@ -44,7 +45,9 @@ def _export(workflows: Workflows, first: str, last: str) -> dict[str, Any]:
     return dict(status.body)
 
 
-def test_an_export_s_files_and_reports_equal_the_api(workflows: Workflows, capsys: Any) -> None:
+def test_an_export_s_files_and_reports_equal_the_api(
+    workflows: Workflows, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     api = workflows.api
     # Given a workspace with a brand profile, an ungrounded and a grounded template, answered by batches
     assert api.call("PUT", f"/api/workspaces/{WORKSPACE}/brand-profile", PROFILE).status == 200
@@ -59,16 +62,20 @@ def test_an_export_s_files_and_reports_equal_the_api(workflows: Workflows, capsy
     today = datetime.now(UTC).date()
     first = today - timedelta(days=30)
 
-    # When the workspace is exported for a window ending today
+    # When the workspace is exported for a window ending today, in pages of 3 answers
+    monkeypatch.setenv("PROMPTER_EXPORT_PAGE_ROWS", "3")
     status = _export(workflows, first.isoformat(), today.isoformat())
 
-    # Then the export lists its files, one per table of today's partition, as file:// URLs
+    # Then the export lists its files, one per table and page of today's partition, as file:// URLs
     assert status["status"] == "succeeded" and status["workspace_id"] == WORKSPACE
     assert (status["from"], status["to"]) == (first.isoformat(), today.isoformat())
-    by_table = {f["table"]: f for f in status["files"]}
-    assert set(by_table) == set(TABLES) and len(status["files"]) == 3
-    assert by_table["answers"]["rows"] == 3 * 2 + 2
-    for table, file in by_table.items():
+    totals = {table: sum(f["rows"] for f in status["files"] if f["table"] == table) for table in TABLES}
+    answers = 3 * 2 + 2
+    assert [f["rows"] for f in status["files"] if f["table"] == "answers"] == [3, 3, 2]
+    assert totals["answers"] == answers and totals["brand_mentions"] == 3 * answers  # three brands each
+    assert totals["citations"] > 0
+    for file in status["files"]:
+        table = file["table"]
         assert file["url"].startswith("file:///")
         path = Path(url2pathname(urlsplit(file["url"]).path))
         assert path.is_absolute() and path.is_file()
@@ -83,8 +90,11 @@ def test_an_export_s_files_and_reports_equal_the_api(workflows: Workflows, capsy
         assert columns == [c.name for c in TABLES[table]]
         assert not set(columns) & set(PARTITION_KEYS)
         assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}')").fetchall() == [(file["rows"],)]
-    assert by_table["brand_mentions"]["rows"] == 3 * by_table["answers"]["rows"]  # three brands each
-    assert by_table["citations"]["rows"] > 0
+    # every answer exactly once across the pages (the keyset cursor skips and repeats none)
+    ids = duckdb.sql(
+        f"SELECT result_id FROM read_parquet('{path.parents[4]}/answers/**/*.parquet')"
+    ).fetchall()
+    assert len(ids) == len(set(ids)) == answers
     folder = path.parents[4]  # <export dir>/<export_id>/<table>/org_id/workspace_id/day/file
 
     # And the reports over the files equal the API's figures for the same window
@@ -125,4 +135,4 @@ def test_an_export_s_files_and_reports_equal_the_api(workflows: Workflows, capsy
     printed = capsys.readouterr().out
     assert f"export {status['export_id']}" in printed and "visibility by day" in printed
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["rows"]["answers"] == by_table["answers"]["rows"]
+    assert manifest["rows"] == totals

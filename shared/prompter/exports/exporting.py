@@ -45,9 +45,10 @@ _STATUS: dict[str, ExportState] = {"RUNNING": "running", "SUCCEEDED": "succeeded
 
 
 def _iso_day(value: object) -> object:
-    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError("must be a day written YYYY-MM-DD")
-    return value
+    """A day is written YYYY-MM-DD (pydantic alone would also read a number as a Unix time)."""
+    if isinstance(value, date) or (isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
+        return value
+    raise ValueError("must be a day written YYYY-MM-DD")
 
 
 class ExportRequest(Model):
