@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         which = (
             f"export {args.export}"
             if args.export
-            else f"a finished export of {args.workspace or 'any workspace'}"
+            else f"finished export of {args.workspace or 'any workspace'}"
         )
         print(f"no {which} under {args.exports} (POST /api/workspaces/{{id}}/exports first)", file=sys.stderr)
         return 1
