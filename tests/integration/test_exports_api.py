@@ -18,8 +18,9 @@ EXPORTS = "/api/workspaces/ws-1/exports"
 
 
 @pytest.fixture
-def exports(aws: AwsFakes, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The Export state machine (moto records its executions) and its ARN in store_result's settings."""
+def exports(aws: AwsFakes, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The Export state machine (moto records its executions) and its ARN in store_result's settings.
+    No database: an export is its execution (the routes read none), so each test runs once."""
     arn = create_state_machines(boto3.client("stepfunctions"))["prompter-export"]
     monkeypatch.setenv("PROMPTER_EXPORT_STATE_MACHINE_ARN", arn)
     runtime.reset()
@@ -38,7 +39,7 @@ def exports(aws: AwsFakes, database_url: str, monkeypatch: pytest.MonkeyPatch) -
         ({"from": "2026-03-01", "to": "2026-03-01", "tables": ["answers"]}, "tables"),
     ],
 )
-def test_a_bad_window_is_a_422_naming_the_field(exports: str, body: dict[str, object], field: str) -> None:
+def test_a_bad_window_is_a_422_naming_the_field(body: dict[str, object], field: str) -> None:
     reply = Api().post(EXPORTS, body)
     assert reply.status == 422, reply.body
     assert [e["loc"][-1] for e in reply.detail["errors"]] == [field]
