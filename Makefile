@@ -20,7 +20,7 @@ PIP_AUDIT_VERSION := 2.10.1
 AUDIT_SERVICE ?= pypi
 CDK := npx --yes aws-cdk@2
 
-.PHONY: help check dev mcp test venv-3.13 test-3.13 lint format openapi dashboards monitors audit bench synth sam-env deploy destroy migrate move-payloads lock postgres browser packages clean
+.PHONY: help check dev mcp test venv-3.13 test-3.13 lint format openapi dashboards monitors audit bench report synth sam-env deploy destroy migrate move-payloads lock postgres browser packages clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9.-]+:.*## ' $(MAKEFILE_LIST) \
@@ -107,6 +107,9 @@ audit: | $(UV) ## pip-audit both locks (--strict: fails when a package could not
 bench: $(STAMP) postgres ## measure round trips, warm latency and cold-start import ratios
 	$(PY) -m bench.run
 
+report: $(STAMP) ## a workspace's visibility and sources from its latest local export (WORKSPACE=..., EXPORT=...)
+	$(PY) -m local.report $(if $(WORKSPACE),--workspace '$(WORKSPACE)') $(if $(EXPORT),--export '$(EXPORT)')
+
 synth: $(STAMP) ## synthesise the CDK app offline into cdk.out/
 	$(PY) infra/app.py
 	@echo "wrote cdk.out/: $$(cd cdk.out && ls *.template.json | tr "\n" " ")(CloudFormation) and the assets they name"
@@ -134,6 +137,8 @@ lock: | $(UV) ## re-pin requirements/*.lock from pyproject.toml (with the projec
 	$(UV) pip compile pyproject.toml --universal --python-version 3.11 \
 		$(foreach p,$(RUNTIME_PROVIDED),--no-emit-package $(p)) -o requirements/runtime.lock
 	$(UV) pip compile pyproject.toml --extra dev --universal --python-version 3.11 -o requirements/dev.lock
+	$(UV) pip compile --group export --universal --python-version 3.11 -c requirements/dev.lock \
+		-o requirements/export.lock
 
 clean: ## remove the virtualenv, local database and build output
 	rm -rf $(VENV) .venv-* .data cdk.out build .pytest_cache .mypy_cache .ruff_cache .hypothesis

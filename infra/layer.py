@@ -40,6 +40,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK_FILE = ROOT / "requirements" / "runtime.lock"
+# The export function's own layer: DuckDB, its Parquet writer (no domain package: that layer has it).
+EXPORT_LOCK_FILE = ROOT / "requirements" / "export.lock"
 DOMAIN_PACKAGE = ROOT / "shared" / "prompter"
 BUILD_DIR = ROOT / "build" / "layer"
 
@@ -47,6 +49,9 @@ PLATFORM = "manylinux2014_aarch64"
 # The Lambda runtime's Python (infra/constructs/functions.py RUNTIME): what pip installs for and what
 # compiles the bytecode; `make test-3.13` runs the unit, provider and contract tests on it too.
 PYTHON_VERSION = "3.13"
+# The export layer's DuckDB publishes aarch64 wheels for glibc 2.28 and later only: the Python 3.13
+# runtime is Amazon Linux 2023 (glibc 2.34), so that tag is as much Lambda's as manylinux2014's.
+EXPORT_PLATFORMS = (PLATFORM, "manylinux_2_28_aarch64")
 # Bump when the build steps change, so cached builds made the old way are not reused.
 BUILDER_VERSION = "2"
 # Installed by the Lambda runtime; the layer must not shadow them.
@@ -78,11 +83,15 @@ def tree_hash(folder: Path, digest: hashlib._Hash | None = None) -> str:
     return digest.hexdigest()
 
 
-def cache_key(lock_file: Path = LOCK_FILE, package: Path = DOMAIN_PACKAGE) -> str:
-    """What the layer is built from: the lock file, the domain package, the build recipe."""
+def cache_key(
+    lock_file: Path = LOCK_FILE, package: Path | None = DOMAIN_PACKAGE, platforms: Sequence[str] = (PLATFORM,)
+) -> str:
+    """What the layer is built from: the lock file, the domain package (if it ships one), the recipe."""
     digest = hashlib.sha256()
-    digest.update(f"{BUILDER_VERSION}|{PLATFORM}|{PYTHON_VERSION}\0".encode())
+    digest.update(f"{BUILDER_VERSION}|{','.join(platforms)}|{PYTHON_VERSION}\0".encode())
     digest.update(hashlib.sha256(lock_file.read_bytes()).digest())
+    if package is None:
+        return digest.hexdigest()[:32]
     return tree_hash(package, digest)[:32]
 
 
@@ -135,8 +144,15 @@ def forbidden_packages(site: Path, names: Iterable[str] = FORBIDDEN) -> list[str
     return found
 
 
-def build(target: Path, *, lock_file: Path = LOCK_FILE, package: Path = DOMAIN_PACKAGE) -> None:
-    """Build the layer into ``target`` (which must not exist): ``target/python/...``."""
+def build(
+    target: Path,
+    *,
+    lock_file: Path = LOCK_FILE,
+    package: Path | None = DOMAIN_PACKAGE,
+    platforms: Sequence[str] = (PLATFORM,),
+) -> None:
+    """Build the layer into ``target`` (which must not exist): ``target/python/...``; without
+    ``package``, the lock file's packages alone."""
     site = target / "python"
     _run(
         [
@@ -150,8 +166,7 @@ def build(target: Path, *, lock_file: Path = LOCK_FILE, package: Path = DOMAIN_P
             # runtime.lock is the complete set: what the Lambda runtime provides (botocore, which
             # aws-xray-sdk requires, and its urllib3) is left out of it and must not be pulled back in
             "--no-deps",
-            "--platform",
-            PLATFORM,
+            *(option for platform in platforms for option in ("--platform", platform)),
             "--only-binary=:all:",
             "--python-version",
             PYTHON_VERSION,
@@ -171,7 +186,8 @@ def build(target: Path, *, lock_file: Path = LOCK_FILE, package: Path = DOMAIN_P
             f"remove what pulls them in from {lock_file.name}"
         )
     shutil.rmtree(site / "bin", ignore_errors=True)  # console scripts: nothing runs them in Lambda
-    shutil.copytree(package, site / package.name, ignore=shutil.ignore_patterns(*IGNORED))
+    if package is not None:
+        shutil.copytree(package, site / package.name, ignore=shutil.ignore_patterns(*IGNORED))
     _run(
         [
             find_python(),
@@ -188,26 +204,35 @@ def build(target: Path, *, lock_file: Path = LOCK_FILE, package: Path = DOMAIN_P
     )
 
 
+def _complete(final: Path, package: Path | None) -> bool:
+    """A finished build is in place (renamed there whole)."""
+    return (final / "python" / package.name).is_dir() if package is not None else (final / "python").is_dir()
+
+
 def build_layer(
-    build_dir: Path = BUILD_DIR, *, lock_file: Path = LOCK_FILE, package: Path = DOMAIN_PACKAGE
+    build_dir: Path = BUILD_DIR,
+    *,
+    lock_file: Path = LOCK_FILE,
+    package: Path | None = DOMAIN_PACKAGE,
+    platforms: Sequence[str] = (PLATFORM,),
 ) -> Path:
     """The built layer directory for the current sources, building it if it is not cached.
 
     Safe under concurrent synths: each build happens in a private directory that is renamed into
     place; the loser of a race discards its copy and uses the winner's."""
-    key = cache_key(lock_file, package)
+    key = cache_key(lock_file, package, platforms)
     final = build_dir / key
-    if (final / "python" / package.name).is_dir():
+    if _complete(final, package):
         return final
     build_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=build_dir))
     try:
         log.warning("building the Lambda layer into %s (needs the package index the first time)", final)
-        build(scratch / "layer", lock_file=lock_file, package=package)
+        build(scratch / "layer", lock_file=lock_file, package=package, platforms=platforms)
         try:
             os.rename(scratch / "layer", final)
         except OSError:
-            if not (final / "python" / package.name).is_dir():
+            if not _complete(final, package):
                 raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -20,7 +20,7 @@ Findings listed here that should be fixed in the constructs (rather than accepte
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -33,7 +33,7 @@ from infra.constructs.monitors import alert_secret_prefix, schedule_group_name
 from prompter.routes import ROUTES, Route
 
 PACK = "AwsSolutions"
-STATE_MACHINES = ("RunBatch", "VersionSweep", "Reanalyze")
+STATE_MACHINES = ("RunBatch", "VersionSweep", "Reanalyze", "Export")
 PROVIDER_SECRETS = tuple(secret_id(provider) for provider in SECRET_PROVIDERS)
 MANAGED_POLICY = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
 
@@ -144,10 +144,12 @@ def acknowledgements(
     add(
         "Functions/StoreResult/ServiceRole/DefaultPolicy",
         "IAM5",
-        "states:DescribeExecution on the executions of this stage's RunBatch state machine only: "
-        "execution names are generated per batch, so the ARN ends in a wildcard by construction.",
+        "states:DescribeExecution on the executions of this stage's RunBatch and Export state machines "
+        "only: execution names are generated per batch and per export, so the ARNs end in a wildcard "
+        "by construction.",
         details=(
             f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:prompter-{stage}-run-batch:*",
+            f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:prompter-{stage}-export:*",
         ),
     )
 
@@ -252,28 +254,7 @@ def acknowledgements(
             "Deferred: add an access-log bucket if the account's policy asks for one on every bucket.",
         )
 
-    # --- Payloads -----------------------------------------------------------------------------
-    payloads = _logical_id(stack, "Payloads/Bucket")
-    if payloads:
-        objects = f"Resource::<{payloads}.Arn>/payloads/*"
-        for function in ("ProbeProvider", "StoreResult"):
-            add(
-                f"Functions/{function}/ServiceRole/DefaultPolicy",
-                "IAM5",
-                "s3:PutObject (and, for store_result, s3:GetObject) under payloads/ of the payload bucket "
-                "only: each stored answer is its own object, keyed by org, workspace, day and result id "
-                "at runtime, so the key ends in a wildcard by construction.",
-                details=(objects,),
-            )
-        add(
-            "Payloads/Bucket",
-            "S1",
-            "Server access logs: only the functions' roles are granted this bucket, writes and reads "
-            "alike; a payload is read back only through the results route (its request logged with "
-            "the caller and correlation id) or a re-analysis. Access logs would add one log object per "
-            "stored answer. Deferred: an access-log bucket (or CloudTrail S3 data events) if the "
-            "account's policy asks for one on every bucket.",
-        )
+    _data_acknowledgements(stack, stage, add)
 
     # --- API ----------------------------------------------------------------------------------
     add(
@@ -312,6 +293,79 @@ def acknowledgements(
         add(_method_path(route), "APIG4", reason)
         add(_method_path(route), "COG4", reason)
     return acks
+
+
+Add = Callable[..., None]
+
+
+def _data_acknowledgements(stack: cdk.Stack, stage: str, add: Add) -> None:
+    """The payload bucket's and the warehouse's acknowledgements."""
+    executions = "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution"
+    # --- Payloads -----------------------------------------------------------------------------
+    payloads = _logical_id(stack, "Payloads/Bucket")
+    if payloads:
+        objects = f"Resource::<{payloads}.Arn>/payloads/*"
+        for function in ("ProbeProvider", "StoreResult"):
+            add(
+                f"Functions/{function}/ServiceRole/DefaultPolicy",
+                "IAM5",
+                "s3:PutObject (and, for store_result, s3:GetObject) under payloads/ of the payload bucket "
+                "only: each stored answer is its own object, keyed by org, workspace, day and result id "
+                "at runtime, so the key ends in a wildcard by construction.",
+                details=(objects,),
+            )
+        add(
+            "Payloads/Bucket",
+            "S1",
+            "Server access logs: only the functions' roles are granted this bucket, writes and reads "
+            "alike; a payload is read back only through the results route (its request logged with "
+            "the caller and correlation id) or a re-analysis. Access logs would add one log object per "
+            "stored answer. Deferred: an access-log bucket (or CloudTrail S3 data events) if the "
+            "account's policy asks for one on every bucket.",
+        )
+
+    # --- Warehouse export ---------------------------------------------------------------------
+    exports_bucket = _logical_id(stack, "Warehouse/Exports")
+    export_function = _logical_id(stack, "Functions/Export")
+    if exports_bucket and export_function:
+        add(
+            "Functions/StoreResult/ServiceRole/DefaultPolicy",
+            "IAM5",
+            "s3:GetObject under exports/ of the export bucket only: GET /api/exports/{id} reads the "
+            "manifest exports/<export_id>/manifest.json, one per export, named at runtime.",
+            details=(f"Resource::<{exports_bucket}.Arn>/exports/*",),
+        )
+        add(
+            "Functions/Export/ServiceRole/DefaultPolicy",
+            "IAM5",
+            "Put/Get/DeleteObject on the export bucket's objects: the function writes each day's "
+            "Parquet files under <table>/org_id=.../workspace_id=.../day=.../ (any org, workspace and "
+            "day, known only at runtime), removes the files of a day a new export replaces, and "
+            "writes and reads the manifests under exports/. The bucket holds nothing else.",
+            details=(f"Resource::<{exports_bucket}.Arn>/*",),
+        )
+        add(
+            "Workflows/Export/Role/DefaultPolicy",
+            "IAM5",
+            "lambda:InvokeFunction on the export function and its versions (ARN:*), as granted by "
+            "Function.grantInvoke; and states:DescribeExecution/StopExecution on this state machine's "
+            "own executions (its Distributed Map's children, one per day, named by Step Functions).",
+            details=(
+                f"Resource::<{export_function}.Arn>:*",
+                f"{executions}:prompter-{stage}-export:*",
+            ),
+        )
+    for bucket_path, what in (
+        ("Warehouse/Exports", "the export's Parquet files, written by the export function only"),
+        ("Warehouse/QueryResults", "Athena's query results, written by the workgroup, kept 30 days"),
+    ):
+        add(
+            bucket_path,
+            "S1",
+            f"Server access logs for a bucket of {what}: CloudTrail and the workflow's and Athena's own "
+            "records say who used it. Deferred: add an access-log bucket if the account's policy asks "
+            "for one on every bucket.",
+        )
 
 
 def _find(stack: cdk.Stack, path: str) -> IConstruct | None:

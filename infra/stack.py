@@ -6,7 +6,8 @@ for), workflows (state machines, event bus, sweep schedule), payloads (results' 
 response JSON in S3, encrypted with the stack's KMS key), monitors (their schedule group and
 Scheduler role, the alerts' rule, queues and dead letters), API (API Gateway, Cognito), monitoring
 (the SPEC §6 alarms, the functions', the database's and the dead-letter queues', and their SNS
-topic), dashboard (the rollout board in CloudWatch). cdk-nag is applied by the app (infra/nag.py).
+topic), warehouse (export bucket, Glue tables, Athena workgroup and named queries), dashboard (the
+rollout board in CloudWatch). cdk-nag is applied by the app (infra/nag.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from infra.constructs.migrations import PrompterMigrations
 from infra.constructs.monitoring import PrompterMonitoring
 from infra.constructs.monitors import PrompterMonitors
 from infra.constructs.payloads import PrompterPayloads
+from infra.constructs.warehouse import PrompterWarehouse
 from infra.constructs.watched import Watched
 from infra.constructs.workflows import PrompterWorkflows
 from prompter.routes import ROUTES, Route
@@ -79,6 +81,7 @@ class PrompterStack(Stack):
             stage=stage,
             probe_provider=self.functions.aliases["probe_provider"],
             store_result=self.functions.aliases["store_result"],
+            export=self.functions.export_function,
             sweep_rate_minutes=sweep_rate_minutes,
         )
         self.functions.connect_workflows(
@@ -86,6 +89,8 @@ class PrompterStack(Stack):
         )
         self.payloads = PrompterPayloads(self, "Payloads", stage=stage)
         self.functions.connect_payloads(self.payloads)
+        self.warehouse = PrompterWarehouse(self, "Warehouse", stage=stage)
+        self.functions.connect_warehouse(self.warehouse)
         self.monitors = PrompterMonitors(self, "Monitors", stage=stage, event_bus=self.workflows.event_bus)
         self.functions.connect_monitors(self.monitors)
         self.api = PrompterApi(
@@ -127,6 +132,9 @@ class PrompterStack(Stack):
             value=self.payloads.bucket.bucket_name,
             description="Results' request and response JSON (SSE-KMS)",
         )
+        CfnOutput(self, "ExportBucketName", value=self.warehouse.export_bucket.bucket_name)
+        CfnOutput(self, "AthenaWorkGroup", value=self.warehouse.work_group.name)
+        CfnOutput(self, "GlueDatabase", value=self.warehouse.database_name)
         CfnOutput(self, "MonitorScheduleGroup", value=self.monitors.schedule_group.schedule_group_name)
         CfnOutput(
             self,

@@ -5,7 +5,7 @@ to ``events/<function>/``; they are what ``sam local invoke -e`` takes, and the 
 one of them.
 
 Ids in paths and payloads are placeholders (:data:`TEMPLATE_ID`, :data:`RUN_ID`,
-:data:`MONITOR_ID`) that the tests replace with real ones.
+:data:`MONITOR_ID`, :data:`EXPORT_ID`) that the tests replace with real ones.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ TEMPLATE_ID = "11111111-1111-4111-8111-111111111111"
 RUN_ID = "22222222-2222-4222-8222-222222222222"
 VERSION_ID = "33333333-3333-4333-8333-333333333333"
 MONITOR_ID = "44444444-4444-4444-8444-444444444444"
+EXPORT_ID = "55555555-5555-4555-8555-555555555555"
+EXPORT_BODY: dict[str, Any] = {"from": "2026-12-01", "to": "2026-12-07"}
 
 TEMPLATE_BODY: dict[str, Any] = {
     "workspace_id": "ws-avea",
@@ -60,6 +62,7 @@ BODIES: dict[str, Any] = {
     },
     "createMonitor": MONITOR_BODY,
     "updateMonitor": {"samples": 3, "schedule": {"expression": "rate(1 day)"}},
+    "createExport": EXPORT_BODY,
 }
 QUERIES: dict[str, dict[str, str]] = {
     "listTemplates": {"workspace_id": "ws-avea", "limit": "20"},
@@ -180,6 +183,35 @@ TASKS: dict[str, dict[str, dict[str, Any]]] = {
             "scheduled_at": "2026-12-07T05:00:00Z",
         },
     },
+    # The Export workflow's tasks (infra/workflows/export.asl.json).
+    "export": {
+        "task-export-plan": {
+            "action": "export_plan",
+            "export_id": EXPORT_ID,
+            "org_id": "default",
+            "workspace_id": "ws-avea",
+            "first_day": EXPORT_BODY["from"],
+            "last_day": EXPORT_BODY["to"],
+        },
+        "task-export-day": {
+            "action": "export_day",
+            "export_id": EXPORT_ID,
+            "org_id": "default",
+            "workspace_id": "ws-avea",
+            "day": EXPORT_BODY["from"],
+            "part": 0,
+            "after_created_at": None,
+            "after_id": None,
+        },
+        "task-export-finish": {
+            "action": "export_finish",
+            "export_id": EXPORT_ID,
+            "org_id": "default",
+            "workspace_id": "ws-avea",
+            "first_day": EXPORT_BODY["from"],
+            "last_day": EXPORT_BODY["to"],
+        },
+    },
     # What the alerts queue's event source sends: a batch of SQS records.
     "deliver_alerts": {"sqs-alerts": {"Records": [ALERT_RECORD]}},
 }
@@ -220,6 +252,7 @@ def route_events() -> dict[str, tuple[str, dict[str, Any]]]:
             route.path.replace("{template_id}", TEMPLATE_ID)
             .replace("{run_id}", RUN_ID)
             .replace("{monitor_id}", MONITOR_ID)
+            .replace("{export_id}", EXPORT_ID)
             .replace("{workspace_id}", TEMPLATE_BODY["workspace_id"])
             .replace("{monitor_id}", MONITOR_ID)
         )

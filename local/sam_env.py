@@ -79,6 +79,8 @@ LOCAL_VALUES: dict[str, str] = {
     "PROMPTER_PAYLOAD_DIR": LOCAL_PAYLOAD_DIR,
     "PROMPTER_RUN_BATCH_STATE_MACHINE_ARN": "",
     "PROMPTER_REANALYZE_STATE_MACHINE_ARN": "",
+    "PROMPTER_EXPORT_STATE_MACHINE_ARN": "",
+    "PROMPTER_EXPORT_BUCKET": "",  # the export's files under the local export folder
     "PROMPTER_SCHEDULE_GROUP": "",
     "PROMPTER_SCHEDULER_ROLE_ARN": "",
     "PROMPTER_MONITOR_TARGET_ARN": "",
@@ -98,6 +100,7 @@ KEPT = frozenset(
         "POWERTOOLS_LOGGER_SAMPLE_RATE",
         "PROMPTER_CORS_ALLOW_ORIGINS",
         "PROMPTER_DB_POOL_SIZE",
+        "PROMPTER_EXPORT_DIR",  # the container's /tmp
     }
 )
 

@@ -39,12 +39,14 @@ STATE_MACHINES: dict[str, str] = {
     "prompter-run-batch": "run_batch",
     "prompter-version-sweep": "version_sweep",
     "prompter-reanalyze": "reanalyze",
+    "prompter-export": "export",
 }
 # What the local server exports for the functions that start executions.
 STATE_MACHINE_ENV: dict[str, str] = {
     "prompter-run-batch": "PROMPTER_RUN_BATCH_STATE_MACHINE_ARN",
     "prompter-version-sweep": "PROMPTER_VERSION_SWEEP_STATE_MACHINE_ARN",
     "prompter-reanalyze": "PROMPTER_REANALYZE_STATE_MACHINE_ARN",
+    "prompter-export": "PROMPTER_EXPORT_STATE_MACHINE_ARN",
 }
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
@@ -79,6 +81,7 @@ def substitutions(region: str = "us-east-1", account: str = "123456789012") -> d
     return {
         "ProbeProviderFunctionArn": function_arn("probe_provider", region, account),
         "StoreResultFunctionArn": function_arn("store_result", region, account),
+        "ExportFunctionArn": function_arn("export", region, account),
         "SweepChildExecutionType": LOCAL_CHILD_EXECUTION_TYPE,
         "RunChildExecutionType": LOCAL_CHILD_EXECUTION_TYPE,
     }

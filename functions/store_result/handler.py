@@ -46,6 +46,7 @@ from prompter.api.openapi import (
 from prompter.api.tasks import Task
 from prompter.api.tenancy import request_scope
 from prompter.api.vocabulary import IDEMPOTENCY_HEADER, LOCATION_HEADER
+from prompter.exports.exporting import ExportAccepted, ExportRequest, ExportStatus
 from prompter.observability import logger
 from prompter.runs.payloads import MAX_PAGE, MovePayloadsTask
 from prompter.runs.queries import ResultsPage, RunStatus
@@ -267,6 +268,34 @@ def get_workspace_costs(
 ) -> CostReport:
     return services().costs.costs(
         request_scope(app, services().settings), workspace_id, group_by=group_by, first_day=from_, last_day=to
+    )
+
+
+@register(
+    app,
+    routes.CREATE_EXPORT,
+    responses={**ok_doc(202, ExportAccepted, "Accepted", (LOCATION_HEADER,)), **error_doc(404)},
+)
+def create_export(
+    workspace_id: WorkspaceId, body: Annotated[ExportRequest, Body()]
+) -> Response[ExportAccepted]:
+    scope = request_scope(app, services().settings, body.org_id)
+    accepted = services().exports.start(scope, workspace_id, body)
+    return Response(
+        status_code=HTTPStatus.ACCEPTED,
+        content_type=content_types.APPLICATION_JSON,
+        body=accepted,
+        headers={LOCATION_HEADER: routes.GET_EXPORT.path.format(export_id=accepted.export_id)},
+    )
+
+
+@register(app, routes.GET_EXPORT, responses={**ok_doc(200, ExportStatus, "OK"), **error_doc(404)})
+def get_export(export_id: str, org_id: OrgQuery = None) -> Response[Any]:
+    status = services().exports.status(request_scope(app, services().settings), export_id)
+    return Response(
+        status_code=HTTPStatus.OK,
+        content_type=content_types.APPLICATION_JSON,
+        body=status.model_dump_json(by_alias=True),
     )
 
 

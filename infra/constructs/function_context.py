@@ -24,21 +24,25 @@ LIVE_ALIAS = "live"
 # delivery of monitors' alerts from their queue (functions/deliver_alerts).
 MIGRATE_FUNCTION = "migrate"
 DELIVER_ALERTS_FUNCTION = "deliver_alerts"
+# The Export workflow's tasks (functions/export): Parquet files with DuckDB, from a layer of its own.
+EXPORT_FUNCTION = "export"
 # Every Prompter function: the API functions of the route table, then the others.
-ALL_FUNCTIONS: tuple[str, ...] = (*FUNCTIONS, MIGRATE_FUNCTION, DELIVER_ALERTS_FUNCTION)
+ALL_FUNCTIONS: tuple[str, ...] = (*FUNCTIONS, MIGRATE_FUNCTION, DELIVER_ALERTS_FUNCTION, EXPORT_FUNCTION)
 # What `-c reserved_concurrency=true` reserves. Each execution environment holds at most one
 # database connection (PROMPTER_DB_POOL_SIZE=1; a handler runs one request at a time), so the sum is
-# the most connections the functions can ask the proxy for: 20 + 15 + 15 + 5 + 1 + 5 = 61 <= 94,
+# the most connections the functions can ask the proxy for: 20 + 15 + 15 + 5 + 1 + 5 + 4 = 65 <= 94,
 # the proxy's budget (50 % of the 189 connections Aurora allows at 1 ACU,
 # infra/constructs/database.py). It also caps what a burst (or a runaway batch) can cost at the
 # providers. monitors serves a few routes and one firing per schedule; deliver_alerts is fed by its
-# queue, whose event source never runs more than ALERT_MAX_CONCURRENCY at once anyway.
+# queue, whose event source never runs more than ALERT_MAX_CONCURRENCY at once anyway; export runs
+# the Export workflow's days, at most its Map's MaxConcurrency (4) at once per export.
 RESERVED_CONCURRENCY: dict[str, int] = {
     "create_template": 20,
     "probe_provider": 15,
     "store_result": 15,
     "monitors": 5,
     DELIVER_ALERTS_FUNCTION: 5,
+    EXPORT_FUNCTION: 4,
 }
 # The migrations: one upgrade at a time, one connection.
 MIGRATE_CONCURRENCY = 1

@@ -42,6 +42,7 @@ import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from aws_cdk import AssetHashType, Duration, SecretValue, Stack, Tags
 from aws_cdk import aws_dynamodb as dynamodb
@@ -58,6 +59,7 @@ from infra.constructs.database import DB_NAME, PrompterDatabase
 from infra.constructs.function_context import (
     DB_POOL_SIZE,
     DELIVER_ALERTS_FUNCTION,
+    EXPORT_FUNCTION,
     LIVE_ALIAS,
     LOG_DEBUG_SAMPLE_RATE_CONTEXT,
     MIGRATE_FUNCTION,
@@ -81,6 +83,7 @@ from infra.constructs.monitors import (
 )
 from infra.constructs.payloads import PrompterPayloads
 from infra.constructs.workflows import (
+    EXPORT,
     REANALYZE,
     RUN_BATCH,
     allow,
@@ -88,11 +91,14 @@ from infra.constructs.workflows import (
     state_machine_arn,
     state_machine_name,
 )
-from infra.layer import PYTHON_VERSION, build_layer, tree_hash
+from infra.layer import EXPORT_LOCK_FILE, EXPORT_PLATFORMS, PYTHON_VERSION, build_layer, tree_hash
 from prompter.observability import service_name
 from prompter.registry.identity import PROVIDERS
 from prompter.routes import FUNCTIONS, ROUTES, Route
 from prompter.settings import DatabaseSettings
+
+if TYPE_CHECKING:
+    from infra.constructs.warehouse import PrompterWarehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
@@ -111,6 +117,13 @@ API_MEMORY_MB = 512
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 # The migrations run once per deploy, outside any API request.
 MIGRATE_TIMEOUT = Duration.minutes(5)
+# An export task writes pages for PROMPTER_EXPORT_TASK_SECONDS (60 s) and then finishes the page it
+# is on; the workflow's task timeout (300 s) is above this, so Lambda's timeout fires first.
+EXPORT_TIMEOUT = Duration.minutes(4)
+# The export folder of a function whose bucket is blanked (`make sam-env`): Lambda's writable /tmp.
+EXPORT_LOCAL_DIR = "/tmp/prompter-exports"  # noqa: S108 - Lambda's only writable folder
+# DuckDB's COPY of a page (5,000 answers, their mentions and citations) and the page itself in memory.
+EXPORT_MEMORY_MB = 1024
 # The providers whose API key lives in a secret (Bedrock signs with the function's role; the fake has none).
 SECRET_PROVIDERS = tuple(provider for provider in PROVIDERS if provider not in ("bedrock", "fake"))
 # What an operator replaces: the adapters answer "no api_key" (ProviderNotConfigured) until then.
@@ -189,6 +202,10 @@ class Access:
     # Reads payloads back: the results route's include=payloads, re-analysis (s3:GetObject,
     # s3:ListBucket on their prefix, kms:Decrypt).
     reads_payloads: bool = False
+    # The export bucket (PROMPTER_EXPORT_BUCKET, infra/constructs/warehouse.py): "read" the exports'
+    # manifests (exports/*); "write" the table files and manifests (and list and delete a day's
+    # earlier files, which a new export of the day replaces).
+    export_files: Literal["", "read", "write"] = ""
 
 
 # What the monitors function does with a monitor's secret (created with the monitor, deleted with
@@ -221,13 +238,16 @@ ACCESS: Mapping[str, Access] = {
         providers=True,
         idempotency_table=True,
         event_bus=True,
-        starts=(RUN_BATCH, REANALYZE),
-        describes=(RUN_BATCH,),
+        starts=(RUN_BATCH, REANALYZE, EXPORT),
+        describes=(RUN_BATCH, EXPORT),
         stores_payloads=True,
         reads_payloads=True,
+        export_files="read",
     ),
     "monitors": Access(starts=(RUN_BATCH,), schedules=True, alert_secrets=MANAGE_ALERT_SECRETS),
     DELIVER_ALERTS_FUNCTION: Access(alert_secrets=READ_ALERT_SECRETS, alert_queue=True),
+    # the export reads the whole answer text of a result whose row keeps only its start
+    EXPORT_FUNCTION: Access(export_files="write", reads_payloads=True),
 }
 
 
@@ -258,7 +278,9 @@ class PrompterFunctions(Construct):
         super().__init__(scope, construct_id)
         self._read_context(log_debug_sample_rate, tracer, reserved_concurrency)
         functions_with_routes(routes)  # a route naming an unknown function fails the synth
-        missing = [name for name in (*FUNCTIONS, DELIVER_ALERTS_FUNCTION) if name not in access]
+        missing = [
+            name for name in (*FUNCTIONS, DELIVER_ALERTS_FUNCTION, EXPORT_FUNCTION) if name not in access
+        ]
         if missing:
             raise ValueError(f"functions {missing} have no entry in the access table")
         self.stage = stage
@@ -267,6 +289,7 @@ class PrompterFunctions(Construct):
         self.idempotency_table = idempotency_table
         self.budget_table = budget_table
         self.layer = self._layer()
+        self.export_layer = self._export_layer()
         self.provider_secrets = self._provider_secrets()
         self.functions: dict[str, lambda_.Function] = {}
         # What callers invoke (API Gateway, the state machines, EventBridge): the function's `live`
@@ -293,6 +316,16 @@ class PrompterFunctions(Construct):
                 **self._access_environment(self.access[DELIVER_ALERTS_FUNCTION]),
             },
         )
+        # Not an API function either: the Export workflow's tasks, with DuckDB from a layer of its own
+        # beside the domain layer (no other function loads it).
+        self.export_function = self.build_function(
+            EXPORT_FUNCTION,
+            reserved_concurrency=self.reserved(EXPORT_FUNCTION),
+            timeout=EXPORT_TIMEOUT,
+            memory_size=EXPORT_MEMORY_MB,
+            extra_layers=(self.export_layer,),
+            environment=self._database_environment(),
+        )
         for function in self.all_functions.values():
             database.secret.grant_read(function)
         for name, function in self._accessing().items():
@@ -300,11 +333,12 @@ class PrompterFunctions(Construct):
 
     @property
     def all_functions(self) -> dict[str, lambda_.Function]:
-        """Every function by name: the API functions, migrate and deliver_alerts."""
+        """Every function by name: the API functions, migrate, deliver_alerts and export."""
         return {
             **self.functions,
             MIGRATE_FUNCTION: self.migrate_function,
             DELIVER_ALERTS_FUNCTION: self.deliver_alerts_function,
+            EXPORT_FUNCTION: self.export_function,
         }
 
     def _accessing(self) -> dict[str, lambda_.Function]:
@@ -351,6 +385,47 @@ class PrompterFunctions(Construct):
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
         )
+
+    def _export_layer(self) -> lambda_.LayerVersion:
+        """DuckDB, the export's Parquet writer (requirements/export.lock), built like the domain layer
+        and cached the same way; only the export function has it."""
+        layer_dir = build_layer(lock_file=EXPORT_LOCK_FILE, package=None, platforms=EXPORT_PLATFORMS)
+        return lambda_.LayerVersion(
+            self,
+            "ExportLayer",
+            description="DuckDB for the warehouse export's Parquet files (python/), compiled",
+            code=lambda_.Code.from_asset(
+                str(layer_dir), asset_hash_type=AssetHashType.CUSTOM, asset_hash=layer_dir.name
+            ),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+        )
+
+    def connect_warehouse(self, warehouse: PrompterWarehouse) -> None:
+        """What :data:`ACCESS` gives of the export bucket: the manifests to read, or the files to
+        write (put, list, delete: a new export of a day replaces the day's earlier files)."""
+        bucket = warehouse.export_bucket
+        for name, function in self._accessing().items():
+            access = self.access[name]
+            if not access.export_files:
+                continue
+            function.add_environment("PROMPTER_EXPORT_BUCKET", bucket.bucket_name)
+            # Where the files would go without the bucket (`make sam-env` blanks the bucket): the
+            # container's writable /tmp, never the read-only code or layer.
+            function.add_environment("PROMPTER_EXPORT_DIR", EXPORT_LOCAL_DIR)
+            if access.export_files == "read":
+                function.add_to_role_policy(
+                    allow("ReadExportManifests", ["s3:GetObject"], bucket.arn_for_objects("exports/*"))
+                )
+            else:
+                function.add_to_role_policy(
+                    allow(
+                        "WriteExportFiles",
+                        ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+                        bucket.arn_for_objects("*"),
+                    )
+                )
+                function.add_to_role_policy(allow("ListExportFiles", ["s3:ListBucket"], bucket.bucket_arn))
 
     def _provider_secrets(self) -> dict[str, secretsmanager.Secret]:
         """By provider name: the secret that holds its API key, set by operators."""
@@ -547,6 +622,7 @@ class PrompterFunctions(Construct):
         reserved_concurrency: int | None = None,
         environment: Mapping[str, str] | None = None,
         snap_start: bool = False,
+        extra_layers: Sequence[lambda_.ILayerVersion] = (),
     ) -> lambda_.Function:
         """The one way a Prompter function is built: code from ``functions/<name>``, the domain layer,
         Python 3.13 on arm64, Powertools JSON logs kept one month (INFO, DEBUG for a sample of
@@ -569,7 +645,7 @@ class PrompterFunctions(Construct):
             architecture=ARCHITECTURE,
             handler=HANDLER,
             code=lambda_.Code.from_asset(str(code_dir), exclude=ASSET_EXCLUDES),
-            layers=[self.layer],
+            layers=[self.layer, *extra_layers],
             memory_size=memory_size,
             timeout=timeout,
             reserved_concurrent_executions=reserved_concurrency,

@@ -34,6 +34,7 @@ WORKFLOWS_DIR = Path(__file__).resolve().parents[1] / "workflows"
 RUN_BATCH = "run_batch"
 VERSION_SWEEP = "version_sweep"
 REANALYZE = "reanalyze"
+EXPORT = "export"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 
@@ -66,9 +67,10 @@ def executions_arn(scope: Construct, name: str) -> str:
 
 
 class PrompterWorkflows(Construct):
-    """``self.run_batch``, ``self.version_sweep``, ``self.reanalyze`` (state machines, also in
-    ``self.state_machines`` by construct id), ``self.event_bus`` (model version changes, visibility shifts),
-    ``self.work_bucket`` (the workflows' item lists), ``self.sweep_schedule``."""
+    """``self.run_batch``, ``self.version_sweep``, ``self.reanalyze``, ``self.export`` (state
+    machines, also in ``self.state_machines`` by construct id), ``self.event_bus`` (model version
+    changes, visibility shifts), ``self.work_bucket`` (the workflows' item lists),
+    ``self.sweep_schedule``."""
 
     def __init__(
         self,
@@ -78,6 +80,7 @@ class PrompterWorkflows(Construct):
         stage: str,
         probe_provider: lambda_.IFunction,
         store_result: lambda_.IFunction,
+        export: lambda_.IFunction,
         sweep_rate_minutes: int = 60,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -99,16 +102,21 @@ class PrompterWorkflows(Construct):
         self.run_batch = self._state_machine("RunBatch", RUN_BATCH, substitutions)
         self.version_sweep = self._state_machine("VersionSweep", VERSION_SWEEP, substitutions)
         self.reanalyze = self._state_machine("Reanalyze", REANALYZE, substitutions)
+        self.export = self._state_machine("Export", EXPORT, {"ExportFunctionArn": export.function_arn})
         # By construct id: what the alarms and the dashboard watch.
         self.state_machines: dict[str, sfn.IStateMachine] = {
             "RunBatch": self.run_batch,
             "VersionSweep": self.version_sweep,
             "Reanalyze": self.reanalyze,
+            "Export": self.export,
         }
         for state_machine in (self.run_batch, self.version_sweep):
             probe_provider.grant_invoke(state_machine)
             store_result.grant_invoke(state_machine)
         store_result.grant_invoke(self.reanalyze)
+        export.grant_invoke(self.export)
+        # the Export's Distributed Map reads its days from the state (ItemsPath): no S3 list
+        self._let_a_distributed_map_start_children(self.export, EXPORT)
         self._let_the_sweep_fan_out(probe_provider)
         self._let_runs_fan_out(probe_provider)
 

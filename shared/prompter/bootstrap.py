@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # built on first use: a function imports only what it uses (c
     from prompter.db.templates import TemplateStore
     from prompter.db.versions import ModelVersionStore
     from prompter.db.visibility import VisibilityStore
+    from prompter.exports.exporting import Exports
     from prompter.probing.calls import ProviderCalls
     from prompter.probing.probes import Prober
     from prompter.probing.rate import RateBudgets
@@ -337,6 +338,36 @@ class Services:
         from prompter.db.costs import CostStore
 
         return CostQueries(CostStore(self.engine))
+
+    @cached_property
+    def exports(self) -> Exports:
+        """The warehouse export: its files in the export bucket, else in the local export folder."""
+        from pathlib import Path
+
+        from prompter.exports.exporting import Exports
+        from prompter.exports.files import ExportFiles, LocalExportFiles, S3ExportFiles
+
+        config = self.settings
+        files: ExportFiles = (
+            S3ExportFiles(config.export_bucket, self._clients("s3"))
+            if config.export_bucket
+            else LocalExportFiles(Path(config.export_dir))
+        )
+
+        def store() -> Any:
+            from prompter.db.exports import ExportStore
+
+            return ExportStore(self.engine)
+
+        return Exports(
+            files,
+            self.workflows,
+            config.export_state_machine_arn,
+            store,
+            page_rows=config.export_page_rows,
+            task_seconds=config.export_task_seconds,
+            payloads=lambda: self.payloads,
+        )
 
     @cached_property
     def shifts(self) -> ShiftReporter:

@@ -202,6 +202,19 @@ class MonitorNotFound(NotFound):
         super().__init__(f"monitor {monitor_id} not found", monitor_id=monitor_id)
 
 
+class ExportNotFound(NotFound):
+    code = "EXPORT_NOT_FOUND"
+
+    def __init__(self, export_id: str) -> None:
+        super().__init__(f"export {export_id} not found", export_id=export_id)
+
+
+class ExportStorageUnavailable(RetryableError):
+    """An export's files could not be written or read (S3); the workflow retries."""
+
+    code = "EXPORT_STORAGE_UNAVAILABLE"
+
+
 class PreconditionFailed(PrompterError):
     """If-Match named another version of the resource than the current one."""
 

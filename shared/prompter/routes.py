@@ -202,6 +202,16 @@ GET_WORKSPACE_COSTS = Route(
     "getWorkspaceCosts",
     "What the providers charged for the workspace's answers, per day, provider, model or monitor",
 )
+CREATE_EXPORT = Route(
+    "POST",
+    f"{WORKSPACE}/exports",
+    "store_result",
+    "createExport",
+    "Export the workspace's answers, brand mentions and citations over a window of days as Parquet",
+)
+GET_EXPORT = Route(
+    "GET", "/api/exports/{export_id}", "store_result", "getExport", "An export's status and files"
+)
 REANALYZE = Route(
     "POST",
     f"{TEMPLATES}/{{template_id}}/reanalyze",
@@ -248,6 +258,8 @@ ROUTES: tuple[Route, ...] = (
     GET_MODEL_VERSIONS,
     GET_WORKSPACE_DRIFT,
     GET_WORKSPACE_COSTS,
+    CREATE_EXPORT,
+    GET_EXPORT,
     REANALYZE,
     PUT_BRAND_PROFILE,
     GET_BRAND_PROFILE,

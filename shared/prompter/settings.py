@@ -294,10 +294,38 @@ class WorkflowSettings(_EnvModel):
     run_max_concurrency: int = Field(default=5, ge=1, le=40, description="countries run at once per batch")
 
 
+def default_export_dir() -> str:
+    """A git-ignored folder in the checkout: ``.data/exports`` (each export in ``<export_id>/``)."""
+    return str(_CHECKOUT_ROOT / ".data" / "exports")
+
+
+class ExportSettings(_EnvModel):
+    """The warehouse export (SPEC §8): its workflow, where its files go, how it pages."""
+
+    export_state_machine_arn: str | None = Field(default=None, description="the Export state machine")
+    export_bucket: str | None = Field(
+        default=None, description="S3 bucket of the exported Parquet files (deployed); unset: export_dir"
+    )
+    export_dir: str = Field(
+        default_factory=default_export_dir,
+        description="local: the folder exports are written under, one folder per export",
+    )
+    export_page_rows: int = Field(
+        default=5000, ge=1, le=100_000, description="results per page (one Parquet file per table each)"
+    )
+    export_task_seconds: float = Field(
+        default=60.0, gt=0, le=180, description="how long one export task writes pages before handing on"
+    )
+
+
 class StoreFunctionSettings(
-    DatabaseSettings, ApiSettings, ProviderSettings, WorkflowSettings, PayloadSettings
+    DatabaseSettings, ApiSettings, ProviderSettings, WorkflowSettings, PayloadSettings, ExportSettings
 ):
     """Settings of the store_result function."""
+
+
+class ExportFunctionSettings(DatabaseSettings, ApiSettings, ExportSettings, PayloadSettings):
+    """Settings of the export function (the Export workflow's tasks)."""
 
 
 class AlertSettings(_EnvModel):

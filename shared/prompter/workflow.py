@@ -14,6 +14,7 @@ from pydantic import ConfigDict, Field
 
 from prompter.errors import (
     DatabaseUnavailable,
+    ExportStorageUnavailable,
     InvalidInput,
     PayloadStorageUnavailable,
     PrompterError,
@@ -41,6 +42,8 @@ RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
 PAYLOAD_RETRYABLE_ERRORS: tuple[type[Exception], ...] = (DatabaseUnavailable, PayloadStorageUnavailable)
 # Also retried by the sweep's ListTargets: writing the target list to S3 can fail transiently.
 SWEEP_RETRYABLE_ERRORS: tuple[type[Exception], ...] = (DatabaseUnavailable, WorkListUnavailable)
+# Retried by the Export workflow's tasks: they read the database and write the export's files.
+EXPORT_RETRYABLE_ERRORS: tuple[type[Exception], ...] = (DatabaseUnavailable, ExportStorageUnavailable)
 # Caught by the workflows and recorded as a failed country with this error's code.
 TERMINAL_ERRORS: tuple[type[Exception], ...] = (
     ProviderAuthError,

@@ -219,10 +219,19 @@ CHOSEN = [name.strip() for name in os.environ.get("PROMPTER_FUZZ_TARGETS", ",".j
 def target(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """One database per operation and target, shared by that operation's examples, wiped after. An
     operation that takes an ``Idempotency-Key`` has the idempotency table a deployed stack has
-    (moto), so its keys are honoured (and refused when reused with another body) as deployed."""
+    (moto), so its keys are honoured (and refused when reused with another body) as deployed; the
+    export routes have the Export state machine (moto's, which records executions)."""
     engine, auth = request.param
     if takes_idempotency_key(request.node.name):
         request.getfixturevalue("aws")
+    if "/exports" in request.node.name:  # an export is an Export execution (moto records it, runs nothing)
+        import boto3
+
+        from local.stepfunctions import create_state_machines
+
+        request.getfixturevalue("aws")
+        arns = create_state_machines(boto3.client("stepfunctions"))
+        monkeypatch.setenv("PROMPTER_EXPORT_STATE_MACHINE_ARN", arns["prompter-export"])
     url = request.getfixturevalue(f"{engine}_url")
     monkeypatch.setenv("DATABASE_URL", url)
     if auth:

@@ -251,7 +251,7 @@ def test_result_store_failures(template: dict[str, Any]) -> None:
 
 def test_failed_executions_of_every_state_machine(template: dict[str, Any]) -> None:
     machines = set(resources(template, "AWS::StepFunctions::StateMachine"))
-    assert len(machines) == 3  # RunBatch, VersionSweep, Reanalyze
+    assert len(machines) == 4  # RunBatch, VersionSweep, Reanalyze, Export
     alarms = alarms_on(template, "ExecutionsFailed")
     watched = set()
     for alarm in alarms:
@@ -268,7 +268,7 @@ def test_failed_executions_of_every_state_machine(template: dict[str, Any]) -> N
         assert breaches(alarm, {**none, "ExecutionsAborted": 1})
         assert not breaches(alarm, {**none, "ExecutionsFailed": 0})
         assert not breaches(alarm, none)
-    assert len(alarms) == 3
+    assert len(alarms) == 4
     assert watched == {f"${{{machine}}}" for machine in machines}  # a Ref to each state machine
 
 
@@ -446,13 +446,13 @@ def test_every_rate_alarm_has_a_traffic_floor_and_needs_several_datapoints(templ
 
 def test_every_alarm_belongs_to_a_rule(template: dict[str, Any]) -> None:
     providers = len(set(PROVIDERS) - {"fake"})
-    functions = len(ALL_FUNCTIONS)  # the API functions, migrate and deliver_alerts
+    functions = len(ALL_FUNCTIONS)  # the API functions, migrate, deliver_alerts and export
     rules = {
         "5XXError": 1,
         MetricName.PROBE_FAILURES: providers,
         MetricName.ENSURE_VERSION_LATENCY: 1,
         MetricName.RESULT_STORE_FAILURES: 1,
-        "ExecutionsFailed": 3,  # RunBatch, VersionSweep, Reanalyze
+        "ExecutionsFailed": 4,  # RunBatch, VersionSweep, Reanalyze, Export
         MetricName.OPENAI_FINGERPRINT_PRESENT: 2,  # probe_provider, store_result
         "Errors": functions,
         "Throttles": functions,

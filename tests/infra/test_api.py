@@ -18,7 +18,7 @@ from infra.constructs.function_context import ALL_FUNCTIONS
 from infra.constructs.functions import functions_with_routes
 from prompter.routes import FUNCTIONS, ROUTES, Route
 from tests.infra.conftest import STAGE
-from tests.infra.helpers import function_named, get_atts, live_alias, only, refs, resources
+from tests.infra.helpers import function_named, get_atts, live_alias, only, refs, resources, the
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -219,7 +219,7 @@ def test_every_function_is_built_routed_or_not(template: dict[str, Any]) -> None
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_function_runtime_logging_layer_and_settings(template: dict[str, Any], name: str) -> None:
-    layer_id, _ = only(template, "AWS::Lambda::LayerVersion")
+    layer_id, _ = the(template, "AWS::Lambda::LayerVersion", "DomainLayer")
     _, function = function_named(template, name)
     props = function["Properties"]
 
@@ -243,7 +243,7 @@ def test_function_runtime_logging_layer_and_settings(template: dict[str, Any], n
 
 
 def test_layer_ships_the_domain_package_under_python(template: dict[str, Any], outdir: Path) -> None:
-    _, layer = only(template, "AWS::Lambda::LayerVersion")
+    _, layer = the(template, "AWS::Lambda::LayerVersion", "DomainLayer")
     props = layer["Properties"]
     assert props["CompatibleRuntimes"] == ["python3.13"]
     assert props["CompatibleArchitectures"] == ["arm64"]

@@ -59,6 +59,7 @@ def test_the_context_reserves_the_numbers_it_names_and_the_defaults_for_the_rest
         "monitors": RESERVED_CONCURRENCY["monitors"],
         MIGRATE_FUNCTION: MIGRATE_CONCURRENCY,
         "deliver_alerts": RESERVED_CONCURRENCY["deliver_alerts"],
+        "export": RESERVED_CONCURRENCY["export"],
     }
     assert sum(reserved(reserving).values()) * DB_POOL_SIZE <= PROXY_CONNECTION_BUDGET
 
@@ -78,6 +79,7 @@ def test_on_reserves_the_defaults_within_the_budget(value: object) -> None:
         "monitors": 5,
         MIGRATE_FUNCTION: 1,
         "deliver_alerts": 5,
+        "export": 4,
     }
     # Every function has a number (the synth looks each one up).
     assert set(defaults) == set(ALL_FUNCTIONS)

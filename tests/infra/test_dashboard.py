@@ -265,6 +265,7 @@ def test_workflow_latency_and_failures_per_state_machine(widgets: dict[str, dict
         "execution p95: RunBatch",
         "execution p95: VersionSweep",
         "execution p95: Reanalyze",
+        "execution p95: Export",
     }
     assert {m["stat"] for m in metric_entries(p95)} == {"p95"}
     failed = widgets["Workflow executions failed"]

@@ -43,6 +43,8 @@ EXPECTED_STATUS = {
     "getWorkspaceModelVersions": 200,
     "getWorkspaceDrift": 200,
     "getWorkspaceCosts": 200,
+    "createExport": 202,
+    "getExport": 200,  # the export the test started (running or done)
     "reanalyzeTemplate": 404,  # the sample workspace has no brand profile
     "putBrandProfile": 200,
     "getBrandProfile": 200,
@@ -71,7 +73,8 @@ def test_every_route_has_an_event_and_a_documented_answer() -> None:
 
 
 @pytest.fixture
-def workflows(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def workflows(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    monkeypatch.setenv("PROMPTER_EXPORT_DIR", str(tmp_path / "exports"))
     for name in ("PROMPTER_IDEMPOTENCY_TABLE", "PROMPTER_EVENT_BUS_NAME", "AWS_ACCESS_KEY_ID"):
         monkeypatch.delenv(name, raising=False)
     with local_aws():
@@ -106,7 +109,9 @@ def test_every_sample_event_is_answered(workflows: None) -> None:
     monitor = api.post(
         "/api/workspaces/ws-avea/monitors", {**events.MONITOR_BODY, "template_ids": [template["id"]]}
     ).body
+    export = api.post("/api/workspaces/ws-avea/exports", events.EXPORT_BODY).body
     ids = {
+        events.EXPORT_ID: export["export_id"],
         events.TEMPLATE_ID: template["id"],
         events.VERSION_ID: version["version_id"],
         events.RUN_ID: run["run_id"],

@@ -1,5 +1,6 @@
 """The shared layer: domain package + runtime dependencies for Lambda (arm64, CPython 3.13), with
-compiled bytecode and without boto3; and the cache that builds it once per set of sources."""
+compiled bytecode and without boto3; the export function's own layer (DuckDB) beside it; and the
+cache that builds each once per set of sources."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from typing import Any
 import pytest
 
 from infra import layer
-from infra.constructs.function_context import ALL_FUNCTIONS
-from tests.infra.helpers import only, resources
+from infra.constructs.function_context import ALL_FUNCTIONS, EXPORT_FUNCTION
+from tests.infra.helpers import function_named, resources, the
 
 # CPython 3.13's bytecode magic number (3571): the Lambda runtime ignores .pyc with another one.
 PY313_MAGIC = (3571).to_bytes(2, "little") + b"\r\n"
@@ -21,13 +22,31 @@ UNCHECKED_HASH = 0b01  # PEP 552 flags: hash-based, source not checked
 ELF_MACHINE_AARCH64 = 183
 
 
-@pytest.fixture(scope="module")
-def site(template: dict[str, Any], outdir: Path) -> Path:
-    """``python/`` of the layer asset, as the synth staged it for upload."""
-    _, layer_version = only(template, "AWS::Lambda::LayerVersion")
+# Lambda's limit on a function's code and layers, unzipped.
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024**2
+
+
+def _staged(template: dict[str, Any], outdir: Path, name: str) -> Path:
+    _, layer_version = the(template, "AWS::Lambda::LayerVersion", name)
     key = re.fullmatch(r"([0-9a-f]{64})\.zip", layer_version["Properties"]["Content"]["S3Key"])
     assert key, layer_version["Properties"]["Content"]
     return outdir / f"asset.{key.group(1)}" / "python"
+
+
+@pytest.fixture(scope="module")
+def site(template: dict[str, Any], outdir: Path) -> Path:
+    """``python/`` of the domain layer asset, as the synth staged it for upload."""
+    return _staged(template, outdir, "DomainLayer")
+
+
+@pytest.fixture(scope="module")
+def export_site(template: dict[str, Any], outdir: Path) -> Path:
+    """``python/`` of the export function's own layer."""
+    return _staged(template, outdir, "ExportLayer")
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def test_layer_holds_the_domain_package_and_its_dependencies(site: Path) -> None:
@@ -67,17 +86,41 @@ def test_every_module_ships_unchecked_bytecode_for_python_3_13(site: Path) -> No
     assert [p for p in site.rglob("*.pyc") if ".cpython-313." not in p.name] == []
 
 
-def test_every_function_uses_the_layer(template: dict[str, Any]) -> None:
-    layer_id, _ = only(template, "AWS::Lambda::LayerVersion")
+def test_every_function_uses_the_layer_and_only_export_loads_duckdb(template: dict[str, Any]) -> None:
+    layer_id, _ = the(template, "AWS::Lambda::LayerVersion", "DomainLayer")
+    export_layer_id, _ = the(template, "AWS::Lambda::LayerVersion", "ExportLayer")
+    export_id, _ = function_named(template, EXPORT_FUNCTION)
     python_functions = {
         k: f
         for k, f in resources(template, "AWS::Lambda::Function").items()
         if f["Properties"]["Runtime"] == "python3.13"
     }
-    assert len(python_functions) == len(ALL_FUNCTIONS)  # the API functions, migrate, deliver_alerts
+    assert len(python_functions) == len(ALL_FUNCTIONS)  # the API functions, migrate, deliver_alerts, export
     for logical_id, function in python_functions.items():
-        assert function["Properties"]["Layers"] == [{"Ref": layer_id}], logical_id
+        layers = (
+            [{"Ref": layer_id}, {"Ref": export_layer_id}] if logical_id == export_id else [{"Ref": layer_id}]
+        )
+        assert function["Properties"]["Layers"] == layers, logical_id
         assert function["Properties"]["Architectures"] == ["arm64"], logical_id
+
+
+def test_the_export_layer_holds_duckdb_for_lambda_arm64_and_nothing_of_the_domain(
+    export_site: Path, site: Path
+) -> None:
+    (extension,) = (export_site / "duckdb").parent.glob("_duckdb*.so")
+    header = extension.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF" and struct.unpack_from("<H", header, 18)[0] == ELF_MACHINE_AARCH64
+    assert not (export_site / "prompter").exists() and layer.forbidden_packages(export_site) == []
+    # DuckDB stays out of the layer every function loads
+    assert not (site / "duckdb").exists() and not list(site.glob("duckdb*"))
+
+
+def test_the_export_function_fits_lambda_s_size_limit(site: Path, export_site: Path) -> None:
+    # the two layers and the handler, unzipped, within Lambda's 250 MB (the domain layer alone ~75 MB)
+    handler = Path(layer.ROOT / "functions" / EXPORT_FUNCTION)
+    total = _size(site) + _size(export_site) + _size(handler)
+    assert total < 0.8 * LAMBDA_UNZIPPED_LIMIT, total
+    assert _size(site) < 100 * 1024**2, "the layer every function loads grew past 100 MB"
 
 
 # --- the build cache -------------------------------------------------------------------------
@@ -118,7 +161,7 @@ def test_a_cached_build_is_reused_and_a_changed_source_rebuilds(
     lock, package = sources
     builds: list[Path] = []
 
-    def fake_build(target: Path, *, lock_file: Path, package: Path) -> None:
+    def fake_build(target: Path, *, lock_file: Path, package: Path, platforms: Any) -> None:
         builds.append(target)
         shutil.copytree(package, target / "python" / package.name)
 
@@ -143,7 +186,7 @@ def test_a_failed_build_leaves_no_cache_entry(
 ) -> None:
     lock, package = sources
 
-    def failing_build(target: Path, *, lock_file: Path, package: Path) -> None:
+    def failing_build(target: Path, *, lock_file: Path, package: Path, platforms: Any) -> None:
         (target / "python").mkdir(parents=True)
         raise layer.LayerBuildError("pip install failed")
 

@@ -25,7 +25,7 @@ from infra.constructs.function_context import (
 from infra.stack import PrompterStack
 from prompter.routes import FUNCTIONS
 from tests.infra.conftest import STAGE
-from tests.infra.helpers import function_named, only
+from tests.infra.helpers import function_named, the
 
 ALL_FUNCTIONS = (*FUNCTIONS, "migrate")
 
@@ -108,7 +108,7 @@ def test_a_bad_sample_rate_fails_the_synth() -> None:
 
 
 def test_the_layer_ships_the_xray_sdk_but_not_botocore(template: dict[str, Any], outdir: Path) -> None:
-    _, layer_version = only(template, "AWS::Lambda::LayerVersion")
+    _, layer_version = the(template, "AWS::Lambda::LayerVersion", "DomainLayer")
     key = re.fullmatch(r"([0-9a-f]{64})\.zip", layer_version["Properties"]["Content"]["S3Key"])
     assert key, layer_version["Properties"]["Content"]
     site = outdir / f"asset.{key.group(1)}" / "python"

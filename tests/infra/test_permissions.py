@@ -153,20 +153,22 @@ def test_only_store_result_and_monitors_start_executions_and_only_of_their_workf
     template: dict[str, Any],
 ) -> None:
     reanalyze = run_batch_arn_text().replace("-run-batch", "-reanalyze")
+    export = run_batch_arn_text().replace("-run-batch", "-export")
     starts = statements_with(template, "store_result", "states:StartExecution")
     assert sorted(render(r) for s in starts for r in resources_of(s)) == sorted(
-        [run_batch_arn_text(), reanalyze]
+        [run_batch_arn_text(), reanalyze, export]
     )
     env = variables(template, "store_result")
     assert render(env["PROMPTER_RUN_BATCH_STATE_MACHINE_ARN"]) == run_batch_arn_text()
     assert render(env["PROMPTER_REANALYZE_STATE_MACHINE_ARN"]) == reanalyze
+    assert render(env["PROMPTER_EXPORT_STATE_MACHINE_ARN"]) == export
     describes = statements_with(template, "store_result", "states:DescribeExecution")
-    assert [render(r) for s in describes for r in resources_of(s)] == [
-        run_batch_arn_text().replace(":stateMachine:", ":execution:") + ":*"
-    ]
+    assert sorted(render(r) for s in describes for r in resources_of(s)) == sorted(
+        arn.replace(":stateMachine:", ":execution:") + ":*" for arn in (run_batch_arn_text(), export)
+    )
     all_states_actions = {a for s in statements_with(template, "store_result", "states:") for a in actions(s)}
     assert all_states_actions == {"states:StartExecution", "states:DescribeExecution"}
-    for name in ("create_template", "probe_provider", "deliver_alerts"):
+    for name in ("create_template", "probe_provider", "deliver_alerts", "export"):
         assert not statements_with(template, name, "states:"), name
     # A monitor's firing starts RunBatch executions, and does nothing else with Step Functions.
     starts = statements_with(template, "monitors", "states:")

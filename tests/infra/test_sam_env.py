@@ -39,8 +39,15 @@ from tests.infra.test_events import EXPECTED_STATUS
 ROOT = Path(__file__).resolve().parents[2]
 TEST_URL = "postgresql+pg8000://prompter:secret@db.example:5432/prompter"
 # What `sam local` answers differently from a deployed stack, as local/sam_env.py documents.
-SAM_STATUS = {**EXPECTED_STATUS, "startRuns": 503, "triggerMonitor": 503}
-SAM_CODES = {"startRuns": "WORKFLOW_UNAVAILABLE", "triggerMonitor": "WORKFLOW_UNAVAILABLE"}
+# What needs a state machine (a batch run, a monitor's firing, an export) answers 503 under SAM.
+SAM_STATUS = {
+    **EXPECTED_STATUS,
+    "startRuns": 503,
+    "triggerMonitor": 503,
+    "createExport": 503,
+    "getExport": 503,
+}
+SAM_CODES = {name: "WORKFLOW_UNAVAILABLE" for name, status in SAM_STATUS.items() if status == 503}
 SAM_TASK_ERRORS = {
     "task-sweep-targets": "WorkListUnavailable",
     "task-plan-run": "WorkListUnavailable",

@@ -180,7 +180,9 @@ def _sample_call(route: Any) -> tuple[str, str, Any, dict[str, str] | None]:
 
 # These answer without the database: the document, the preview, Swagger UI's page and assets.
 NO_DATABASE = ("openapi", "previewAnalysis", *(r.operation_id for r in ROUTES if not r.in_document))
-DB_ROUTES = [r for r in ROUTES if r.operation_id not in NO_DATABASE]
+# An export is its Step Functions execution: the export routes read no database either.
+EXPORT_ROUTES = ("createExport", "getExport")
+DB_ROUTES = [r for r in ROUTES if r.operation_id not in (*NO_DATABASE, *EXPORT_ROUTES)]
 
 
 @pytest.mark.parametrize("route", DB_ROUTES, ids=lambda r: r.operation_id)
@@ -207,6 +209,21 @@ def test_the_routes_without_the_database_answer_while_it_hangs(hung_database: st
         assert invoke(rest_event(method, path))["statusCode"] == 200
         return
     assert Api().call(method, path, payload, query=query).status == 200
+
+
+def test_exports_start_and_answer_while_the_database_hangs(
+    hung_database: str, aws: AwsFakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    from local.stepfunctions import create_state_machines
+
+    arn = create_state_machines(boto3.client("stepfunctions"))["prompter-export"]
+    monkeypatch.setenv("PROMPTER_EXPORT_STATE_MACHINE_ARN", arn)
+    runtime.reset()
+    started = Api().post("/api/workspaces/w/exports", events.EXPORT_BODY)
+    assert started.status == 202, started.body
+    assert Api().get(started.headers["Location"]).status == 200
 
 
 def test_a_hung_database_is_a_503_within_5_seconds_with_the_default_timeout(hung_database: str) -> None:

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
 
+from prompter.db.exports import page_statement
 from prompter.db.migrate import upgrade
 from prompter.db.results import template_page_query
 from prompter.db.versions import ModelVersionStore, history_statement
@@ -171,3 +172,19 @@ def test_the_version_history_is_an_index_scan(planner: Connection) -> None:
     values = {"org_id": "o", "template_id": TEMPLATE, "limit": 100}
     scans = scans_of(plan(planner, history_statement(True), values), "prompt_versions")
     assert scans and all(node_type != "Seq Scan" for node_type, _ in scans), scans
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["first page", "next page"])
+def test_an_export_page_reads_one_range_of_the_workspace_index(planner: Connection, after: bool) -> None:
+    """The warehouse export reads a workspace's day in (created_at, id) order (0013b_export_index)."""
+    values: dict[str, Any] = {
+        "org_id": "o",
+        "workspace_id": "w",
+        "start": datetime(2026, 3, 1, tzinfo=UTC),
+        "end": datetime(2026, 3, 2, tzinfo=UTC),
+        "limit": 5000,
+        "after_created_at": datetime(2026, 3, 1, 12, tzinfo=UTC),
+        "after_id": "x",
+    }
+    scans = scans_of(plan(planner, page_statement(after), values), "prompt_results")
+    assert scans == [("Index Scan", "ix_prompt_results_workspace_created_at_id")], scans

@@ -149,7 +149,11 @@ class Workflows:
 
 @pytest.fixture
 def workflows(
-    aws: AwsFakes, database_url: str, backoff_waits: list[float], monkeypatch: pytest.MonkeyPatch
+    aws: AwsFakes,
+    database_url: str,
+    backoff_waits: list[float],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
 ) -> Workflows:
     import boto3
 
@@ -159,6 +163,8 @@ def workflows(
     monkeypatch.setenv("PROMPTER_RUN_BATCH_STATE_MACHINE_ARN", arns["prompter-run-batch"])
     monkeypatch.setenv("PROMPTER_VERSION_SWEEP_STATE_MACHINE_ARN", arns["prompter-version-sweep"])
     monkeypatch.setenv("PROMPTER_REANALYZE_STATE_MACHINE_ARN", arns["prompter-reanalyze"])
+    monkeypatch.setenv("PROMPTER_EXPORT_STATE_MACHINE_ARN", arns["prompter-export"])
+    monkeypatch.setenv("PROMPTER_EXPORT_DIR", str(tmp_path / "exports"))
     monkeypatch.setenv("PROMPTER_BATCH_POLL_SECONDS", "0")  # the Wait before each poll of a provider batch
     runtime.reset()  # the functions read their settings (and the ARNs above) afresh
     return Workflows(

@@ -17,7 +17,9 @@ from local import stepfunctions
 from local.stepfunctions import definition, function_arn, invoke_in_process, local_function, substitutions
 from prompter.analytics.reanalysis import ReanalyzeTask
 from prompter.errors import ProviderAuthError
+from prompter.exports.exporting import ExportDayTask, ExportFinishTask, ExportPlanTask
 from prompter.workflow import (
+    EXPORT_RETRYABLE_ERRORS,
     LAMBDA_SERVICE_ERRORS,
     PAYLOAD_RETRYABLE_ERRORS,
     RETRYABLE_ERRORS,
@@ -41,7 +43,7 @@ from prompter.workflow import (
 )
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "infra" / "workflows"
-NAMES = ("run_batch", "version_sweep", "reanalyze")
+NAMES = ("run_batch", "version_sweep", "reanalyze", "export")
 RETRYABLE = set(error_names(RETRYABLE_ERRORS))
 TERMINAL = set(error_names(TERMINAL_ERRORS))
 LAMBDA = set(LAMBDA_SERVICE_ERRORS)
@@ -91,7 +93,7 @@ def fields(model: type[BaseModel]) -> set[str]:
 @pytest.mark.parametrize("name", NAMES)
 def test_every_error_name_is_a_domain_class_a_lambda_error_or_states_all(name: str) -> None:
     allowed = RETRYABLE | TERMINAL | LAMBDA | set(error_names(SWEEP_RETRYABLE_ERRORS)) | PAYLOAD_RETRYABLE
-    allowed |= {"States.ALL"}
+    allowed |= set(error_names(EXPORT_RETRYABLE_ERRORS)) | {"States.ALL"}
     used = set()
     for _, state in states(load(name)):
         for clause in (*state.get("Retry", []), *state.get("Catch", [])):
@@ -120,6 +122,8 @@ def test_the_other_tasks_retry_only_database_payload_and_lambda_errors(name: str
             assert retry_names(state) == set(error_names(SWEEP_RETRYABLE_ERRORS)) | LAMBDA
         elif state_name == "PlanAnswers":  # it only writes the run's answer list to S3
             assert retry_names(state) == {"WorkListUnavailable"} | LAMBDA
+        elif name == "export":  # the database and the export's files
+            assert retry_names(state) == set(error_names(EXPORT_RETRYABLE_ERRORS)) | LAMBDA, state_name
         elif state_name in BATCH_TASKS:  # a provider's batch API and the database (and payloads)
             stored = PAYLOAD_RETRYABLE if state_name in PAYLOAD_TASKS else STORE_RETRYABLE
             assert retry_names(state) == {"ProviderThrottled", "ProviderUnavailable"} | stored | LAMBDA
@@ -191,7 +195,7 @@ def test_tasks_invoke_the_functions_by_plain_arn_from_substitutions(name: str) -
     raw = json.loads((WORKFLOWS / f"{name}.asl.json").read_text(encoding="utf-8"))
     resources = {s["Resource"] for _, s in states(raw) if s["Type"] == "Task"}
     # one integration style throughout: plain function ARNs, never arn:aws:states:::lambda:invoke
-    assert resources <= {"${ProbeProviderFunctionArn}", "${StoreResultFunctionArn}"}
+    assert resources <= {"${ProbeProviderFunctionArn}", "${StoreResultFunctionArn}", "${ExportFunctionArn}"}
 
 
 def test_run_batch_payloads_match_the_task_contracts() -> None:
@@ -288,7 +292,7 @@ def test_batch_delivery_submits_polls_with_backoff_and_collects_in_pages() -> No
     assert {c["Next"] for c in states_["FailRun"]["Catch"]} == {"FinishIncompleteRun"}
 
 
-@pytest.mark.parametrize("name", ["run_batch", "version_sweep", "reanalyze"])
+@pytest.mark.parametrize("name", NAMES)
 def test_every_task_and_the_execution_have_timeouts(name: str) -> None:
     from infra.constructs.functions import API_TIMEOUT
 
@@ -338,6 +342,30 @@ def test_reanalyze_loops_over_pages_with_the_task_contract() -> None:
     choice = machine["States"]["MorePages"]
     assert choice["Choices"] == [{"Variable": "$.after", "IsNull": False, "Next": "ReanalyzePage"}]
     assert machine["States"][choice["Default"]]["Type"] == "Succeed"
+
+
+def test_export_plans_days_pages_each_in_a_child_and_writes_the_manifest() -> None:
+    machine = load("export")
+    assert machine["StartAt"] == "PlanDays"
+    plan = machine["States"]["PlanDays"]
+    assert (
+        keys(plan["Parameters"]) == fields(ExportPlanTask) and plan["Parameters"]["action"] == "export_plan"
+    )
+    days = machine["States"]["ExportDays"]
+    # one STANDARD child per day (a large day pages for longer than an EXPRESS child's 5 minutes)
+    assert days["ItemsPath"] == "$.plan.days" and days["ResultPath"] is None
+    assert days["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    assert (
+        keys(days["ItemSelector"]) == fields(ExportDayTask)
+        and days["ItemSelector"]["day.$"] == "$$.Map.Item.Value"
+    )
+    child = days["ItemProcessor"]["States"]
+    page = child["ExportPages"]
+    assert "Parameters" not in page and "ResultPath" not in page  # its answer is the next call's input
+    assert child["DayDone"]["Choices"] == [{"Variable": "$.done", "BooleanEquals": True, "Next": "Exported"}]
+    assert child["DayDone"]["Default"] == "ExportPages"
+    finish = machine["States"]["WriteManifest"]
+    assert keys(finish["Parameters"]) == fields(ExportFinishTask) and finish["End"] is True
 
 
 # ------------------------------------------------------------------ definition()

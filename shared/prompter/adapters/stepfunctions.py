@@ -34,6 +34,18 @@ class Workflows:
             raise WorkflowUnavailable("the workflow could not be started; try again shortly") from error
         return str(answer["executionArn"])
 
+    def describe(self, execution_arn: str) -> dict[str, Any] | None:
+        """``{status, input}`` of an execution (its input parsed); None when Step Functions has no
+        such execution; :class:`WorkflowUnavailable` when it cannot say right now."""
+        try:
+            described = self._client().describe_execution(executionArn=execution_arn)
+        except Exception as error:
+            if type(error).__name__ in ("ExecutionDoesNotExist", "InvalidArn"):
+                return None
+            raise WorkflowUnavailable("the workflow's state could not be read; try again shortly") from error
+        raw = described.get("input")
+        return {"status": str(described["status"]), "input": json.loads(raw) if raw else {}}
+
     def status(self, execution_arn: str) -> str | None:
         """The execution's status; :data:`EXECUTION_NOT_FOUND` when Step Functions has no such
         execution; None when it cannot say right now."""

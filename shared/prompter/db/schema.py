@@ -194,6 +194,8 @@ prompt_results = Table(
         "created_at",
         "id",
     ),
+    # The warehouse export's pages: a workspace's results in (created_at, id) order (0013b).
+    Index("ix_prompt_results_workspace_created_at_id", "org_id", "workspace_id", "created_at", "id"),
 )
 
 # Brand profile snapshots: immutable, addressed by the SHA-256 of their canonical JSON (SPEC §2.6).
