@@ -30,10 +30,11 @@ from constructs import IConstruct
 
 from infra.constructs.functions import SECRET_PROVIDERS, secret_id
 from infra.constructs.monitors import alert_secret_prefix, schedule_group_name
+from infra.constructs.workflows import STATE_MACHINE_IDS
 from prompter.routes import ROUTES, Route
 
 PACK = "AwsSolutions"
-STATE_MACHINES = ("RunBatch", "VersionSweep", "Reanalyze", "Export")
+STATE_MACHINES = STATE_MACHINE_IDS
 PROVIDER_SECRETS = tuple(secret_id(provider) for provider in SECRET_PROVIDERS)
 MANAGED_POLICY = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
 
@@ -305,11 +306,12 @@ def _data_acknowledgements(stack: cdk.Stack, stage: str, add: Add) -> None:
     payloads = _logical_id(stack, "Payloads/Bucket")
     if payloads:
         objects = f"Resource::<{payloads}.Arn>/payloads/*"
-        for function in ("ProbeProvider", "StoreResult"):
+        for function in ("ProbeProvider", "StoreResult", "Export"):
             add(
                 f"Functions/{function}/ServiceRole/DefaultPolicy",
                 "IAM5",
-                "s3:PutObject (and, for store_result, s3:GetObject) under payloads/ of the payload bucket "
+                "s3:PutObject (probe_provider, store_result) or s3:GetObject (store_result, and the "
+                "export, which reads a long answer's whole text) under payloads/ of the payload bucket "
                 "only: each stored answer is its own object, keyed by org, workspace, day and result id "
                 "at runtime, so the key ends in a wildcard by construction.",
                 details=(objects,),

@@ -66,6 +66,11 @@ def executions_arn(scope: Construct, name: str) -> str:
     )
 
 
+# The state machines by construct id, in the order the alarms, the dashboard and the Datadog monitors
+# list them.
+STATE_MACHINE_IDS = ("RunBatch", "VersionSweep", "Reanalyze", "Export")
+
+
 class PrompterWorkflows(Construct):
     """``self.run_batch``, ``self.version_sweep``, ``self.reanalyze``, ``self.export`` (state
     machines, also in ``self.state_machines`` by construct id), ``self.event_bus`` (model version
@@ -104,12 +109,10 @@ class PrompterWorkflows(Construct):
         self.reanalyze = self._state_machine("Reanalyze", REANALYZE, substitutions)
         self.export = self._state_machine("Export", EXPORT, {"ExportFunctionArn": export.function_arn})
         # By construct id: what the alarms and the dashboard watch.
-        self.state_machines: dict[str, sfn.IStateMachine] = {
-            "RunBatch": self.run_batch,
-            "VersionSweep": self.version_sweep,
-            "Reanalyze": self.reanalyze,
-            "Export": self.export,
-        }
+        machines = (self.run_batch, self.version_sweep, self.reanalyze, self.export)
+        self.state_machines: dict[str, sfn.IStateMachine] = dict(
+            zip(STATE_MACHINE_IDS, machines, strict=True)
+        )
         for state_machine in (self.run_batch, self.version_sweep):
             probe_provider.grant_invoke(state_machine)
             store_result.grant_invoke(state_machine)

@@ -50,6 +50,7 @@ from infra.constructs.monitoring.api import REQUESTS, SERVER_ERRORS
 from infra.constructs.monitoring.catalogue import Comparison, Rate, Share, Signal, Total, Value
 from infra.constructs.monitoring.queues import MEANINGS
 from infra.constructs.monitoring.workflows import ENDED_BADLY
+from infra.constructs.workflows import STATE_MACHINE_IDS
 from infra.dashboards.datadog import metric_name
 from infra.dashboards.panels import Series, Source
 from prompter.observability import service_name
@@ -61,7 +62,7 @@ SLOS = HERE / "prompter_slos.datadog.json"
 # The state machines and dead-letter queues the stack watches, by their names in ``Watched``
 # (infra/constructs/workflows.py, infra/constructs/monitors.py); a test compares the monitors with
 # the synthesised stack's alarms.
-STATE_MACHINES = ("RunBatch", "VersionSweep", "Reanalyze")
+STATE_MACHINES = STATE_MACHINE_IDS
 DEAD_LETTER_QUEUES = tuple(MEANINGS)
 EVALUATION_DELAY = 300  # seconds: CloudWatch Metric Streams deliver within a few minutes
 TAGS = ("project:prompter",)

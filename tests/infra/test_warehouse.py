@@ -131,13 +131,17 @@ def test_the_export_function_writes_the_bucket_and_nothing_else_beyond_the_datab
     env = props["Environment"]["Variables"]
     assert env["PROMPTER_EXPORT_BUCKET"] == {"Ref": bucket_id}
     assert props["Timeout"] < 300 and props["MemorySize"] >= 1024  # below the task's timeout
-    granted = {
+    everything = {
         (a, render(r))
         for s in role_statements(template, function_role(template, "export"))
         for a in actions(s)
         for r in resources_of(s)
         if a.startswith("s3:") or a.startswith("states:")
     }
+    granted = {(a, r) for a, r in everything if bucket_id in r}
+    # beyond its bucket, it only reads results' payloads (a long answer's whole text)
+    assert {a for a, r in everything - granted} <= {"s3:GetObject", "s3:ListBucket"}
+    assert all("Payloads" in r for _, r in everything - granted)
     assert granted == {
         ("s3:PutObject", f"${{{bucket_id}.Arn}}/*"),
         ("s3:GetObject", f"${{{bucket_id}.Arn}}/*"),
@@ -150,7 +154,7 @@ def test_the_export_function_writes_the_bucket_and_nothing_else_beyond_the_datab
         for s in role_statements(template, function_role(template, "store_result"))
         for a in actions(s)
         for r in resources_of(s)
-        if a.startswith("s3:")
+        if a.startswith("s3:") and bucket_id in render(r)
     }
     assert reads == {("s3:GetObject", f"${{{bucket_id}.Arn}}/exports/*")}
 
