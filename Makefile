@@ -15,6 +15,9 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/shared
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 STAGE ?= dev
+# Test processes: one more than the cores, so a core is never idle while a test waits on a server,
+# a subprocess or a schedule's minute.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 # The dependency audit: pip-audit, run by uv in an environment of its own (not in the locks it audits).
 PIP_AUDIT_VERSION := 2.10.1
 AUDIT_SERVICE ?= pypi
@@ -59,7 +62,7 @@ packages: ## install the Debian packages the tests need (PostgreSQL 15 server, C
 test: ## run every test, on SQLite and on a PostgreSQL the run starts itself
 	@$(MAKE) --no-print-directory -j3 $(STAMP) venv-3.13 packages
 	$(PY) -m compileall -q shared functions local mcp_server
-	$(PY) -m pytest -n auto --dist loadfile
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 	@$(MAKE) --no-print-directory test-3.13
 
 # The Lambda runtime's Python (infra/layer.py PYTHON_VERSION); skipped with one line when absent.

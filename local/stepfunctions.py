@@ -178,6 +178,31 @@ def _memoise_json_paths() -> None:
         module.parse = cached
 
 
+def _validate_each_definition_once() -> None:
+    """moto validates a definition by parsing it with its ANTLR grammar on every create and update
+    (about 0.2 s for RunBatch), and every test that runs workflows creates them all afresh. A
+    definition that parsed once parses again: each distinct text is validated once per process (an
+    invalid one is refused every time)."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend._validate_definition
+    if getattr(original, "_prompter_cached", False):
+        return
+    valid: set[str] = set()
+    lock = threading.Lock()
+
+    def validate(definition: str) -> None:
+        with lock:
+            if definition in valid:
+                return
+        original(definition=definition)
+        with lock:
+            valid.add(definition)
+
+    validate._prompter_cached = True  # type: ignore[attr-defined]
+    StepFunctionsParserBackend._validate_definition = staticmethod(validate)  # type: ignore[method-assign]
+
+
 def _invoke_our_functions_directly() -> None:
     """moto's interpreter invokes a Lambda task through a boto3 client, botocore's request
     serialisation and moto's HTTP stub, which land in the simple Lambda backend's ``invoke`` (the
@@ -218,6 +243,7 @@ def install_lambda_seam() -> None:
 
     _reuse_interpreter_clients()
     _memoise_json_paths()
+    _validate_each_definition_once()
     _invoke_our_functions_directly()
     with _install_lock:
         if getattr(LambdaSimpleBackend, "_prompter_seam", False):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -194,6 +195,39 @@ class Reply:
         return self.body["detail"]
 
 
+# Headers every answer may carry without the OpenAPI document naming them: the body's media type
+# and the CORS headers (API Gateway's, with their Vary: Origin, for browsers, not for generated clients).
+UNDECLARED_HEADERS = ("content-type", "access-control-", "vary")
+
+
+@functools.cache
+def _shipped_document() -> dict[str, Any]:
+    from local.openapi import SHIPPED
+
+    return json.loads(SHIPPED.read_text(encoding="utf-8"))
+
+
+def assert_documented(method: str, path: str, status: int, headers: dict[str, str]) -> None:
+    """Every answer a test receives is one the OpenAPI document declares: its status for that
+    operation, and each header it carries (a generated client reads only the headers declared)."""
+    from prompter.routes import find_route
+
+    found = find_route(method, path)
+    if found is None or not found[0].in_document:
+        return  # the gateway's own 404/405, or a route outside the document (its docs pages)
+    route = found[0]
+    operation = _shipped_document()["paths"][route.path][method.lower()]
+    response = operation["responses"].get(str(status))
+    assert response is not None, f"{operation['operationId']} answered {status}, which it does not declare"
+    declared = {name.lower() for name in response.get("headers", {})}
+    undeclared = sorted(
+        name
+        for name in headers
+        if name.lower() not in declared and not name.lower().startswith(UNDECLARED_HEADERS)
+    )
+    assert undeclared == [], f"{operation['operationId']} {status} sends undeclared headers {undeclared}"
+
+
 class Api:
     """Sends proxy events to the handlers in-process, as API Gateway would."""
 
@@ -220,7 +254,9 @@ class Api:
         response = invoke(event)
         text_body = response.get("body")
         parsed = json.loads(text_body) if text_body else None
-        return Reply(response["statusCode"], parsed, dict(response_headers(response)))
+        sent = dict(response_headers(response))
+        assert_documented(method, path, response["statusCode"], sent)
+        return Reply(response["statusCode"], parsed, sent)
 
     def post(self, path: str, body: Any = None, **kw: Any) -> Reply:
         return self.call("POST", path, body, **kw)

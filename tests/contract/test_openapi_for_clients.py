@@ -112,6 +112,21 @@ def test_every_operation_documents_throttling(shipped: dict[str, Any]) -> None:
     assert missing == []
 
 
+def test_an_answer_the_document_does_not_declare_fails_the_test_that_receives_it() -> None:
+    """The check every in-process answer of the tests goes through (tests/conftest.py)."""
+    from tests.conftest import assert_documented
+
+    templates = "/api/prompt-templates"
+    assert_documented("POST", templates, 201, {"Location": "/x", CORRELATION_HEADER: "c", "Vary": "Origin"})
+    with pytest.raises(AssertionError, match=r"createTemplate 201 sends undeclared headers \['ETag'\]"):
+        assert_documented("POST", templates, 201, {"ETag": '"t"'})
+    with pytest.raises(AssertionError, match="triggerMonitor 202 sends undeclared headers"):
+        assert_documented("POST", "/api/monitors/m-1/trigger", 202, {"Location": "/api/runs/r"})
+    with pytest.raises(AssertionError, match="getTemplate answered 418, which it does not declare"):
+        assert_documented("GET", f"{templates}/t-1", 418, {})
+    assert_documented("GET", "/api/nowhere", 404, {"X-Anything": "1"})  # the gateway's, not a route's
+
+
 def test_every_answer_of_a_function_documents_the_correlation_id(shipped: dict[str, Any]) -> None:
     """The functions stamp X-Correlation-Id on every answer; API Gateway's throttling answer (429)
     comes from the gateway, which cannot."""
