@@ -162,6 +162,7 @@ def route_round_trips(url: str) -> Measured:
 
     from local.apigw import handler_module
     from local.aws import local_aws
+    from local.events import BODIES
     from local.stepfunctions import wait_for
 
     figures: list[Figure] = []
@@ -188,21 +189,31 @@ def route_round_trips(url: str) -> Measured:
             ]
         )
         engines.append(handler_module("monitors").services().engine)
+        export_arn = os.environ["PROMPTER_EXPORT_STATE_MACHINE_ARN"].replace(":stateMachine:", ":execution:")
+
+        def wait_for_work(response: dict[str, Any]) -> None:
+            """Until the executions a 202 started have ended (their tasks add statements meanwhile)."""
+            answer = json.loads(response["body"])
+            if "export_id" in answer:  # an export: its execution is named by the export id
+                wait_for(sfn, f"{export_arn}:{answer['export_id']}")
+                return
+            for run_id in answer.get("run_ids") or [answer["run_id"]]:  # a monitor's firing: several
+                wait_for(sfn, f"{arn}:{run_id}")
+
+        started = call(
+            "POST", f"/api/workspaces/{BASE_REQUEST['workspace_id']}/exports", BODIES["createExport"]
+        )
+        wait_for_work(started)
         with recorded_statements(*engines) as statements:
             params = {
                 "template_id": tid,
                 "run_id": ran["run_id"],
                 "workspace_id": BASE_REQUEST["workspace_id"],
                 "monitor_id": monitor["id"],
+                "export_id": json.loads(started["body"])["export_id"],
             }
-
-            def wait_for_batch(response: dict[str, Any]) -> None:
-                answer = json.loads(response["body"])
-                for run_id in answer.get("run_ids") or [answer["run_id"]]:  # a monitor's firing: several
-                    wait_for(sfn, f"{arn}:{run_id}")
-
             routes = RouteRun(statements, figures, details)
-            worst = routes.every_route(tag, tid, params, wait_for_batch)
+            worst = routes.every_route(tag, tid, params, wait_for_work)
             worst = max(worst, routes.tasks(tag, created["org_id"]))
     figures.append(
         Figure(
@@ -218,8 +229,8 @@ def monitor_body(template_id: str) -> dict[str, Any]:
     return {**BODIES["createMonitor"], "template_ids": [template_id]}
 
 
-# Routes that start RunBatch executions: their tasks add statements in the background.
-STARTS_RUNS = ("startRuns", "triggerMonitor")
+# Routes that start executions (RunBatch, Export): their tasks add statements in the background.
+STARTS_RUNS = ("startRuns", "triggerMonitor", "createExport")
 # Measured last, in this order: what they delete, the routes before them read.
 LAST = ("deleteMonitor", "deleteTemplate")
 
@@ -260,7 +271,7 @@ class RouteRun:
         tag: str,
         template_id: str,
         params: dict[str, str],
-        wait_for_batch: Callable[[dict[str, Any]], None],
+        wait_for_work: Callable[[dict[str, Any]], None],
     ) -> float:
         worst = 0.0
         for index, (route, body) in enumerate(route_cases(tag, template_id)):
@@ -270,13 +281,13 @@ class RouteRun:
             if route.operation_id not in LAST:  # a delete is measured once, for real
                 warm = call(route.method, path, body, query)  # warm: statements built, connection open
                 if route.operation_id in STARTS_RUNS and warm["statusCode"] == 202:
-                    wait_for_batch(warm)
+                    wait_for_work(warm)
             if route.operation_id == "createTemplate" and index == 0:
                 body = request_body(f"new2-{tag}")
             # the count is taken before a batch's own tasks start adding theirs
             response, count, trips = measured(self.statements, partial(call, route.method, path, body, query))
             if route.operation_id in STARTS_RUNS and response["statusCode"] == 202:
-                wait_for_batch(response)
+                wait_for_work(response)
             name = route.operation_id + (" (duplicate)" if index == 1 else "")
             target = 3 if route.operation_id == "runOnce" else None  # template, version, store
             self.figures.append(Figure(ROUTES_SECTION, f"{name}: statements", count, "stmts"))

@@ -29,6 +29,7 @@ from infra.constructs.request_models import (
     request_body_schema,
     required_query_parameters,
 )
+from prompter.api.vocabulary import GATEWAY_RETRY_AFTER_SECONDS, RETRY_AFTER_HEADER
 from prompter.routes import CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS, ROUTES, Route
 
 ORG_ATTRIBUTE = "org_id"  # the token claim is "custom:org_id"
@@ -234,6 +235,14 @@ class PrompterApi(Construct):
                 response_headers=headers,
                 templates={"application/json": _VALIDATION_ERROR_BODY},
             )
+        # The stage's throttling: the API's error shape, and when to try again.
+        self.rest_api.add_gateway_response(
+            "Throttled",
+            type=apigw.ResponseType.THROTTLED,
+            status_code="429",
+            response_headers={**headers, RETRY_AFTER_HEADER: f"'{GATEWAY_RETRY_AFTER_SECONDS}'"},
+            templates=json_body,
+        )
         # An unknown path or method is "Missing Authentication Token" (403) by default: say 404.
         self.rest_api.add_gateway_response(
             "UnknownRoute",

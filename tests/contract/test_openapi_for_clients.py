@@ -108,6 +108,7 @@ def test_every_operation_documents_throttling(shipped: dict[str, Any]) -> None:
         for _, _, op in _operations(shipped)
         if op["responses"].get("429", {}).get("content", {}).get("application/json", {}).get("schema")
         != {"$ref": f"{SCHEMA_REF}ErrorBody"}
+        or set(op["responses"]["429"].get("headers", {})) != {"Retry-After"}
     ]
     assert missing == []
 

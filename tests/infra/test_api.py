@@ -156,6 +156,21 @@ def test_gateway_errors_use_the_api_error_shape(template: dict[str, Any]) -> Non
     assert by_type["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
 
 
+def test_the_stages_throttling_is_a_429_in_the_api_shape_with_retry_after(template: dict[str, Any]) -> None:
+    from prompter.api.openapi import RETRY_AFTER_DOC
+    from prompter.api.vocabulary import GATEWAY_RETRY_AFTER_SECONDS
+
+    [throttled] = [
+        r["Properties"]
+        for r in resources(template, "AWS::ApiGateway::GatewayResponse").values()
+        if r["Properties"]["ResponseType"] == "THROTTLED"
+    ]
+    assert throttled["StatusCode"] == "429"
+    assert throttled["ResponseTemplates"]["application/json"].startswith('{"detail":{"code":')
+    assert throttled["ResponseParameters"]["gatewayresponse.header.Retry-After"] == "'1'"
+    assert GATEWAY_RETRY_AFTER_SECONDS == 1 and RETRY_AFTER_DOC["schema"]["minimum"] == 1
+
+
 # ---------------------------------------------------------------- identity
 
 

@@ -214,9 +214,8 @@ def error_doc(*statuses: int) -> dict[int, Any]:
             "description": STATUS_DESCRIPTIONS[status],
             "content": {"application/json": {"model": ErrorBody}},
         }
-        if status not in GATEWAY_ERRORS:
-            entry["headers"] = {CORRELATION_HEADER: CORRELATION_ID_DOC}
-        if status == 503:
+        entry["headers"] = {} if status in GATEWAY_ERRORS else {CORRELATION_HEADER: CORRELATION_ID_DOC}
+        if status in (429, 503):
             entry["headers"][RETRY_AFTER_HEADER] = RETRY_AFTER_DOC
         entries[status] = entry
     return entries

@@ -13,7 +13,10 @@ CORRELATION_HEADER = "X-Correlation-Id"
 # else (spaces, control characters, a paragraph) is replaced by the request id.
 CORRELATION_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-RETRY_AFTER_HEADER = "Retry-After"  # on a 503 whose dependency is unavailable for now
+RETRY_AFTER_HEADER = "Retry-After"  # on a 503 whose dependency is unavailable for now, and on a 429
+# API Gateway's own 429 (the stage's throttling, a token bucket refilled every second) says to wait
+# this long: a static value, since a gateway response can carry no computed one.
+GATEWAY_RETRY_AFTER_SECONDS = 1
 IF_MATCH_HEADER = "If-Match"  # a PATCH applies only to the version of the resource it names
 IF_NONE_MATCH_HEADER = "If-None-Match"  # "*": a PUT that creates, never replaces
 ETAG_HEADER = "ETag"
