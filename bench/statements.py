@@ -212,6 +212,7 @@ def route_round_trips(url: str) -> Measured:
                 "monitor_id": monitor["id"],
                 "export_id": json.loads(started["body"])["export_id"],
             }
+            assert tuple(params) == ROUTE_PARAMS
             routes = RouteRun(statements, figures, details)
             worst = routes.every_route(tag, tid, params, wait_for_work)
             worst = max(worst, routes.tasks(tag, created["org_id"]))
@@ -229,6 +230,8 @@ def monitor_body(template_id: str) -> dict[str, Any]:
     return {**BODIES["createMonitor"], "template_ids": [template_id]}
 
 
+# The path parameters the routes bench fills in: every route's are among them.
+ROUTE_PARAMS = ("template_id", "run_id", "workspace_id", "monitor_id", "export_id")
 # Routes that start executions (RunBatch, Export): their tasks add statements in the background.
 STARTS_RUNS = ("startRuns", "triggerMonitor", "createExport")
 # Measured last, in this order: what they delete, the routes before them read.
