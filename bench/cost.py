@@ -113,15 +113,15 @@ ANSWER = "\n".join(
 )
 
 
-def chat_completion(request: dict[str, Any]) -> dict[str, Any]:
-    """The reply to a Chat Completions request: :data:`ANSWER`, its usage counted as the rate budget
+def chat_completion(request: dict[str, Any], answer: str = ANSWER) -> dict[str, Any]:
+    """The reply to a Chat Completions request: ``answer``, its usage counted as the rate budget
     estimates tokens (characters / ``CHARS_PER_TOKEN``, plus 4 for each message's framing)."""
     from prompter.probing.budgets import CHARS_PER_TOKEN
 
     messages = [m for m in request.get("messages") or [] if isinstance(m, dict)]
     prompt_chars = sum(len(str(m.get("content") or "")) for m in messages)
     prompt_tokens = math.ceil(prompt_chars / CHARS_PER_TOKEN) + 4 * len(messages)
-    completion_tokens = math.ceil(len(ANSWER) / CHARS_PER_TOKEN)
+    completion_tokens = math.ceil(len(answer) / CHARS_PER_TOKEN)
     return {
         "id": "chatcmpl-bench",
         "object": "chat.completion",
@@ -129,7 +129,7 @@ def chat_completion(request: dict[str, Any]) -> dict[str, Any]:
         "model": f"{request.get('model') or MODEL}-2024-08-06",
         "system_fingerprint": "fp_bench",
         "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop"}
+            {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}
         ],
         "usage": {
             "prompt_tokens": prompt_tokens,

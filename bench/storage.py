@@ -21,13 +21,13 @@ table's own growth on disk per result (heap, TOAST and indexes: pages, line poin
 from __future__ import annotations
 
 import json
-import math
 import random
 import tempfile
 import time
 from typing import Any
 
 from bench.common import Figure, Measured, environment, migrated, quiet
+from bench.cost import chat_completion
 
 ANSWER_BYTES = 30_000
 FIRST = 100  # results stored before the first measurement
@@ -73,27 +73,6 @@ def answer_text(size: int = ANSWER_BYTES, seed: int = 7) -> str:
 ANSWER = answer_text()
 
 
-def chat_completion(request: dict[str, Any]) -> dict[str, Any]:
-    messages = [m for m in request.get("messages") or [] if isinstance(m, dict)]
-    prompt_tokens = math.ceil(sum(len(str(m.get("content") or "")) for m in messages) / 4)
-    completion_tokens = math.ceil(len(ANSWER) / 4)
-    return {
-        "id": "chatcmpl-storage",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": "gpt-4o-2024-08-06",
-        "system_fingerprint": "fp_storage",
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop"}
-        ],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        },
-    }
-
-
 _SIZES = """
 SELECT avg(pg_column_size(t.*))::float8 AS row_bytes,
        count(*) AS results,
@@ -134,7 +113,7 @@ def storage(cluster: Any) -> Measured:
 
     url = migrated(cluster.create_database("storage"))
     with tempfile.TemporaryDirectory(prefix="prompter-bench-payloads-") as payloads, serving() as server:
-        server.reply(200, body=lambda recorded: chat_completion(recorded.body))
+        server.reply(200, body=lambda recorded: chat_completion(recorded.body, ANSWER))
         settings = {
             "DATABASE_URL": url,
             "PROMPTER_PROVIDER_MODE": "real",

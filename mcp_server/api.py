@@ -6,7 +6,6 @@ go with them, wherever they lead); the token is never part of an error.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import urllib.error
 import urllib.request
@@ -14,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
+
+from prompter.api.vocabulary import is_loopback
 
 DEFAULT_URL = "http://127.0.0.1:3000"
 TIMEOUT_SECONDS = 60.0
@@ -43,15 +44,6 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # the 3xx comes back as an HTTPError, reported like any other status
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @dataclass(frozen=True)
 class Api:
     base_url: str
@@ -68,7 +60,7 @@ class Api:
             raise ConfigurationError(f"PROMPTER_API_URL must be an http(s) URL, not {base!r}")
         if parts.query or parts.fragment:
             raise ConfigurationError("PROMPTER_API_URL takes no query or fragment: the API's base URL only")
-        if token is not None and parts.scheme == "http" and not _is_loopback(parts.hostname):
+        if token is not None and parts.scheme == "http" and not is_loopback(parts.hostname):
             raise ConfigurationError(
                 "PROMPTER_API_TOKEN is sent over https only (or plain http to this machine's loopback)"
             )

@@ -25,7 +25,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.fake_http import Recorded
 
@@ -127,22 +126,7 @@ class BatchServer:
                 pass
 
             def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                try:
-                    parsed = json.loads(raw) if raw else None
-                except ValueError:
-                    parsed = None
-                parts = urlsplit(self.path)
-                recorded = Recorded(
-                    method=self.command,
-                    path=unquote(parts.path),
-                    raw_path=parts.path,
-                    query=parse_qs(parts.query),
-                    headers={k.lower(): v for k, v in self.headers.items()},
-                    body=parsed,
-                    raw_body=raw,
-                )
+                recorded = Recorded.read(self)
                 with server._lock:
                     server.requests.append(recorded)
                 reply = server._take_injected(recorded.method, recorded.path)

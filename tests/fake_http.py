@@ -36,6 +36,26 @@ class Recorded:
     body: Any
     raw_body: bytes
 
+    @classmethod
+    def read(cls, handler: BaseHTTPRequestHandler) -> Recorded:
+        """The request a handler is serving, its body read (JSON when it parses, else None)."""
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = None
+        parts = urlsplit(handler.path)
+        return cls(
+            method=handler.command,
+            path=unquote(parts.path),
+            raw_path=parts.path,
+            query=parse_qs(parts.query),
+            headers={k.lower(): v for k, v in handler.headers.items()},
+            body=parsed,
+            raw_body=raw,
+        )
+
 
 class FakeServer:
     def __init__(self) -> None:
@@ -86,22 +106,7 @@ class FakeServer:
                 pass
 
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                try:
-                    parsed = json.loads(raw) if raw else None
-                except ValueError:
-                    parsed = None
-                parts = urlsplit(self.path)
-                recorded = Recorded(
-                    method=self.command,
-                    path=unquote(parts.path),
-                    raw_path=parts.path,
-                    query=parse_qs(parts.query),
-                    headers={k.lower(): v for k, v in self.headers.items()},
-                    body=parsed,
-                    raw_body=raw,
-                )
+                recorded = Recorded.read(self)
                 with server._lock:
                     server.requests.append(recorded)
                 answer = server._next()

@@ -1,8 +1,10 @@
 """The HTTP vocabulary the functions share: the caller's identity (claim, header, default org), the
-request headers the service reads and how long each may be, the correlation and retry headers, and what text
-no database can store."""
+request headers the service reads and how long each may be, the correlation and retry headers, what text
+no database can store, and which hosts are this machine's."""
 
 from __future__ import annotations
+
+import ipaddress
 
 ORG_CLAIM = "custom:org_id"
 ORG_HEADER = "X-Org-Id"
@@ -57,3 +59,14 @@ def text_problem(text: str) -> str | None:
     except UnicodeEncodeError:
         return "is not valid Unicode (unpaired surrogate)"
     return None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a URL's host is this machine's loopback (``localhost``, 127.0.0.0/8, ``::1``): where
+    plain http is allowed (a local webhook, the local API)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -17,7 +17,6 @@ time zone EventBridge Scheduler would refuse, a webhook that is not https.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import secrets
 import uuid
@@ -30,6 +29,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from prompter.adapters.scheduler import Schedules, ScheduleSpec
 from prompter.adapters.secrets import AlertSecrets
+from prompter.api.vocabulary import is_loopback
 from prompter.errors import (
     FieldError,
     InvalidInput,
@@ -378,7 +378,7 @@ class Monitors:
             return "must be an https URL with a host and no credentials"
         if parts.scheme == "https":
             return None
-        if parts.scheme == "http" and self.allow_loopback and _loopback(host):
+        if parts.scheme == "http" and self.allow_loopback and is_loopback(host):
             return None
         return "must be https" + (" (or http to a loopback address, locally)" if self.allow_loopback else "")
 
@@ -610,12 +610,3 @@ class Monitors:
             },
         )
         return Firing(monitor_id=row["id"], scheduled_at=scheduled_at, run_ids=run_ids)
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
